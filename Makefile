@@ -1,0 +1,49 @@
+# ctpat-audit: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := demo
+PARTNERS ?= 200
+SEED   ?= 7
+# Debian packages the tests and reports need (installed when run as root, else named).
+SYSTEM_PACKAGES := poppler-utils
+
+.PHONY: install system-deps demo test bench clean
+
+$(STAMP): pyproject.toml constraints/overrides.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python \
+	    --override constraints/overrides.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP) system-deps
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing system packages:$$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else \
+	        echo "please install these Debian packages (as root): apt-get install$$missing"; exit 1; \
+	    fi; \
+	fi
+
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/ctpat-audit sample $(DEMO)/source --partners $(PARTNERS) --seed $(SEED)
+	$(BIN)/ctpat-audit init $(DEMO)/workspace
+	$(BIN)/ctpat-audit import $(DEMO)/workspace $(DEMO)/source
+	$(BIN)/ctpat-audit portfolio $(DEMO)/workspace
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info

@@ -1,0 +1,91 @@
+"""Controlled vocabularies of the CTPAT domain, with their sources.
+
+Codes are what files and the database hold; labels are what people read. Sources: CBP's
+CTPAT Minimum Security Criteria (2019-2020 revision) and Portal 2.0 material, as summarised in
+the project's domain notes (shared/domain/README.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The twelve business entity types; each has its own CBP criteria table.
+ENTITY_TYPES: dict[str, str] = {
+    "importer": "U.S. Importer",
+    "exporter": "U.S. Exporter",
+    "foreign_manufacturer": "Foreign Manufacturer (Canada and Mexico)",
+    "highway_carrier": "Highway Carrier (U.S., Canada, Mexico)",
+    "mexican_long_haul_carrier": "Mexican Long-Haul Highway Carrier",
+    "rail_carrier": "Rail Carrier",
+    "sea_carrier": "Sea Carrier",
+    "air_carrier": "Air Carrier",
+    "marine_port_terminal_operator": "U.S. Marine Port Authority and Terminal Operator",
+    "customs_broker": "Customs Broker",
+    "third_party_logistics": "Third Party Logistics Provider (3PL)",
+    "consolidator": "Consolidator (Air Freight Consolidator, OTI, NVOCC)",
+}
+
+#: Partner lifecycle in the program.
+PARTNER_STATUSES = ("applicant", "certified", "validated", "suspended", "removed")
+
+#: How a validation is conducted.
+VALIDATION_MODES = ("in_person", "virtual")
+
+#: CTPAT Portal roles of an account's contacts. Only a Company Officer makes agreements
+#: (including the annual Security Profile submission).
+CONTACT_ROLES = ("Company Officer", "Admin", "User", "Consultant")
+COMPANY_OFFICER = "Company Officer"
+
+FACILITY_KINDS = ("plant", "warehouse", "office", "distribution_center", "terminal",
+                  "yard", "port", "other")
+
+#: Transport modes of an entry.
+MODES = ("sea", "air", "truck", "rail")
+
+#: Exam types (CBP exam vocabulary as summarised in the domain notes).
+EXAM_TYPES: dict[str, str] = {
+    "nii": "Non-intrusive inspection (X-ray/gamma, e.g. VACIS)",
+    "tailgate": "Tailgate exam",
+    "intensive": "Intensive / physical exam (CES)",
+    "agriculture": "Agricultural exam",
+    "document_review": "Document review",
+}
+
+#: Exam results: cleared, or the kind of discrepancy found.
+EXAM_RESULTS: dict[str, str] = {
+    "cleared": "Cleared",
+    "seal_discrepancy": "Seal discrepancy",
+    "agricultural_contamination": "Agricultural contamination or pests",
+    "narcotics": "Narcotics",
+    "hidden_compartment": "Hidden compartment",
+    "misdescribed_goods": "Undeclared or misdescribed goods",
+    "conveyance_tampering": "Conveyance tampering",
+}
+
+OUTREACH_CHANNELS = ("email", "phone", "letter", "linkedin", "portal_message", "site_visit")
+OUTREACH_OUTCOMES = ("no_response", "responded", "bounced", "scheduled", "resolved")
+
+
+@dataclass(frozen=True)
+class Category:
+    number: int
+    name: str
+    focus_area: str
+
+
+FOCUS_AREAS = ("Corporate Security", "Transportation Security", "People and Physical Security")
+
+#: The twelve MSC categories in their three focus areas (2019 revision).
+CATEGORIES: tuple[Category, ...] = (
+    Category(1, "Security Vision and Responsibility", FOCUS_AREAS[0]),
+    Category(2, "Risk Assessment", FOCUS_AREAS[0]),
+    Category(3, "Business Partners", FOCUS_AREAS[0]),
+    Category(4, "Cybersecurity", FOCUS_AREAS[0]),
+    Category(5, "Conveyance and Instruments of International Traffic Security", FOCUS_AREAS[1]),
+    Category(6, "Seal Security", FOCUS_AREAS[1]),
+    Category(7, "Procedural Security", FOCUS_AREAS[1]),
+    Category(8, "Agricultural Security", FOCUS_AREAS[1]),
+    Category(9, "Physical Security", FOCUS_AREAS[2]),
+    Category(10, "Physical Access Controls", FOCUS_AREAS[2]),
+    Category(11, "Personnel Security", FOCUS_AREAS[2]),
+    Category(12, "Education, Training and Awareness", FOCUS_AREAS[2]),
+)
