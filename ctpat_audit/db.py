@@ -18,19 +18,20 @@ BUSY_TIMEOUT_MS = 30_000
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the workspace database with the toolkit's pragmas (autocommit mode)."""
-    if readonly:
-        uri = Path(path).resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                               timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None,
-                               timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    # A read-only connection is opened read-write with query_only: a WAL database opened
+    # with mode=ro leaves its -wal/-shm files behind, while the last ordinary connection
+    # removes them on close, leaving the folder exactly as it was.
+    if readonly and not Path(path).is_file():
+        raise FileNotFoundError(path)
+    conn = sqlite3.connect(str(path), isolation_level=None,
+                           timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
     return conn
 
 

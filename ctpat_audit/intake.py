@@ -75,6 +75,10 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
         tables, probs = sources.read(path, display=path.name)
         problems += probs
         for raw in tables:
+            stem = sources.table_name(path.stem)
+            if raw.sheet and raw.name not in TABLES_BY_NAME and stem in TABLES_BY_NAME \
+                    and len(tables) == 1:
+                raw.name = stem  # partners.xlsx with its sheet left as "Sheet1"
             if raw.name not in TABLES_BY_NAME:
                 problems.append(Problem(raw.file, raw.sheet, None, None, raw.name, "unknown_table",
                                         "a file or sheet named after a table: " +

@@ -28,7 +28,7 @@ class Column:
         return {
             "text": "text",
             "id": "an identifier (text; leading zeros are kept)",
-            "date": "a date as YYYY-MM-DD",
+            "date": "a date as YYYY-MM-DD (a time of day after it is ignored)",
             "int": "a whole number",
             "bool": "true or false (also yes/no, 1/0)",
             "choice": "one of: " + ", ".join(self.choices),

@@ -59,7 +59,7 @@ def read(path: Path, display: str | None = None) -> tuple[list[RawTable], list[P
     return fn(path, display)
 
 
-def _table_name(stem: str) -> str:
+def table_name(stem: str) -> str:
     """``shipments-2025`` and ``Shipments`` both name the shipments table."""
     return stem.lower().split("-", 1)[0].strip()
 
@@ -67,9 +67,8 @@ def _table_name(stem: str) -> str:
 @reader(".csv")
 def read_csv(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
     data = path.read_bytes()
-    if not data.strip():
-        return [], [Problem(display, None, None, None, None, "empty_file",
-                            "a header row naming the columns, then one row per record")]
+    empty = [Problem(display, None, None, None, None, "empty_file",
+                     "a header row naming the columns, then one row per record")]
     try:
         text = data.decode("utf-8-sig")  # a BOM (as Excel writes "CSV UTF-8") is accepted
     except UnicodeDecodeError as exc:
@@ -77,14 +76,18 @@ def read_csv(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
         bad = data[exc.start:exc.start + 4]
         return [], [Problem(display, None, line, None, repr(bad), "not_utf8",
                             "UTF-8 text (save the file as 'CSV UTF-8')")]
+    if not text.strip():
+        return [], empty
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             na_filter=False, skipinitialspace=False)
+    except pd.errors.EmptyDataError:
+        return [], empty
     except pd.errors.ParserError as exc:
         return [], [Problem(display, None, None, None, str(exc)[:200], "unreadable_csv",
                             "a well-formed CSV file (same number of fields on every line)")]
     frame.columns = [str(c).strip() for c in frame.columns]
-    return [RawTable(_table_name(path.stem), display, None, frame, first_row=2)], []
+    return [RawTable(table_name(path.stem), display, None, frame, first_row=2)], []
 
 
 def _cell_text(value: object) -> str:
@@ -139,7 +142,7 @@ def read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
             while body and not any(c.strip() for c in body[-1]):
                 body.pop()
             frame = pd.DataFrame(body, columns=header, dtype=str)
-            tables.append(RawTable(_table_name(ws.title), display, ws.title, frame,
+            tables.append(RawTable(table_name(ws.title), display, ws.title, frame,
                                    first_row=header_row + 1))
     finally:
         wb.close()
@@ -161,4 +164,4 @@ def read_parquet(path: Path, display: str) -> tuple[list[RawTable], list[Problem
                             "a Parquet file with the table's columns")]
     frame = table.to_pandas()
     # row numbers in Parquet are record numbers, counted from 1
-    return [RawTable(_table_name(path.stem), display, None, frame, first_row=1, typed=True)], []
+    return [RawTable(table_name(path.stem), display, None, frame, first_row=1, typed=True)], []

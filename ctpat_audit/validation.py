@@ -23,6 +23,7 @@ LISTED_PER_KIND = 20
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -120,7 +121,9 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
         c.rows(present & ~ok, col.name, text, "bad_criterion_id", col.expected())
         return text.mask(text == "", pd.NA)
     if kind == "date":
-        parsed = pd.to_datetime(text.where(present, None), format="%Y-%m-%d", errors="coerce")
+        shaped = text.str.match(_ISO_DATE).fillna(False).to_numpy()
+        parsed = pd.to_datetime(text.where(present & shaped, None), format="ISO8601",
+                                errors="coerce").dt.normalize()
         bad = present & parsed.isna().to_numpy()
         c.rows(bad, col.name, text, "bad_date", col.expected())
         return parsed.astype("datetime64[s]")
