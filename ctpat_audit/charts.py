@@ -120,6 +120,7 @@ def exam_types(by_exam_type: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_ylabel("Exams (count)")
         ax.set_ylim(0, max(1, counts.max(initial=0)) * 1.15)
         ax.set_title(title or "Exams by type")
+        ax.grid(axis="x", visible=False)
         ax.tick_params(axis="x", labelsize=9)
     return fig
 
