@@ -87,3 +87,132 @@ def sample(out: Path, partners: int, seed: int, as_of, shipments_per_partner: fl
     write_sample(out, partners=partners, seed=seed, as_of=as_of.date() if as_of else None,
                  shipments_per_partner=shipments_per_partner, progress=True)
     click.echo(f"sample source written to {out}")
+
+
+# -- security-profile review (issue 3) ------------------------------------------------------
+@main.command()
+@WORKSPACE
+@click.argument("account_id", required=False)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Review date (default today).")
+@click.option("--catalogue-version", default=None, help="Criteria catalogue version (default: the built-in).")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), help="Also write a workbook.")
+@click.option("--limit", default=40, show_default=True, help="Rows to print for the portfolio.")
+def review(workspace: Path, account_id: str | None, as_of, catalogue_version: str | None,
+           xlsx: Path | None, limit: int) -> None:
+    """Security-profile review of one partner, or of the whole portfolio (overdue first)."""
+    import datetime as dt
+
+    from .catalogue import load_catalogue
+    from .review import format_partner_review, review_partner, review_portfolio, write_review_xlsx
+    from .workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    cat = load_catalogue(catalogue_version, workspace=ws.path)
+    day = as_of.date() if as_of else dt.date.today()
+    if account_id:
+        r = review_partner(ws.partner(account_id), cat, day)
+        click.echo(format_partner_review(r))
+        if xlsx:
+            write_review_xlsx(xlsx, partner=r)
+    else:
+        frame = review_portfolio(ws, cat, day)
+        click.echo(f"security-profile review as of {day} - catalogue {cat.version}: {cat.label}")
+        counts = frame["review_status"].value_counts()
+        click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+        cols = ["account_id", "legal_name", "status", "review_status", "days_overdue", "blank",
+                "must_not_addressed", "risk", "reasons"]
+        with __import__("pandas").option_context("display.width", 200, "display.max_colwidth", 60):
+            click.echo(frame[cols].head(limit).to_string(index=False))
+        if xlsx:
+            write_review_xlsx(xlsx, portfolio=frame, label=f"as of {day}, {cat.label}")
+    if xlsx:
+        click.echo(f"workbook written to {xlsx}")
+
+
+# -- catalogue (issue 3): list / export criteria, import CBP's official tables ----------------
+
+_CATALOGUE_WS = click.option(
+    "--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+    envvar="CTPAT_WORKSPACE",
+    help="Workspace holding imported catalogues (WORKSPACE/catalogues/<version>.json).")
+
+
+@main.group("catalogue", invoke_without_command=True)
+@click.option("--version", "version", default=None,
+              help="Catalogue version (default: the built-in demonstration, demo-2019.11).")
+@_CATALOGUE_WS
+@click.option("--entity", "entity_types", multiple=True, metavar="TYPE",
+              help="Business entity type (repeat for an expanded profile: the union, strictest "
+                   "Must/Should). Default: every criterion with its levels per type.")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the criteria to this workbook instead of printing them.")
+@click.pass_context
+def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
+              entity_types: tuple[str, ...], xlsx: Path | None) -> None:
+    """List or export the criteria of a catalogue; `catalogue import` reads CBP's tables."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import pandas as pd
+
+    from .catalogue import check_entity_types, load_catalogue, write_xlsx
+
+    cat = load_catalogue(version, workspace=workspace)
+    types = check_entity_types(entity_types) if entity_types else None
+    click.echo(f"{cat.label}")
+    click.echo(f"catalogue {cat.version} ({cat.provenance})"
+               + (f"; entity types: {', '.join(types)}" if types else "; all entity types"))
+    if xlsx:
+        write_xlsx(cat, xlsx, types)
+        click.echo(f"workbook written to {xlsx}")
+        return
+    frame = cat.frame(types)
+    counts = frame["must_should"].value_counts() if types else None
+    shown = frame[["id", "must_should", "category_name", "provenance", "requirement"]]
+    with pd.option_context("display.width", 220, "display.max_colwidth", 90,
+                           "display.max_rows", None):
+        click.echo(shown.to_string(index=False))
+    summary = f"{len(frame)} criteria"
+    if counts is not None:
+        summary += " (" + ", ".join(f"{k}: {n}" for k, n in counts.items()) + ")"
+    click.echo(summary + (f" - {cat.label}" if cat.is_demonstration else ""))
+
+
+@catalogue.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--entity", "entity_type", required=True, metavar="TYPE",
+              help="The business entity type whose table FILE is (e.g. importer, sea_carrier).")
+@click.option("--version", "version", required=True,
+              help="Catalogue version to create or merge into (e.g. 2019.11-official).")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              envvar="CTPAT_WORKSPACE", show_default=True,
+              help="Workspace to store the catalogue in (WORKSPACE/catalogues/<version>.json).")
+def catalogue_import(file: Path, entity_type: str, version: str, workspace: Path) -> None:
+    """Import one entity type's official CBP criteria table (.pdf, .xlsx or .csv).
+
+    Importing another entity's table with the same --version merges it into one catalogue.
+    Any problem (bad id, wrong category, Must/Should missing or unknown, duplicates) is listed
+    with its location and nothing is written.
+    """
+    from .catalogue import workspace_path
+    from .msc_import import import_criteria_table
+
+    cat = import_criteria_table(file, entity_type, version, workspace)
+    mine = cat.applicable([entity_type])
+    musts = sum(c.must_should[entity_type] == "Must" for c in mine)
+    click.echo(f"imported {len(mine)} criteria for {entity_type} ({musts} Must, "
+               f"{len(mine) - musts} Should) from {file.name} into catalogue {cat.version}")
+    click.echo(f"catalogue {cat.version}: {len(cat.criteria)} criteria for "
+               f"{', '.join(cat.imported_tables)} -> {workspace_path(version, workspace)}")
+
+
+@catalogue.command("crosswalk")
+@click.argument("from_version")
+@click.argument("to_version")
+@_CATALOGUE_WS
+def catalogue_crosswalk(from_version: str, to_version: str, workspace: Path | None) -> None:
+    """Map criterion ids from one catalogue version to another (same id, or a crosswalk file)."""
+    from .catalogue import crosswalk, load_catalogue, load_crosswalk
+
+    df = crosswalk(load_catalogue(from_version, workspace), load_catalogue(to_version, workspace),
+                   load_crosswalk(from_version, to_version, workspace))
+    click.echo(df.to_string(index=False))

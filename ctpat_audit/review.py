@@ -1,0 +1,355 @@
+"""Security-profile review: is the partner's profile complete, current and submitted on time?
+
+Rules (each from the program as summarised in shared/domain/README.md, or marked as ours):
+
+* The annual review window opens 90 days before the partner's anniversary date and closes
+  on it; only a submission inside the window counts as the annual review (CBP Portal rules).
+  An anniversary of 29 February falls on 28 February in common years (our convention).
+* An answer is *blank* when empty, *short* when it is under ``MIN_ANSWER_CHARS`` characters
+  or a placeholder such as "N/A" or "Yes" (our threshold, configurable), else *answered*.
+* Change since last year: *unchanged*, *changed* (with a word diff), *new*, *dropped*.
+* Suspension risk is the toolkit's own triage rule, not CBP's: it lists its reasons
+  (overdue review, Must criteria not addressed, no Company Officer, unanswered outreach).
+
+Everything takes ``as_of`` so the rules are testable at the window's edges.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .catalogue import Catalogue
+from .vocabulary import COMPANY_OFFICER
+from .workspace import Partner, Workspace
+
+WINDOW_DAYS = 90
+MIN_ANSWER_CHARS = 20
+PLACEHOLDERS = {"n/a", "na", "yes", "no", "none", "done", "see policy", "tbd", "ok", "-", "."}
+UNANSWERED_OUTREACH = {"no_response", "bounced"}
+
+
+def anniversary_in(year: int, anniversary: dt.date) -> dt.date:
+    """The anniversary's month and day in ``year`` (29 Feb -> 28 Feb in common years)."""
+    try:
+        return anniversary.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)
+
+
+@dataclass(frozen=True)
+class AnnualReview:
+    """Where a partner stands in its annual security-profile review cycle on ``as_of``."""
+
+    as_of: dt.date
+    due: dt.date  # the anniversary this cycle is measured against
+    window_opens: dt.date
+    submitted_on: dt.date | None
+    status: str  # submitted | due | overdue | not_applicable
+    days_left: int | None  # window open and not yet submitted: days until the anniversary
+    days_overdue: int | None
+    note: str
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == "overdue"
+
+
+def annual_review(anniversary: dt.date | None, submitted_on: dt.date | None, as_of: dt.date,
+                  status: str = "certified") -> AnnualReview:
+    """Annual review status; see the module docstring for the rules."""
+    if anniversary is None or status == "applicant":
+        return AnnualReview(as_of, as_of, as_of, submitted_on, "not_applicable", None, None,
+                            "no annual review before certification")
+    nxt = anniversary_in(as_of.year, anniversary)
+    if nxt < as_of:
+        nxt = anniversary_in(as_of.year + 1, anniversary)
+    opens = nxt - dt.timedelta(days=WINDOW_DAYS)
+    if opens <= as_of:  # the window is open now
+        if submitted_on is not None and opens <= submitted_on <= nxt:
+            return AnnualReview(as_of, nxt, opens, submitted_on, "submitted", None, None,
+                                f"submitted {submitted_on} inside the window")
+        left = (nxt - as_of).days
+        return AnnualReview(as_of, nxt, opens, submitted_on, "due", left, None,
+                            f"window open since {opens}; {left} days left to submit")
+    prev = anniversary_in(nxt.year - 1, anniversary)
+    prev_opens = prev - dt.timedelta(days=WINDOW_DAYS)
+    if submitted_on is not None and prev_opens <= submitted_on <= prev:
+        return AnnualReview(as_of, prev, prev_opens, submitted_on, "submitted", None, None,
+                            f"submitted {submitted_on}; next window opens {opens}")
+    late = (f"; the submission of {submitted_on} was outside the window"
+            if submitted_on is not None and submitted_on > prev else "")
+    days = (as_of - prev).days
+    return AnnualReview(as_of, prev, prev_opens, submitted_on, "overdue", None, days,
+                        f"not submitted in the window {prev_opens} to {prev}; {days} days overdue{late}")
+
+
+def answer_state(text: object) -> str:
+    s = "" if text is None or text is pd.NA or (isinstance(text, float) and text != text) else str(text)
+    s = s.strip()
+    if not s:
+        return "blank"
+    if len(s) < MIN_ANSWER_CHARS or s.lower().rstrip(".") in PLACEHOLDERS:
+        return "short"
+    return "answered"
+
+
+def _normal(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def word_diff(old: str, new: str) -> str:
+    """A readable word diff: [-removed-] {+added+}."""
+    a, b = _normal(old).split(), _normal(new).split()
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.extend(a[i1:i2])
+        if op in ("delete", "replace"):
+            out.append("[-" + " ".join(a[i1:i2]) + "-]")
+        if op in ("insert", "replace"):
+            out.append("{+" + " ".join(b[j1:j2]) + "+}")
+    return " ".join(out)
+
+
+def change(old: object, new: object) -> str:
+    o = "" if old is None or old is pd.NA else _normal(str(old))
+    n = "" if new is None or new is pd.NA else _normal(str(new))
+    if not o and not n:
+        return "blank both years"
+    if not o:
+        return "new"
+    if not n:
+        return "dropped"
+    return "unchanged" if o == n else "changed"
+
+
+@dataclass
+class ProfileReview:
+    """The review of one partner's security profile on ``as_of``."""
+
+    account_id: str
+    legal_name: str
+    as_of: dt.date
+    catalogue_version: str
+    catalogue_label: str
+    current_year: int | None
+    previous_year: int | None
+    criteria: pd.DataFrame  # one row per applicable criterion
+    annual: AnnualReview
+    has_company_officer: bool
+    outreach_attempts: int
+    outreach_unanswered: int
+    risk: str  # high | medium | low
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def must_not_addressed(self) -> list[str]:
+        c = self.criteria
+        return c[(c["must_should"] == "Must") & (c["state"] != "answered")]["criterion_id"].tolist()
+
+    def counts(self) -> dict[str, int]:
+        return self.criteria["state"].value_counts().reindex(
+            ["answered", "short", "blank"], fill_value=0).astype(int).to_dict()
+
+
+def _years(responses: pd.DataFrame, as_of: dt.date) -> tuple[int | None, int | None]:
+    years = sorted({int(y) for y in responses["profile_year"].dropna() if int(y) <= as_of.year})
+    cur = years[-1] if years else None
+    prev = years[-2] if len(years) > 1 else None
+    return cur, prev
+
+
+def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> ProfileReview:
+    """Completeness, change since last year, annual review and suspension risk of one partner."""
+    applicable = catalogue.applicable(partner.entity_types) if partner.entity_types else []
+    cur, prev = _years(partner.responses, as_of)
+    r = partner.responses
+    by_year = {y: r[r["profile_year"] == y].set_index("criterion_id") for y in (cur, prev) if y is not None}
+    rows = []
+    for c in applicable:
+        now = by_year[cur]["response_text"].get(c.id) if cur in by_year else None
+        before = by_year[prev]["response_text"].get(c.id) if prev in by_year else None
+        impl = by_year[cur]["implemented"].get(c.id) if cur in by_year else None
+        now_s = "" if now is None or now is pd.NA else str(now)
+        before_s = "" if before is None or before is pd.NA else str(before)
+        ch = change(before_s, now_s)
+        rows.append({
+            "criterion_id": c.id, "category": c.category, "must_should": c.level_for(partner.entity_types),
+            "state": answer_state(now_s), "implemented": None if impl is pd.NA else impl,
+            "change": ch, "diff": word_diff(before_s, now_s) if ch == "changed" else "",
+            "response": now_s, "previous_response": before_s,
+        })
+    criteria = pd.DataFrame(rows, columns=["criterion_id", "category", "must_should", "state", "implemented",
+                                           "change", "diff", "response", "previous_response"])
+    annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of, partner.status)
+    officer = bool((partner.contacts["role"] == COMPANY_OFFICER).any()) if len(partner.contacts) else False
+    out = partner.outreach
+    attempts = len(out)
+    unanswered = int(out["outcome"].isin(UNANSWERED_OUTREACH).sum()) if attempts else 0
+    review = ProfileReview(partner.account_id, partner.legal_name, as_of, catalogue.version, catalogue.label,
+                           cur, prev, criteria, annual, officer, attempts, unanswered, "low")
+    counts = review.counts()
+    review.risk, review.reasons = triage(partner.status, annual, review.must_not_addressed,
+                                         counts["blank"], sum(counts.values()), officer,
+                                         unanswered, attempts)
+    return review
+
+
+def triage(status: str, annual: AnnualReview, must_gaps: list[str] | int, blank: int, total: int,
+           has_officer: bool, unanswered: int, attempts: int) -> tuple[str, list[str]]:
+    """Our suspension-risk triage (high, medium, low) with its reasons in plain words."""
+    reasons: list[str] = []
+    n_must = must_gaps if isinstance(must_gaps, int) else len(must_gaps)
+    if status in ("suspended", "removed"):
+        reasons.append(f"already {status}")
+    if annual.overdue:
+        reasons.append(f"annual profile review overdue by {annual.days_overdue} days (due {annual.due})")
+    if n_must:
+        listed = "" if isinstance(must_gaps, int) else \
+            " (" + ", ".join(must_gaps[:8]) + (", ..." if n_must > 8 else "") + ")"
+        reasons.append(f"{n_must} Must criteria not addressed in the profile{listed}")
+    if total and blank / total >= 0.2:
+        reasons.append(f"{blank} of {total} criteria blank")
+    if not has_officer:
+        reasons.append("no Company Officer on file: nobody can submit the annual review")
+    if unanswered >= 2:
+        reasons.append(f"{unanswered} of {attempts} outreach attempts unanswered")
+    if annual.overdue and (len(reasons) >= 3 or not has_officer or unanswered >= 2):
+        return "high", reasons
+    if annual.overdue or n_must or not has_officer:
+        return "medium", reasons
+    return "low", reasons
+
+
+def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
+                     progress: bool = False) -> pd.DataFrame:
+    """One row per partner, overdue first (most days overdue first), then by risk."""
+    from tqdm.auto import tqdm
+
+    partners = ws.partners()
+    entities = ws.table("entities").groupby("account_id")["entity_type"].agg(list)
+    contacts = ws.table("contacts")
+    officers = set(contacts.loc[contacts["role"] == COMPANY_OFFICER, "account_id"])
+    outreach = ws.table("outreach")
+    unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)].groupby("account_id").size()
+    attempts = outreach.groupby("account_id").size()
+
+    # completeness of the current profile year, per partner, without loading partners one by one
+    resp = ws.table("profile_responses")
+    year = resp.loc[resp["profile_year"] <= as_of.year, "profile_year"].max() if len(resp) else None
+    cur = resp[resp["profile_year"] == year] if year is not None else resp.iloc[0:0]
+    state = cur["response_text"].map(answer_state)
+    cur = cur.assign(state=state.to_numpy())
+    combos: dict[tuple[str, ...], pd.DataFrame] = {}
+    rows = []
+    for p in tqdm(partners.itertuples(index=False), total=len(partners), desc="review",
+                  disable=not progress):
+        types = tuple(sorted(entities.get(p.account_id, [])))
+        if types not in combos:
+            crit = catalogue.applicable(types) if types else []
+            combos[types] = pd.DataFrame({"criterion_id": [c.id for c in crit],
+                                          "must_should": [c.level_for(types) for c in crit]})
+        rows.append((p.account_id, types))
+    applicable = pd.concat([combos[t].assign(account_id=a) for a, t in rows], ignore_index=True) \
+        if rows else pd.DataFrame(columns=["criterion_id", "must_should", "account_id"])
+    merged = applicable.merge(cur[["account_id", "criterion_id", "state"]], how="left",
+                              on=["account_id", "criterion_id"])
+    merged["state"] = merged["state"].fillna("blank")
+    counts = merged.groupby("account_id")["state"].value_counts().unstack(fill_value=0)
+    must_gap = merged[(merged["must_should"] == "Must") & (merged["state"] != "answered")] \
+        .groupby("account_id").size()
+
+    out = []
+    for p in partners.itertuples(index=False):
+        ann = p.profile_anniversary.date() if pd.notna(p.profile_anniversary) else None
+        sub = p.last_profile_review_date.date() if pd.notna(p.last_profile_review_date) else None
+        a = annual_review(ann, sub, as_of, p.status)
+        c = counts.loc[p.account_id] if p.account_id in counts.index else pd.Series(dtype=int)
+        applicable_n = int(c.sum()) if len(c) else 0
+        blank = int(c.get("blank", 0))
+        row = {
+            "account_id": p.account_id, "legal_name": p.legal_name, "status": p.status,
+            "entity_types": ", ".join(entities.get(p.account_id, [])),
+            "review_status": a.status, "due": a.due if a.status != "not_applicable" else None,
+            "days_overdue": a.days_overdue, "days_left": a.days_left,
+            "applicable": applicable_n, "answered": int(c.get("answered", 0)),
+            "short": int(c.get("short", 0)), "blank": blank,
+            "must_not_addressed": int(must_gap.get(p.account_id, 0)),
+            "company_officer": p.account_id in officers,
+            "outreach_attempts": int(attempts.get(p.account_id, 0)),
+            "outreach_unanswered": int(unanswered.get(p.account_id, 0)),
+        }
+        risk, reasons = triage(p.status, a, row["must_not_addressed"], blank, applicable_n,
+                               row["company_officer"], row["outreach_unanswered"], row["outreach_attempts"])
+        row["risk"], row["reasons"] = risk, "; ".join(reasons)
+        out.append(row)
+    frame = pd.DataFrame(out)
+    if frame.empty:
+        return frame
+    frame["_o"] = frame["review_status"].map({"overdue": 0, "due": 1}).fillna(2)
+    frame["_r"] = frame["risk"].map({"high": 0, "medium": 1, "low": 2})
+    frame = frame.sort_values(["_o", "days_overdue", "_r", "account_id"],
+                              ascending=[True, False, True, True], na_position="last")
+    return frame.drop(columns=["_o", "_r"]).reset_index(drop=True)
+
+
+# -- presentation ---------------------------------------------------------------------------
+def format_partner_review(r: ProfileReview) -> str:
+    """The review as plain text for the terminal."""
+    a = r.annual
+    counts = r.counts()
+    lines = [
+        f"{r.legal_name} (account {r.account_id}) - security-profile review as of {r.as_of}",
+        f"catalogue {r.catalogue_version}: {r.catalogue_label}",
+        f"annual review: {a.status.upper()} - {a.note}",
+        f"profile year {r.current_year} vs {r.previous_year}: {counts['answered']} answered, "
+        f"{counts['short']} too short, {counts['blank']} blank of {len(r.criteria)} applicable",
+        f"Company Officer on file: {'yes' if r.has_company_officer else 'NO'}; "
+        f"outreach attempts: {r.outreach_attempts} ({r.outreach_unanswered} unanswered)",
+        f"suspension risk: {r.risk.upper()}" + ("".join(f"\n  - {x}" for x in r.reasons) if r.reasons else ""),
+    ]
+    gaps = r.criteria[r.criteria["state"] != "answered"]
+    if len(gaps):
+        lines.append("\nnot answered (Must first):")
+        gaps = gaps.sort_values("must_should", key=lambda s: s.map({"Must": 0, "Should": 1}), kind="stable")
+        for g in gaps.itertuples():
+            lines.append(f"  {g.criterion_id:>6}  {g.must_should:<6}  {g.state:<6}  {g.response[:60]!r}")
+    changed = r.criteria[r.criteria["change"] == "changed"]
+    if len(changed):
+        lines.append(f"\nchanged since {r.previous_year}:")
+        for g in changed.itertuples():
+            lines.append(f"  {g.criterion_id:>6}  {g.diff[:110]}")
+    return "\n".join(lines)
+
+
+def write_review_xlsx(path, *, portfolio: pd.DataFrame | None = None,
+                      partner: ProfileReview | None = None, label: str = "") -> object:
+    """The portfolio review or one partner's review as a formatted workbook."""
+    from openpyxl import Workbook
+
+    from . import excel
+
+    wb = Workbook()
+    ws = wb.active
+    if portfolio is not None:
+        ws.title = "review"
+        excel.title_row(ws, f"Security-profile review - {label}")
+        excel.write_table(ws, portfolio, start_row=2, widths={"reasons": 70, "legal_name": 36})
+    if partner is not None:
+        ws.title = "summary"
+        excel.title_row(ws, f"{partner.legal_name} ({partner.account_id}) - review as of {partner.as_of}")
+        summary = pd.DataFrame([
+            ("catalogue", f"{partner.catalogue_version}: {partner.catalogue_label}"),
+            ("annual review", f"{partner.annual.status}: {partner.annual.note}"),
+            ("suspension risk", partner.risk), ("reasons", "; ".join(partner.reasons)),
+            ("Company Officer on file", "yes" if partner.has_company_officer else "no"),
+        ], columns=["item", "value"])
+        excel.write_table(ws, summary, start_row=3, widths={"item": 26, "value": 100})
+        sheet = wb.create_sheet("criteria")
+        excel.write_table(sheet, partner.criteria, widths={"response": 60, "previous_response": 60, "diff": 60},
+                          wrap=["response", "previous_response", "diff"])
+    return excel.save(wb, path)
