@@ -17,9 +17,10 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
+    import pandas as pd
 
 GENESIS_HASH = "0" * 64
 
@@ -180,6 +181,8 @@ def verify_audit_log(conn: sqlite3.Connection, *,
 
 def audit_entries(conn: sqlite3.Connection, session_id: str | None = None) -> pd.DataFrame:
     """Entries as a DataFrame (all, or one session's), oldest first; values stay JSON text."""
+    import pandas as pd
+
     cols = [*_FIELDS, "hash"]
     sql = f"SELECT {', '.join(cols)} FROM audit_log"
     args: tuple[Any, ...] = ()

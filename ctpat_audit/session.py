@@ -31,15 +31,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import audit, db, evidence, store
 from .errors import CtpatError, InputError, NotFoundError, WorkspaceError
 from .store import (ANSWER_FIELDS, ANSWER_STATUSES, OBSERVATION_METHODS, SESSION_ID_PATTERN,
                     SESSION_KINDS, PinnedCriterion)
 from .vocabulary import COMPANY_OFFICER
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
+    import pandas as pd
 
 __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_session",
            "list_sessions", "find_open_session", "validate_session_id", "utc_now"]
@@ -250,6 +251,8 @@ class Session:
 
     def answers(self, include_unanswered: bool = False) -> pd.DataFrame:
         """Saved answers with each criterion's category and level; optionally one row per unit."""
+        import pandas as pd
+
         rows = store.answer_rows(self._conn, self.id)
         if include_unanswered:
             have = {(r["criterion_id"], r["facility_id"]): r for r in rows}
@@ -269,6 +272,8 @@ class Session:
 
     def evidence(self) -> pd.DataFrame:
         """The evidence index of this session (name, size, media type, sha256, who, when)."""
+        import pandas as pd
+
         frame = pd.DataFrame(store.evidence_rows(self._conn, self.id),
                              columns=list(store.EVIDENCE_COLUMNS))
         for col in frame.columns:
@@ -484,6 +489,8 @@ class Progress:
 def compute_progress(criteria: Iterable[PinnedCriterion], facilities: Iterable[str],
                      answers: Iterable[dict[str, Any]]) -> Progress:
     """Progress of a session from its pinned criteria and its answer rows."""
+    import pandas as pd
+
     criteria, fids = list(criteria), list(facilities) or [""]
     done = {(a["criterion_id"], a["facility_id"]) for a in answers if a.get("status")}
     failed = {a["criterion_id"] for a in answers if a.get("status") == "does_not_meet"}

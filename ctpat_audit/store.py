@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import audit, db
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
+    import pandas as pd
 
 SESSION_KINDS: dict[str, str] = {"validation": "V", "self_assessment": "S"}  # kind -> id prefix
 SESSION_MODES = ("in_person", "virtual", "none")  # "none": self-assessment
@@ -172,6 +173,8 @@ def update_session(conn: sqlite3.Connection, session_id: str, **changes: Any) ->
 def sessions_frame(conn: sqlite3.Connection, account_id: str | None = None,
                    status: str | None = None, kind: str | None = None) -> pd.DataFrame:
     """Sessions, newest first, optionally filtered; ``facilities`` is a list per row."""
+    import pandas as pd
+
     where, args = [], []
     for col, val in (("account_id", account_id), ("status", status), ("kind", kind)):
         if val is not None:

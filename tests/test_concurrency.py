@@ -1,0 +1,131 @@
+"""Two writers at once lose nothing; a writer killed mid-answer loses nothing it reported.
+
+Real processes (multiprocessing, spawn) on one real workspace file.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+
+import pytest
+from session_helpers import ACCOUNT, FakeClock, make_workspace
+from session_workers import MANY, answer_until_killed, writer
+
+from ctpat_audit import db
+from ctpat_audit.audit import verify_audit_log
+from ctpat_audit.session import open_session, resume_session
+
+N_ANSWERS = 1000
+SITES = ("PLANT-1", "WH-2")
+
+ctx = mp.get_context("spawn")
+
+
+def test_two_writers_thousand_answers_each(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    with open_session(ws, ACCOUNT, "validation", "in_person", "lead@cbp.example",
+                      facilities=list(SITES), criteria=MANY, catalogue_version="test",
+                      clock=FakeClock()) as s:
+        sid = s.id
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=writer, args=(str(ws.path), sid, f, start, results))
+             for f in SITES]
+    for p in procs:
+        p.start()
+    start.set()
+    outcome = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    for facility, committed, sample, n_errors in outcome:
+        assert n_errors == 0, sample
+        assert committed == N_ANSWERS, facility
+
+    conn = db.connect(ws.db_path)
+    try:
+        per_site = dict(conn.execute("SELECT facility_id, count(*) FROM answers "
+                                     "WHERE session_id = ? GROUP BY facility_id", (sid,)))
+        assert per_site == {f: N_ANSWERS for f in SITES}
+        n_audit = conn.execute("SELECT count(*) FROM audit_log WHERE session_id = ? "
+                               "AND action = 'answer'", (sid,)).fetchone()[0]
+        assert n_audit == 2 * N_ANSWERS
+        result = verify_audit_log(conn)
+        assert result.ok, str(result)
+        assert result.entries == 2 * N_ANSWERS + 1
+        assert db.integrity_ok(conn)
+    finally:
+        conn.close()
+    with resume_session(ws.path, sid) as s:
+        assert s.progress().answered == 2 * N_ANSWERS
+
+
+def test_killed_writers_lose_nothing_they_reported(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    with open_session(ws, ACCOUNT, "validation", "in_person", "lead@cbp.example",
+                      criteria=MANY, catalogue_version="test") as s:
+        sid = s.id
+    rng = random.Random(20250602)
+    reported: list[tuple[str, str]] = []
+    kills, parallel, rounds = 0, 4, 5
+    for _ in range(rounds):
+        pipes, procs = [], []
+        for w in range(parallel):
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=answer_until_killed,
+                            args=(str(ws.path), sid, kills + w, send))
+            p.start()
+            send.close()
+            pipes.append(recv)
+            procs.append(p)
+        for recv, p in zip(pipes, procs):
+            target = rng.randint(3, 60)  # kill after a random number of commits
+            got = 0
+            while got < target:
+                assert recv.poll(60), "writer stopped answering"
+                reported.append(recv.recv())
+                got += 1
+            os.kill(p.pid, signal.SIGKILL)
+            kills += 1
+        for recv, p in zip(pipes, procs):
+            p.join(30)
+            assert p.exitcode == -signal.SIGKILL
+            while True:  # drain what it reported before dying (a cut-off message is not a report)
+                try:
+                    if not recv.poll(0):
+                        break
+                    reported.append(recv.recv())
+                except (EOFError, OSError, ValueError):
+                    break
+        check = db.connect(ws.db_path)
+        assert db.integrity_ok(check)
+        check.close()
+    assert kills == 20
+
+    conn = db.connect(ws.db_path)
+    try:
+        logged = {(json.loads(t)["criterion_id"], json.loads(n)["notes"])
+                  for t, n in conn.execute("SELECT target, new_value FROM audit_log "
+                                           "WHERE session_id = ? AND action = 'answer'", (sid,))}
+        missing = [r for r in reported if r not in logged]
+        assert not missing, missing[:5]
+        # every answer row equals the last audit entry written for it
+        last: dict[str, str] = {}
+        for t, n in conn.execute("SELECT target, new_value FROM audit_log WHERE session_id = ? "
+                                 "AND action = 'answer' ORDER BY seq", (sid,)):
+            last[json.loads(t)["criterion_id"]] = json.loads(n)["notes"]
+        rows = dict(conn.execute("SELECT criterion_id, notes FROM answers WHERE session_id = ?",
+                                 (sid,)))
+        assert rows == last
+        assert verify_audit_log(conn).ok
+    finally:
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_children():
+    yield
+    for child in mp.active_children():  # only processes this test module started
+        child.kill()
