@@ -346,3 +346,31 @@ def test_speed_partner_and_portfolio():
     assert p["shipments"].sum() == int(((big["entry_date"] >= "2024-03-01")
                                         & (big["entry_date"] < "2025-03-01")).sum())
     assert elapsed < 1.0  # 5,000,000 rows take about 5x this (see the benchmark)
+
+
+def test_on_the_sample_workspace(sample_workspace):
+    """The real workspace frame (string dtypes, pd.NA) goes through every function."""
+    from conftest import AS_OF as SAMPLE_AS_OF
+
+    from ctpat_audit.costs import cost_avoided, load_costs
+    from ctpat_audit.exam_findings import flagged_criteria
+    from ctpat_audit.workspace import open_workspace
+
+    ws = open_workspace(sample_workspace.path if hasattr(sample_workspace, "path")
+                        else sample_workspace)
+    everything = ws.shipments()
+    acc = str(everything["account_id"].iloc[0])
+    one = ws.shipments(acc)
+    m = exam_metrics(one, SAMPLE_AS_OF)
+    start, end = exam_window(SAMPLE_AS_OF)
+    inside = one[(one["entry_date"] >= start) & (one["entry_date"] < end)]
+    assert m.shipments == len(inside) and m.examined == int(inside["examined"].sum())
+    assert m.by_port["shipments"].sum() == m.shipments
+    assert m.by_exam_type["examined"].sum() == m.examined
+    c = compare_to_baseline(m, load_baseline())
+    assert c["shipments"].sum() == m.shipments
+    est = cost_avoided(c, m, load_costs())
+    assert est.low_usd <= est.high_usd
+    flagged_criteria(one, as_of=SAMPLE_AS_OF)
+    p = portfolio_exam_rates(everything, as_of=SAMPLE_AS_OF)
+    assert p["partners"].max() <= everything["account_id"].nunique()
