@@ -152,8 +152,6 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
     """List or export the criteria of a catalogue; `catalogue import` reads CBP's tables."""
     if ctx.invoked_subcommand is not None:
         return
-    import pandas as pd
-
     from .catalogue import check_entity_types, load_catalogue, write_xlsx
 
     cat = load_catalogue(version, workspace=workspace)
@@ -167,11 +165,19 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
         return
     frame = cat.frame(types)
     counts = frame["must_should"].value_counts() if types else None
-    shown = frame[["id", "must_should", "category_name", "provenance", "requirement"]]
-    with pd.option_context("display.width", 220, "display.max_colwidth", 90,
-                           "display.max_rows", None):
-        click.echo(shown.to_string(index=False))
-    summary = f"{len(frame)} criteria"
+    category = None
+    for row in frame.itertuples(index=False):
+        if row.category != category:
+            category = row.category
+            click.echo(f"\n{row.category}. {row.category_name} ({row.focus_area})")
+        if types:
+            level = row.must_should
+        else:  # levels per entity type, counted: "M:7 S:3"
+            levels = [part.split(": ")[1] for part in row.must_should.split("; ")]
+            level = f"M:{levels.count('Must')} S:{levels.count('Should')}"
+        mark = "" if row.provenance == cat.provenance else f" [{row.provenance}]"
+        click.echo(f"  {row.id:<6} {level:<7} {row.requirement}{mark}")
+    summary = f"\n{len(frame)} criteria"
     if counts is not None:
         summary += " (" + ", ".join(f"{k}: {n}" for k, n in counts.items()) + ")"
     click.echo(summary + (f" - {cat.label}" if cat.is_demonstration else ""))
