@@ -238,3 +238,38 @@ def test_xlsx_export_has_label_columns_and_safe_text(tmp_path: Path) -> None:
     assert rows["1.9"][4].data_type == "s" and rows["1.9"][5].data_type == "s"
     assert len(rows) == len(cat.applicable(["importer", "sea_carrier"]))
     assert "DEMONSTRATION" in wb["About"]["A1"].value
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+def test_cli_lists_union_with_demonstration_label(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+
+    result = CliRunner().invoke(main, ["catalogue", "--entity", "importer",
+                                       "--entity", "sea_carrier"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == DEMO_LABEL
+    cat = load_catalogue()
+    expected = cat.applicable(["importer", "sea_carrier"])
+    listed = [ln.split()[0] for ln in lines if ln.startswith("  ")]
+    assert listed == [c.id for c in expected]
+    seal = next(ln for ln in lines if ln.startswith("  6.1 "))
+    assert seal.split()[1] == "Must"
+    assert f"{len(expected)} criteria" in result.output
+
+    out = tmp_path / "criteria.xlsx"
+    result = CliRunner().invoke(main, ["catalogue", "--entity", "customs_broker", "--xlsx", str(out)])
+    assert result.exit_code == 0, result.output
+    from openpyxl import load_workbook
+
+    ws = load_workbook(out)["Criteria"]
+    assert ws["A1"].value == DEMO_LABEL
+    assert ws.max_row - 4 == len(cat.applicable(["customs_broker"]))
+
+    bad = CliRunner().invoke(main, ["catalogue", "--entity", "pirate"])
+    assert bad.exit_code == 2 and "pirate" in bad.output
+    missing = CliRunner().invoke(main, ["catalogue", "--version", "1999.01"])
+    assert missing.exit_code == 2 and "demo-2019.11" in missing.output

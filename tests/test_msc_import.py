@@ -256,3 +256,29 @@ def test_failed_import_writes_nothing(tmp_path: Path) -> None:
         import_criteria_table(good, "pirate", "v1", ws)
     with pytest.raises(InputError):
         import_criteria_table(good, "importer", "demo-2019.11", ws)
+
+
+def test_cli_import_prints_every_problem_or_merges(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+
+    ws = tmp_path / "ws"
+    bad = write_csv(tmp_path / "bad.csv", _rows(BAD))
+    result = CliRunner().invoke(main, ["catalogue", "import", str(bad), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(ws)])
+    assert result.exit_code == 3
+    for code, value, _ in EXPECTED:
+        assert code in result.output
+    assert not (ws / "catalogues" / "v1.json").exists()
+
+    good = write_pdf(tmp_path / "importer.pdf", _rows(GOOD))
+    result = CliRunner().invoke(main, ["catalogue", "import", str(good), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "imported 7 criteria for importer (4 Must, 3 Should)" in result.output
+    listing = CliRunner().invoke(main, ["catalogue", "--version", "v1", "--workspace", str(ws),
+                                        "--entity", "importer"])
+    assert listing.exit_code == 0
+    assert listing.output.startswith("CBP Minimum Security Criteria, version v1")
+    assert "DEMONSTRATION" not in listing.output
