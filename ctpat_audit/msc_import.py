@@ -44,6 +44,7 @@ OBSERVE_DEFAULT = ("Observe the practice this criterion describes in operation a
 REQUEST_DEFAULT = ("Request the written procedure and the records (documents, photos, logs) "
                    "that show this criterion is met.")
 _FOOTER = re.compile(r"^(page\s*)?\d+(\s*(of|/)\s*\d+)?$", re.IGNORECASE)
+_FOCUS_AREAS = {_f.casefold() for _f in v.FOCUS_AREAS}
 _ALIASES = {"cyber security": 4, "security vision & responsibility": 1,
             "conveyance and iit security": 5, "conveyance & iit security": 5,
             "instruments of international traffic security": 5,
@@ -158,6 +159,8 @@ def _rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
             if named is not None and (not cell["id"] or not others or not cell.get("level")):
                 heading = named
                 continue
+            if cell["id"] and not others and not cell["id"][0].isdigit():
+                continue  # a focus-area title or an introductory paragraph, not a criterion
         rows.append(TableRow(cell, number, heading, sheet=sheet, headers=names))
     if header is None:
         return [], [_problem(file, "missing_column", "a header row with the columns ID, "
@@ -241,6 +244,7 @@ def read_pdf_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
     rows: list[TableRow] = []
     starts: dict[str, float] | None = None
     heading: int | None = None
+    in_intro = False
     names = {"id": "ID", "criteria": "Criteria", "guidance": "Implementation Guidance",
              "level": "Must/Should"}
     try:
@@ -270,14 +274,19 @@ def read_pdf_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
                     column = next((k for x, k in bounds if w["x0"] >= x), "id")
                     cells[column].append(w["text"])
                 text = {k: " ".join(ws) for k, ws in cells.items()}
-                if (text["id"] and not ID_RE.match(text["id"])
-                        and heading_category(full) is not None):
-                    heading = heading_category(full)
+                if text["id"] and not text["id"][0].isdigit():
+                    # not a criterion row: a category heading, a focus-area title or the
+                    # introduction under a heading (skipped with its continuation lines),
+                    # or a running page title (skipped alone)
+                    named = heading_category(full)
+                    if named is not None or _norm(full) in _FOCUS_AREAS:
+                        heading, in_intro = named or heading, True
                     continue
                 if text["id"]:
+                    in_intro = False
                     rows.append(TableRow(text, line_number, heading, page=page_number,
                                          headers=names))
-                elif rows:  # a continuation line, possibly on the next page
+                elif rows and not in_intro:  # a continuation line, possibly on the next page
                     for k, t in text.items():
                         if t:
                             prev = rows[-1].cells.get(k, "")

@@ -17,11 +17,17 @@ LONG = ("The member keeps a written procedure for this practice, reviews it ever
         "site and on every shift, including nights and weekends when fewer staff are present.")
 
 # (heading or None, id, criteria, guidance, level): a small table in CBP's layout (text ours)
+INTRO = ("TEXT", "Risk assessment helps a member find where its supply chain is weak; this "
+         "introduction, like those in CBP's tables, spans the full width of the table and "
+         "wraps over more than one line without belonging to any criterion.")
 GOOD = [
+    ("TEXT", "Corporate Security"),
     ("Security Vision and Responsibility", "1.1", "Management states its support for security.",
      "A signed statement shown to staff.", "Should"),
     (None, "1.2", "A cross-functional team builds security into procedures.", "", "Should"),
-    ("Risk Assessment", "2.1", "The supply chain risk is assessed in writing. " + LONG,
+    ("Risk Assessment", None),
+    INTRO,
+    (None, "2.1", "The supply chain risk is assessed in writing. " + LONG,
      "Map the flow first. " + LONG, "Must"),
     ("Seal Security", "6.1", "Written seal procedures exist.", "Include tampered seals.", "Must"),
     (None, "6.2", "High-security seals go on right after loading.", "ISO 17712.", "Must"),
@@ -33,9 +39,13 @@ GOOD = [
 def _rows(spec):
     out = [HEADER]
     for heading, *cells in spec:
+        if heading == "TEXT":  # a title or paragraph that is not a criterion
+            out.append([cells[0], "", "", ""])
+            continue
         if heading:
             out.append([heading, "", "", ""])
-        out.append(list(cells))
+        if cells and cells[0] is not None:
+            out.append(list(cells))
     return out
 
 
@@ -87,8 +97,9 @@ def write_pdf(path: Path, rows: list[list[str]], *, line_h: float = 5.0,
 
     new_page()
     for row in rows[1:]:
-        if row[0] and not any(row[1:]):  # heading
-            lines = [[row[0], "", "", ""]]
+        if row[0] and not any(row[1:]):  # heading or paragraph across the table
+            lines = [[text, "", "", ""] for text in
+                     pdf.multi_cell(190, line_h, row[0], dry_run=True, output="LINES")]
         else:
             wrapped = [pdf.multi_cell(w, line_h, text, dry_run=True, output="LINES") if text
                        else [""] for (x, w), text in zip(cols, row)]
@@ -122,6 +133,9 @@ def test_good_table_is_read_in_every_format(tmp_path: Path, kind: str) -> None:
     assert long_row.cells["guidance"] == "Map the flow first. " + LONG
     assert got["6.10"].cells["level"] == "Should" and got["6.10"].heading == 6
     assert got["1.2"].heading == 1
+    # focus-area titles and a category's introduction are not criteria nor continuation text
+    assert not any("introduction" in " ".join(r.cells.values()) for r in rows)
+    assert got["1.2"].cells["criteria"] == "A cross-functional team builds security into procedures."
 
 
 def test_pdf_rows_wrap_across_a_page_break(tmp_path: Path) -> None:
@@ -133,7 +147,6 @@ def test_pdf_rows_wrap_across_a_page_break(tmp_path: Path) -> None:
     start = next(i for i, t in enumerate(texts) if "2.1 The supply chain" in t)
     end = next(i for i, t in enumerate(texts) if "fewer staff are present." in t)
     assert end > start + 1  # row 2.1 really runs over two page breaks
-    assert "procedures." in texts[start] and "1.2 A cross" in texts[start - 1]
     rows = read_criteria_table(path)
     got = {r.cells["id"]: r for r in rows}
     assert got["2.1"].cells["criteria"] == "The supply chain risk is assessed in writing. " + LONG
@@ -143,6 +156,7 @@ def test_pdf_rows_wrap_across_a_page_break(tmp_path: Path) -> None:
     assert [r.cells["id"] for r in rows] == ["1.1", "1.2", "2.1", "6.1", "6.2", "6.10", "7.37"]
     assert got["1.2"].cells["criteria"] == "A cross-functional team builds security into procedures."
     assert got["2.1"].page == start + 1 and got["2.1"].heading == 2
+    assert not any("introduction" in " ".join(r.cells.values()) for r in rows)
 
 
 BAD = [
