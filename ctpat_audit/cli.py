@@ -222,3 +222,41 @@ def catalogue_crosswalk(from_version: str, to_version: str, workspace: Path | No
     df = crosswalk(load_catalogue(from_version, workspace), load_catalogue(to_version, workspace),
                    load_crosswalk(from_version, to_version, workspace))
     click.echo(df.to_string(index=False))
+
+
+@main.command("sessions")
+@WORKSPACE
+@click.option("--account", "account_id", default=None, help="Only this partner's sessions.")
+@click.option("--status", default=None,
+              type=click.Choice(["open", "submitted", "signed", "superseded"]))
+@click.option("--kind", default=None, type=click.Choice(["validation", "self_assessment"]))
+def sessions_(workspace: Path, account_id: str | None, status: str | None,
+              kind: str | None) -> None:
+    """List validation and self-assessment sessions, newest first."""
+    from .session import list_sessions
+
+    frame = list_sessions(workspace, account_id=account_id, status=status, kind=kind)
+    cols = ["session_id", "account_id", "kind", "mode", "status", "opened_by", "opened_at",
+            "catalogue_version", "supersedes"]
+    click.echo(frame[cols].to_string(index=False) if len(frame) else "no sessions")
+
+
+@main.command("audit-verify")
+@WORKSPACE
+@click.option("--expected-head", default=None, metavar="HASH",
+              help="A head hash pinned earlier (e.g. in a signed report) that must still be there.")
+def audit_verify(workspace: Path, expected_head: str | None) -> None:
+    """Check the workspace's hash-chained audit log end to end; exit 1 if it was tampered with."""
+    from .audit import verify_audit_log
+    from .session import connect_store
+
+    _, conn = connect_store(workspace)
+    try:
+        result = verify_audit_log(conn, expected_head=expected_head)
+    finally:
+        conn.close()
+    click.echo(str(result))
+    for p in result.problems[:50]:
+        click.echo(f"  seq {p.seq}: {p.code}: {p.detail}", err=True)
+    if not result.ok:
+        sys.exit(1)

@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers 
     import pandas as pd
 
 __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_session",
-           "list_sessions", "find_open_session", "validate_session_id", "utc_now"]
+           "list_sessions", "find_open_session", "validate_session_id", "utc_now",
+           "connect_store", "benchmark_autosave", "compute_progress", "next_unanswered"]
 
 Clock = Callable[[], datetime]
 _KEEP: Any = object()  # "leave this field as it is" in Session.answer
@@ -114,7 +115,8 @@ def _paths(ws: object) -> tuple[Path, Path]:
     return root, dbp
 
 
-def _connect(ws: object) -> tuple[Path, sqlite3.Connection]:
+def connect_store(ws: object) -> tuple[Path, sqlite3.Connection]:
+    """(workspace folder, connection) with the session tables ensured; the caller closes it."""
     root, dbp = _paths(ws)
     conn = db.connect(dbp)
     store.ensure_schema(conn)
@@ -587,7 +589,7 @@ def open_session(ws: object, account_id: str, kind: str, mode: str | None, opene
     if any(not isinstance(f, str) or not f for f in fids) or len(set(fids)) != len(fids):
         raise InputError("facilities", fids, "distinct, non-empty facility ids")
     who = _clean_text("opened_by", opened_by, required=True)
-    root, conn = _connect(ws)
+    root, conn = connect_store(ws)
     try:
         if not store.partner_exists(conn, account_id):
             raise NotFoundError("partner", account_id, "import the partner into the workspace")
@@ -620,7 +622,7 @@ def resume_session(ws: object, session_id: str, *, actor: str | None = None,
                    clock: Clock = utc_now) -> Session:
     """Re-open a stored session (any status; only an open one takes changes)."""
     validate_session_id(session_id)
-    root, conn = _connect(ws)
+    root, conn = connect_store(ws)
     try:
         return Session(conn, root, session_id, actor=actor, clock=clock)
     except BaseException:
@@ -633,7 +635,7 @@ def list_sessions(ws: object, account_id: str | None = None, status: str | None 
     """Sessions of the workspace, newest first (optionally one partner's / one status)."""
     if status is not None and status not in store.SESSION_STATUSES:
         raise InputError("status", status, "one of " + ", ".join(store.SESSION_STATUSES))
-    _, conn = _connect(ws)
+    _, conn = connect_store(ws)
     try:
         return store.sessions_frame(conn, account_id, status, kind)
     finally:
@@ -657,7 +659,7 @@ def benchmark_autosave(ws_path: str | Path, n: int = 500,
     criteria list labelled ``benchmark`` (12 categories x 15 criteria, all Should), so it
     needs no catalogue; run it on a scratch workspace: the session stays in the workspace.
     """
-    root, conn = _connect(ws_path)
+    root, conn = connect_store(ws_path)
     try:
         acct = account_id or conn.execute(
             "SELECT account_id FROM partners ORDER BY account_id LIMIT 1").fetchone()[0]
