@@ -86,6 +86,9 @@ class Criterion:
     guidance: str = ""  # CBP's implementation guidance, for imported tables
     note: str = ""  # e.g. which parts of a reference criterion are assumed
 
+    def __hash__(self) -> int:  # must_should is a dict: hash what identifies the criterion
+        return hash((self.id, self.requirement, tuple(sorted(self.must_should.items()))))
+
     @property
     def number(self) -> int:
         return criterion_sort_key(self.id)[1]
@@ -123,6 +126,9 @@ class Catalogue:
     sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     imported_tables: Mapping[str, str] = field(default_factory=dict)
     generated_by: str = ""
+
+    def __hash__(self) -> int:
+        return hash((self.version, self.provenance, self.criteria))
 
     @property
     def is_demonstration(self) -> bool:

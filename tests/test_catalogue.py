@@ -57,6 +57,12 @@ def test_union_and_strictest_level_for_expanded_profile(small: Catalogue) -> Non
         small.applicable(["importer", "pirate"])
 
 
+def test_criteria_and_catalogues_are_hashable(small: Catalogue) -> None:
+    assert len({*small.criteria, *small.criteria}) == 5
+    assert hash(small) == hash(Catalogue(small.version, small.provenance, small.label,
+                                         small.criteria))
+
+
 def test_frame_columns_and_union_levels(small: Catalogue) -> None:
     df = small.frame(["importer", "sea_carrier"])
     assert list(df.columns) == FRAME_COLUMNS
