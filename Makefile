@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 DEMO   := demo
 PARTNERS ?= 200
 SEED   ?= 7
+AS_OF  ?= 2026-11-01
 # Debian packages the tests and reports need (installed when run as root, else named).
 SYSTEM_PACKAGES := poppler-utils
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps demo test bench clean catalogue-demo
 
 $(STAMP): pyproject.toml constraints/overrides.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +35,10 @@ system-deps:
 
 demo: install
 	rm -rf $(DEMO)
-	$(BIN)/ctpat-audit sample $(DEMO)/source --partners $(PARTNERS) --seed $(SEED)
+	$(BIN)/ctpat-audit sample $(DEMO)/source --partners $(PARTNERS) --seed $(SEED) --as-of $(AS_OF)
 	$(BIN)/ctpat-audit init $(DEMO)/workspace
 	$(BIN)/ctpat-audit import $(DEMO)/workspace $(DEMO)/source
-	$(BIN)/ctpat-audit portfolio $(DEMO)/workspace
+	$(BIN)/ctpat-audit review $(DEMO)/workspace --as-of $(AS_OF) --limit 15 --xlsx $(DEMO)/review.xlsx
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -47,3 +48,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info
+
+catalogue-demo: install  ## regenerate the demonstration catalogue after confirmed_criteria.yaml changes
+	$(BIN)/python -m ctpat_audit.demo_catalogue

@@ -260,3 +260,11 @@ def audit_verify(workspace: Path, expected_head: str | None) -> None:
         click.echo(f"  seq {p.seq}: {p.code}: {p.detail}", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+@main.command()
+def formats() -> None:
+    """Print the data format of every source table (Markdown, as in the README)."""
+    from .schemas import formats_markdown
+
+    click.echo(formats_markdown(), nl=False)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .review import anniversary_in
+
 # (code, name, modes, relative volume, exam-rate multiplier). Codes: CBP port codes.
 PORTS: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
     ("2304", "Laredo, TX", ("truck", "rail"), 10.0, 1.0),
@@ -90,6 +92,8 @@ _FIRST = ("Maria", "James", "Ana", "Robert", "Luis", "Jennifer", "Carlos", "Lind
           "Sofia", "David", "Priya", "John", "Fernanda", "Daniel", "Mei", "Patricia", "Jorge", "Emily")
 _LAST = ("Garcia", "Smith", "Hernandez", "Johnson", "Lopez", "Brown", "Chen", "Martinez", "Nguyen",
          "Williams", "Gonzalez", "Kim", "Rodriguez", "Patel", "Davis", "Ramirez", "Wilson", "Torres")
+_SHORT = ("Yes.", "N/A", "See policy", "Done")
+_UPDATE = " Updated this year after a review of our business partners."
 _PHRASES = (
     "Procedure {id} is documented in our security manual and reviewed each year by the security team.",
     "We meet {id}: written procedures exist, staff are trained, and compliance is checked in quarterly audits.",
@@ -157,11 +161,11 @@ def build_sample(spec: SampleSpec,
 
         status = str(_pick(rng, STATUS_MIX))
         cert = as_of - pd.Timedelta(days=int(rng.integers(120, 365 * 12)))
-        anniversary = cert.replace(year=as_of.year)
+        anniversary = pd.Timestamp(anniversary_in(as_of.year, cert.date()))
         if anniversary > as_of + pd.Timedelta(days=270):
-            anniversary = anniversary.replace(year=as_of.year - 1)
+            anniversary = pd.Timestamp(anniversary_in(as_of.year - 1, cert.date()))
         if anniversary < as_of - pd.Timedelta(days=95):
-            anniversary = anniversary.replace(year=as_of.year + 1)
+            anniversary = pd.Timestamp(anniversary_in(as_of.year + 1, cert.date()))
         last_val = last_type = None
         if status in ("validated", "suspended", "removed") or (status == "certified" and rng.random() < .3):
             years_since = rng.uniform(0.2, 5.5)
@@ -174,7 +178,7 @@ def build_sample(spec: SampleSpec,
         if status != "applicant":
             r = rng.random()
             overdue_share = 0.35 if status in ("suspended", "removed") else 0.10
-            prev_anniv = anniversary.replace(year=anniversary.year - 1)
+            prev_anniv = pd.Timestamp(anniversary_in(anniversary.year - 1, cert.date()))
             if anniversary <= as_of:  # this year's review was due already
                 review = (anniversary - pd.Timedelta(days=int(rng.integers(1, 90)))) if r > overdue_share \
                     else prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90)))
@@ -183,7 +187,7 @@ def build_sample(spec: SampleSpec,
                     if r < 0.4 else prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90)))
             else:
                 review = prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90))) if r > overdue_share \
-                    else prev_anniv.replace(year=prev_anniv.year - 1)
+                    else pd.Timestamp(anniversary_in(prev_anniv.year - 1, cert.date()))
         partners.append((acc, name, status, None if status == "applicant" else cert.date(),
                          last_val, last_type, anniversary.date(), None if review is None else review.date()))
 
@@ -214,21 +218,22 @@ def build_sample(spec: SampleSpec,
             crit_cache[key] = criteria_for(list(key))
         crits = crit_cache[key]
         y1, y0 = as_of.year, as_of.year - 1
-        for cid in crits:
-            r = rng.random()
-            prev = str(rng.choice(_PHRASES)).format(id=cid) if r > 0.05 else ""
-            responses.append((acc, y0, cid, prev, bool(prev) and rng.random() > .1))
-            r2 = rng.random()
-            if r2 < 0.05 and status != "applicant":
+        m = len(crits)
+        r0, r1, r2, r3, r4 = rng.random((5, m))
+        k0, k1 = rng.integers(len(_PHRASES), size=(2, m))
+        k2 = rng.integers(len(_SHORT), size=m)
+        for j, cid in enumerate(crits):
+            prev = _PHRASES[k0[j]].format(id=cid) if r0[j] > 0.05 else ""
+            responses.append((acc, y0, cid, prev, bool(prev) and r3[j] > .1))
+            if r1[j] < 0.05 and status != "applicant":
                 cur = ""  # blank
-            elif r2 < 0.10:
-                cur = str(rng.choice(["Yes.", "N/A", "See policy", "Done"]))  # too short to be an answer
-            elif r2 < 0.55 and prev:
+            elif r1[j] < 0.10:
+                cur = _SHORT[k2[j]]  # too short to be an answer
+            elif r1[j] < 0.55 and prev:
                 cur = prev  # unchanged since last year
             else:
-                cur = str(rng.choice(_PHRASES)).format(id=cid) + (
-                    " Updated this year after a review of our business partners." if rng.random() < .5 else "")
-            responses.append((acc, y1, cid, cur, bool(cur) and rng.random() > .08))
+                cur = _PHRASES[k1[j]].format(id=cid) + (_UPDATE if r2[j] < .5 else "")
+            responses.append((acc, y1, cid, cur, bool(cur) and r4[j] > .08))
 
         # outreach: for partners whose review is late, and for suspended/removed
         late = review is None or (anniversary <= as_of and pd.Timestamp(review) < window_open)

@@ -160,3 +160,16 @@ OUTREACH = Table(
 TABLES: tuple[Table, ...] = (PARTNERS, ENTITIES, FACILITIES, CONTACTS, PROFILE_RESPONSES,
                              SHIPMENTS, OUTREACH)
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def formats_markdown() -> str:
+    """The data-format section of the README, generated from the declarations above."""
+    out = []
+    for t in TABLES:
+        where = "Parquet in the workspace" if t.bulk else "SQLite in the workspace"
+        out.append(f"#### `{t.name}`\n\n{t.description} Key: `{' + '.join(t.key)}`; stored as {where}.\n")
+        out.append("| column | required | expected | notes |\n|---|---|---|---|")
+        for c in t.columns:
+            out.append(f"| `{c.name}` | {'yes' if c.required else 'no'} | {c.expected()} | {c.description} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -20,3 +20,13 @@ def test_cli_help_lists_the_commands():
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
     for cmd in ("init", "import", "sample"):
         assert cmd in out
+
+
+def test_readme_data_formats_match_the_schemas():
+    from pathlib import Path
+
+    from ctpat_audit.schemas import formats_markdown
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("<!-- formats:begin -->\n", 1)[1].split("<!-- formats:end -->", 1)[0]
+    assert section == formats_markdown(), "run `ctpat-audit formats` and paste it into the README"
