@@ -268,7 +268,10 @@ def _shipments(rng: np.random.Generator, spec: SampleSpec, partners: pd.DataFram
     primary = entities.drop_duplicates("account_id").set_index("account_id")["entity_type"]
     active = partners[partners["status"] != "applicant"]["account_id"].to_numpy()
     counts = np.maximum(1, rng.lognormal(np.log(spec.shipments_per_partner) - 0.5, 1.0, size=len(active)))
-    counts = np.round(counts * spec.shipments_per_partner * len(active) / counts.sum()).astype(np.int64)
+    # the total is partners x mean (applicants ship nothing, so the others carry their share)
+    target = int(round(spec.shipments_per_partner * spec.partners))
+    counts = np.floor(counts * target / counts.sum()).astype(np.int64)
+    counts[: target - int(counts.sum())] += 1
     total = int(counts.sum())
     acc_idx = np.repeat(np.arange(len(active)), counts)
 
