@@ -1,0 +1,443 @@
+"""Sign a report folder: authority checks, PAdES PDF signature, signed manifest, audit entry.
+
+A report folder (``REPORTS/<account>/<session>/``) holds ``report.pdf`` and the other
+artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
+
+1. checks the signer's **authority** (:func:`authority_problem`): a validation is signed
+   ``validated`` by the session's specialist (role specialist, certificate e-mail = the
+   session's ``opened_by``), then countersigned ``approved`` by a supervisor (another person);
+   a self-assessment is signed ``submitted`` only by a contact holding the Company Officer role
+   for that partner in the workspace contacts table *now*, with a company_officer certificate
+   for that account. A refusal raises :class:`AuthorityError` and is written to the audit log;
+2. adds a **PAdES** signature to ``report.pdf`` (pyHanko, incremental update; a countersignature
+   is a second incremental signature) with a visible stamp: printed name, role, UTC time and
+   meaning ("Validated by", "Approved by", "Submitted by Company Officer");
+3. locks the session (:meth:`Session.lock`; later edits need ``new_revision``) and appends a
+   ``sign`` entry to the hash-chained audit log;
+4. copies the session's evidence files into ``evidence/`` and writes ``manifest.json``: every
+   file's SHA-256, provenance (catalogue version, package version, data snapshot hash,
+   audit-log head) and the list of signatures; then ``manifest.sig``: a detached CMS
+   (ECDSA-SHA256) signature of the exact bytes of ``manifest.json`` by the latest signer.
+   Each signing step re-signs the manifest (with the new PDF hash); the PDF keeps every
+   signer's own PAdES signature.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from . import audit, db, store
+from .errors import CtpatError, InputError
+from .keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
+from .vocabulary import COMPANY_OFFICER
+
+__all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer",
+           "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
+           "report_files", "MANIFEST", "MANIFEST_SIG"]
+
+MANIFEST, MANIFEST_SIG = "manifest.json", "manifest.sig"
+MANIFEST_FORMAT = "ctpat-audit-manifest/1"
+#: meaning -> (stamp label, role required, session kind)
+MEANINGS: dict[str, tuple[str, str, str]] = {
+    "validated": ("Validated by", "specialist", "validation"),
+    "approved": ("Approved by", "supervisor", "validation"),
+    "submitted": ("Submitted by Company Officer", "company_officer", "self_assessment"),
+}
+ARTIFACT_KINDS = {"report.ipynb": "notebook", "report.html": "html", "report.pdf": "pdf",
+                  "report.xlsx": "excel"}
+Clock = Callable[[], dt.datetime]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AuthorityError(CtpatError):
+    """The signer may not sign this report with this meaning (``rule``: stable code)."""
+
+    def __init__(self, session_id: str, signer: str, meaning: str, rule: str,
+                 message: str) -> None:
+        self.session_id, self.signer, self.meaning, self.rule = session_id, signer, meaning, rule
+        super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
+
+
+class SigningError(CtpatError):
+    """The report folder cannot be signed as it is (missing PDF, tampered, superseded...)."""
+
+    def __init__(self, folder: object, message: str) -> None:
+        self.folder = str(folder)
+        super().__init__(f"{self.folder}: {message}")
+
+
+# --- authority (pure) --------------------------------------------------------------------------
+
+def default_meaning(role: str) -> str:
+    """The meaning a role signs with: specialist validated, supervisor approved, officer
+    submitted."""
+    return {"specialist": "validated", "supervisor": "approved",
+            "company_officer": "submitted"}.get(role, "validated")
+
+
+def authority_problem(kind: str, account_id: str, opened_by: str, who: SignerIdentity,
+                      meaning: str, prior: list[dict[str, Any]],
+                      contact_roles: list[str] | None) -> tuple[str, str] | None:
+    """(rule, message) when ``who`` may not sign with ``meaning``; None when entitled.
+
+    ``prior``: signatures already on the report (dicts with meaning, email), in order.
+    ``contact_roles``: the signer's portal roles for the partner in the workspace now;
+    None skips that check (offline verification has no workspace).
+    """
+    if meaning not in MEANINGS:
+        return "unknown_meaning", f"meaning must be one of {', '.join(MEANINGS)}"
+    label, role, needed_kind = MEANINGS[meaning]
+    done = [p["meaning"] for p in prior]
+    if kind != needed_kind:
+        return "wrong_kind", f"a {kind.replace('_', '-')} is not signed '{meaning}'"
+    if who.role != role:
+        return "wrong_role", (f"'{label}' needs a {role} certificate; this certificate says "
+                              f"{who.role or 'no role'}")
+    if meaning == "validated":
+        if done:
+            return "already_signed", "the report already carries " + ", ".join(done)
+        if who.email.lower() != opened_by.strip().lower():
+            return "not_session_specialist", (f"the validation was opened by {opened_by}; only "
+                                              "that specialist signs it first")
+    elif meaning == "approved":
+        if "validated" not in done:
+            return "needs_specialist_first", "the specialist signs first ('validated')"
+        if "approved" in done:
+            return "already_signed", "the report is already approved"
+        first = next(p for p in prior if p["meaning"] == "validated")
+        if first["email"].lower() == who.email.lower():
+            return "same_person", "a supervisor cannot approve a report they validated"
+    else:  # submitted
+        if done:
+            return "already_signed", "the self-assessment is already submitted"
+        if who.account_id != account_id:
+            return "wrong_partner", (f"the certificate is for partner {who.account_id}, the "
+                                     f"self-assessment is for partner {account_id}")
+        if contact_roles is not None and COMPANY_OFFICER not in contact_roles:
+            return "not_company_officer", (
+                f"{who.email} does not hold the {COMPANY_OFFICER} role for partner "
+                f"{account_id} in the workspace contacts (roles now: "
+                f"{', '.join(contact_roles) or 'none'})")
+    return None
+
+
+# --- files and the manifest --------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def report_files(folder: Path) -> list[str]:
+    """Every file in the report folder (POSIX relative paths) except the manifest pair."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.name not in (MANIFEST, MANIFEST_SIG)
+                  and not p.name.startswith(".ctpat-tmp"))
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The exact bytes signed: sorted keys, 2-space indent, UTF-8, final newline."""
+    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False,
+                       allow_nan=False) + "\n").encode("utf-8")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SigningError(folder, f"{MANIFEST} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise SigningError(folder, f"{MANIFEST} is not a {MANIFEST_FORMAT} manifest")
+    return data
+
+
+def _artifact_entries(folder: Path, evidence_meta: dict[str, dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+    rows = []
+    for rel in report_files(folder):
+        path = folder / rel
+        row: dict[str, Any] = {"path": rel, "sha256": file_sha256(path),
+                               "size": path.stat().st_size,
+                               "kind": ARTIFACT_KINDS.get(rel, "evidence" if rel.startswith(
+                                   "evidence/") else "other")}
+        if rel in evidence_meta:
+            row.update(evidence_meta[rel])
+        rows.append(row)
+    return rows
+
+
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+
+
+def _copy_evidence(conn: Any, session_id: str, ws_root: Path, folder: Path
+                   ) -> dict[str, dict[str, Any]]:
+    """Copy the session's evidence files into ``folder/evidence/`` (named by SHA-256)."""
+    from .evidence import read_bytes
+
+    meta: dict[str, dict[str, Any]] = {}
+    for ev in store.evidence_rows(conn, session_id):
+        suffix = Path(ev["name"]).suffix
+        rel = f"evidence/{ev['sha256']}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
+        target = folder / rel
+        if not target.is_file():
+            target.parent.mkdir(exist_ok=True)
+            _atomic_write(target, read_bytes(ws_root, ev["sha256"]))
+        entry = meta.setdefault(rel, {"evidence": []})
+        entry["evidence"].append({"name": ev["name"], "criterion_id": ev["criterion_id"],
+                                  "facility_id": ev["facility_id"],
+                                  "media_type": ev["media_type"]})
+    return meta
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".ctpat-tmp-{path.name}")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        import os
+
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+# --- PDF signing -------------------------------------------------------------------------------
+
+def _in_thread(fn: Callable[[], Any]) -> Any:
+    """Run pyHanko's sync API (asyncio.run inside) also where an event loop runs (Jupyter)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+        running = True
+    except RuntimeError:
+        running = False
+    if not running:
+        return fn()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+def _stamp_text(meaning: str, who: SignerIdentity, at: dt.datetime, session_id: str) -> str:
+    label = MEANINGS[meaning][0]
+    lines = [f"{label}: {who.name}", f"Role: {who.role_label}", who.email,
+             f"{at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC", f"Report {session_id}"]
+    return "\n".join(line.replace("%", "%%") for line in lines)
+
+
+def sign_pdf(pdf: bytes, signer: Signer, meaning: str, at: dt.datetime, session_id: str,
+             account_id: str, slot: int) -> bytes:
+    """The PDF with one more PAdES signature (incremental) and its visible stamp."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import TextStampStyle
+
+    box = PdfFileReader(io.BytesIO(pdf), strict=False)
+    pages = box.root["/Pages"]
+    last = box.find_page_for_modification(int(pages["/Count"]) - 1)[0]
+    media = [float(v) for v in last.get_object()["/MediaBox"]] if "/MediaBox" in \
+        last.get_object() else [0, 0, 595, 842]
+    width = media[2] - media[0]
+    col = (width - 72 - 12) / 2
+    x0 = media[0] + 36 + (slot % 2) * (col + 12)
+    y0 = media[1] + 30 + (slot // 2) * 84
+    who = signer.identity
+    label = MEANINGS[meaning][0]
+    meta = signers.PdfSignatureMetadata(
+        field_name=f"ctpat-{meaning}", md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES, name=who.name, contact_info=who.email,
+        reason=f"{label} {who.name} ({who.role_label}); report {session_id}, partner "
+               f"{account_id}",
+        location="ctpat-audit")
+    style = TextStampStyle(stamp_text=_stamp_text(meaning, who, at, session_id),
+                           border_width=1)
+    spec = fields.SigFieldSpec(sig_field_name=f"ctpat-{meaning}", on_page=-1,
+                               box=(int(x0), int(y0), int(x0 + col), int(y0 + 76)))
+
+    def run() -> bytes:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        out = io.BytesIO()
+        signers.PdfSigner(meta, signer=signer.hanko, stamp_style=style,
+                          new_field_spec=spec).sign_pdf(writer, output=out)
+        return out.getvalue()
+
+    return _in_thread(run)
+
+
+def sign_manifest(data: bytes, signer: Signer) -> bytes:
+    """Detached CMS SignedData (DER) over the exact manifest bytes."""
+    def run() -> bytes:
+        import asyncio
+
+        return asyncio.run(signer.hanko.async_sign_general_data(data, "sha256",
+                                                                detached=True)).dump()
+
+    return _in_thread(run)
+
+
+# --- the whole step ----------------------------------------------------------------------------
+
+def _check_cert_in_trust(cert: x509.Certificate, keys_dir: Path) -> str | None:
+    """Why this workspace's trust store does not accept the certificate, or None."""
+    try:
+        ca_path, crl_path = trust_paths(keys_dir)
+    except KeyStoreError as exc:
+        return str(exc)
+    ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    try:
+        pub = ca.public_key()
+        assert isinstance(pub, ec.EllipticCurvePublicKey)
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, AssertionError, Exception):  # noqa: BLE001 - any failure
+        return "the certificate was not issued by this workspace's CA"
+    if crl_path is not None:
+        crl = x509.load_pem_x509_crl(crl_path.read_bytes())
+        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            return f"certificate {cert.serial_number:x} is revoked"
+    return None
+
+
+def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
+            message: str, at: str) -> AuthorityError:
+    with db.write(conn):
+        audit.append(conn, at=at, actor=who.email or who.name, action="sign_refused",
+                     session_id=session_id, target={"session_id": session_id},
+                     old=None, new={"meaning": meaning, "rule": rule, "message": message,
+                                    "role": who.role, "account_id": who.account_id})
+    return AuthorityError(session_id, who.email, meaning, rule, message)
+
+
+def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | None = None,
+                *, session_id: str | None = None, clock: Clock = _now) -> dict[str, Any]:
+    """Sign a report folder (see module doc); returns the new signature entry of the manifest.
+
+    ``session_id`` defaults to the manifest's (countersigning) or the folder's name
+    (``REPORTS/<account>/<session>/``).
+    """
+    from importlib.metadata import version
+    from .session import resume_session, validate_session_id
+
+    folder = Path(report_dir)
+    pdf_path = folder / "report.pdf"
+    if not pdf_path.is_file():
+        raise SigningError(folder, "no report.pdf here; render the report first "
+                           "(`ctpat-audit report`)")
+    root = Path(getattr(ws, "path", ws))
+    keys_dir = root / "keys"
+    who = signer.identity
+    meaning = meaning or default_meaning(who.role)
+    prior_manifest = read_manifest(folder)
+    prior: list[dict[str, Any]] = list(prior_manifest["signatures"]) if prior_manifest else []
+    if prior_manifest:
+        from .verify import verify_report
+
+        check = verify_report(folder, keys_dir)
+        if not check.ok:
+            raise SigningError(folder, "the signed report does not verify, so it is not "
+                               "countersigned: " + "; ".join(check.problems))
+        sid = prior_manifest["report"]["session_id"]
+    else:
+        sid = session_id or folder.name
+    validate_session_id(sid)
+    if session_id and session_id != sid:
+        raise SigningError(folder, f"this folder is the report of session {sid}, "
+                           f"not {session_id}")
+    at_dt = clock().astimezone(dt.UTC)
+    at = at_dt.isoformat(timespec="microseconds")
+    session = resume_session(root, sid, actor=who.email or "unknown", clock=clock)
+    try:
+        info = session.info()
+        conn = session._conn  # the session's own connection (one per session object)
+        roles = store.contact_roles(conn, info["account_id"], who.email)
+        problem = _check_cert_in_trust(signer.certificate, keys_dir)
+        rule = "untrusted_certificate" if problem else None
+        if problem is None:
+            found = authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
+                                      meaning, prior, roles)
+            if found:
+                rule, problem = found
+        if problem is None and info["status"] == "superseded":
+            rule, problem = "superseded", "the session was superseded by a newer revision"
+        if rule and problem:
+            raise _refuse(conn, sid, who, meaning, rule, problem, at)
+        if not db.integrity_ok(conn) or not audit.verify_audit_log(conn).ok:
+            raise SigningError(folder, "the workspace database or its audit log does not "
+                               "verify; nothing was signed")
+        signed_pdf = sign_pdf(pdf_path.read_bytes(), signer, meaning, at_dt, sid,
+                              info["account_id"], slot=len(prior))
+        if meaning != "approved":
+            if info["status"] == "open":
+                session.submit(who.email)
+            if session.status == "submitted":
+                session.lock(who.email)
+        _atomic_write(pdf_path, signed_pdf)
+        evidence_meta = _copy_evidence(conn, sid, root, folder)
+        entry = {"signer": who.name, "email": who.email, "role": who.role,
+                 "account_id": who.account_id, "meaning": meaning,
+                 "label": MEANINGS[meaning][0], "time": at,
+                 "cert_fingerprint": fingerprint(signer.certificate),
+                 "cert_serial": f"{signer.certificate.serial_number:x}",
+                 "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
+                 "pdf_field": f"ctpat-{meaning}"}
+        with db.write(conn):
+            head = audit.append(conn, at=at, actor=who.email, action="sign", session_id=sid,
+                                target={"session_id": sid, "report": folder.name},
+                                old=None, new=entry).hash
+            meta = info
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "report": {"session_id": sid, "account_id": meta["account_id"],
+                           "kind": meta["kind"], "mode": meta["mode"],
+                           "opened_by": meta["opened_by"], "supersedes": meta["supersedes"]},
+                "provenance": {"catalogue_version": meta["catalogue_version"],
+                               "package_version": version("ctpat-audit"),
+                               "data_snapshot_sha256": _snapshot_hash(conn),
+                               "audit_log_head": head},
+                "artifacts": _artifact_entries(folder, evidence_meta),
+                "signatures": [*prior, entry],
+            }
+            data = manifest_bytes(manifest)
+            sig = sign_manifest(data, signer)
+            _atomic_write(folder / MANIFEST, data)
+            _atomic_write(folder / MANIFEST_SIG, sig)
+        return entry
+    finally:
+        session.close()
+
+
+def _snapshot_hash(conn: Any) -> str | None:
+    """The SHA-256 of the last imported source (workspace meta), the data the report used."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'source_sha256'").fetchone()
+    except Exception:  # noqa: BLE001 - a workspace without meta simply has no snapshot
+        return None
+    return str(row[0]) if row else None
+
+
+def load_signer_from_env(p12_path: str | Path, env_var: str) -> Signer:
+    """``load_signer`` with the passphrase read from an environment variable."""
+    import os
+
+    value = os.environ.get(env_var)
+    if value is None:
+        raise InputError("passphrase environment variable", env_var, "a variable that is set")
+    return load_signer(p12_path, value)
