@@ -268,3 +268,136 @@ def formats() -> None:
     from .schemas import formats_markdown
 
     click.echo(formats_markdown(), nl=False)
+
+
+# -- keys, signing and verification (issue 7) -------------------------------------------------
+def _secret(env: str | None, file: Path | None, prompt: str, confirm: bool = False) -> str:
+    """A passphrase from an environment variable, a file (first line) or a hidden prompt;
+    never from a command-line argument in clear."""
+    import os
+
+    if env:
+        if env not in os.environ:
+            raise click.UsageError(f"environment variable {env} is not set")
+        return os.environ[env]
+    if file:
+        return file.read_text(encoding="utf-8").splitlines()[0] if file.stat().st_size else ""
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+
+
+_PASS_ENV = click.option("--passphrase-env", metavar="VAR",
+                         help="Read the key passphrase from this environment variable.")
+_PASS_FILE = click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                          help="Read the key passphrase from the first line of this file.")
+_CA_ENV = click.option("--ca-passphrase-env", metavar="VAR",
+                       help="Read the workspace CA passphrase from this environment variable.")
+_CA_FILE = click.option("--ca-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Read the workspace CA passphrase from the first line of this file.")
+
+
+@main.group()
+def keys() -> None:
+    """Signer keys and the workspace certificate authority (WORKSPACE/keys)."""
+
+
+@keys.command("new")
+@WORKSPACE
+@click.option("--name", required=True, help="Printed name of the signer.")
+@click.option("--email", required=True, help="E-mail (must match the session/contact e-mail).")
+@click.option("--role", required=True,
+              type=click.Choice(["specialist", "supervisor", "company_officer"]))
+@click.option("--account", "account_id", default=None,
+              help="Partner account id (Company Officers only).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PKCS#12 file to write (default: ./<email>.p12).")
+@_PASS_ENV
+@_PASS_FILE
+@_CA_ENV
+@_CA_FILE
+def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str | None,
+             out: Path | None, passphrase_env: str | None, passphrase_file: Path | None,
+             ca_passphrase_env: str | None, ca_passphrase_file: Path | None) -> None:
+    """Create a P-256 signer key + certificate issued by the workspace CA (created if new)."""
+    from .keys import init_ca, issue_signer
+
+    ca_secret = _secret(ca_passphrase_env, ca_passphrase_file, "Workspace CA passphrase",
+                        confirm=not (workspace / "keys" / "ca.pem").exists())
+    ca = init_ca(workspace, ca_secret)
+    secret = _secret(passphrase_env, passphrase_file, f"Passphrase for {email}'s key",
+                     confirm=True)
+    out = out or Path(f"{email}.p12")
+    cert = issue_signer(ca, out, secret, name=name, email=email, role=role,
+                        account_id=account_id)
+    click.echo(f"key for {name} <{email}> ({role}{' ' + account_id if account_id else ''}) "
+               f"written to {out}; certificate serial {cert.serial_number:x}")
+
+
+@keys.command("list")
+@WORKSPACE
+def keys_list(workspace: Path) -> None:
+    """List the signer certificates issued in WORKSPACE (revoked ones marked)."""
+    from .keys import list_certs
+
+    rows = list_certs(workspace)
+    for r in rows:
+        flag = "REVOKED" if r["revoked"] else "valid  "
+        acct = f" partner {r['account_id']}" if r["account_id"] else ""
+        click.echo(f"{flag} {r['serial']:<42} {r['role']:<16} {r['name']} <{r['email']}>{acct}"
+                   f" until {r['not_after'][:10]}")
+    click.echo(f"{len(rows)} certificate(s)")
+
+
+@keys.command("revoke")
+@WORKSPACE
+@click.argument("serial")
+@_CA_ENV
+@_CA_FILE
+def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
+                ca_passphrase_file: Path | None) -> None:
+    """Revoke certificate SERIAL (hex, as `keys list` shows): add it to WORKSPACE/keys/crl.pem."""
+    from .keys import load_ca, revoke
+
+    ca = load_ca(workspace, _secret(ca_passphrase_env, ca_passphrase_file,
+                                    "Workspace CA passphrase"))
+    revoke(ca, serial)
+    click.echo(f"certificate {serial} revoked (CRL {workspace / 'keys' / 'crl.pem'})")
+
+
+@main.command()
+@click.argument("report_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--workspace", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--key", "key_file", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The signer's PKCS#12 file.")
+@_PASS_ENV
+@_PASS_FILE
+@click.option("--meaning", type=click.Choice(["validated", "approved", "submitted"]),
+              default=None, help="Default: from the certificate's role.")
+def sign(report_dir: Path, workspace: Path, key_file: Path, passphrase_env: str | None,
+         passphrase_file: Path | None, meaning: str | None) -> None:
+    """Sign (or countersign) the report in REPORT_DIR: PAdES PDF + signed manifest."""
+    from .keys import load_signer
+    from .signing import sign_report
+    from .workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    signer = load_signer(key_file, _secret(passphrase_env, passphrase_file,
+                                           f"Passphrase for {key_file}"))
+    entry = sign_report(report_dir, ws, signer, meaning)
+    click.echo(f"{entry['label']} {entry['signer']} ({entry['role']}) at {entry['time']}: "
+               f"{report_dir} signed")
+
+
+@main.command()
+@click.argument("report_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--trust", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Trust store: WORKSPACE/keys or the CA .pem file (default: the "
+                   "CTPAT_TRUST environment variable).", envvar="CTPAT_TRUST", required=True)
+def verify(report_dir: Path, trust: Path) -> None:
+    """Verify a signed report folder offline; exit 1 on any failure."""
+    from .verify import verify_report
+
+    report = verify_report(report_dir, trust)
+    click.echo(report.text())
+    if not report.ok:
+        sys.exit(1)
