@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .review import anniversary_in
+from .review import annual_review, anniversary_in
 
 # (code, name, modes, relative volume, exam-rate multiplier). Codes: CBP port codes.
 PORTS: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
@@ -236,7 +236,8 @@ def build_sample(spec: SampleSpec,
             responses.append((acc, y1, cid, cur, bool(cur) and r4[j] > .08))
 
         # outreach: for partners whose review is late, and for suspended/removed
-        late = review is None or (anniversary <= as_of and pd.Timestamp(review) < window_open)
+        late = annual_review(anniversary.date(), None if review is None else review.date(),
+                             as_of.date(), status).overdue
         if status in ("suspended", "removed") or (late and status != "applicant"):
             for _ in range(int(rng.integers(1, 6))):
                 outreach.append((acc, (as_of - pd.Timedelta(days=int(rng.integers(1, 300)))).date(),
