@@ -7,8 +7,10 @@ DEMO   := demo
 PARTNERS ?= 200
 SEED   ?= 7
 AS_OF  ?= 2026-11-01
-# Debian packages the tests and reports need (installed when run as root, else named).
-SYSTEM_PACKAGES := poppler-utils
+# Debian packages the tests and reports need (installed when run as root, else named):
+# poppler-utils (pdftotext/pdftoppm checks), chromium (PDF rendering, browser tests),
+# softhsm2 + opensc (PKCS#11 token signing tests).
+SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc
 
 .PHONY: install system-deps demo test bench clean catalogue-demo
 
