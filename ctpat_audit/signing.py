@@ -41,7 +41,7 @@ from .errors import CtpatError, InputError
 from .keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
 from .vocabulary import COMPANY_OFFICER
 
-__all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer",
+__all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
@@ -441,3 +441,62 @@ def load_signer_from_env(p12_path: str | Path, env_var: str) -> Signer:
     if value is None:
         raise InputError("passphrase environment variable", env_var, "a variable that is set")
     return load_signer(p12_path, value)
+
+
+def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
+              specialists: list[str] | None = None, supervisor: str = "demo.supervisor@cbp.example",
+              officer_accounts: list[str] | None = None, ca_passphrase: str | None = None
+              ) -> dict[str, Path]:
+    """DEMONSTRATION keys for the sample workspace (used by ``make demo``); e-mail -> .p12.
+
+    Creates the workspace CA if needed, then (unless the file exists) one specialist key per
+    e-mail in ``specialists`` (default: everyone who opened a validation in the workspace, or
+    ``demo.specialist@cbp.example``), one supervisor key, and a Company Officer key for the
+    first Company Officer contact of each partner in ``officer_accounts`` (default: partners
+    with a self-assessment session). All keys use ``passphrase``; the CA uses
+    ``ca_passphrase`` (default the same). Files go to ``out_dir`` (default WS/demo-keys/):
+    demonstration keys, not for real records.
+    """
+    from .keys import init_ca, issue_signer
+
+    root = Path(getattr(ws, "path", ws))
+    out = Path(out_dir) if out_dir else root / "demo-keys"
+    out.mkdir(parents=True, exist_ok=True)
+    conn = db.connect(root / "ctpat.sqlite")
+    try:
+        store.ensure_schema(conn)
+        if specialists is None:
+            specialists = [r[0] for r in conn.execute(
+                "SELECT DISTINCT opened_by FROM sessions WHERE kind = 'validation' "
+                "ORDER BY opened_by")] or ["demo.specialist@cbp.example"]
+        if officer_accounts is None:
+            officer_accounts = [r[0] for r in conn.execute(
+                "SELECT DISTINCT account_id FROM sessions WHERE kind = 'self_assessment' "
+                "ORDER BY account_id")]
+        officers = []
+        for acct in officer_accounts:
+            row = conn.execute("SELECT name, email FROM contacts WHERE account_id = ? AND "
+                               "role = ? ORDER BY email LIMIT 1",
+                               (acct, COMPANY_OFFICER)).fetchone()
+            if row is not None:
+                officers.append((str(row[0]), str(row[1]), acct))
+    finally:
+        conn.close()
+    ca = init_ca(root, ca_passphrase or passphrase)
+    people = [(_name_from_email(e), e, "specialist", None) for e in specialists]
+    people.append((_name_from_email(supervisor), supervisor, "supervisor", None))
+    people += [(n, e, "company_officer", a) for n, e, a in officers]
+    made: dict[str, Path] = {}
+    for name, email, role, acct in people:
+        path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
+        path = path.with_name(path.name + (f"-{acct}" if acct else "") + ".p12")
+        if not path.exists():
+            issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
+                         account_id=acct)
+        made[email if role != "company_officer" else f"{email}#{acct}"] = path
+    return made
+
+
+def _name_from_email(email: str) -> str:
+    local = email.split("@")[0]
+    return " ".join(p.capitalize() for p in re.split(r"[._-]+", local) if p) or email

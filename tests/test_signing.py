@@ -1,0 +1,258 @@
+"""Signing a report folder: authority, PAdES signatures, manifest, audit log, session lock."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ctpat_audit import audit, db, keys
+from ctpat_audit.session import SessionRuleError, resume_session
+from ctpat_audit.signing import (MANIFEST, AuthorityError, SigningError, authority_problem,
+                                 demo_keys, file_sha256, sign_report)
+from ctpat_audit.verify import verify_report
+from session_helpers import ACCOUNT, OFFICER
+from signing_helpers import (CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Setup:
+    return make_setup(tmp_path_factory.mktemp("signing"))
+
+
+def _audit(setup: Setup, session_id: str) -> list[dict]:
+    conn = db.connect(setup.ws.db_path)
+    try:
+        frame = audit.audit_entries(conn, session_id)
+        assert audit.verify_audit_log(conn).ok
+        return frame.to_dict("records")
+    finally:
+        conn.close()
+
+
+def _status(setup: Setup, sid: str) -> str:
+    with resume_session(setup.ws, sid) as s:
+        return s.status
+
+
+def test_specialist_signs_then_supervisor_countersigns(setup: Setup) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    folder = make_report(setup)
+    sid = folder.name
+    first = sign_report(folder, setup.ws, setup.signer("spec"))
+    assert first["meaning"] == "validated" and first["label"] == "Validated by"
+    assert _status(setup, sid) == "signed"
+    second = sign_report(folder, setup.ws, setup.signer("sup"))
+    assert second["meaning"] == "approved"
+
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["report"] == {"session_id": sid, "account_id": ACCOUNT, "kind": "validation",
+                                  "mode": "virtual", "opened_by": SPECIALIST, "supersedes": None}
+    paths = {a["path"]: a for a in manifest["artifacts"]}
+    assert {"report.pdf", "report.html", "report.ipynb", "report.xlsx"} <= set(paths)
+    ev = [a for a in manifest["artifacts"] if a["kind"] == "evidence"]
+    assert len(ev) == 1 and ev[0]["evidence"][0]["name"] == "seal log.pdf"
+    assert ev[0]["path"] == f"evidence/{ev[0]['sha256']}.pdf"
+    for rel, art in paths.items():
+        assert file_sha256(folder / rel) == art["sha256"]
+    assert [s["meaning"] for s in manifest["signatures"]] == ["validated", "approved"]
+    assert manifest["signatures"][1]["pdf_sha256"] == paths["report.pdf"]["sha256"]
+    assert manifest["provenance"]["catalogue_version"] == "test"
+    assert manifest["provenance"]["package_version"]
+
+    entries = _audit(setup, sid)
+    signs = [e for e in entries if e["action"] == "sign"]
+    assert len(signs) == 2 and any(e["action"] == "lock" for e in entries)
+    assert manifest["provenance"]["audit_log_head"] == signs[-1]["hash"]
+    assert json.loads(signs[0]["new_value"])["cert_fingerprint"] == \
+        manifest["signatures"][0]["cert_fingerprint"]
+
+    reader = PdfFileReader(io.BytesIO((folder / "report.pdf").read_bytes()))
+    assert [s.field_name for s in reader.embedded_signatures] == ["ctpat-validated",
+                                                                  "ctpat-approved"]
+    assert verify_report(folder, setup.ws.path / "keys").ok
+
+
+def test_pyhanko_validator_accepts_the_signed_pdf(setup: Setup) -> None:
+    """pyHanko's own validator, used directly: intact, valid, trusted, PAdES, two revisions."""
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    sign_report(folder, setup.ws, setup.signer("sup"))
+    root = asn1_x509.Certificate.load(setup.ca.certificate.public_bytes(
+        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"])
+        .Encoding.DER))
+    reader = PdfFileReader(io.BytesIO((folder / "report.pdf").read_bytes()))
+    for emb in reader.embedded_signatures:
+        status = validate_pdf_signature(emb, ValidationContext(trust_roots=[root]))
+        assert status.bottom_line, status.pretty_print_details()
+        assert emb.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+
+
+def test_visible_stamp_shows_name_role_time_and_meaning(setup: Setup) -> None:
+    import pdfplumber
+
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    sign_report(folder, setup.ws, setup.signer("sup"))
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO((folder / "report.pdf").read_bytes()))
+    texts = []
+    for emb in reader.embedded_signatures:
+        ap = emb.sig_field["/AP"]["/N"]
+        texts.append(ap.get_object().data.decode("latin-1"))
+    # PDF string literals escape ':' and '-' as octal (\072); undo that to read the text
+    joined = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), "\n".join(texts))
+    for needle in ("Validated by: Sam Spec", "Role: Specialist", "Approved by: Sue Sup",
+                   "Role: Supervisor", " UTC", folder.name):
+        assert needle in joined, needle
+    with pdfplumber.open(folder / "report.pdf") as pdf:
+        assert len(pdf.pages) == 2
+
+
+def test_specialist_who_did_not_open_the_session_is_refused_and_logged(setup: Setup) -> None:
+    folder = make_report(setup)
+    before = (folder / "report.pdf").read_bytes()
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, setup.signer("spec2"))
+    assert err.value.rule == "not_session_specialist"
+    assert "opened by sam.spec@cbp.example" in str(err.value)
+    refused = [e for e in _audit(setup, folder.name) if e["action"] == "sign_refused"]
+    assert len(refused) == 1 and refused[0]["actor"] == "olga.spec@cbp.example"
+    assert json.loads(refused[0]["new_value"])["rule"] == "not_session_specialist"
+    assert (folder / "report.pdf").read_bytes() == before
+    assert not (folder / MANIFEST).exists()
+    assert _status(setup, folder.name) == "open"
+
+
+@pytest.mark.parametrize("who, meaning, rule", [
+    ("sup", None, "needs_specialist_first"),
+    ("sup", "validated", "wrong_role"),
+    ("officer", "submitted", "wrong_kind"),
+    ("spec", "approved", "wrong_role"),
+])
+def test_validation_signing_order_and_roles(setup: Setup, who: str, meaning: str | None,
+                                            rule: str) -> None:
+    folder = make_report(setup, evidence=False)
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, setup.signer(who), meaning)
+    assert err.value.rule == rule
+    assert any(e["action"] == "sign_refused" for e in _audit(setup, folder.name))
+
+
+def test_no_double_signing(setup: Setup) -> None:
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, setup.signer("spec"))
+    assert err.value.rule == "already_signed"
+    sign_report(folder, setup.ws, setup.signer("sup"))
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, setup.signer("sup"))
+    assert err.value.rule == "already_signed"
+
+
+def test_self_assessment_only_by_its_company_officer(setup: Setup) -> None:
+    folder = make_report(setup, kind="self_assessment", opened_by=OFFICER)
+    for who, rule in (("user", "not_company_officer"), ("other_officer", "wrong_partner"),
+                      ("spec", "wrong_kind"), ("sup", "wrong_kind")):
+        with pytest.raises(AuthorityError) as err:
+            sign_report(folder, setup.ws, setup.signer(who))
+        assert err.value.rule == rule, who
+    entry = sign_report(folder, setup.ws, setup.signer("officer"))
+    assert entry["label"] == "Submitted by Company Officer"
+    info = resume_session(setup.ws, folder.name).info()
+    assert info["status"] == "signed" and info["submitted_by"] == OFFICER
+    refused = [e for e in _audit(setup, folder.name) if e["action"] == "sign_refused"]
+    assert len(refused) == 4
+    assert verify_report(folder, setup.ws.path / "keys").ok
+
+
+def test_officer_role_is_checked_in_the_contacts_table_at_signing_time(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path)
+    folder = make_report(setup, kind="self_assessment", opened_by=OFFICER, evidence=False)
+    conn = db.connect(setup.ws.db_path)
+    with db.write(conn):
+        conn.execute("UPDATE contacts SET role = 'Admin' WHERE email = ?", (OFFICER,))
+    conn.close()
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, setup.signer("officer"))
+    assert err.value.rule == "not_company_officer" and "Admin" in str(err.value)
+
+
+def test_signed_session_is_locked_and_revised_by_new_revision(setup: Setup) -> None:
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    with resume_session(setup.ws, folder.name) as s:
+        with pytest.raises(SessionRuleError) as err:
+            s.answer("1.1", status="meets")
+        assert err.value.rule == "session_not_open"
+        new = s.new_revision(SPECIALIST)
+        assert new.supersedes == folder.name and new.status == "open"
+        new.close()
+
+
+def test_foreign_or_revoked_certificate_is_refused_at_signing(setup: Setup,
+                                                              tmp_path: Path) -> None:
+    foreign_ca = keys.init_ca(tmp_path / "other-ws", CA_PASS)
+    p12 = tmp_path / "foreign.p12"
+    keys.issue_signer(foreign_ca, p12, KEY_PASS, name="Sam Spec", email=SPECIALIST,
+                      role="specialist")
+    folder = make_report(setup, evidence=False)
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, keys.load_signer(p12, KEY_PASS))
+    assert err.value.rule == "untrusted_certificate"
+
+    revoked = tmp_path / "revoked.p12"
+    cert = keys.issue_signer(setup.ca, revoked, KEY_PASS, name="Sam Spec", email=SPECIALIST,
+                             role="specialist")
+    keys.revoke(setup.ca, cert.serial_number)
+    with pytest.raises(AuthorityError) as err:
+        sign_report(folder, setup.ws, keys.load_signer(revoked, KEY_PASS))
+    assert err.value.rule == "untrusted_certificate" and "revoked" in str(err.value)
+
+
+def test_tampered_report_is_not_countersigned(setup: Setup) -> None:
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    (folder / "report.html").write_text("<html>changed</html>")
+    with pytest.raises(SigningError, match="report.html"):
+        sign_report(folder, setup.ws, setup.signer("sup"))
+
+
+def test_missing_pdf_is_a_clear_error(setup: Setup, tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match="no report.pdf"):
+        sign_report(tmp_path, setup.ws, setup.signer("spec"))
+
+
+def test_authority_rules_are_pure() -> None:
+    spec = keys.SignerIdentity("A", "a@x.example", "specialist")
+    assert authority_problem("validation", "1", "A@x.example", spec, "validated", [], None) is None
+    sup = keys.SignerIdentity("S", "a@x.example", "supervisor")
+    found = authority_problem("validation", "1", "a@x.example", sup, "approved",
+                              [{"meaning": "validated", "email": "a@x.example"}], None)
+    assert found and found[0] == "same_person"
+    assert authority_problem("validation", "1", "x", spec, "blessed", [], None)[0] == \
+        "unknown_meaning"
+
+
+def test_demo_keys(tmp_path: Path) -> None:
+    from session_helpers import make_workspace
+
+    ws = make_workspace(tmp_path / "ws")
+    made = demo_keys(ws, "demo-passphrase")
+    assert set(made) == {"demo.specialist@cbp.example", "demo.supervisor@cbp.example"}
+    roles = {keys.load_signer(p, "demo-passphrase").identity.role for p in made.values()}
+    assert roles == {"specialist", "supervisor"}
+    made2 = demo_keys(ws, "demo-passphrase", officer_accounts=[ACCOUNT])
+    officer = keys.load_signer(made2[f"{OFFICER}#{ACCOUNT}"], "demo-passphrase").identity
+    assert (officer.role, officer.account_id, officer.email) == ("company_officer", ACCOUNT,
+                                                                OFFICER)
