@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidSignature
 
 from . import audit, db, store
 from .errors import CtpatError, InputError
@@ -304,13 +304,13 @@ def _check_cert_in_trust(cert: x509.Certificate, keys_dir: Path) -> str | None:
         return str(exc)
     ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
     try:
-        pub = ca.public_key()
-        assert isinstance(pub, ec.EllipticCurvePublicKey)
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, AssertionError, Exception):  # noqa: BLE001 - any failure
+    except (ValueError, TypeError, InvalidSignature):
         return "the certificate was not issued by this workspace's CA"
     if crl_path is not None:
         crl = x509.load_pem_x509_crl(crl_path.read_bytes())
+        if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+            return f"{crl_path} is not signed by the workspace CA"
         if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
             return f"certificate {cert.serial_number:x} is revoked"
     return None

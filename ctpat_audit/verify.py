@@ -87,6 +87,8 @@ def _context(trust: str | Path) -> Any:
     from asn1crypto import crl as asn1_crl
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.policy_decl import (CertRevTrustPolicy, RevocationCheckingPolicy,
+                                                   RevocationCheckingRule)
 
     ca_path, crl_path = trust_paths(trust)
     ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
@@ -95,8 +97,13 @@ def _context(trust: str | Path) -> Any:
     if crl_path is not None:
         crl = x509.load_pem_x509_crl(crl_path.read_bytes())
         crls.append(asn1_crl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER)))
+    # Our certificates declare no CRL distribution point, so pyHanko's "hard-fail" mode
+    # would not look at the CRL; require it explicitly for end-entity certificates.
+    rule = RevocationCheckingRule.CRL_REQUIRED if crls else RevocationCheckingRule.NO_CHECK
+    policy = CertRevTrustPolicy(RevocationCheckingPolicy(
+        ee_certificate_rule=rule, intermediate_ca_cert_rule=RevocationCheckingRule.NO_CHECK))
     return ValidationContext(trust_roots=[root], crls=crls, allow_fetching=False,
-                             revocation_mode="hard-fail" if crls else "soft-fail")
+                             revinfo_policy=policy)
 
 
 def _cert_of(asn1_cert: Any) -> x509.Certificate:

@@ -1,0 +1,165 @@
+"""Offline verification of signed report folders: every tampering tried is caught."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ctpat_audit import keys
+from ctpat_audit.cli import main
+from ctpat_audit.signing import MANIFEST, MANIFEST_SIG, report_files, sign_report
+from ctpat_audit.verify import verify_report
+from signing_helpers import CA_PASS, Setup, make_report, make_setup
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Setup:
+    return make_setup(tmp_path_factory.mktemp("verify"))
+
+
+@pytest.fixture(scope="module")
+def signed(setup: Setup) -> Path:
+    """A validation report signed by the specialist and countersigned by a supervisor."""
+    folder = make_report(setup)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    sign_report(folder, setup.ws, setup.signer("sup"))
+    return folder
+
+
+@pytest.fixture
+def copy(signed: Path, tmp_path: Path) -> Path:
+    """A private copy of the signed report (same folder name) to tamper with."""
+    target = tmp_path / signed.parent.name / signed.name
+    shutil.copytree(signed, target)
+    return target
+
+
+def trust(setup: Setup) -> Path:
+    return setup.ws.path / "keys"
+
+
+def test_signed_report_verifies_with_who_what_when(setup: Setup, signed: Path) -> None:
+    rep = verify_report(signed, trust(setup))
+    assert rep.ok, rep.problems
+    assert [(s.signer, s.role, s.meaning) for s in rep.signatures] == [
+        ("Sam Spec", "specialist", "validated"), ("Sue Sup", "supervisor", "approved")]
+    assert rep.files_checked == 5  # 4 report artifacts + 1 evidence file
+    text = rep.text()
+    assert "Validated by Sam Spec <sam.spec@cbp.example> (specialist)" in text
+    assert "Approved by Sue Sup" in text and "VERIFIED" in text
+    # the CA .pem file alone is a trust store too (the CRL beside it is used)
+    assert verify_report(signed, trust(setup) / "ca.pem").ok
+
+
+def test_flipping_any_byte_of_any_file_is_detected(setup: Setup, signed: Path,
+                                                   tmp_path: Path) -> None:
+    names = report_files(signed) + [MANIFEST, MANIFEST_SIG]
+    assert len(names) == 7
+    trials = 0
+    for rel in names:
+        size = (signed / rel).stat().st_size
+        for pos in sorted({0, size // 3, size // 2, size - 1}):
+            work = tmp_path / f"t{trials}" / signed.name
+            shutil.copytree(signed, work)
+            data = bytearray((work / rel).read_bytes())
+            data[pos] ^= 0x01
+            (work / rel).write_bytes(bytes(data))
+            rep = verify_report(work, trust(setup))
+            assert not rep.ok, f"flip at {rel}:{pos} not detected"
+            trials += 1
+            shutil.rmtree(work.parent)
+    assert trials >= 25
+
+
+@pytest.mark.parametrize("change", ["delete", "add", "append_pdf", "truncate_pdf",
+                                    "add_evidence", "drop_sig"])
+def test_file_set_changes_are_detected(setup: Setup, copy: Path, change: str) -> None:
+    if change == "delete":
+        (copy / "report.xlsx").unlink()
+    elif change == "add":
+        (copy / "notes.txt").write_text("added later")
+    elif change == "append_pdf":
+        with (copy / "report.pdf").open("ab") as fh:
+            fh.write(b"\n% appended\n")
+    elif change == "truncate_pdf":
+        data = (copy / "report.pdf").read_bytes()
+        (copy / "report.pdf").write_bytes(data[:-200])
+    elif change == "add_evidence":
+        (copy / "evidence" / ("0" * 64)).write_bytes(b"planted")
+    else:
+        (copy / MANIFEST_SIG).unlink()
+    rep = verify_report(copy, trust(setup))
+    assert not rep.ok and rep.problems
+
+
+def test_manifest_edit_with_hashes_kept_is_detected(setup: Setup, copy: Path) -> None:
+    text = (copy / MANIFEST).read_text().replace('"supervisor"', '"specialist"')
+    (copy / MANIFEST).write_text(text)
+    rep = verify_report(copy, trust(setup))
+    assert any("manifest signature" in p for p in rep.problems)
+
+
+def _two_reports(setup: Setup, tmp_path: Path) -> tuple[Path, Path]:
+    a, b = make_report(setup, evidence=False), make_report(setup, evidence=False)
+    for folder in (a, b):
+        sign_report(folder, setup.ws, setup.signer("spec"))
+    return a, b
+
+
+def test_moving_manifest_or_signature_between_reports_is_detected(setup: Setup,
+                                                                 tmp_path: Path) -> None:
+    a, b = _two_reports(setup, tmp_path)
+    assert verify_report(a, trust(setup)).ok and verify_report(b, trust(setup)).ok
+    cases = {"manifest pair": [MANIFEST, MANIFEST_SIG], "manifest.sig": [MANIFEST_SIG],
+             "signed pdf": ["report.pdf"], "pdf and manifest": ["report.pdf", MANIFEST,
+                                                                MANIFEST_SIG]}
+    for label, files in cases.items():
+        work = tmp_path / label.replace(" ", "_") / b.name
+        shutil.copytree(b, work)
+        for name in files:
+            shutil.copy2(a / name, work / name)
+        rep = verify_report(work, trust(setup))
+        assert not rep.ok, f"{label} moved from A to B not detected"
+    # the whole of A put where B was: the folder (session) name no longer matches
+    work = tmp_path / "whole" / b.name
+    shutil.copytree(a, work)
+    rep = verify_report(work, trust(setup))
+    assert not rep.ok and any("moved between reports" in p for p in rep.problems)
+
+
+def test_revoked_signer_fails_verification(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path)
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    assert verify_report(folder, trust(setup)).ok
+    keys.revoke(setup.ca, setup.signer("spec").certificate.serial_number)
+    rep = verify_report(folder, trust(setup))
+    assert not rep.ok and any("revoked" in p for p in rep.problems)
+
+
+def test_foreign_trust_store_fails(setup: Setup, signed: Path, tmp_path: Path) -> None:
+    keys.init_ca(tmp_path / "foreign", CA_PASS)
+    rep = verify_report(signed, tmp_path / "foreign" / "keys")
+    assert not rep.ok
+    assert any("does not chain" in p for p in rep.problems)
+    missing = verify_report(signed, tmp_path / "nowhere")
+    assert not missing.ok and "trust store" in missing.problems[0]
+
+
+def test_unsigned_folder_fails(setup: Setup) -> None:
+    folder = make_report(setup, evidence=False)
+    rep = verify_report(folder, trust(setup))
+    assert not rep.ok and "not signed" in rep.problems[0]
+
+
+def test_cli_verify_exit_codes(setup: Setup, signed: Path, copy: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(main, ["verify", str(signed), "--trust", str(trust(setup))])
+    assert good.exit_code == 0, good.output
+    assert "VERIFIED" in good.output and "Approved by Sue Sup" in good.output
+    (copy / "report.html").write_text("<html>forged</html>")
+    bad = runner.invoke(main, ["verify", str(copy), "--trust", str(trust(setup))])
+    assert bad.exit_code == 1
+    assert "report.html: SHA-256 differs" in bad.output and "FAILED" in bad.output
