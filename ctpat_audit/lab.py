@@ -16,6 +16,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -90,8 +91,10 @@ class LabServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace") \
             if self.log_path.is_file() else ""
 
-    def wait_ready(self, timeout: float = 60.0, probe: str = "api/status") -> None:
-        """Wait until the server answers an authenticated request; LabError if it dies."""
+    def wait_ready(self, timeout: float = 60.0, probe: str = "api/status",
+                   authenticated: bool = True) -> None:
+        """Wait until the server answers ``probe`` (with the token: 200, else any HTTP status);
+        LabError if the process dies or the time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -102,6 +105,10 @@ class LabServer:
                                              headers={"Authorization": f"token {self.token}"})
                 with urllib.request.urlopen(req, timeout=2):
                     return
+            except urllib.error.HTTPError:
+                if not authenticated:
+                    return  # it answers: up (Voila has no cheap authenticated endpoint)
+                time.sleep(0.25)
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 time.sleep(0.25)
         raise LabError("server", f"not ready after {timeout:.0f} s", self.output())
@@ -136,6 +143,11 @@ def _env(workspace: str | Path, account_id: str | None, user: str | None,
     return env
 
 
+def _private_log(name: str) -> Path:
+    """A log file in a fresh folder only this user can read (server logs may show the URL)."""
+    return Path(tempfile.mkdtemp(prefix=f"ctpat-{name}-")) / f"{name}.log"
+
+
 def _spawn(args: list[str], env: dict[str, str], log_path: Path, port: int, token: str,
            path: str, cwd: Path) -> LabServer:
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +166,7 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
 
     ``url`` opens ``notebook`` in Lab. ``expose_app`` sets ``LabApp.expose_app_in_browser`` (for
     browser tests that drive ``window.jupyterapp``). The server log goes to ``log_path``
-    (default: a file in the workspace's ``lab/`` folder).
+    (default: a fresh private temporary folder).
     """
     from .workspace import open_workspace
 
@@ -169,11 +181,14 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root.resolve()}", "--ServerApp.allow_remote_access=False",
+            "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
             "jupyterlab.NeverCheckForUpdate"]
     if expose_app:
         args.append("--LabApp.expose_app_in_browser=True")
-    log = Path(log_path) if log_path else ws.path / "lab" / f"jupyterlab-{port}.log"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
+        args.append("--ServerApp.allow_root=True")
+    log = Path(log_path) if log_path else _private_log("jupyterlab")
     server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token,
                     f"lab/tree/{notebook}", root)
     if wait:
@@ -209,11 +224,11 @@ def start_voila(workspace: str | Path, account_id: str | None = None, *,
             f"--Voila.ip={HOST}", f"--Voila.port={port}", "--Voila.port_retries=0",
             "--Voila.auto_token=True", "--VoilaConfiguration.strip_sources=True",
             "--VoilaConfiguration.show_tracebacks=False"]
-    log = Path(log_path) if log_path else ws.path / "lab" / f"voila-{port}.log"
+    log = Path(log_path) if log_path else _private_log("voila")
     server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root)
     if wait:
         try:
-            server.wait_ready(timeout, probe="api/kernels")
+            server.wait_ready(timeout, probe="voila/static/", authenticated=False)
         except BaseException:
             server.stop()
             raise

@@ -1,0 +1,130 @@
+"""`ctpat-audit lab`: JupyterLab and Voila on 127.0.0.1, refused without the token."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ctpat_audit.errors import InputError
+from ctpat_audit.lab import account_parameter, parameter, start_lab, start_voila
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def _get(url: str, timeout: float = 60) -> tuple[int, str, str]:
+    """(status, Location header, body) without following redirects."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=timeout) as r:
+            return r.status, "", r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location") or "", ""
+
+
+def _other_address() -> str | None:
+    """A non-loopback address of this machine, if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
+            addr = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if addr.startswith("127.") else addr
+
+
+@pytest.fixture
+def ws(sample_workspace, tmp_path: Path) -> Path:
+    dst = tmp_path / "ws"
+    shutil.copytree(sample_workspace.path, dst)
+    return dst
+
+
+def test_jupyterlab_refuses_requests_without_the_token(ws):
+    with start_lab(ws, "0000001") as server:
+        assert server.token and len(server.token) >= 32 and server.base_url.startswith(
+            "http://127.0.0.1:")
+        status, _, _ = _get(server.base_url + "api/status")
+        assert status == 403
+        status, where, _ = _get(server.base_url + "lab/tree/validation.ipynb")
+        assert status == 302 and where.startswith("/login")
+        status, where, _ = _get(server.base_url + "api/status?token=wrong")
+        assert status == 403
+        status, _, body = _get(server.base_url + f"api/contents/validation.ipynb?token="
+                               f"{server.token}")
+        assert status == 200 and '"parameters"' in body
+        status, _, _ = _get(server.url)
+        assert status == 200
+        other = _other_address()
+        if other:
+            with pytest.raises(OSError):
+                socket.create_connection((other, server.port), timeout=2).close()
+    assert server.process.poll() is not None  # stopped with the context
+
+
+def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
+                              "LIMIT 1").fetchone()
+    conn.close()
+    with start_voila(ws, acc, user=email) as server:
+        status, where, _ = _get(server.base_url)
+        assert status in (302, 403) and (status == 403 or "/login" in where)
+        status, _, body = _get(server.url, timeout=120)
+        assert status == 200
+        assert "CTPAT self-assessment" in body
+        assert "lab.parameter(" not in body and "open_or_resume" not in body  # no code shown
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    opened = conn.execute("SELECT opened_by FROM sessions WHERE account_id = ? AND kind = "
+                          "'self_assessment'", (acc,)).fetchall()
+    conn.close()
+    assert opened == [(email,)]
+
+
+def test_cli_prints_url_with_token_and_stops_on_interrupt(ws):
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", str(ws),
+                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line, deadline = "", time.monotonic() + 60
+        while "Open:" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line or proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+        url = re.search(r"(http://127\.0\.0\.1:\d+/lab/tree/validation\.ipynb\?token=\S+)",
+                        line)
+        assert url, line
+        assert _get(url.group(1))[0] == 200
+        assert _get(url.group(1).split("?")[0])[0] == 302
+    finally:
+        proc.send_signal(2)  # Ctrl-C
+        proc.wait(20)
+    assert proc.returncode == 0
+
+
+def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypatch):
+    monkeypatch.delenv("CTPAT_ACCOUNT", raising=False)
+    with pytest.raises(InputError, match="parameters cell"):
+        parameter("account_id", "", "CTPAT_ACCOUNT")
+    monkeypatch.setenv("CTPAT_ACCOUNT", "0012345")
+    assert parameter("account_id", "", "CTPAT_ACCOUNT") == "0012345"
+    assert parameter("account_id", "777", "CTPAT_ACCOUNT") == "777"
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    zero = conn.execute("SELECT account_id FROM partners WHERE account_id LIKE '0%' "
+                        "LIMIT 1").fetchone()[0]
+    conn.close()
+    assert account_parameter(ws, int(zero)) == zero
+    with pytest.raises(InputError, match="-r account_id"):
+        account_parameter(ws, 99999999999)
+    assert os.environ["CTPAT_ACCOUNT"] == "0012345"
