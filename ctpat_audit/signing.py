@@ -27,7 +27,6 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import io
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -37,24 +36,22 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from . import audit, db, store
-from .errors import CtpatError, InputError
+from .errors import CtpatError
 from .keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
+from .manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries, atomic_write,
+                       copy_evidence, file_sha256, manifest_bytes, read_manifest, report_files)
 from .vocabulary import COMPANY_OFFICER
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
-MANIFEST, MANIFEST_SIG = "manifest.json", "manifest.sig"
-MANIFEST_FORMAT = "ctpat-audit-manifest/1"
 #: meaning -> (stamp label, role required, session kind)
 MEANINGS: dict[str, tuple[str, str, str]] = {
     "validated": ("Validated by", "specialist", "validation"),
     "approved": ("Approved by", "supervisor", "validation"),
     "submitted": ("Submitted by Company Officer", "company_officer", "self_assessment"),
 }
-ARTIFACT_KINDS = {"report.ipynb": "notebook", "report.html": "html", "report.pdf": "pdf",
-                  "report.xlsx": "excel"}
 Clock = Callable[[], dt.datetime]
 
 
@@ -132,91 +129,6 @@ def authority_problem(kind: str, account_id: str, opened_by: str, who: SignerIde
                 f"{account_id} in the workspace contacts (roles now: "
                 f"{', '.join(contact_roles) or 'none'})")
     return None
-
-
-# --- files and the manifest --------------------------------------------------------------------
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def report_files(folder: Path) -> list[str]:
-    """Every file in the report folder (POSIX relative paths) except the manifest pair."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.name not in (MANIFEST, MANIFEST_SIG)
-                  and not p.name.startswith(".ctpat-tmp"))
-
-
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    """The exact bytes signed: sorted keys, 2-space indent, UTF-8, final newline."""
-    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False,
-                       allow_nan=False) + "\n").encode("utf-8")
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    path = folder / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SigningError(folder, f"{MANIFEST} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise SigningError(folder, f"{MANIFEST} is not a {MANIFEST_FORMAT} manifest")
-    return data
-
-
-def _artifact_entries(folder: Path, evidence_meta: dict[str, dict[str, Any]]
-                      ) -> list[dict[str, Any]]:
-    rows = []
-    for rel in report_files(folder):
-        path = folder / rel
-        row: dict[str, Any] = {"path": rel, "sha256": file_sha256(path),
-                               "size": path.stat().st_size,
-                               "kind": ARTIFACT_KINDS.get(rel, "evidence" if rel.startswith(
-                                   "evidence/") else "other")}
-        if rel in evidence_meta:
-            row.update(evidence_meta[rel])
-        rows.append(row)
-    return rows
-
-
-_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
-
-
-def _copy_evidence(conn: Any, session_id: str, ws_root: Path, folder: Path
-                   ) -> dict[str, dict[str, Any]]:
-    """Copy the session's evidence files into ``folder/evidence/`` (named by SHA-256)."""
-    from .evidence import read_bytes
-
-    meta: dict[str, dict[str, Any]] = {}
-    for ev in store.evidence_rows(conn, session_id):
-        suffix = Path(ev["name"]).suffix
-        rel = f"evidence/{ev['sha256']}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
-        target = folder / rel
-        if not target.is_file():
-            target.parent.mkdir(exist_ok=True)
-            _atomic_write(target, read_bytes(ws_root, ev["sha256"]))
-        entry = meta.setdefault(rel, {"evidence": []})
-        entry["evidence"].append({"name": ev["name"], "criterion_id": ev["criterion_id"],
-                                  "facility_id": ev["facility_id"],
-                                  "media_type": ev["media_type"]})
-    return meta
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".ctpat-tmp-{path.name}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        import os
-
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 # --- PDF signing -------------------------------------------------------------------------------
@@ -389,8 +301,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                 session.submit(who.email)
             if session.status == "submitted":
                 session.lock(who.email)
-        _atomic_write(pdf_path, signed_pdf)
-        evidence_meta = _copy_evidence(conn, sid, root, folder)
+        atomic_write(pdf_path, signed_pdf)
+        evidence_meta = copy_evidence(conn, sid, root, folder)
         entry = {"signer": who.name, "email": who.email, "role": who.role,
                  "account_id": who.account_id, "meaning": meaning,
                  "label": MEANINGS[meaning][0], "time": at,
@@ -412,13 +324,13 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                                "package_version": version("ctpat-audit"),
                                "data_snapshot_sha256": _snapshot_hash(conn),
                                "audit_log_head": head},
-                "artifacts": _artifact_entries(folder, evidence_meta),
+                "artifacts": artifact_entries(folder, evidence_meta),
                 "signatures": [*prior, entry],
             }
             data = manifest_bytes(manifest)
             sig = sign_manifest(data, signer)
-            _atomic_write(folder / MANIFEST, data)
-            _atomic_write(folder / MANIFEST_SIG, sig)
+            atomic_write(folder / MANIFEST, data)
+            atomic_write(folder / MANIFEST_SIG, sig)
         return entry
     finally:
         session.close()
@@ -431,16 +343,6 @@ def _snapshot_hash(conn: Any) -> str | None:
     except Exception:  # noqa: BLE001 - a workspace without meta simply has no snapshot
         return None
     return str(row[0]) if row else None
-
-
-def load_signer_from_env(p12_path: str | Path, env_var: str) -> Signer:
-    """``load_signer`` with the passphrase read from an environment variable."""
-    import os
-
-    value = os.environ.get(env_var)
-    if value is None:
-        raise InputError("passphrase environment variable", env_var, "a variable that is set")
-    return load_signer(p12_path, value)
 
 
 def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,

@@ -27,8 +27,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .keys import fingerprint, identity_of, trust_paths
-from .signing import (MANIFEST, MANIFEST_SIG, MEANINGS, SigningError, _in_thread,
-                      authority_problem, file_sha256, read_manifest, report_files)
+from .manifest import (MANIFEST, MANIFEST_SIG, ManifestError, file_sha256, read_manifest,
+                       report_files)
+from .signing import MEANINGS, _in_thread, authority_problem
 
 __all__ = ["VerificationReport", "SignatureCheck", "verify_report"]
 
@@ -128,7 +129,7 @@ def verify_report(report_dir: str | Path, trust: str | Path) -> VerificationRepo
     rep = VerificationReport(folder)
     try:
         manifest = read_manifest(folder)
-    except SigningError as exc:
+    except ManifestError as exc:
         rep.problems.append(str(exc))
         return rep
     if manifest is None:
@@ -140,17 +141,48 @@ def verify_report(report_dir: str | Path, trust: str | Path) -> VerificationRepo
     except Exception as exc:  # noqa: BLE001 - a bad trust store is one plain problem
         rep.problems.append(f"trust store: {exc}")
         return rep
-    report = manifest.get("report", {})
-    rep.session_id, rep.account_id = report.get("session_id"), report.get("account_id")
-    sigs: list[dict[str, Any]] = list(manifest.get("signatures", []))
-    _check_manifest_signature(folder, sigs, vc_factory, rep)
-    _check_files(folder, manifest, rep)
-    _check_pdf(folder, report, sigs, vc_factory, rep)
-    _check_authority(report, sigs, rep)
-    if rep.session_id and folder.name.startswith(("V-", "S-")) and folder.name != rep.session_id:
+    shape = _shape_problem(manifest)
+    if shape:
+        rep.problems.append(f"{MANIFEST}: {shape}")
+        return rep
+    report = manifest["report"]
+    rep.session_id, rep.account_id = report["session_id"], report["account_id"]
+    sigs: list[dict[str, Any]] = manifest["signatures"]
+    for what, check in (("manifest signature", lambda: _check_manifest_signature(
+                            folder, sigs, vc_factory, rep)),
+                        ("files", lambda: _check_files(folder, manifest, rep)),
+                        ("PDF signatures", lambda: _check_pdf(folder, report, sigs, vc_factory,
+                                                              rep)),
+                        ("authority", lambda: _check_authority(report, sigs, rep))):
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - hostile input must give a problem, not a crash
+            rep.problems.append(f"{what}: could not be checked ({type(exc).__name__}: {exc})")
+    if folder.name.startswith(("V-", "S-")) and folder.name != rep.session_id:
         rep.problems.append(f"the folder is named {folder.name} but the manifest is for "
                             f"session {rep.session_id} (moved between reports?)")
     return rep
+
+
+def _shape_problem(manifest: dict[str, Any]) -> str | None:
+    """What is structurally wrong with a manifest (types of the fields verify relies on)."""
+    report, arts, sigs = (manifest.get("report"), manifest.get("artifacts"),
+                          manifest.get("signatures"))
+    if not isinstance(report, dict) or not all(
+            isinstance(report.get(k), str) for k in ("session_id", "account_id", "kind",
+                                                       "opened_by")):
+        return "'report' must name session_id, account_id, kind and opened_by"
+    if not isinstance(arts, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("path"), str)
+            and isinstance(a.get("sha256"), str) and isinstance(a.get("size"), int)
+            for a in arts):
+        return "'artifacts' must be a list of {path, sha256, size}"
+    if not isinstance(sigs, list) or not sigs or not all(
+            isinstance(x, dict) and all(isinstance(x.get(k), str) for k in
+                                        ("meaning", "cert_fingerprint", "email", "time"))
+            for x in sigs):
+        return "'signatures' must be a non-empty list of {meaning, cert_fingerprint, email, time}"
+    return None
 
 
 def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_factory: Any,

@@ -163,3 +163,34 @@ def test_cli_verify_exit_codes(setup: Setup, signed: Path, copy: Path) -> None:
     bad = runner.invoke(main, ["verify", str(copy), "--trust", str(trust(setup))])
     assert bad.exit_code == 1
     assert "report.html: SHA-256 differs" in bad.output and "FAILED" in bad.output
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.update(signatures="x"),
+    lambda m: m.update(signatures=[]),
+    lambda m: m.update(report=None),
+    lambda m: m["artifacts"].append({"path": "../../../etc/passwd", "sha256": "0" * 64,
+                                     "size": 1}),
+    lambda m: m["artifacts"][0].update(size="12"),
+    lambda m: m["signatures"][0].update(meaning="approved"),
+    lambda m: m["signatures"].reverse(),
+    lambda m: m["report"].update(session_id="V-AAAAAAAAAA"),
+    lambda m: m["report"].update(kind="self_assessment"),
+])
+def test_hostile_manifest_edits_are_problems_not_crashes(setup: Setup, copy: Path,
+                                                         edit) -> None:
+    import json
+
+    manifest = json.loads((copy / MANIFEST).read_text())
+    edit(manifest)
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    rep = verify_report(copy, trust(setup))
+    assert not rep.ok and rep.problems
+    assert not any("could not be checked" in p for p in rep.problems), rep.problems
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe", b"[]", b'{"format": 1}', b"null"])
+def test_unreadable_manifest_is_a_problem(setup: Setup, copy: Path, content: bytes) -> None:
+    (copy / MANIFEST).write_bytes(content)
+    rep = verify_report(copy, trust(setup))
+    assert not rep.ok and MANIFEST in rep.problems[0]
