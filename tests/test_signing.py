@@ -256,3 +256,22 @@ def test_demo_keys(tmp_path: Path) -> None:
     officer = keys.load_signer(made2[f"{OFFICER}#{ACCOUNT}"], "demo-passphrase").identity
     assert (officer.role, officer.account_id, officer.email) == ("company_officer", ACCOUNT,
                                                                 OFFICER)
+
+
+def test_notebook_sign_panel_signs_refuses_and_clears_the_passphrase(setup: Setup) -> None:
+    from ctpat_audit.sign_widget import sign_panel
+
+    folder = make_report(setup, evidence=False)
+    panel = sign_panel(folder, setup.ws, setup.p12["spec2"])
+    panel.passphrase.value = KEY_PASS
+    panel.sign_button.click()
+    assert "Not signed" in panel.status.value and "opened by" in panel.status.value
+    assert panel.passphrase.value == ""
+    panel.key.value = str(setup.p12["spec"])
+    panel.passphrase.value = "wrong-passphrase"
+    panel.sign_button.click()
+    assert "wrong passphrase" in panel.status.value
+    panel.passphrase.value = KEY_PASS
+    panel.sign_button.click()
+    assert "Validated by" in panel.status.value and "VERIFIED" in panel.status.value
+    assert panel.passphrase.value == ""
