@@ -295,6 +295,14 @@ _CA_FILE = click.option("--ca-passphrase-file", type=click.Path(dir_okay=False, 
                         help="Read the workspace CA passphrase from the first line of this file.")
 
 
+_P11_MODULE = click.option("--pkcs11-module", metavar="LIB",
+                           help="PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so).")
+_P11_TOKEN = click.option("--token-label", help="PKCS#11 token label.")
+_P11_KEY = click.option("--key-label", help="Label of the key in the token.")
+_P11_PIN = click.option("--pin-env", metavar="VAR",
+                        help="Read the token PIN from this environment variable (else prompt).")
+
+
 @main.group()
 def keys() -> None:
     """Signer keys and the workspace certificate authority (WORKSPACE/keys)."""
@@ -309,20 +317,47 @@ def keys() -> None:
 @click.option("--account", "account_id", default=None,
               help="Partner account id (Company Officers only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PKCS#12 file to write (default: ./<email>.p12).")
+              help="PKCS#12 file to write (default: ./<email>.p12); with --pkcs11-module "
+                   "the certificate .pem (default: ./<email>.pem).")
 @_PASS_ENV
 @_PASS_FILE
 @_CA_ENV
 @_CA_FILE
+@_P11_MODULE
+@_P11_TOKEN
+@_P11_KEY
+@_P11_PIN
 def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str | None,
              out: Path | None, passphrase_env: str | None, passphrase_file: Path | None,
-             ca_passphrase_env: str | None, ca_passphrase_file: Path | None) -> None:
-    """Create a P-256 signer key + certificate issued by the workspace CA (created if new)."""
+             ca_passphrase_env: str | None, ca_passphrase_file: Path | None,
+             pkcs11_module: str | None, token_label: str | None, key_label: str | None,
+             pin_env: str | None) -> None:
+    """Create a P-256 signer key + certificate issued by the workspace CA (created if new).
+
+    The key goes into an encrypted PKCS#12 file, or (--pkcs11-module) is generated inside a
+    PKCS#11 token and only the certificate is written.
+    """
     from .keys import init_ca, issue_signer
 
     ca_secret = _secret(ca_passphrase_env, ca_passphrase_file, "Workspace CA passphrase",
                         confirm=not (workspace / "keys" / "ca.pem").exists())
     ca = init_ca(workspace, ca_secret)
+    if pkcs11_module:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from .keys import issue_certificate, pkcs11_new_key, pkcs11_session
+
+        if not (token_label and key_label):
+            raise click.UsageError("--pkcs11-module needs --token-label and --key-label")
+        with pkcs11_session(pkcs11_module, token_label,
+                            _secret(pin_env, None, "Token PIN")) as session:
+            public = pkcs11_new_key(session, key_label)
+        cert = issue_certificate(ca, public, name, email, role, account_id)
+        out = out or Path(f"{email}.pem")
+        out.write_bytes(cert.public_bytes(Encoding.PEM))
+        click.echo(f"key {key_label!r} generated in token {token_label!r}; certificate for "
+                   f"{name} <{email}> ({role}) written to {out}; serial {cert.serial_number:x}")
+        return
     secret = _secret(passphrase_env, passphrase_file, f"Passphrase for {email}'s key",
                      confirm=True)
     out = out or Path(f"{email}.p12")
@@ -366,24 +401,49 @@ def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
 @main.command()
 @click.argument("report_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--workspace", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--key", "key_file", required=True,
+@click.option("--key", "key_file", default=None,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The signer's PKCS#12 file.")
+              help="The signer's PKCS#12 file (or use --pkcs11-module ... --cert).")
 @_PASS_ENV
 @_PASS_FILE
 @click.option("--meaning", type=click.Choice(["validated", "approved", "submitted"]),
               default=None, help="Default: from the certificate's role.")
-def sign(report_dir: Path, workspace: Path, key_file: Path, passphrase_env: str | None,
-         passphrase_file: Path | None, meaning: str | None) -> None:
+@_P11_MODULE
+@_P11_TOKEN
+@_P11_KEY
+@_P11_PIN
+@click.option("--cert", "cert_file", type=click.Path(dir_okay=False, exists=True,
+                                                     path_type=Path),
+              help="The signer's certificate (.pem) for a key in a PKCS#11 token.")
+def sign(report_dir: Path, workspace: Path, key_file: Path | None, passphrase_env: str | None,
+         passphrase_file: Path | None, meaning: str | None, pkcs11_module: str | None,
+         token_label: str | None, key_label: str | None, pin_env: str | None,
+         cert_file: Path | None) -> None:
     """Sign (or countersign) the report in REPORT_DIR: PAdES PDF + signed manifest."""
     from .keys import load_signer
     from .signing import sign_report
     from .workspace import open_workspace
 
     ws = open_workspace(workspace)
-    signer = load_signer(key_file, _secret(passphrase_env, passphrase_file,
-                                           f"Passphrase for {key_file}"))
-    entry = sign_report(report_dir, ws, signer, meaning)
+    if pkcs11_module:
+        from cryptography import x509
+
+        from .keys import pkcs11_session, pkcs11_signer
+
+        if not (token_label and key_label and cert_file):
+            raise click.UsageError("--pkcs11-module needs --token-label, --key-label, --cert")
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        with pkcs11_session(pkcs11_module, token_label,
+                            _secret(pin_env, None, "Token PIN")) as session:
+            entry = sign_report(report_dir, ws, pkcs11_signer(session, cert,
+                                                              key_label=key_label), meaning)
+    elif key_file:
+        signer = load_signer(key_file, _secret(passphrase_env, passphrase_file,
+                                               f"Passphrase for {key_file}"))
+        entry = sign_report(report_dir, ws, signer, meaning)
+    else:
+        raise click.UsageError("give --key FILE.p12 or --pkcs11-module/--token-label/"
+                               "--key-label/--cert")
     click.echo(f"{entry['label']} {entry['signer']} ({entry['role']}) at {entry['time']}: "
                f"{report_dir} signed")
 

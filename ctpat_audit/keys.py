@@ -25,7 +25,8 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ from .errors import CtpatError, InputError
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
            "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
-           "identity_of", "fingerprint", "load_signer", "pkcs11_signer", "trust_paths"]
+           "identity_of", "fingerprint", "load_signer", "pkcs11_signer", "pkcs11_session",
+           "pkcs11_new_key", "trust_paths"]
 
 ROLES = ("specialist", "supervisor", "company_officer")
 #: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
@@ -391,3 +393,42 @@ def pkcs11_signer(session: Any, certificate: x509.Certificate, *, key_label: str
     hanko = PKCS11Signer(session, key_label=key_label, key_id=key_id, signing_cert=asn1_cert,
                          use_raw_mechanism=True, other_certs_to_pull=None)
     return Signer(hanko, certificate, identity_of(certificate))
+
+
+@contextmanager
+def pkcs11_session(module: str | Path, token_label: str, pin: str) -> Iterator[Any]:
+    """A logged-in read-write session on the token labelled ``token_label``."""
+    import pkcs11
+
+    try:
+        token = pkcs11.lib(str(module)).get_token(token_label=token_label)
+    except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
+        raise KeyStoreError(module, f"no single token labelled {token_label!r}") from exc
+    try:
+        session = token.open(rw=True, user_pin=pin)
+    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
+        raise KeyStoreError(module, f"token {token_label!r}: wrong PIN") from exc
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def pkcs11_new_key(session: Any, label: str) -> ec.EllipticCurvePublicKey:
+    """Generate a P-256 key pair inside the token (private key sensitive, never extractable);
+    returns the public key, to be certified with :func:`issue_certificate`."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    from pkcs11 import Attribute, KeyType, ObjectClass
+    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+
+    if list(session.get_objects({Attribute.LABEL: label, Attribute.CLASS:
+                                 ObjectClass.PRIVATE_KEY})):
+        raise KeyStoreError(label, "the token already holds a key with this label")
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+        local=True)
+    pub, _ = params.generate_keypair(store=True, label=label, private_template={
+        Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})
+    key = load_der_public_key(encode_ec_public_key(pub))
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key

@@ -29,18 +29,22 @@ pytestmark = pytest.mark.skipif(
     reason="SoftHSM2 is not installed (apt-get install -y softhsm2; the Makefile does it)")
 
 
-@pytest.fixture
-def token(tmp_path: Path, monkeypatch) -> str:
-    """An initialised SoftHSM2 token in its own config folder; returns its label."""
-    store = tmp_path / "tokens"
+@pytest.fixture(scope="module")
+def token(tmp_path_factory):
+    """An initialised SoftHSM2 token in its own config folder; returns its label.
+
+    Module-scoped: a PKCS#11 library reads its configuration once per process."""
+    base = tmp_path_factory.mktemp("softhsm")
+    store = base / "tokens"
     store.mkdir()
-    conf = tmp_path / "softhsm2.conf"
+    conf = base / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {store}\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")
-    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", LABEL, "--pin", PIN,
-                    "--so-pin", SO_PIN], check=True, capture_output=True)
-    return LABEL
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTHSM2_CONF", str(conf))
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", LABEL, "--pin",
+                        PIN, "--so-pin", SO_PIN], check=True, capture_output=True)
+        yield LABEL
 
 
 def test_sign_and_verify_with_a_p256_key_in_softhsm2(token: str, tmp_path: Path) -> None:
@@ -72,3 +76,39 @@ def test_sign_and_verify_with_a_p256_key_in_softhsm2(token: str, tmp_path: Path)
     rep = verify_report(folder, ws.path / "keys")
     assert rep.ok, rep.problems
     assert [(s.signer, s.meaning) for s in rep.signatures] == [("Sam Spec", "validated")]
+
+
+def test_cli_keys_new_and_sign_through_the_token(token: str, tmp_path: Path,
+                                                 monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+
+    ws = make_workspace(tmp_path / "ws")
+    monkeypatch.setenv("CA_PASS", CA_PASS)
+    monkeypatch.setenv("TOKEN_PIN", PIN)
+    runner = CliRunner()
+    p11 = ["--pkcs11-module", MODULE, "--token-label", token, "--key-label", "cli-spec",
+           "--pin-env", "TOKEN_PIN"]
+    cert = tmp_path / "spec.pem"
+    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Sam Spec", "--email",
+                               SPECIALIST, "--role", "specialist", "--out", str(cert),
+                               "--ca-passphrase-env", "CA_PASS", *p11])
+    assert res.exit_code == 0, res.output
+    assert "generated in token" in res.output and b"PRIVATE" not in cert.read_bytes()
+    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Sam Spec", "--email",
+                               SPECIALIST, "--role", "specialist", "--out",
+                               str(tmp_path / "again.pem"), "--ca-passphrase-env", "CA_PASS",
+                               *p11])
+    assert res.exit_code == 2 and "already holds a key" in res.output
+
+    setup = Setup(tmp_path, ws, keys.load_ca(ws.path, CA_PASS), {})
+    folder = make_report(setup, evidence=False)
+    res = runner.invoke(main, ["sign", str(folder), "--workspace", str(ws.path), "--cert",
+                               str(cert), *p11])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setenv("TOKEN_PIN", "000000")
+    bad = runner.invoke(main, ["sign", str(folder), "--workspace", str(ws.path), "--cert",
+                               str(cert), *p11])
+    assert bad.exit_code == 2 and "wrong PIN" in bad.output
+    assert verify_report(folder, ws.path / "keys").ok
