@@ -333,10 +333,13 @@ class ChecklistWidget(widgets.VBox):
         self.focus_area = widgets.Dropdown(options=["All", *v.FOCUS_AREAS], description="Focus")
         self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, value="all",
                                               description="Status")
-        self.flagged_only = widgets.Checkbox(description="Flagged by exam history")
-        self.page = widgets.Dropdown(description="Category")
+        self.flagged_only = widgets.Checkbox(description="Flagged by exam history",
+                                             indent=False)
+        self.page = widgets.Dropdown(description="Category",
+                                     layout=widgets.Layout(width="460px"))
         self.page.add_class("ctpat-page")
-        self.next_button = widgets.Button(description="Next unanswered", icon="forward")
+        self.next_button = widgets.Button(description="Next unanswered", icon="forward",
+                                          layout=widgets.Layout(width="auto"))
         self.next_button.on_click(lambda _b: self.go_next())
         self.facility = widgets.Dropdown(options=[(lbl, f) for f, lbl in
                                                   self.context.facilities.items()],
@@ -378,13 +381,13 @@ class ChecklistWidget(widgets.VBox):
                 for _, r in frame.iterrows()}
 
     def _refresh_pages(self, first: bool = False) -> None:
-        cats = list(dict.fromkeys(i.category for i in self.visible()))
+        cats = list(dict.fromkeys(i.category for i in self.visible()))  # most pressing first
         flagged = set(self.context.flagged_categories)
         options = [(f"{'* ' if c in flagged else ''}{c}. {_CATEGORY_NAMES.get(c, '')}", c)
                    for c in sorted(cats)]
         keep = self.category if self.category in cats else None
         if first and cats:
-            keep = next((c for c in self.context.flagged_categories if c in cats), cats[0])
+            keep = cats[0]
         self._syncing = True
         try:
             self.page.options = options

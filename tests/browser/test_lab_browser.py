@@ -1,0 +1,118 @@
+"""A specialist's day in a real browser: run the validation notebook in JupyterLab, answer three
+criteria by clicking and typing, lose the kernel, run again: the answers are back."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+
+from ctpat_audit.checklist import STATUS_LABELS
+from ctpat_audit.lab import notebooks_dir, start_lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SPECIALIST = "browser.test@cbp.example"
+CHOICES = ["does_not_meet", "not_verified", "not_applicable"]
+KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session
+            && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle';
+}"""
+
+
+def _notebook(root: Path, ws: Path, account_id: str) -> Path:
+    """The validation notebook with parameters injected by papermill (not executed)."""
+    nb = load_notebook_node(str(notebooks_dir() / "validation.ipynb"))  # papermill's reader
+    nb = parameterize_notebook(nb, {"workspace": str(ws), "account_id": account_id,
+                                    "mode": "virtual", "specialist": SPECIALIST,
+                                    "as_of": "2026-11-01"})
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "validation.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _run_all(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".ctpat-card").first.wait_for(state="visible", timeout=60_000)
+
+
+def _db(ws: Path) -> tuple[list[tuple], list[tuple]]:
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    try:
+        sessions = conn.execute("SELECT session_id, opened_by FROM sessions").fetchall()
+        answers = conn.execute("SELECT criterion_id, status, notes FROM answers "
+                               "ORDER BY criterion_id").fetchall()
+    finally:
+        conn.close()
+    return sessions, answers
+
+
+def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_path,
+                                         artifacts_dir):
+    t0 = time.monotonic()
+    ws = workspace_copy
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    account = conn.execute("SELECT account_id FROM partners ORDER BY account_id").fetchone()[0]
+    conn.close()
+    root = tmp_path / "notebooks"
+    _notebook(root, ws, account)
+    with start_lab(ws, account, notebook_dir=root, expose_app=True) as server:
+        page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+            _run_all(page)
+            cards = page.locator(".ctpat-card")
+            assert cards.count() >= 3
+            typed: dict[str, tuple[str, str]] = {}
+            for i, choice in enumerate(CHOICES):
+                card = cards.nth(i)
+                card.scroll_into_view_if_needed()
+                cid = card.locator("b").first.inner_text().strip()
+                card.locator(".ctpat-status select").select_option(label=STATUS_LABELS[choice])
+                notes = card.locator(".ctpat-notes textarea")
+                notes.click()
+                text = f"browser note {i} for {cid}"
+                notes.type(text)
+                notes.press("Tab")  # blur: the Textarea sends its value (continuous_update off)
+                card.locator(".ctpat-message").get_by_text("Saved").wait_for(timeout=15_000)
+                typed[cid] = (choice, text)
+            deadline = time.monotonic() + 15
+            while len(_db(ws)[1]) < 3 or any(a[2] == "" for a in _db(ws)[1]):
+                assert time.monotonic() < deadline, _db(ws)
+                time.sleep(0.2)
+            sessions, answers = _db(ws)
+            assert sessions == [(sessions[0][0], SPECIALIST)]
+            assert {a[0]: (a[1], a[2]) for a in answers} == typed
+
+            # lose the kernel: restart it (all Python state gone), then run everything again
+            page.evaluate("async () => { await window.jupyterapp.shell.currentWidget"
+                          ".sessionContext.session.kernel.restart(); }")
+            _run_all(page)
+            cards = page.locator(".ctpat-card")
+            for i, (cid, (choice, text)) in enumerate(typed.items()):
+                card = page.locator(f".ctpat-c-{cid.replace('.', '-')}")
+                select = card.locator(".ctpat-status select")
+                shown = select.evaluate("s => s.options[s.selectedIndex].text").replace(
+                    "\xa0", " ")  # ipywidgets shows labels with non-breaking spaces
+                assert shown == STATUS_LABELS[choice]
+                assert card.locator(".ctpat-notes textarea").input_value() == text
+            header = page.locator(".ctpat-header").first
+            assert "3/" in header.inner_text() and "DEMONSTRATION" in header.inner_text()
+            assert _db(ws)[0] == sessions  # the same session was resumed, no new one
+            cards.first.scroll_into_view_if_needed()
+            news = page.get_by_role("button", name="No")  # JupyterLab's "news?" toast
+            if news.count():
+                news.first.click()
+            page.screenshot(path=str(artifacts_dir / "lab_browser_after_restart.png"))
+        finally:
+            page.close()
+    assert time.monotonic() - t0 < 120
