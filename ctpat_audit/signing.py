@@ -155,23 +155,50 @@ def _stamp_text(meaning: str, who: SignerIdentity, at: dt.datetime, session_id: 
     return "\n".join(line.replace("%", "%%") for line in lines)
 
 
+SIGNATURE_ANCHOR = "signatures"
+STAMP_W_GAP, STAMP_H, STAMP_ROW = 12, 76, 84
+
+
+def stamp_box(pdf: bytes, slot: int) -> tuple[int, tuple[int, int, int, int]]:
+    """(page index, box) of the ``slot``-th visible stamp (two per row).
+
+    Under the last word "Signatures" (a heading the report template prints above its
+    signature block) on one of the last two pages when there is room below it; otherwise at
+    the bottom of the last page.
+    """
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        pages = doc.pages
+        last = len(pages) - 1
+        width, height = float(pages[-1].width), float(pages[-1].height)
+        col = (width - 72 - STAMP_W_GAP) / 2
+        x0 = 36 + (slot % 2) * (col + STAMP_W_GAP)
+        for index in (last, last - 1):
+            if index < 0:
+                continue
+            page = pages[index]
+            words = [wd for wd in page.extract_words()
+                     if wd["text"].strip(":").lower() == SIGNATURE_ANCHOR]
+            if words:
+                top = float(page.height) - float(words[-1]["bottom"]) - 8 - \
+                    (slot // 2) * STAMP_ROW
+                if top - STAMP_H >= 20:
+                    w = (float(page.width) - 72 - STAMP_W_GAP) / 2
+                    x = 36 + (slot % 2) * (w + STAMP_W_GAP)
+                    return index, (int(x), int(top - STAMP_H), int(x + w), int(top))
+    y0 = 30 + (slot // 2) * STAMP_ROW
+    return last, (int(x0), int(y0), int(x0 + col), int(y0 + STAMP_H))
+
+
 def sign_pdf(pdf: bytes, signer: Signer, meaning: str, at: dt.datetime, session_id: str,
              account_id: str, slot: int) -> bytes:
     """The PDF with one more PAdES signature (incremental) and its visible stamp."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign import fields, signers
     from pyhanko.stamp import TextStampStyle
 
-    box = PdfFileReader(io.BytesIO(pdf), strict=False)
-    pages = box.root["/Pages"]
-    last = box.find_page_for_modification(int(pages["/Count"]) - 1)[0]
-    media = [float(v) for v in last.get_object()["/MediaBox"]] if "/MediaBox" in \
-        last.get_object() else [0, 0, 595, 842]
-    width = media[2] - media[0]
-    col = (width - 72 - 12) / 2
-    x0 = media[0] + 36 + (slot % 2) * (col + 12)
-    y0 = media[1] + 30 + (slot // 2) * 84
+    page, box = stamp_box(pdf, slot)
     who = signer.identity
     label = MEANINGS[meaning][0]
     meta = signers.PdfSignatureMetadata(
@@ -182,8 +209,7 @@ def sign_pdf(pdf: bytes, signer: Signer, meaning: str, at: dt.datetime, session_
         location="ctpat-audit")
     style = TextStampStyle(stamp_text=_stamp_text(meaning, who, at, session_id),
                            border_width=1)
-    spec = fields.SigFieldSpec(sig_field_name=f"ctpat-{meaning}", on_page=-1,
-                               box=(int(x0), int(y0), int(x0 + col), int(y0 + 76)))
+    spec = fields.SigFieldSpec(sig_field_name=f"ctpat-{meaning}", on_page=page, box=box)
 
     def run() -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)

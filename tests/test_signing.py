@@ -275,3 +275,38 @@ def test_notebook_sign_panel_signs_refuses_and_clears_the_passphrase(setup: Setu
     panel.sign_button.click()
     assert "Validated by" in panel.status.value and "VERIFIED" in panel.status.value
     assert panel.passphrase.value == ""
+
+
+def test_stamps_go_under_the_signatures_heading(setup: Setup) -> None:
+    from fpdf import FPDF
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from ctpat_audit.signing import stamp_box
+
+    folder = make_report(setup, evidence=False)
+    pdf = FPDF(unit="pt", format="A4")  # 595 x 842 pt
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.text(40, 300, "Signatures")  # baseline 300 pt from the top
+    pdf.text(40, 700, "Appendix text that a stamp must not cover")
+    (folder / "report.pdf").write_bytes(bytes(pdf.output()))
+    page, box = stamp_box((folder / "report.pdf").read_bytes(), 0)
+    assert page == 0 and 842 - 300 - 90 < box[1] < box[3] < 842 - 300
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    sign_report(folder, setup.ws, setup.signer("sup"))
+    reader = PdfFileReader(io.BytesIO((folder / "report.pdf").read_bytes()))
+    rects = [[float(v) for v in e.sig_field["/Rect"]] for e in reader.embedded_signatures]
+    assert rects[0][1] == box[1] and rects[1][0] > rects[0][2]  # second stamp to the right
+    assert all(r[3] < 842 - 300 and r[1] > 842 - 700 for r in rects)
+    # no heading: the bottom of the last page
+    assert stamp_box(_pdf_without_heading(), 2)[1][1] == 30 + 84
+
+
+def _pdf_without_heading() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(0, 10, "no heading here")
+    return bytes(pdf.output())
