@@ -193,6 +193,9 @@ class Session:
         fid = self._facility(facility_id, crit.criterion_id)
         changes = self._checked_changes(status, method, notes, evidence_requested,
                                         evidence_received)
+        if not changes:
+            raise InputError("answer", criterion_id, "at least one of status, method, notes, "
+                             "evidence_requested, evidence_received")
         who, at = self._actor(actor), _stamp(self._clock)
         with db.write(self._conn) as conn:
             self._require_open(conn)

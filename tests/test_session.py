@@ -148,6 +148,13 @@ def test_answer_refuses_bad_values(ws, kw, what):
         assert s.answers().empty
 
 
+def test_answer_without_fields_is_refused(ws):
+    with _open(ws) as s:
+        with pytest.raises(InputError, match="at least one of status"):
+            s.answer("6.1")
+        assert s.answers().empty
+
+
 def test_unknown_criterion_is_refused(ws):
     with _open(ws) as s:
         with pytest.raises(SessionRuleError) as e:
