@@ -398,9 +398,29 @@ def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
     click.echo(f"certificate {serial} revoked (CRL {workspace / 'keys' / 'crl.pem'})")
 
 
+@keys.command("demo")
+@WORKSPACE
+@_PASS_ENV
+@_PASS_FILE
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the keys (default WORKSPACE/demo-keys).")
+def keys_demo(workspace: Path, passphrase_env: str | None, passphrase_file: Path | None,
+              out: Path | None) -> None:
+    """DEMONSTRATION keys: a specialist per validation opener, a supervisor, and the Company
+    Officer of each partner with a self-assessment (one passphrase for all, CA included)."""
+    from .signing import demo_keys
+
+    secret = _secret(passphrase_env, passphrase_file, "Passphrase for the demo keys")
+    for who, path in demo_keys(workspace, secret, out_dir=out).items():
+        click.echo(f"{who:<48} {path}")
+
+
 @main.command()
 @click.argument("report_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--workspace", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--key-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Use the first key in this folder entitled to sign the "
+                                 "report next (demo and batch convenience).")
 @click.option("--key", "key_file", default=None,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The signer's PKCS#12 file (or use --pkcs11-module ... --cert).")
@@ -415,7 +435,8 @@ def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
 @click.option("--cert", "cert_file", type=click.Path(dir_okay=False, exists=True,
                                                      path_type=Path),
               help="The signer's certificate (.pem) for a key in a PKCS#11 token.")
-def sign(report_dir: Path, workspace: Path, key_file: Path | None, passphrase_env: str | None,
+def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path | None,
+         passphrase_env: str | None,
          passphrase_file: Path | None, meaning: str | None, pkcs11_module: str | None,
          token_label: str | None, key_label: str | None, pin_env: str | None,
          cert_file: Path | None) -> None:
@@ -437,6 +458,12 @@ def sign(report_dir: Path, workspace: Path, key_file: Path | None, passphrase_en
                             _secret(pin_env, None, "Token PIN")) as session:
             entry = sign_report(report_dir, ws, pkcs11_signer(session, cert,
                                                               key_label=key_label), meaning)
+    elif key_dir:
+        from .signing import find_signer
+
+        signer = find_signer(key_dir, ws, report_dir, _secret(
+            passphrase_env, passphrase_file, f"Passphrase for the keys in {key_dir}"), meaning)
+        entry = sign_report(report_dir, ws, signer, meaning)
     elif key_file:
         signer = load_signer(key_file, _secret(passphrase_env, passphrase_file,
                                                f"Passphrase for {key_file}"))

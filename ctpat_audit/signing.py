@@ -43,6 +43,7 @@ from .manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries
 from .vocabulary import COMPANY_OFFICER
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
+           "find_signer",
            "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
@@ -360,6 +361,35 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         return entry
     finally:
         session.close()
+
+
+def find_signer(key_dir: str | Path, ws: Any, report_dir: str | Path, passphrase: str,
+                meaning: str | None = None) -> Signer:
+    """The first PKCS#12 key in ``key_dir`` (sorted by name) entitled to sign this report
+    next (with ``meaning``, or whatever the key's role signs): a convenience for the demo and
+    for batches where one passphrase opens every key of a folder."""
+    from .session import resume_session
+
+    folder, root = Path(report_dir), Path(getattr(ws, "path", ws))
+    manifest = read_manifest(folder)
+    prior = list(manifest["signatures"]) if manifest else []
+    sid = manifest["report"]["session_id"] if manifest else folder.name
+    with resume_session(root, sid) as session:
+        info = session.info()
+        for path in sorted(Path(key_dir).glob("*.p12")):
+            try:
+                signer = load_signer(path, passphrase)
+            except KeyStoreError:
+                continue
+            who = signer.identity
+            roles = store.contact_roles(session._conn, info["account_id"], who.email)
+            if _check_cert_in_trust(signer.certificate, root / "keys") is None and \
+                    authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
+                                      meaning or default_meaning(who.role), prior,
+                                      roles) is None:
+                return signer
+    raise SigningError(folder, f"no key in {key_dir} that this passphrase opens may sign "
+                       f"session {sid} {('as ' + meaning) if meaning else 'next'}")
 
 
 def _snapshot_hash(conn: Any) -> str | None:

@@ -310,3 +310,32 @@ def _pdf_without_heading() -> bytes:
     pdf.set_font("helvetica", size=12)
     pdf.cell(0, 10, "no heading here")
     return bytes(pdf.output())
+
+
+def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeypatch) -> None:
+    """What `make demo` runs: demo keys, sign with --key-dir twice, verify."""
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+    from session_helpers import make_workspace
+
+    ws = make_workspace(tmp_path / "ws")
+    ws_setup = Setup(tmp_path, ws, None, {})  # type: ignore[arg-type]  # no keys yet
+    folder = make_report(ws_setup)
+    monkeypatch.setenv("DEMO_PASS", "demo-passphrase")
+    runner = CliRunner()
+    res = runner.invoke(main, ["keys", "demo", str(ws_setup.ws.path), "--passphrase-env",
+                               "DEMO_PASS"])
+    assert res.exit_code == 0, res.output
+    assert SPECIALIST in res.output and "demo.supervisor@cbp.example" in res.output
+    common = ["--workspace", str(ws_setup.ws.path), "--key-dir",
+              str(ws_setup.ws.path / "demo-keys"), "--passphrase-env", "DEMO_PASS"]
+    for meaning, who in (("validated", "Sam Spec"), ("approved", "Demo Supervisor")):
+        res = runner.invoke(main, ["sign", str(folder), "--meaning", meaning, *common])
+        assert res.exit_code == 0, res.output
+        assert who in res.output
+    res = runner.invoke(main, ["sign", str(folder), *common])
+    assert res.exit_code == 2 and "no key" in res.output
+    res = runner.invoke(main, ["verify", str(folder), "--trust",
+                               str(ws_setup.ws.path / "keys")])
+    assert res.exit_code == 0 and "VERIFIED" in res.output
