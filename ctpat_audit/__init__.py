@@ -15,4 +15,20 @@ __all__ = [
     "NotFoundError",
     "WorkspaceError",
     "__version__",
+    "sign_report",
+    "load_signer",
+    "verify_report",
+    "demo_keys",
 ]
+
+# Signing pulls in cryptography and pyHanko: imported on first use only.
+_LAZY = {"sign_report": "signing", "load_signer": "keys", "verify_report": "verify",
+         "demo_keys": "signing"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
