@@ -480,11 +480,14 @@ def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path
 @click.option("--trust", type=click.Path(exists=True, path_type=Path), default=None,
               help="Trust store: WORKSPACE/keys or the CA .pem file (default: the "
                    "CTPAT_TRUST environment variable).", envvar="CTPAT_TRUST", required=True)
-def verify(report_dir: Path, trust: Path) -> None:
+@click.option("--workspace", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Also check this workspace's audit log against the head "
+                                 "hash the manifest pinned (optional; not needed offline).")
+def verify(report_dir: Path, trust: Path, workspace: Path | None) -> None:
     """Verify a signed report folder offline; exit 1 on any failure."""
     from .verify import verify_report
 
-    report = verify_report(report_dir, trust)
+    report = verify_report(report_dir, trust, workspace)
     click.echo(report.text())
     if not report.ok:
         sys.exit(1)

@@ -123,8 +123,14 @@ def _status_problem(status: Any) -> str | None:
     return None
 
 
-def verify_report(report_dir: str | Path, trust: str | Path) -> VerificationReport:
-    """Check a signed report folder against a trust store (``WS/keys`` or a CA .pem file)."""
+def verify_report(report_dir: str | Path, trust: str | Path,
+                  workspace: str | Path | None = None) -> VerificationReport:
+    """Check a signed report folder against a trust store (``WS/keys`` or a CA .pem file).
+
+    ``workspace`` (optional, not needed offline): also check that workspace's audit log end
+    to end and that it still holds the head hash the manifest pinned (not truncated or
+    rewritten since signing).
+    """
     folder = Path(report_dir)
     rep = VerificationReport(folder)
     try:
@@ -158,10 +164,30 @@ def verify_report(report_dir: str | Path, trust: str | Path) -> VerificationRepo
             check()
         except Exception as exc:  # noqa: BLE001 - hostile input must give a problem, not a crash
             rep.problems.append(f"{what}: could not be checked ({type(exc).__name__}: {exc})")
+    if workspace is not None:
+        try:
+            _check_audit_log(Path(workspace), manifest, rep)
+        except Exception as exc:  # noqa: BLE001
+            rep.problems.append(f"audit log: could not be checked ({exc})")
     if folder.name.startswith(("V-", "S-")) and folder.name != rep.session_id:
         rep.problems.append(f"the folder is named {folder.name} but the manifest is for "
                             f"session {rep.session_id} (moved between reports?)")
     return rep
+
+
+def _check_audit_log(workspace: Path, manifest: dict[str, Any],
+                     rep: VerificationReport) -> None:
+    from . import db
+    from .audit import verify_audit_log
+
+    head = manifest.get("provenance", {}).get("audit_log_head")
+    conn = db.connect(workspace / "ctpat.sqlite", readonly=True)
+    try:
+        result = verify_audit_log(conn, expected_head=head if isinstance(head, str) else "")
+    finally:
+        conn.close()
+    for problem in result.problems:
+        rep.problems.append(f"audit log, entry {problem.seq}: {problem.detail}")
 
 
 def _shape_problem(manifest: dict[str, Any]) -> str | None:

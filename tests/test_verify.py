@@ -194,3 +194,26 @@ def test_unreadable_manifest_is_a_problem(setup: Setup, copy: Path, content: byt
     (copy / MANIFEST).write_bytes(content)
     rep = verify_report(copy, trust(setup))
     assert not rep.ok and MANIFEST in rep.problems[0]
+
+
+def test_audit_log_truncated_after_signing_is_detected(tmp_path: Path) -> None:
+    """With --workspace, the audit-log head pinned in the manifest must still be in the log."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    setup = make_setup(tmp_path)
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    assert verify_report(folder, trust(setup), setup.ws.path).ok
+    conn = sqlite3.connect(setup.ws.db_path)
+    conn.execute("DROP TRIGGER audit_log_no_delete")  # what someone editing the file can do
+    conn.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    conn.commit()
+    conn.close()
+    assert verify_report(folder, trust(setup)).ok  # offline: the folder alone still verifies
+    rep = verify_report(folder, trust(setup), setup.ws.path)
+    assert not rep.ok and any("pinned head" in p for p in rep.problems)
+    res = CliRunner().invoke(main, ["verify", str(folder), "--trust", str(trust(setup)),
+                                    "--workspace", str(setup.ws.path)])
+    assert res.exit_code == 1 and "audit log" in res.output
