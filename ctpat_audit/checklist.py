@@ -239,8 +239,11 @@ class CriterionCard(widgets.VBox):
                                        value=a.get("status") or _NONE, description="Status")
         self.method = widgets.Dropdown(options=_options(METHOD_LABELS),
                                        value=a.get("method") or _NONE, description="Method")
+        self_assessing = session.kind == "self_assessment"
         self.notes = widgets.Textarea(value=a.get("notes") or "", description="Notes",
-                                      continuous_update=False, placeholder="What you saw ...",
+                                      continuous_update=False,
+                                      placeholder="How your company meets this ..."
+                                      if self_assessing else "What you saw ...",
                                       layout=widgets.Layout(width="95%"))
         self.requested = widgets.Text(value=a.get("evidence_requested") or "",
                                       description="Requested", continuous_update=False)
@@ -257,7 +260,7 @@ class CriterionCard(widgets.VBox):
                          (self.received, "evidence_received")):
             w.observe(self._saver(field), names="value")
         self.upload.observe(self._on_upload, names="value")
-        fields = [self.status, self.method]
+        fields = [self.status] if self_assessing else [self.status, self.method]
         virtual = [widgets.HBox([self.requested, self.received])] \
             if session.mode == "virtual" else []
         super().__init__([self.text, widgets.HBox(fields), *virtual, self.notes,
@@ -469,7 +472,8 @@ class SubmitPanel(widgets.VBox):
 
     def __init__(self, session: Session, actor: str) -> None:
         self.session = session
-        self.actor = widgets.Text(value=actor, description="Submitted by")
+        self.actor = widgets.Text(value=actor, description="Submitted by",
+                                  style={"description_width": "initial"})
         self.button = widgets.Button(description="Submit", button_style="warning")
         self.message = widgets.HTML(f"Progress: {html.escape(str(session.progress()))}")
         self.button.on_click(lambda _b: self.submit())

@@ -315,7 +315,10 @@ def gap_table(session: Any) -> pd.DataFrame:
     a = session.answers(include_unanswered=True)
     gaps = a[~a["status"].isin(["meets", "not_applicable"])].copy()
     gaps["status"] = gaps["status"].fillna("unanswered").replace("nan", "unanswered")
+    gaps["notes"] = gaps["notes"].fillna("")
     gaps = gaps.sort_values(["level", "category"], key=lambda s: s.map({"Must": 0, "Should": 1})
                             if s.name == "level" else s, kind="stable")
-    return gaps[["criterion_id", "facility_id", "category", "level", "status", "notes"]
-                ].reset_index(drop=True)
+    cols = ["criterion_id", "facility_id", "category", "level", "status", "notes"]
+    if not session.facilities:
+        cols.remove("facility_id")
+    return gaps[cols].reset_index(drop=True)

@@ -128,3 +128,25 @@ def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypa
     with pytest.raises(InputError, match="-r account_id"):
         account_parameter(ws, 99999999999)
     assert os.environ["CTPAT_ACCOUNT"] == "0012345"
+
+
+def test_gap_table_lists_what_is_not_met_must_first(ws):
+    from ctpat_audit.checklist import open_or_resume
+    from ctpat_audit.lab import gap_table
+
+    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
+                              "LIMIT 1").fetchone()
+    conn.close()
+    with open_or_resume(ws, acc, "self_assessment", None, email) as s:
+        should = next(c.criterion_id for c in s.criteria if c.level == "Should")
+        must = next(c.criterion_id for c in s.criteria if c.level == "Must")
+        s.answer(should, status="meets")
+        s.answer(must, status="does_not_meet", notes="no written procedure yet")
+        gaps = gap_table(s)
+        assert should not in set(gaps["criterion_id"])
+        assert len(gaps) == len(s.criteria) - 1 and "facility_id" not in gaps
+        assert (gaps["level"].iloc[: sum(c.level == "Must" for c in s.criteria)] == "Must").all()
+        row = gaps[gaps["criterion_id"] == must].iloc[0]
+        assert (row["status"], row["notes"]) == ("does_not_meet", "no written procedure yet")
+        assert set(gaps["status"]) == {"unanswered", "does_not_meet"}
