@@ -56,8 +56,8 @@ def file_sha256(path: Path) -> str:
 def report_files(folder: Path) -> list[str]:
     """Every file in the report folder (POSIX relative paths) except the manifest pair."""
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.name not in (MANIFEST, MANIFEST_SIG)
-                  and not p.name.startswith(".ctpat-tmp"))
+                  if p.is_file() and p.relative_to(folder).as_posix() not in (MANIFEST,
+                                                                                MANIFEST_SIG))
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:

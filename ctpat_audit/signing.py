@@ -24,6 +24,8 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
+import os
 import datetime as dt
 import hashlib
 import io
@@ -303,7 +305,10 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     at_dt = clock().astimezone(dt.UTC)
     at = at_dt.isoformat(timespec="microseconds")
     session = resume_session(root, sid, actor=who.email or "unknown", clock=clock)
+    lock = _lock_folder(folder)
     try:
+        if read_manifest(folder) != prior_manifest:
+            raise SigningError(folder, "someone else signed this report meanwhile; sign again")
         info = session.info()
         conn = session._conn  # the session's own connection (one per session object)
         roles = store.contact_roles(conn, info["account_id"], who.email)
@@ -321,15 +326,17 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         if not db.integrity_ok(conn) or not audit.verify_audit_log(conn).ok:
             raise SigningError(folder, "the workspace database or its audit log does not "
                                "verify; nothing was signed")
-        signed_pdf = sign_pdf(pdf_path.read_bytes(), signer, meaning, at_dt, sid,
+        original = {name: (folder / name).read_bytes() for name in ("report.pdf", MANIFEST,
+                                                                   MANIFEST_SIG)
+                    if (folder / name).is_file()}
+        signed_pdf = sign_pdf(original["report.pdf"], signer, meaning, at_dt, sid,
                               info["account_id"], slot=len(prior))
+        evidence_meta = copy_evidence(conn, sid, root, folder)
         if meaning != "approved":
             if info["status"] == "open":
                 session.submit(who.email)
             if session.status == "submitted":
                 session.lock(who.email)
-        atomic_write(pdf_path, signed_pdf)
-        evidence_meta = copy_evidence(conn, sid, root, folder)
         entry = {"signer": who.name, "email": who.email, "role": who.role,
                  "account_id": who.account_id, "meaning": meaning,
                  "label": MEANINGS[meaning][0], "time": at,
@@ -337,30 +344,45 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                  "cert_serial": f"{signer.certificate.serial_number:x}",
                  "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
                  "pdf_field": f"ctpat-{meaning}"}
-        with db.write(conn):
+        with db.write(conn):  # the audit entry commits only when all three files are written
             head = audit.append(conn, at=at, actor=who.email, action="sign", session_id=sid,
                                 target={"session_id": sid, "report": folder.name},
                                 old=None, new=entry).hash
-            meta = info
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "report": {"session_id": sid, "account_id": meta["account_id"],
-                           "kind": meta["kind"], "mode": meta["mode"],
-                           "opened_by": meta["opened_by"], "supersedes": meta["supersedes"]},
-                "provenance": {"catalogue_version": meta["catalogue_version"],
-                               "package_version": version("ctpat-audit"),
-                               "data_snapshot_sha256": _snapshot_hash(conn),
-                               "audit_log_head": head},
-                "artifacts": artifact_entries(folder, evidence_meta),
-                "signatures": [*prior, entry],
-            }
-            data = manifest_bytes(manifest)
-            sig = sign_manifest(data, signer)
-            atomic_write(folder / MANIFEST, data)
-            atomic_write(folder / MANIFEST_SIG, sig)
+            try:
+                atomic_write(pdf_path, signed_pdf)
+                manifest = {
+                    "format": MANIFEST_FORMAT,
+                    "report": {k: info[k] for k in ("account_id", "kind", "mode", "opened_by",
+                                                    "supersedes")} | {"session_id": sid},
+                    "provenance": {"catalogue_version": info["catalogue_version"],
+                                   "package_version": version("ctpat-audit"),
+                                   "data_snapshot_sha256": _snapshot_hash(conn),
+                                   "audit_log_head": head},
+                    "artifacts": artifact_entries(folder, evidence_meta),
+                    "signatures": [*prior, entry],
+                }
+                data = manifest_bytes(manifest)
+                sig = sign_manifest(data, signer)
+                atomic_write(folder / MANIFEST, data)
+                atomic_write(folder / MANIFEST_SIG, sig)
+            except BaseException:
+                for name in ("report.pdf", MANIFEST, MANIFEST_SIG):
+                    if name in original:
+                        atomic_write(folder / name, original[name])
+                    else:
+                        (folder / name).unlink(missing_ok=True)
+                raise
         return entry
     finally:
+        os.close(lock)  # closing the descriptor releases the flock
         session.close()
+
+
+def _lock_folder(folder: Path) -> int:
+    """An exclusive flock on the report folder itself: one signer at a time per report."""
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
 
 
 def find_signer(key_dir: str | Path, ws: Any, report_dir: str | Path, passphrase: str,

@@ -339,3 +339,24 @@ def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeyp
     res = runner.invoke(main, ["verify", str(folder), "--trust",
                                str(ws_setup.ws.path / "keys")])
     assert res.exit_code == 0 and "VERIFIED" in res.output
+
+
+def test_a_failure_while_writing_leaves_no_half_signed_report(setup: Setup,
+                                                              monkeypatch) -> None:
+    from ctpat_audit import signing
+
+    folder = make_report(setup, evidence=False)
+    before = (folder / "report.pdf").read_bytes()
+
+    def broken(data: bytes, signer: object) -> bytes:
+        raise OSError("token removed")
+
+    monkeypatch.setattr(signing, "sign_manifest", broken)
+    with pytest.raises(OSError):
+        sign_report(folder, setup.ws, setup.signer("spec"))
+    assert (folder / "report.pdf").read_bytes() == before
+    assert not (folder / MANIFEST).exists()
+    assert not [e for e in _audit(setup, folder.name) if e["action"] == "sign"]
+    monkeypatch.undo()
+    sign_report(folder, setup.ws, setup.signer("spec"))  # the retry signs it properly
+    assert verify_report(folder, setup.ws.path / "keys").ok
