@@ -1,0 +1,281 @@
+"""Warm-kernel notebook execution: a pool of pre-started kernels and a papermill engine.
+
+Starting a Jupyter kernel and importing pandas, matplotlib and ctpat_audit costs seconds per
+report; the report itself costs far less. :class:`KernelPool` keeps ``size`` kernels started
+*ahead of time* in background threads, each already past a warm-up cell (the imports), so a
+report gets a ready kernel at once.
+
+Isolation comes first: every kernel is handed out **once** and shut down after its report.
+Nothing a report does (its user namespace, globals of imported modules, matplotlib rcParams,
+environment variables) can reach the next report, because the next report runs in another
+process that was started before the first report's data existed.
+
+:class:`WarmKernelEngine` is a papermill engine (registered as ``ctpat-warm`` through the
+``papermill.engine`` entry point) that executes a notebook on a pooled kernel::
+
+    papermill.execute_notebook(src, dst, parameters=..., engine_name="ctpat-warm",
+                               kernel_pool=pool)
+
+Without ``kernel_pool`` it uses a process-wide pool (:func:`default_pool`).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import CtpatError
+
+__all__ = ["WARMUP_CODE", "KernelPool", "KernelStartError", "WarmKernelEngine", "default_pool"]
+
+log = logging.getLogger(__name__)
+
+#: Imports run in every kernel before it is handed out (what every report notebook needs).
+WARMUP_CODE = """\
+import pandas, numpy, matplotlib
+matplotlib.use("module://matplotlib_inline.backend_inline")
+import matplotlib.pyplot
+import ctpat_audit, ctpat_audit.workspace, ctpat_audit.session, ctpat_audit.metrics
+try:
+    import ctpat_audit.report, ctpat_audit.findings
+except ImportError:
+    pass
+"""
+
+
+class KernelStartError(CtpatError):
+    """A pooled kernel did not start or its warm-up cell failed."""
+
+    def __init__(self, kernel_name: str, message: str) -> None:
+        self.kernel_name = kernel_name
+        super().__init__(f"kernel {kernel_name!r}: {message}")
+
+
+@dataclass
+class _Warm:
+    km: Any  # jupyter_client AsyncKernelManager with a running kernel
+    started_s: float  # seconds the start and warm-up took (reported by stats)
+
+
+@dataclass
+class PoolStats:
+    """Counters of one pool: kernels started and handed out, time a caller waited."""
+
+    started: int = 0
+    handed_out: int = 0
+    wait_s: float = 0.0
+    start_s: list[float] = field(default_factory=list)
+
+
+def _run(coro: Any) -> Any:
+    """Run a coroutine on a private event loop (we are in a plain thread)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+class KernelPool:
+    """``size`` warm kernels kept ready; :meth:`acquire` hands one out for a single use.
+
+    ``warmup``: code run in each kernel before it is handed out; ``cwd``: the kernels'
+    working folder; ``env``: extra environment variables for the kernels. Replacements are
+    started as soon as a kernel is handed out, so a steady stream of reports never waits for
+    start-up when the pool is at least as large as the number of concurrent reports.
+    """
+
+    def __init__(self, size: int = 1, *, kernel_name: str = "python3", warmup: str = WARMUP_CODE,
+                 cwd: str | Path | None = None, env: dict[str, str] | None = None,
+                 start_timeout: float = 60.0) -> None:
+        if size < 1:
+            raise ValueError("a kernel pool holds at least one kernel")
+        self.size, self.kernel_name, self.warmup = size, kernel_name, warmup
+        self.cwd = str(cwd) if cwd else None
+        self.env = dict(env or {})
+        self.start_timeout = start_timeout
+        self.stats = PoolStats()
+        self._ready: queue.Queue[_Warm | BaseException] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        for _ in range(size):
+            self._spawn()
+
+    # --- life cycle ----------------------------------------------------------------------
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            thread = threading.Thread(target=self._start_one, daemon=True,
+                                      name="ctpat-kernel-start")
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _start_one(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            km = self._start_kernel()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of acquire()
+            self._ready.put(exc)
+            return
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self.stats.started += 1
+                self.stats.start_s.append(time.perf_counter() - t0)
+        if closed:
+            _shutdown(km)
+            return
+        self._ready.put(_Warm(km, time.perf_counter() - t0))
+
+    def _start_kernel(self) -> Any:
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        env = {**os.environ, **self.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+        async def start_and_warm() -> None:
+            await km.start_kernel(cwd=self.cwd, env=env)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=self.start_timeout)
+                if self.warmup.strip():
+                    reply = await kc.execute_interactive(
+                        self.warmup, store_history=False, timeout=self.start_timeout,
+                        output_hook=lambda msg: None)
+                    content = reply["content"]
+                    if content.get("status") != "ok":
+                        raise KernelStartError(
+                            self.kernel_name, "warm-up cell failed: "
+                            f"{content.get('ename')}: {content.get('evalue')}")
+            finally:
+                kc.stop_channels()
+
+        try:
+            _run(start_and_warm())
+        except BaseException:
+            _shutdown(km)
+            raise
+        return km
+
+    def acquire(self, timeout: float | None = None) -> Any:
+        """A started, warmed kernel manager for one use (a replacement starts at once).
+
+        Give it back with :meth:`release`, which shuts the kernel down.
+        """
+        if self._closed:
+            raise KernelStartError(self.kernel_name, "the pool is closed")
+        t0 = time.perf_counter()
+        try:
+            got = self._ready.get(timeout=timeout or self.start_timeout * 2)
+        except queue.Empty:
+            raise KernelStartError(self.kernel_name, "no kernel became ready in time") from None
+        self._spawn()  # keep ``size`` kernels warming while this one works
+        if isinstance(got, BaseException):
+            if isinstance(got, CtpatError):
+                raise got
+            raise KernelStartError(self.kernel_name, f"start failed: {got}") from got
+        with self._lock:
+            self.stats.handed_out += 1
+            self.stats.wait_s += time.perf_counter() - t0
+        return got.km
+
+    def release(self, km: Any) -> None:
+        """Shut a used kernel down (never reused: that is the isolation guarantee)."""
+        threading.Thread(target=_shutdown, args=(km,), daemon=True,
+                         name="ctpat-kernel-stop").start()
+
+    def close(self) -> None:
+        """Stop starting kernels and shut down the warm ones."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for t in threads:
+            t.join(timeout=self.start_timeout)
+        while True:
+            try:
+                got = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(got, _Warm):
+                _shutdown(got.km)
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _shutdown(km: Any) -> None:
+    try:
+        _run(km.shutdown_kernel(now=True))
+    except Exception as exc:  # noqa: BLE001 - a kernel that is already gone is fine
+        log.debug("kernel shutdown: %s", exc)
+        try:
+            _run(km.cleanup_resources())
+        except Exception:  # noqa: BLE001
+            pass
+
+
+_DEFAULT: KernelPool | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_pool(size: int | None = None) -> KernelPool:
+    """The process-wide pool (created on first use; size from ``CTPAT_KERNEL_POOL``, else 1)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = KernelPool(size or int(os.environ.get("CTPAT_KERNEL_POOL", "1")))
+            atexit.register(_DEFAULT.close)
+        return _DEFAULT
+
+
+def _engine_base() -> type:
+    from papermill.engines import NBClientEngine
+
+    return NBClientEngine
+
+
+class WarmKernelEngine(_engine_base()):  # type: ignore[misc]
+    """papermill engine ``ctpat-warm``: executes on a kernel from a :class:`KernelPool`.
+
+    Extra keyword of ``papermill.execute_notebook``: ``kernel_pool`` (default
+    :func:`default_pool`). The kernel name of the pool wins over the notebook's.
+    """
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                 stdout_file: Any = None, stderr_file: Any = None,
+                                 start_timeout: int = 60, execution_timeout: Any = None,
+                                 **kwargs: Any) -> Any:
+        from papermill.clientwrap import PapermillNotebookClient
+
+        pool: KernelPool = kwargs.pop("kernel_pool", None) or default_pool()
+        kwargs.pop("input_path", None)
+        kwargs.pop("startup_timeout", None)
+        timeout = execution_timeout or kwargs.pop("timeout", None)
+        km = pool.acquire(timeout=max(float(start_timeout), 1.0) * 2)
+        try:
+            client = PapermillNotebookClient(
+                nb_man, km=km, timeout=timeout, startup_timeout=start_timeout,
+                kernel_name=pool.kernel_name, log=logging.getLogger("papermill"),
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                **kwargs)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+        finally:
+            pool.release(km)
