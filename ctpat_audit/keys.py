@@ -200,7 +200,8 @@ def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthor
         key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(),
                                                         _passphrase(passphrase, "CA passphrase"))
     except ValueError as exc:
-        raise KeyStoreError(path, "cannot open the CA key: wrong passphrase or damaged file") from exc
+        raise KeyStoreError(path, "cannot open the CA key: wrong passphrase or damaged "
+                            "file") from exc
     assert isinstance(key, ec.EllipticCurvePrivateKey) and cert is not None
     return CertificateAuthority(cert, key, folder)
 
