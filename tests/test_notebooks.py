@@ -82,6 +82,18 @@ def test_python3_kernel_resolves_to_this_environment():
     assert Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
 
 
+def test_papermill_kernel_runs_this_environments_python(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import sys, ctpat_audit\nprint(sys.prefix)")])
+    src, out = tmp_path / "probe.ipynb", tmp_path / "probe-out.ipynb"
+    nbformat.write(nb, src)
+    proc = subprocess.run([str(PAPERMILL), str(src), str(out), "-k", "python3"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = nbformat.read(out, as_version=4).cells[0].outputs[0]["text"].strip()
+    assert Path(printed).resolve() == Path(sys.prefix).resolve()
+
+
 def test_validation_notebook_runs_headless_and_opens_a_session(ws, tmp_path):
     # -p turns "0123456" into a number; the notebook maps it back to the one matching account
     acc = next(str(a) for a in open_workspace(ws).partners()["account_id"] if a.startswith("0"))
