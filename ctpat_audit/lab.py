@@ -28,7 +28,7 @@ import pandas as pd
 
 from .errors import CtpatError, InputError, NotFoundError
 
-__all__ = ["LabServer", "LabError", "start_lab", "start_voila", "notebooks_dir", "free_port",
+__all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save", "notebooks_dir", "free_port",
            "new_token", "parameter", "account_parameter", "partner_summary", "catalogue_banner", "gap_table",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
 
@@ -160,12 +160,16 @@ def _spawn(args: list[str], env: dict[str, str], log_path: Path, port: int, toke
 def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str | None = None,
               port: int | None = None, notebook_dir: str | Path | None = None,
               notebook: str = VALIDATION_NOTEBOOK, token: str | None = None,
-              expose_app: bool = False, log_path: str | Path | None = None,
-              wait: bool = True, timeout: float = 60.0) -> LabServer:
+              expose_app: bool = False, strip_outputs: bool = True,
+              log_path: str | Path | None = None, wait: bool = True,
+              timeout: float = 60.0) -> LabServer:
     """Start JupyterLab on 127.0.0.1 with a token, rooted at the notebooks folder.
 
     ``url`` opens ``notebook`` in Lab. ``expose_app`` sets ``LabApp.expose_app_in_browser`` (for
-    browser tests that drive ``window.jupyterapp``). The server log goes to ``log_path``
+    browser tests that drive ``window.jupyterapp``). ``strip_outputs``: notebooks are saved
+    without outputs and widget state (:func:`strip_outputs_on_save`), so partner data never
+    lands in the repository's notebooks; the answers live in the workspace and come back when
+    the notebook is run again. The server log goes to ``log_path``
     (default: a fresh private temporary folder).
     """
     from .workspace import open_workspace
@@ -184,6 +188,9 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
             "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
             "jupyterlab.NeverCheckForUpdate"]
+    if strip_outputs:
+        args.append("--FileContentsManager.pre_save_hook="
+                    "ctpat_audit.lab.strip_outputs_on_save")
     if expose_app:
         args.append("--LabApp.expose_app_in_browser=True")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
@@ -233,6 +240,17 @@ def start_voila(workspace: str | Path, account_id: str | None = None, *,
             server.stop()
             raise
     return server
+
+
+def strip_outputs_on_save(model: dict[str, Any], **_kwargs: Any) -> None:
+    """Jupyter pre-save hook: drop outputs, execution counts and saved widget state."""
+    if model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    content = model["content"]
+    content.get("metadata", {}).pop("widgets", None)
+    for cell in content.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
 
 
 # --- notebook helpers ----------------------------------------------------------------------

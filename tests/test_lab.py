@@ -74,6 +74,29 @@ def test_jupyterlab_refuses_requests_without_the_token(ws):
     assert server.process.poll() is not None  # stopped with the context
 
 
+def test_lab_saves_notebooks_without_outputs_or_widget_state(ws, tmp_path):
+    import json
+
+    root = tmp_path / "nbs"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "notebooks", root)
+    nb = json.loads((root / "validation.ipynb").read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ACME secrets"}]
+    code["execution_count"] = 3
+    nb["metadata"]["widgets"] = {"state": {"x": "partner text"}}
+    with start_lab(ws, notebook_dir=root) as server:
+        body = json.dumps({"type": "notebook", "format": "json", "content": nb}).encode()
+        req = urllib.request.Request(server.base_url + "api/contents/saved.ipynb", data=body,
+                                     method="PUT", headers={
+                                         "Authorization": f"token {server.token}",
+                                         "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status in (200, 201)
+    text = (root / "saved.ipynb").read_text()
+    assert "ACME secrets" not in text and "partner text" not in text
+    assert '"parameters"' in text  # the notebook itself is kept
+
+
 def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
     conn = sqlite3.connect(ws / "ctpat.sqlite")
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
