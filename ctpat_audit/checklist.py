@@ -27,7 +27,6 @@ import traitlets
 from . import vocabulary as v
 from .errors import CtpatError, NotFoundError
 from .session import Session, find_open_session, list_sessions, open_session, resume_session
-from .store import ANSWER_STATUSES, OBSERVATION_METHODS
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
            "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel",
@@ -494,8 +493,8 @@ def benchmark_checklist(ws_path: str | Path, min_criteria: int = 150) -> dict[st
     """Time building the checklist (context + first page) and switching every page.
 
     Uses the partner with the most applicable criteria in the default catalogue (at least
-    ``min_criteria``; e.g. an importer that is also a sea carrier) and opens a virtual validation for
-    it: run on a scratch workspace (the session stays in the workspace).
+    ``min_criteria``; e.g. an importer that is also a sea carrier) and opens a virtual
+    validation for it: run on a scratch workspace (the session stays in the workspace).
     """
     from .catalogue import load_catalogue
     from .workspace import open_workspace

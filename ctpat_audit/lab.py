@@ -28,8 +28,9 @@ import pandas as pd
 
 from .errors import CtpatError, InputError, NotFoundError
 
-__all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save", "notebooks_dir", "free_port",
-           "new_token", "parameter", "account_parameter", "partner_summary", "catalogue_banner", "gap_table",
+__all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
+           "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
+           "partner_summary", "catalogue_banner", "gap_table",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"

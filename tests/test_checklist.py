@@ -22,6 +22,9 @@ def ws(sample_workspace, tmp_path: Path) -> Path:
     return dst
 
 
+WHEN = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
 def _partner(ws: Path, *, types: int = 1, flagged: bool = False, facilities: int = 1) -> str:
     """A sample partner with at least this many entity types / facilities (and exam flags)."""
     from ctpat_audit.exam_findings import flagged_criteria
@@ -85,7 +88,7 @@ def test_evidence_upload_is_stored_by_hash(ws):
         data = b"%PDF-1.4 seal log"
         card.upload.value = ({"name": "seal_log.pdf", "type": "application/pdf",
                               "size": len(data), "content": memoryview(data),
-                              "last_modified": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},)
+                              "last_modified": WHEN},)
         ev = s.evidence()
         assert list(ev["name"]) == ["seal_log.pdf"]
         digest = hashlib.sha256(data).hexdigest()
@@ -93,7 +96,7 @@ def test_evidence_upload_is_stored_by_hash(ws):
         assert (ws / "evidence" / digest[:2] / digest).read_bytes() == data
         assert "seal_log.pdf" in card.evidence.value and card.upload.value == ()
         card.upload.value = ({"name": "../evil.pdf", "type": "", "size": 1,
-                              "content": memoryview(b"x"), "last_modified": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},)
+                              "content": memoryview(b"x"), "last_modified": WHEN},)
         assert "Not attached" in card.message.value and len(s.evidence()) == 1
 
 
