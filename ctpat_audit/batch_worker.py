@@ -1,0 +1,291 @@
+"""One report of a batch, as a worker process does it: execute, render, sign, verify, publish.
+
+A worker process (local pool or Dask worker) keeps what is expensive in :class:`WorkerState`,
+created lazily on first use: a :class:`~ctpat_audit.engine.KernelPool` of warm single-use
+kernels, the signer keys (loaded once) and the artifact renderer's own state (one browser).
+
+Every report is built in a private temporary folder ``OUT/.tmp/<random>/<session>/`` and only
+renamed into ``OUT/<account>/<session>/`` when it is complete, signed and verified, so an
+interrupted batch never leaves a half-written report where a finished one belongs. A failed
+report leaves its executed notebook (error marked by papermill) in ``OUT/_failed/<session>/``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BatchSettings", "ReportTask", "ReportResult", "WorkerState", "render_one",
+           "SUMMARY_MIME", "publish_folder"]
+
+#: Output mimetype a report notebook may display to hand its figures to the batch index:
+#: ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
+SUMMARY_MIME = "application/vnd.ctpat.summary+json"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every report of one batch shares (picklable: sent to local and Dask workers).
+
+    ``artifacts``: ``"module:function"`` that renders HTML, PDF and Excel from the executed
+    notebook, called as ``fn(ws_path, session_id, notebook_path, folder, state)``; its
+    ``state`` is a dict kept per worker process (one browser lives there).
+    Passphrases are never carried here: workers read them from ``passphrase_env``.
+    """
+
+    workspace: str
+    out: str
+    template: str
+    artifacts: str = "ctpat_audit.batch_worker:report_artifacts"
+    supervisor_key: str | None = None
+    specialist_keys: str | None = None
+    passphrase_env: str | None = None
+    kernel_pool: int = 1
+    timeout_s: int = 600
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class ReportTask:
+    session_id: str
+    account_id: str
+    inputs_hash: str
+
+
+@dataclass
+class ReportResult:
+    """What the batch manifest and the index record about one report run."""
+
+    session_id: str
+    account_id: str
+    inputs_hash: str
+    status: str  # "ok" | "failed"
+    duration_s: float = 0.0
+    folder: str = ""  # relative to OUT
+    step: str = ""  # where it failed: execute, artifacts, sign, verify, publish
+    failed_cell: int | None = None
+    error: str = ""
+    findings: int | None = None
+    exam_rate: float | None = None
+    signatures: list[str] = field(default_factory=list)
+    worker: str = ""
+    finished_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class WorkerState:
+    """Per-process resources: warm kernels, loaded keys, renderer state."""
+
+    def __init__(self, settings: BatchSettings) -> None:
+        from .engine import KernelPool
+
+        self.settings = settings
+        self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace)
+        self.artifact_state: dict[str, Any] = {}
+        self.supervisor: Any = None
+        self.specialists: dict[str, Any] = {}
+        secret = os.environ.get(settings.passphrase_env or "", "")
+        if settings.supervisor_key:
+            from .keys import load_signer
+
+            self.supervisor = load_signer(settings.supervisor_key, secret)
+        if settings.specialist_keys:
+            from .keys import load_signer
+
+            for path in sorted(Path(settings.specialist_keys).glob("*.p12")):
+                try:
+                    signer = load_signer(path, secret)
+                except Exception:  # noqa: BLE001 - other people's keys: not ours to open
+                    continue
+                if signer.identity.role == "specialist":
+                    self.specialists.setdefault(signer.identity.email.lower(), signer)
+
+    def close(self) -> None:
+        self.pool.close()
+        closer = self.artifact_state.get("close")
+        if callable(closer):
+            closer()
+
+
+_STATE: dict[BatchSettings, WorkerState] = {}
+_STATE_LOCK = threading.Lock()
+
+
+def worker_state(settings: BatchSettings) -> WorkerState:
+    """This process's state for these settings (made on first use; Dask or local pool)."""
+    with _STATE_LOCK:
+        state = _STATE.get(settings)
+        if state is None:
+            state = _STATE[settings] = WorkerState(settings)
+        return state
+
+
+def close_worker_states() -> None:
+    with _STATE_LOCK:
+        states = list(_STATE.values())
+        _STATE.clear()
+    for s in states:
+        s.close()
+
+
+def _resolve(spec: str) -> Callable[..., Any]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def report_artifacts(ws_path: str, session_id: str, notebook: Path, folder: Path,
+                     state: dict[str, Any]) -> None:
+    """HTML, PDF and Excel through the report module (issue 6) with one browser per worker."""
+    from . import report  # noqa: F401 - raises ImportError until the report module exists
+
+    render = getattr(report, "render_artifacts", None)
+    if render is None:
+        raise RuntimeError("ctpat_audit.report has no render_artifacts(); cannot render "
+                           "HTML/PDF/Excel for the batch")
+    render(ws_path, session_id, notebook, folder, state)
+
+
+def _summary(nb: Any) -> dict[str, Any]:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if SUMMARY_MIME in data:
+                value = data[SUMMARY_MIME]
+                return value if isinstance(value, dict) else {}
+    return {}
+
+
+def publish_folder(tmp: Path, final: Path) -> None:
+    """Move a finished report folder into place (a rename; an older one is replaced)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.replace(final, trash)
+        os.replace(tmp, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
+    """Execute, render, sign, verify and publish one report; never raises for report errors."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    state = worker_state(settings)
+    out = Path(settings.out)
+    res = ReportResult(task.session_id, task.account_id, task.inputs_hash, "failed",
+                       worker=f"{os.uname().nodename}:{os.getpid()}")
+    (out / ".tmp").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{task.session_id}-", dir=out / ".tmp"))
+    folder = scratch / task.session_id
+    folder.mkdir()
+    nb_path = folder / "report.ipynb"
+    try:
+        res.step = "execute"
+        try:
+            nb = pm.execute_notebook(
+                settings.template, str(nb_path), engine_name="ctpat-warm",
+                kernel_pool=state.pool, progress_bar=False, cwd=None,
+                parameters={"workspace": settings.workspace, "session_id": task.session_id},
+                execution_timeout=settings.timeout_s)
+        except pm.PapermillExecutionError as exc:
+            res.failed_cell, res.error = exc.cell_index, f"{exc.ename}: {exc.evalue}"
+            _keep_failed(out, task, nb_path)
+            return res
+        summary = _summary(nb)
+        res.findings = _int(summary.get("findings"))
+        res.exam_rate = _float(summary.get("exam_rate"))
+        res.step = "artifacts"
+        _resolve(settings.artifacts)(settings.workspace, task.session_id, nb_path, folder,
+                                     state.artifact_state)
+        if state.supervisor is not None:
+            from .signing import sign_report
+
+            res.step = "sign"
+            specialist = state.specialists.get(_opened_by(settings.workspace, task.session_id))
+            if specialist is not None:
+                sign_report(folder, settings.workspace, specialist, "validated",
+                            session_id=task.session_id)
+            entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
+                                session_id=task.session_id)
+            res.signatures = _signature_meanings(folder) or [entry["meaning"]]
+            if settings.verify:
+                from .verify import verify_report
+
+                res.step = "verify"
+                check = verify_report(folder, Path(settings.workspace) / "keys")
+                if not check.ok:
+                    res.error = "verification failed: " + "; ".join(check.problems)
+                    return res
+        res.step = "publish"
+        final = out / task.account_id / task.session_id
+        publish_folder(folder, final)
+        res.folder = str(final.relative_to(out))
+        res.status, res.step = "ok", ""
+        shutil.rmtree(out / "_failed" / task.session_id, ignore_errors=True)
+        return res
+    except Exception as exc:  # noqa: BLE001 - one partner's failure never stops the batch
+        res.error = f"{type(exc).__name__}: {exc}"
+        if res.step == "execute":
+            res.error += "\n" + traceback.format_exc(limit=3)
+        if nb_path.exists():
+            _keep_failed(out, task, nb_path)
+        return res
+    finally:
+        res.duration_s = round(time.perf_counter() - t0, 3)
+        res.finished_at = time.time()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _keep_failed(out: Path, task: ReportTask, nb_path: Path) -> None:
+    """Keep the failed run's executed notebook (papermill marked the failing cell)."""
+    dest = out / "_failed" / task.session_id
+    dest.mkdir(parents=True, exist_ok=True)
+    if nb_path.exists():
+        tmp = dest / f".report.ipynb.{os.getpid()}"
+        shutil.copyfile(nb_path, tmp)
+        os.replace(tmp, dest / "report.ipynb")
+
+
+def _opened_by(ws: str, session_id: str) -> str:
+    from . import db
+
+    conn = db.connect(Path(ws) / "ctpat.sqlite")
+    try:
+        row = conn.execute("SELECT opened_by FROM sessions WHERE session_id = ?",
+                           (session_id,)).fetchone()
+    finally:
+        conn.close()
+    return str(row[0]).strip().lower() if row else ""
+
+
+def _signature_meanings(folder: Path) -> list[str]:
+    from .manifest import read_manifest
+
+    manifest = read_manifest(folder)
+    return [str(s.get("meaning")) for s in manifest["signatures"]] if manifest else []
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None

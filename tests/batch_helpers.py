@@ -1,0 +1,75 @@
+"""Shared material for the batch tests: a workspace with submitted validations and signer keys,
+and an artifact step for the small fixture notebooks of tests/data/batch/.
+
+The artifact step renders real files from the executed fixture notebook: HTML through
+nbconvert, a PDF through fpdf2 (a test dependency) and a workbook through openpyxl. It exists
+so the batch machinery (kernels, signing, resume, index) is tested apart from the report
+module; the real report template is tested end to end where it exists.
+People and partners are invented for tests.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ctpat_audit.session import open_session
+from session_helpers import ACCOUNT, CRITERIA
+from signing_helpers import KEY_PASS, SPECIALIST, Setup, make_setup
+
+DATA = Path(__file__).parent / "data" / "batch"
+PASS_ENV = "CTPAT_TEST_BATCH_PASS"
+
+
+def fixture_artifacts(ws_path: str, session_id: str, notebook: Path, folder: Path,
+                      state: dict[str, Any]) -> None:
+    import nbformat
+    from fpdf import FPDF
+    from nbconvert import HTMLExporter
+    from openpyxl import Workbook
+
+    state["calls"] = state.get("calls", 0) + 1  # per-worker state survives between reports
+    nb = nbformat.read(notebook, as_version=4)
+    exporter = HTMLExporter(exclude_input=True)
+    body, _ = exporter.from_notebook_node(nb)
+    (folder / "report.html").write_text(body, encoding="utf-8")
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.cell(0, 10, f"Report {session_id}")
+    pdf.ln(20)
+    pdf.cell(0, 10, "Signatures")
+    pdf.output(str(folder / "report.pdf"))
+    wb = Workbook()
+    wb.active["A1"] = session_id
+    wb.save(folder / "report.xlsx")
+
+
+def make_batch_setup(root: Path, n: int = 3, broken: int = 0) -> tuple[Setup, list[str]]:
+    """Workspace + keys; ``n`` submitted virtual validations (``broken`` of them without any
+    answer, which the fixture report cannot report on). Returns the session ids in order."""
+    setup = make_setup(root)
+    ids = []
+    for i in range(n):
+        with open_session(setup.ws, ACCOUNT, "validation", "virtual", SPECIALIST,
+                          criteria=CRITERIA, catalogue_version="test") as s:
+            if i >= broken:
+                s.answer("1.1", status="meets", method="document_review")
+                s.answer("3.1", status="does_not_meet", method="interview")
+                if i % 2:
+                    s.answer("6.1", status="does_not_meet", method="document_review")
+            s.submit(SPECIALIST)
+            ids.append(s.id)
+    return setup, ids
+
+
+def batch_kwargs(setup: Setup, out: Path, template: str = "report_min.ipynb",
+                 **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of run_batch for the fixture template with real signing."""
+    import os
+
+    os.environ[PASS_ENV] = KEY_PASS
+    kw: dict[str, Any] = dict(out=out, template=DATA / template, key=setup.p12["sup"],
+                              specialist_keys=setup.root, passphrase_env=PASS_ENV,
+                              artifacts="batch_helpers:fixture_artifacts", progress=False)
+    kw.update(extra)
+    return kw
