@@ -12,13 +12,15 @@ AS_OF  ?= 2026-11-01
 # softhsm2 + opensc (PKCS#11 token signing tests).
 SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc
 
-.PHONY: install system-deps demo test bench clean catalogue-demo
+.PHONY: install system-deps demo test bench clean catalogue-demo lab
 
 $(STAMP): pyproject.toml constraints/overrides.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python \
 	    --override constraints/overrides.txt -e '.[dev]'
+	# the "python3" kernel that papermill and JupyterLab use is this venv's interpreter
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	touch $@
 
 install: $(STAMP) system-deps
@@ -53,3 +55,6 @@ clean:
 
 catalogue-demo: install  ## regenerate the demonstration catalogue after confirmed_criteria.yaml changes
 	$(BIN)/python -m ctpat_audit.demo_catalogue
+
+lab: install  ## JupyterLab on the demo workspace (run make demo first); ACCOUNT=0012345 USER_EMAIL=you@cbp.example
+	$(BIN)/ctpat-audit lab $(DEMO)/workspace $(if $(ACCOUNT),--account $(ACCOUNT),) $(if $(USER_EMAIL),--user $(USER_EMAIL),)
