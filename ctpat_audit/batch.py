@@ -63,28 +63,32 @@ def read_partner_file(path: str | Path) -> list[str]:
     return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
 
 
-def select_sessions(ws: object, *, status: str | None = "submitted", since: Any = None,
-                    until: Any = None, partners: Iterable[str] | None = None,
+def select_sessions(ws: object, *, status: str | None = "submitted,signed",
+                    since: Any = None, until: Any = None, partners: Iterable[str] | None = None,
                     region: str | None = None, kind: str = "validation") -> list[dict[str, str]]:
     """Sessions to report on, oldest first: kind, status, date range, partner list, region.
 
+    ``status``: one status or several separated by commas (default: the completed ones,
+    submitted or signed by their specialist).
     Dates apply to the day the session was submitted (opened, when never submitted), both
     ends included. ``region`` is ``COUNTRY[/STATE[/CITY]]`` matched (case-insensitively)
-    against the partner's facilities.
+    against the partner's facilities; an empty part matches any (``MX//Monterrey``).
     """
     from . import db
     from .store import SESSION_STATUSES
 
-    if status is not None and status not in SESSION_STATUSES:
-        raise BatchError("--status", f"{status!r} is not one of {', '.join(SESSION_STATUSES)}")
+    wanted_status = [x.strip() for x in (status or "").split(",") if x.strip()]
+    for x in wanted_status:
+        if x not in SESSION_STATUSES:
+            raise BatchError("--status", f"{x!r} is not one of {', '.join(SESSION_STATUSES)}")
     lo, hi = _date(since, "--since"), _date(until, "--until")
     sql = ("SELECT s.session_id, s.account_id, s.status, s.opened_by, "
            "substr(COALESCE(s.submitted_at, s.opened_at), 1, 10) AS day FROM sessions s "
            "WHERE s.kind = ?")
     args: list[Any] = [kind]
-    if status:
-        sql += " AND s.status = ?"
-        args.append(status)
+    if wanted_status:
+        sql += f" AND s.status IN ({', '.join('?' * len(wanted_status))})"
+        args += wanted_status
     if lo:
         sql += " AND day >= ?"
         args.append(lo)
@@ -95,11 +99,11 @@ def select_sessions(ws: object, *, status: str | None = "submitted", since: Any 
         parts = [p.strip().lower() for p in region.split("/")]
         if not parts[0] or len(parts) > 3:
             raise BatchError("--region", f"{region!r}: expected COUNTRY[/STATE[/CITY]]")
-        cols = ("country", "state_province", "city")[:len(parts)]
-        cond = " AND ".join(f"lower(trim(COALESCE(f.{c}, ''))) = ?" for c in cols)
+        pairs = [(c, p) for c, p in zip(("country", "state_province", "city"), parts) if p]
+        cond = " AND ".join(f"lower(trim(COALESCE(f.{c}, ''))) = ?" for c, _ in pairs)
         sql += (" AND EXISTS (SELECT 1 FROM facilities f WHERE f.account_id = s.account_id "
                 f"AND {cond})")
-        args += parts
+        args += [p for _, p in pairs]
     root = Path(getattr(ws, "path", ws))
     conn = db.connect(root / "ctpat.sqlite", readonly=True)
     try:
@@ -253,7 +257,7 @@ def _key_tag(*paths: str | None) -> str:
 
 
 def run_batch(workspace: str | Path, *, out: str | Path = "reports",
-              template: str | Path | None = None, status: str | None = "submitted",
+              template: str | Path | None = None, status: str | None = "submitted,signed",
               since: Any = None, until: Any = None, partners: Iterable[str] | None = None,
               region: str | None = None, workers: int = 2, retry_failed: bool = False,
               force: bool = False, scheduler: str | None = None, key: str | Path | None = None,

@@ -126,6 +126,10 @@ def worker_state(settings: BatchSettings) -> WorkerState:
     with _STATE_LOCK:
         state = _STATE.get(settings)
         if state is None:
+            if not _STATE:
+                import atexit
+
+                atexit.register(close_worker_states)
             state = _STATE[settings] = WorkerState(settings)
         return state
 

@@ -522,3 +522,66 @@ def lab(workspace: Path, account_id: str | None, user: str | None, port: int | N
         click.echo("stopping ...")
     finally:
         server.stop()
+
+
+# -- supervisor batch (issue 8) -----------------------------------------------------------
+@main.command()
+@WORKSPACE
+@click.option("--status", default="submitted,signed", show_default=True,
+              help="Session status(es) to select, comma-separated (open, submitted, signed, "
+              "superseded).")
+@click.option("--since", default=None, help="First day (YYYY-MM-DD) the session was submitted.")
+@click.option("--until", default=None, help="Last day (YYYY-MM-DD) the session was submitted.")
+@click.option("--partners", "partners_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="File of partner account ids, one a line.")
+@click.option("--region", default=None,
+              help="COUNTRY[/STATE[/CITY]] of one of the partner's facilities, e.g. MX/NL.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Output folder (reports, manifest and index).")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Local worker processes (0: run in this process).")
+@click.option("--retry-failed", is_flag=True, help="Also re-run reports whose last run failed.")
+@click.option("--force", is_flag=True, help="Re-run every selected report.")
+@click.option("--scheduler", default=None,
+              help="Dask scheduler address (tcp://HOST:8786) instead of the local pool.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Supervisor's PKCS#12 key: countersigns each report 'approved'.")
+@click.option("--specialist-keys", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder of specialists' keys: sign 'validated' first "
+              "(demonstration and benchmark flows).")
+@click.option("--passphrase-env", default=None,
+              help="Environment variable holding the key passphrase.")
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Report notebook (default templates/report.ipynb).")
+@click.option("--kernels", "kernel_pool", type=int, default=1, show_default=True,
+              help="Warm kernels kept ready per worker.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--artifacts", default=None, hidden=True,
+              help="MODULE:FUNCTION rendering HTML/PDF/Excel (default: the report module).")
+def batch(workspace: Path, status: str, since: str | None, until: str | None,
+          partners_file: Path | None, region: str | None, out: Path, workers: int,
+          retry_failed: bool, force: bool, scheduler: str | None, key: Path | None,
+          specialist_keys: Path | None, passphrase_env: str | None, template: Path | None,
+          kernel_pool: int, no_progress: bool, artifacts: str | None) -> None:
+    """Render, countersign and verify the reports of many sessions; write OUT/index.html."""
+    from .batch import read_partner_file, run_batch
+
+    summary = run_batch(
+        workspace, out=out, template=template, status=status or None, since=since, until=until,
+        partners=read_partner_file(partners_file) if partners_file else None, region=region,
+        workers=workers, retry_failed=retry_failed, force=force, scheduler=scheduler, key=key,
+        specialist_keys=specialist_keys, passphrase_env=passphrase_env,
+        kernel_pool=kernel_pool, progress=not no_progress, artifacts=artifacts)
+    click.echo(f"{summary.selected} selected, {summary.ran} run ({summary.ok} ok, "
+               f"{summary.failed} failed), {summary.skipped} up to date or kept failed; "
+               f"{summary.wall_s:.1f} s")
+    for r in summary.results:
+        if r.status != "ok":
+            cell = f" cell {r.failed_cell}" if r.failed_cell is not None else ""
+            first = (r.error.strip().splitlines() or [""])[0]
+            click.echo(f"FAILED {r.account_id}/{r.session_id} at {r.step}{cell}: {first}",
+                       err=True)
+    click.echo(f"index: {summary.index_html}")
+    click.echo(f"workbook: {summary.index_xlsx}")
+    if summary.failed:
+        sys.exit(1)

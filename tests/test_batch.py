@@ -1,0 +1,229 @@
+"""Batch: a broken session does not stop the rest; resume, retry, force; kill mid-batch;
+selection; index contents. Uses the fixture notebooks of tests/data/batch/ with real kernels,
+real signing (specialist then supervisor) and real verification."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from openpyxl import load_workbook
+
+from batch_helpers import DATA, batch_kwargs, make_batch_setup
+from ctpat_audit import db
+from ctpat_audit.batch import (BatchError, BatchManifest, plan_batch, read_partner_file,
+                               run_batch, select_sessions)
+from ctpat_audit.batch_index import index_rows, render_index_html, write_index
+from ctpat_audit.batch_worker import ReportResult, ReportTask
+from ctpat_audit.verify import verify_report
+from session_helpers import ACCOUNT
+
+pytestmark = pytest.mark.slow
+
+
+def test_broken_session_fails_alone_with_its_cell_and_the_rest_is_signed(tmp_path: Path) -> None:
+    setup, ids = make_batch_setup(tmp_path, n=3, broken=1)
+    out = tmp_path / "reports"
+    summary = run_batch(setup.ws.path, **batch_kwargs(setup, out, workers=1))
+    by_id = {r.session_id: r for r in summary.results}
+    assert (summary.ok, summary.failed) == (2, 1)
+    bad = by_id[ids[0]]
+    # parameters (0), injected parameters (1), markdown (2), read (3), summary (4)
+    assert (bad.status, bad.step, bad.failed_cell) == ("failed", "execute", 4)
+    assert bad.error.startswith("ZeroDivisionError")
+    failed_nb = nbformat.read(out / "_failed" / ids[0] / "report.ipynb", as_version=4)
+    assert any(o.get("ename") == "ZeroDivisionError" for c in failed_nb.cells
+               for o in c.get("outputs", []))
+    assert not (out / ACCOUNT / ids[0]).exists()
+    for sid in ids[1:]:
+        r = by_id[sid]
+        folder = out / ACCOUNT / sid
+        assert r.status == "ok" and r.folder == f"{ACCOUNT}/{sid}"
+        assert r.signatures == ["validated", "approved"]
+        assert {"report.ipynb", "report.html", "report.pdf", "report.xlsx", "manifest.json",
+                "manifest.sig"} <= {p.name for p in folder.iterdir()}
+        assert verify_report(folder, setup.ws.path / "keys").ok
+    assert by_id[ids[1]].findings == 2 and by_id[ids[2]].findings == 1
+    assert not list((out / ".tmp").glob("*/*"))  # no half-built report left behind
+
+    page = (out / "index.html").read_text()
+    assert ids[0] in page and "cell 4" in page and "ZeroDivisionError" in page
+    assert f'href="{ACCOUNT}/{ids[1]}/report.pdf"' in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    sheet = load_workbook(out / "index.xlsx")["Reports"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
+    assert [r["session"] for r in rows][0] == ids[0]  # failures first
+    assert rows[0]["failed_cell"] == 4 and rows[0]["status"] == "failed"
+    assert {r["session"]: r["findings"] for r in rows[1:]} == {ids[1]: 2, ids[2]: 1}
+    assert rows[1]["exam_rate"] == pytest.approx(0.025)
+
+    # Re-run: nothing is up for work; the failure is kept, not retried.
+    again = run_batch(setup.ws.path, **batch_kwargs(setup, out, workers=0))
+    assert (again.ran, again.skipped) == (0, 3)
+    # --retry-failed re-runs only the failure (it still fails: the session has no answers).
+    retry = run_batch(setup.ws.path, **batch_kwargs(setup, out, workers=0, retry_failed=True))
+    assert [r.session_id for r in retry.results] == [ids[0]]
+    assert retry.results[0].failed_cell == 4
+
+
+def test_plan_up_to_date_changed_inputs_missing_folder_force(tmp_path: Path) -> None:
+    out = tmp_path
+    (out / "A" / "S1").mkdir(parents=True)
+    (out / "A" / "S1" / "manifest.json").write_text("{}")
+    runs = {"S1": {"status": "ok", "inputs_hash": "h1", "folder": "A/S1"},
+            "S2": {"status": "ok", "inputs_hash": "h2", "folder": "A/S2"},  # folder gone
+            "S3": {"status": "failed", "inputs_hash": "h3"},
+            "S4": {"status": "ok", "inputs_hash": "old", "folder": "A/S1"}}
+    tasks = [ReportTask(s, "A", h) for s, h in
+             (("S1", "h1"), ("S2", "h2"), ("S3", "h3"), ("S4", "new"), ("S5", "h5"))]
+    plan = plan_batch(tasks, runs, out)
+    assert [t.session_id for t in plan.run] == ["S2", "S4", "S5"]
+    assert plan.up_to_date == ["S1"] and plan.failed_kept == ["S3"]
+    plan = plan_batch(tasks, runs, out, retry_failed=True)
+    assert [t.session_id for t in plan.run] == ["S2", "S3", "S4", "S5"]
+    assert len(plan_batch(tasks, runs, out, force=True).run) == 5
+
+
+def test_manifest_ignores_a_torn_last_line(tmp_path: Path) -> None:
+    m = BatchManifest(tmp_path)
+    m.record(ReportResult("S1", "A", "h", "ok", folder="A/S1"))
+    with m.path.open("ab") as f:
+        f.write(b'{"session_id": "S2", "stat')  # SIGKILL in the middle of a write
+    assert list(m.runs()) == ["S1"]
+    m.record(ReportResult("S1", "A", "h2", "failed"))
+    assert m.runs()["S1"]["inputs_hash"] == "h2"
+
+
+def test_selection_by_status_dates_partners_region(tmp_path: Path) -> None:
+    setup, ids = make_batch_setup(tmp_path, n=2)
+    conn = db.connect(setup.ws.path / "ctpat.sqlite")
+    with db.write(conn):
+        conn.execute("UPDATE sessions SET submitted_at = '2026-01-15T10:00:00+00:00' "
+                     "WHERE session_id = ?", (ids[0],))
+        conn.execute("UPDATE sessions SET submitted_at = '2026-03-01T10:00:00+00:00' "
+                     "WHERE session_id = ?", (ids[1],))
+    conn.close()
+    ws = setup.ws.path
+    assert [s["session_id"] for s in select_sessions(ws)] == ids
+    assert select_sessions(ws, status="open") == []
+    assert [s["session_id"] for s in select_sessions(ws, since="2026-02-01")] == [ids[1]]
+    assert [s["session_id"] for s in select_sessions(ws, until="2026-01-15")] == [ids[0]]
+    assert len(select_sessions(ws, region="mx")) == 2  # facilities are in Monterrey, MX
+    assert len(select_sessions(ws, region="MX//monterrey")) == 2  # empty part: any state
+    assert select_sessions(ws, region="MX/NL") == []  # no state recorded
+    assert select_sessions(ws, region="MX//Tijuana") == []
+    assert select_sessions(ws, region="US") == []
+    plist = tmp_path / "partners.txt"
+    plist.write_text("# supervisor's list\n0099999\n\n")
+    assert select_sessions(ws, partners=read_partner_file(plist)) == []
+    with pytest.raises(BatchError, match="--status"):
+        select_sessions(ws, status="finished")
+    with pytest.raises(BatchError, match="--since"):
+        select_sessions(ws, since="15/01/2026")
+
+
+def test_index_escapes_hostile_text_and_keeps_cells_as_text(tmp_path: Path) -> None:
+    evil = '<script>alert("x")</script>'
+    rows = [{"session_id": "V-AAAAAAAAAA", "account_id": evil, "status": "failed",
+             "step": "execute", "failed_cell": 3, "error": "=HYPERLINK(\"http://x\")",
+             "duration_s": 1.5},
+            {"session_id": "V-BBBBBBBBBB", "account_id": "0012345", "status": "ok",
+             "folder": "0012345/V-BBBBBBBBBB", "findings": 2, "exam_rate": 0.031,
+             "signatures": ["validated", "approved"], "duration_s": 2.0}]
+    page = render_index_html(index_rows(rows), title=evil, generated="2026-11-01")
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert "cell 3" in page and "3.10%" in page
+    write_index(tmp_path, rows)
+    sheet = load_workbook(tmp_path / "index.xlsx")["Reports"]
+    cell = sheet.cell(row=2, column=11)
+    assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
+    assert sheet.cell(row=2, column=1).value == evil
+
+
+def test_cli_batch_runs_and_exits_nonzero_on_failure(tmp_path: Path) -> None:
+    setup, ids = make_batch_setup(tmp_path, n=2, broken=1)
+    kw = batch_kwargs(setup, tmp_path / "out")
+    env = {**os.environ, kw["passphrase_env"]: os.environ[kw["passphrase_env"]],
+           "PYTHONPATH": str(Path(__file__).parent)}
+    args = [str(Path(sys.executable).parent / "ctpat-audit"), "batch", str(setup.ws.path), "--out",
+            str(tmp_path / "out"), "--template", str(DATA / "report_min.ipynb"), "--workers",
+            "1", "--key", str(setup.p12["sup"]), "--specialist-keys", str(setup.root),
+            "--passphrase-env", kw["passphrase_env"], "--no-progress",
+            "--artifacts", "batch_helpers:fixture_artifacts"]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "1 ok, 1 failed" in proc.stdout
+    assert f"FAILED {ACCOUNT}/{ids[0]} at execute cell 4: ZeroDivisionError" in proc.stderr
+    assert "index.html" in proc.stdout
+
+
+def test_missing_passphrase_env_and_template_are_clear_errors(tmp_path: Path) -> None:
+    setup, _ = make_batch_setup(tmp_path, n=1)
+    with pytest.raises(BatchError, match="--passphrase-env"):
+        run_batch(setup.ws.path, out=tmp_path / "o", template=DATA / "report_min.ipynb",
+                  key=setup.p12["sup"], progress=False)
+    with pytest.raises(BatchError, match="template"):
+        run_batch(setup.ws.path, out=tmp_path / "o", template=tmp_path / "none.ipynb",
+                  progress=False)
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from batch_helpers import batch_kwargs
+from signing_helpers import Setup
+from ctpat_audit.batch import run_batch
+from ctpat_audit.keys import load_ca
+if __name__ == "__main__":
+    root = Path({root!r})
+    setup = Setup(root, type("W", (), {{"path": root / "ws"}})(), None,
+                  {{"sup": root / "sup.p12"}})
+    run_batch(root / "ws", **batch_kwargs(setup, root / "reports", "slow_report.ipynb",
+                                          workers=1))
+"""
+
+
+def test_killed_batch_leaves_no_half_report_and_resumes_without_redoing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, ids = make_batch_setup(tmp_path, n=4)
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path)))
+    out = tmp_path / "reports"
+    env = {**os.environ, "CTPAT_TEST_SLEEP": "1.0"}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = out / "batch-manifest.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and manifest.read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the batch finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch, its worker and its kernels
+    proc.wait()
+    done = {json.loads(line)["session_id"] for line in manifest.read_text().splitlines()}
+    assert 1 <= len(done) < 4
+    for sid in ids:  # a report folder in place is complete, signed and verifies
+        folder = out / ACCOUNT / sid
+        if folder.exists():
+            assert verify_report(folder, setup.ws.path / "keys").ok
+    stamps = {sid: (out / ACCOUNT / sid / "manifest.json").stat().st_mtime_ns for sid in done}
+
+    monkeypatch.setenv("CTPAT_TEST_SLEEP", "0")
+    summary = run_batch(setup.ws.path, **batch_kwargs(setup, out, "slow_report.ipynb",
+                                                      workers=0))
+    assert {r.session_id for r in summary.results} == set(ids) - done
+    assert summary.failed == 0 and summary.skipped == len(done)
+    for sid in done:
+        assert (out / ACCOUNT / sid / "manifest.json").stat().st_mtime_ns == stamps[sid]
+    for sid in ids:
+        assert verify_report(out / ACCOUNT / sid, setup.ws.path / "keys").ok
+    assert not (out / ".tmp").exists() or not any((out / ".tmp").iterdir())
