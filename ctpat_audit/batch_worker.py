@@ -49,6 +49,7 @@ class BatchSettings:
     specialist_keys: str | None = None
     passphrase_env: str | None = None
     kernel_pool: int = 1
+    fork_kernels: bool = True
     timeout_s: int = 600
     verify: bool = True
 
@@ -90,7 +91,8 @@ class WorkerState:
         from .engine import KernelPool
 
         self.settings = settings
-        self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace)
+        self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace,
+                               fork=settings.fork_kernels)
         self.artifact_state: dict[str, Any] = {}
         self.supervisor: Any = None
         self.specialists: dict[str, Any] = {}

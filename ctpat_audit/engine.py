@@ -86,6 +86,11 @@ def _run(coro: Any) -> Any:
 class KernelPool:
     """``size`` warm kernels kept ready; :meth:`acquire` hands one out for a single use.
 
+    ``fork=True`` (default): kernels are forked from a pre-imported zygote process
+    (:mod:`ctpat_audit.kernel_fork`), so a new kernel costs a fork and the kernel's own
+    set-up, not an interpreter start and the imports; ``fork=False`` starts each kernel as
+    its own ``python -m ipykernel_launcher`` and runs the warm-up in it.
+
     ``warmup``: code run in each kernel before it is handed out; ``cwd``: the kernels'
     working folder; ``env``: extra environment variables for the kernels. Replacements are
     started as soon as a kernel is handed out, so a steady stream of reports never waits for
@@ -94,13 +99,16 @@ class KernelPool:
 
     def __init__(self, size: int = 1, *, kernel_name: str = "python3", warmup: str = WARMUP_CODE,
                  cwd: str | Path | None = None, env: dict[str, str] | None = None,
-                 start_timeout: float = 60.0) -> None:
+                 start_timeout: float = 60.0, fork: bool = True) -> None:
         if size < 1:
             raise ValueError("a kernel pool holds at least one kernel")
         self.size, self.kernel_name, self.warmup = size, kernel_name, warmup
         self.cwd = str(cwd) if cwd else None
         self.env = dict(env or {})
         self.start_timeout = start_timeout
+        self.fork = fork
+        self._zygote: Any = None
+        self._zygote_lock = threading.Lock()
         self.stats = PoolStats()
         self._ready: queue.Queue[_Warm | BaseException] = queue.Queue()
         self._lock = threading.Lock()
@@ -141,6 +149,18 @@ class KernelPool:
 
         km = AsyncKernelManager(kernel_name=self.kernel_name)
         env = {**os.environ, **self.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        warmup = self.warmup
+        if self.fork:
+            import uuid
+
+            from .kernel_fork import ForkProvisioner
+
+            km.kernel_id = str(uuid.uuid4())
+            prov = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec,
+                                   parent=km)
+            prov.fork_server = self._fork_server()
+            km.provisioner = prov
+            warmup = ""  # the zygote imported it all before forking
 
         async def start_and_warm() -> None:
             await km.start_kernel(cwd=self.cwd, env=env)
@@ -148,9 +168,9 @@ class KernelPool:
             kc.start_channels()
             try:
                 await kc.wait_for_ready(timeout=self.start_timeout)
-                if self.warmup.strip():
+                if warmup.strip():
                     reply = await kc.execute_interactive(
-                        self.warmup, store_history=False, timeout=self.start_timeout,
+                        warmup, store_history=False, timeout=self.start_timeout,
                         output_hook=lambda msg: None)
                     content = reply["content"]
                     if content.get("status") != "ok":
@@ -166,6 +186,15 @@ class KernelPool:
             _shutdown(km)
             raise
         return km
+
+    def _fork_server(self) -> Any:
+        """The zygote this pool forks kernels from (started, and warmed up, on first use)."""
+        from .kernel_fork import ForkServer
+
+        with self._zygote_lock:
+            if self._zygote is None:
+                self._zygote = ForkServer(self.warmup, timeout=self.start_timeout)
+            return self._zygote
 
     def acquire(self, timeout: float | None = None) -> Any:
         """A started, warmed kernel manager for one use (a replacement starts at once).
@@ -208,6 +237,10 @@ class KernelPool:
                 break
             if isinstance(got, _Warm):
                 _shutdown(got.km)
+        with self._zygote_lock:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
 
     def __enter__(self) -> KernelPool:
         return self
@@ -241,41 +274,65 @@ def default_pool(size: int | None = None) -> KernelPool:
         return _DEFAULT
 
 
-def _engine_base() -> type:
-    from papermill.engines import NBClientEngine
-
-    return NBClientEngine
-
-
-class WarmKernelEngine(_engine_base()):  # type: ignore[misc]
+class WarmKernelEngine:
     """papermill engine ``ctpat-warm``: executes on a kernel from a :class:`KernelPool`.
 
     Extra keyword of ``papermill.execute_notebook``: ``kernel_pool`` (default
     :func:`default_pool`). The kernel name of the pool wins over the notebook's.
+
+    This class only delegates to a subclass of papermill's ``NBClientEngine`` built on first
+    use: papermill loads its entry points while it is itself being imported, so this module
+    must not import papermill at import time.
     """
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
-                                 stdout_file: Any = None, stderr_file: Any = None,
-                                 start_timeout: int = 60, execution_timeout: Any = None,
-                                 **kwargs: Any) -> Any:
-        from papermill.clientwrap import PapermillNotebookClient
+    def execute_notebook(cls, nb: Any, kernel_name: str, **kwargs: Any) -> Any:
+        return _engine().execute_notebook(nb, kernel_name, **kwargs)
 
-        pool: KernelPool = kwargs.pop("kernel_pool", None) or default_pool()
-        kwargs.pop("input_path", None)
-        kwargs.pop("startup_timeout", None)
-        timeout = execution_timeout or kwargs.pop("timeout", None)
-        km = pool.acquire(timeout=max(float(start_timeout), 1.0) * 2)
+    @classmethod
+    def nb_kernel_name(cls, nb: Any, name: str | None = None) -> str:
+        return str(_engine().nb_kernel_name(nb, name))
+
+    @classmethod
+    def nb_language(cls, nb: Any, language: str | None = None) -> str:
+        return str(_engine().nb_language(nb, language))
+
+
+_ENGINE: type | None = None
+
+
+def _engine() -> type:
+    global _ENGINE
+    if _ENGINE is None:
+        from papermill.engines import NBClientEngine
+
+        class _PooledEngine(NBClientEngine):  # type: ignore[misc]
+            execute_managed_notebook = classmethod(_execute_managed)
+
+        _ENGINE = _PooledEngine
+    return _ENGINE
+
+
+def _execute_managed(cls: type, nb_man: Any, kernel_name: str, log_output: bool = False,
+                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                     execution_timeout: Any = None, **kwargs: Any) -> Any:
+    """Run the managed notebook on a pooled kernel, then shut that kernel down."""
+    from papermill.clientwrap import PapermillNotebookClient
+
+    pool: KernelPool = kwargs.pop("kernel_pool", None) or default_pool()
+    kwargs.pop("input_path", None)
+    kwargs.pop("startup_timeout", None)
+    timeout = execution_timeout or kwargs.pop("timeout", None)
+    km = pool.acquire(timeout=max(float(start_timeout), 1.0) * 2)
+    try:
+        client = PapermillNotebookClient(
+            nb_man, km=km, timeout=timeout, startup_timeout=start_timeout,
+            kernel_name=pool.kernel_name, log=logging.getLogger("papermill"),
+            log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
         try:
-            client = PapermillNotebookClient(
-                nb_man, km=km, timeout=timeout, startup_timeout=start_timeout,
-                kernel_name=pool.kernel_name, log=logging.getLogger("papermill"),
-                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
-                **kwargs)
-            try:
-                return client.execute()
-            finally:
-                if client.kc is not None:
-                    client.kc.stop_channels()
+            return client.execute()
         finally:
-            pool.release(km)
+            if client.kc is not None:
+                client.kc.stop_channels()
+    finally:
+        pool.release(km)
