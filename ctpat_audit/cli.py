@@ -585,3 +585,38 @@ def batch(workspace: Path, status: str, since: str | None, until: str | None,
     click.echo(f"workbook: {summary.index_xlsx}")
     if summary.failed:
         sys.exit(1)
+
+
+# -- supervisors' portfolio (issue 4) -----------------------------------------------------
+@main.command()
+@WORKSPACE
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date the portfolio is computed for (default today).")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a formatted workbook (one sheet per table).")
+@click.option("--catalogue-version", default=None,
+              help="Criteria catalogue version (default: the built-in).")
+@click.option("--due-within", "due_within_days", default=90, show_default=True,
+              help="Days ahead a validation counts as due soon (backlog).")
+@click.option("--baseline", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Non-CTPAT exam-rate baseline (.csv/.xlsx; default: sample).")
+@click.option("--limit", default=10, show_default=True, help="Rows to print per table.")
+def portfolio(workspace: Path, as_of, xlsx: Path | None, catalogue_version: str | None,
+              due_within_days: int, baseline: Path | None, limit: int) -> None:
+    """Supervisors' portfolio: validations due, backlog by region, in-person vs virtual,
+    suspension candidates, exam rates by port."""
+    import datetime as dt
+
+    from .catalogue import load_catalogue
+    from .portfolio import portfolio as build
+    from .portfolio_output import format_portfolio, write_portfolio_xlsx
+    from .workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    cat = load_catalogue(catalogue_version, workspace=ws.path)
+    day = as_of.date() if as_of else dt.date.today()
+    p = build(ws, day, cat, due_within_days=due_within_days, baseline=baseline)
+    click.echo(format_portfolio(p, limit=limit))
+    if xlsx:
+        write_portfolio_xlsx(p, xlsx)
+        click.echo(f"\nworkbook written to {xlsx}")
