@@ -42,7 +42,7 @@ def _clip(frame: pd.DataFrame, width: int = 48) -> pd.DataFrame:
             out[c] = text.map(lambda s: s if len(s) <= width else s[:width - 3] + "...")
         elif pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d").fillna("")
-    return out.fillna("")
+    return out.astype(object).where(out.notna(), "")
 
 
 def _section(title: str, frame: pd.DataFrame, total: int, limit: int) -> list[str]:
