@@ -77,6 +77,7 @@ class ReportResult:
     findings: int | None = None
     exam_rate: float | None = None
     signatures: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     worker: str = ""
     finished_at: float = 0.0
 
@@ -197,6 +198,13 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     folder = scratch / task.session_id
     folder.mkdir()
     nb_path = folder / "report.ipynb"
+    mark = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        res.timings[step] = round(now - mark[0], 3)
+        mark[0] = now
+
     try:
         res.step = "execute"
         try:
@@ -209,12 +217,14 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             res.failed_cell, res.error = exc.cell_index, f"{exc.ename}: {exc.evalue}"
             _keep_failed(out, task, nb_path)
             return res
+        lap("execute")
         summary = _summary(nb)
         res.findings = _int(summary.get("findings"))
         res.exam_rate = _float(summary.get("exam_rate"))
         res.step = "artifacts"
         _resolve(settings.artifacts)(settings.workspace, task.session_id, nb_path, folder,
                                      state.artifact_state)
+        lap("artifacts")
         if state.supervisor is not None:
             from .signing import sign_report
 
@@ -226,6 +236,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
                                 session_id=task.session_id)
             res.signatures = _signature_meanings(folder) or [entry["meaning"]]
+            lap("sign")
             if settings.verify:
                 from .verify import verify_report
 
@@ -234,6 +245,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                 if not check.ok:
                     res.error = "verification failed: " + "; ".join(check.problems)
                     return res
+                lap("verify")
         res.step = "publish"
         final = out / task.account_id / task.session_id
         publish_folder(folder, final)

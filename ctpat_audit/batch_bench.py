@@ -1,0 +1,136 @@
+"""``make bench`` figures for the batch: the naive per-report command loop vs ``run_batch``.
+
+The naive loop does, for each report and each as its own command (fresh interpreter, fresh
+kernel, fresh browser): the papermill CLI on the template, the ``jupyter nbconvert`` CLI to
+HTML, the report's PDF and Excel step (``python -m ctpat_audit.batch_bench artifacts``, the
+same function the batch calls; it renders its own HTML for the PDF), ``ctpat-audit sign``
+twice (specialist, supervisor) and ``ctpat-audit verify``. The batch runs the same sessions
+through :func:`ctpat_audit.batch.run_batch`. Both in one run, on the same inputs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["benchmark_batch", "naive_report"]
+
+
+def _bin(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else name
+
+
+def _find_key(folder: Path, email: str, passphrase: str) -> Path | None:
+    from .keys import load_signer
+
+    for path in sorted(folder.glob("*.p12")):
+        try:
+            if load_signer(path, passphrase).identity.email.lower() == email.lower():
+                return path
+        except Exception:  # noqa: BLE001 - keys this passphrase does not open
+            continue
+    return None
+
+
+def naive_report(ws: Path, session_id: str, opened_by: str, folder: Path, template: Path,
+                 artifacts: str, key: Path, specialist_keys: Path, passphrase_env: str) -> None:
+    """One report the naive way: every step its own command (raises on a failed step)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = folder / "report.ipynb"
+    secret = os.environ[passphrase_env]
+    spec_key = _find_key(specialist_keys, opened_by, secret)
+    steps = [
+        [_bin("papermill"), str(template), str(nb), "-p", "workspace", str(ws),
+         "-p", "session_id", session_id, "--no-progress-bar", "--cwd", str(ws)],
+        [_bin("jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)],
+        [sys.executable, "-m", "ctpat_audit.batch_bench", "artifacts", artifacts, str(ws),
+         session_id, str(nb), str(folder)],
+    ]
+    if spec_key is not None:
+        steps.append([_bin("ctpat-audit"), "sign", str(folder), "--workspace", str(ws),
+                      "--key", str(spec_key), "--passphrase-env", passphrase_env,
+                      "--meaning", "validated"])
+    steps += [[_bin("ctpat-audit"), "sign", str(folder), "--workspace", str(ws), "--key",
+               str(key), "--passphrase-env", passphrase_env, "--meaning", "approved"],
+              [_bin("ctpat-audit"), "verify", str(folder), "--trust", str(ws / "keys")]]
+    for cmd in steps:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str | Path,
+                    specialist_keys: str | Path, passphrase_env: str,
+                    template: str | Path | None = None, artifacts: str | None = None,
+                    workers: int = 2, kernel_pool: int = 2,
+                    work: str | Path | None = None) -> dict[str, Any]:
+    """Time the naive loop on ``naive_n`` sessions and the batch on ``n`` (the first ``n``
+    completed validations of the workspace; the naive ones are among them)."""
+    from .batch import DEFAULT_TEMPLATE, run_batch, select_sessions
+    from .batch_worker import BatchSettings
+
+    root = Path(ws).resolve()
+    tpl = Path(template or DEFAULT_TEMPLATE).resolve()
+    spec = artifacts or BatchSettings.artifacts
+    sessions = select_sessions(root)[:n]
+    if len(sessions) < max(1, naive_n):
+        raise ValueError(f"{root} has {len(sessions)} completed validations; need {n}")
+    scratch = Path(work or tempfile.mkdtemp(prefix="ctpat-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    naive_out = scratch / "naive"
+    shutil.rmtree(naive_out, ignore_errors=True)
+    naive_times = []
+    for s in sessions[:naive_n]:
+        t = time.perf_counter()
+        naive_report(root, s["session_id"], s["opened_by"],
+                     naive_out / s["account_id"] / s["session_id"], tpl, spec, Path(key),
+                     Path(specialist_keys), passphrase_env)
+        naive_times.append(time.perf_counter() - t)
+    batch_out = scratch / "batch"
+    shutil.rmtree(batch_out, ignore_errors=True)
+    t = time.perf_counter()
+    summary = run_batch(root, out=batch_out, template=tpl, key=key,
+                        specialist_keys=specialist_keys, passphrase_env=passphrase_env,
+                        workers=workers, kernel_pool=kernel_pool, artifacts=artifacts,
+                        session_ids=[s["session_id"] for s in sessions], force=True,
+                        progress=False)
+    wall = time.perf_counter() - t
+    naive_s = statistics.median(naive_times)
+    batch_s = wall / max(1, summary.ran)
+    steps: dict[str, float] = {}
+    for step in ("execute", "artifacts", "sign", "verify"):
+        vals = [r.timings[step] for r in summary.results if step in r.timings]
+        if vals:
+            steps[f"batch_step_{step}_median_s"] = round(statistics.median(vals), 3)
+    return {"naive_s_per_report": round(naive_s, 3), "naive_reports": len(naive_times),
+            "batch_s_per_report": round(batch_s, 3), "batch_reports": summary.ran,
+            "batch_failed": summary.failed, "batch_wall_s": round(wall, 1),
+            "batch_speedup_vs_naive": round(naive_s / batch_s, 1),
+            "batch_1000_min": round(batch_s * 1000 / 60, 2),
+            "batch_workers": workers, "batch_kernels_per_worker": kernel_pool, **steps}
+
+
+def _artifacts_command(argv: list[str]) -> None:
+    from .batch_worker import _resolve
+
+    spec, ws, session_id, nb, folder = argv
+    state: dict[str, Any] = {}
+    try:
+        _resolve(spec)(ws, session_id, Path(nb), Path(folder), state)
+    finally:
+        close = state.get("close")
+        if callable(close):
+            close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "artifacts":
+        _artifacts_command(sys.argv[2:])
+    else:
+        raise SystemExit("usage: python -m ctpat_audit.batch_bench artifacts SPEC WS SESSION "
+                         "NOTEBOOK FOLDER")
