@@ -184,3 +184,67 @@ def write_portfolio_xlsx(p: Portfolio, path: str | Path) -> Path:
         if name == "Exam rates by port" and "test" in frame.attrs:
             excel.set_cell(sheet, last_row + 2, 1, "test: " + frame.attrs["test"])
     return excel.save(wb, path)
+
+
+# --------------------------------------------------------------------------- notebook helpers
+def headline(p: Portfolio) -> pd.DataFrame:
+    """The headline figures as a two-column table (figure, value) in plain words."""
+    s = p.summary
+    lo, hi = s["exam_rate_ci"]
+    st = s["partners_by_status"]
+    rows = [
+        ("Partners", f"{s['partners']:,} (" + ", ".join(f"{k} {v:,}" for k, v in st.items()) + ")"),
+        ("Validations scheduled (certified or validated partners)", f"{s['validations_scheduled']:,}"),
+        ("Validations overdue", f"{s['validations_overdue']:,} ({s['first_validations_overdue']:,} "
+                                f"first validations, {s['revalidations_overdue']:,} revalidations)"),
+        (f"Validations due in the next {s['due_within_days']} days", f"{s['validations_due_soon']:,}"),
+        ("Backlog (overdue + due soon)", f"{s['backlog']:,}"),
+        ("Backlog partners with a site CBP cannot visit",
+         f"{s['backlog_with_no_site_visit_sites']:,} ({s['backlog_virtual_only']:,} with no other site)"),
+        ("Last validation in person / virtual",
+         f"{_pct(s['in_person_share'])} / {_pct(s['virtual_share'])} of "
+         f"{s['validations_with_type']:,} partners"),
+        ("Annual profile reviews overdue", f"{s['reviews_overdue']:,}"),
+        ("Suspension candidates", f"{s['suspension_candidates']:,} (high risk "
+                                  f"{s['suspension_candidates_high']:,}, medium "
+                                  f"{s['suspension_candidates_medium']:,})"),
+        (f"Shipments, last {s['months']} months", f"{s['shipments']:,}"),
+        ("Exams / exam rate (Wilson 95% CI)",
+         f"{s['examined']:,} / {_rate_text(s['exam_rate'], lo, hi)}"),
+        ("Ports examined significantly more than the baseline",
+         f"{s['ports_above_baseline']} of {s['ports']}"),
+        ("Criteria catalogue", s["catalogue"]),
+    ]
+    return pd.DataFrame(rows, columns=["figure", "value"])
+
+
+def readable(frame: pd.DataFrame, columns: list[str] | None = None, rows: int | None = None) -> pd.DataFrame:
+    """A table for reading: chosen columns, rates as percentages, dates without times."""
+    t = frame[columns] if columns else frame
+    t = t.head(rows) if rows else t
+    t = t.copy()
+    for c in t.columns:
+        if c in _PERCENT:
+            t[c] = t[c].map(_pct)
+        elif pd.api.types.is_datetime64_any_dtype(t[c]):
+            t[c] = t[c].dt.strftime("%Y-%m-%d").fillna("")
+    return t.reset_index(drop=True)
+
+
+def backlog_chart(p: Portfolio, level: str = "city", top: int = 25):
+    """charts.backlog_by_region for one level; cities CBP cannot visit are marked."""
+    from . import charts
+
+    t = p.backlog_by_region[p.backlog_by_region["level"] == level]
+    return charts.backlog_by_region(t, region="label", count="backlog", top=top,
+                                    title=f"Validation backlog by {level} on {p.as_of} "
+                                          f"(overdue or due within {p.due_within_days} days)")
+
+
+def exam_rate_chart(p: Portfolio, top: int = 15):
+    """charts.exam_rate_by_port for the ``top`` ports by shipments, baseline beside each."""
+    from . import charts
+
+    t = p.exam_rates.head(top).rename(columns={"above_baseline": "escalate"})
+    return charts.exam_rate_by_port(
+        t, title=f"Exam rate by port across partners, {p.summary['months']} months to {p.as_of}")
