@@ -558,11 +558,14 @@ def lab(workspace: Path, account_id: str | None, user: str | None, port: int | N
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--artifacts", default=None, hidden=True,
               help="MODULE:FUNCTION rendering HTML/PDF/Excel (default: the report module).")
+@click.option("--kernel-warmup", default=None, hidden=True,
+              help="Code each kernel runs before use (default: pandas, matplotlib, ours).")
 def batch(workspace: Path, status: str, since: str | None, until: str | None,
           partners_file: Path | None, region: str | None, out: Path, workers: int,
           retry_failed: bool, force: bool, scheduler: str | None, key: Path | None,
           specialist_keys: Path | None, passphrase_env: str | None, template: Path | None,
-          kernel_pool: int, no_progress: bool, artifacts: str | None) -> None:
+          kernel_pool: int, no_progress: bool, artifacts: str | None,
+          kernel_warmup: str | None) -> None:
     """Render, countersign and verify the reports of many sessions; write OUT/index.html."""
     from .batch import read_partner_file, run_batch
 
@@ -571,7 +574,8 @@ def batch(workspace: Path, status: str, since: str | None, until: str | None,
         partners=read_partner_file(partners_file) if partners_file else None, region=region,
         workers=workers, retry_failed=retry_failed, force=force, scheduler=scheduler, key=key,
         specialist_keys=specialist_keys, passphrase_env=passphrase_env,
-        kernel_pool=kernel_pool, progress=not no_progress, artifacts=artifacts)
+        kernel_pool=kernel_pool, progress=not no_progress, artifacts=artifacts,
+        kernel_warmup=kernel_warmup)
     click.echo(f"{summary.selected} selected, {summary.ran} run ({summary.ok} ok, "
                f"{summary.failed} failed), {summary.skipped} up to date or kept failed; "
                f"{summary.wall_s:.1f} s")
@@ -620,3 +624,36 @@ def portfolio(workspace: Path, as_of, xlsx: Path | None, catalogue_version: str 
     if xlsx:
         write_portfolio_xlsx(p, xlsx)
         click.echo(f"\nworkbook written to {xlsx}")
+
+
+# -- offline questionnaire (issue 6) -------------------------------------------------------
+@main.group()
+def questionnaire() -> None:
+    """Offline self-assessment in Excel: export for a partner, import the filled workbook."""
+
+
+@questionnaire.command("export")
+@WORKSPACE
+@click.argument("account_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--catalogue-version", default=None)
+def questionnaire_export(workspace: Path, account_id: str, out: Path, catalogue_version: str | None) -> None:
+    """Write ACCOUNT_ID's applicable criteria to a protected workbook with answer cells."""
+    from .questionnaire import export_questionnaire
+    from .workspace import open_workspace
+
+    path = export_questionnaire(open_workspace(workspace), account_id, out, catalogue_version=catalogue_version)
+    click.echo(f"questionnaire written to {path}")
+
+
+@questionnaire.command("import")
+@WORKSPACE
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--contact", required=True, help="E-mail of the partner contact who filled it in.")
+def questionnaire_import(workspace: Path, file: Path, contact: str) -> None:
+    """Import a filled questionnaire as a self-assessment session (all or nothing)."""
+    from .questionnaire import import_questionnaire
+    from .workspace import open_workspace
+
+    r = import_questionnaire(open_workspace(workspace), file, contact)
+    click.echo(f"self-assessment {r.session_id} for {r.account_id}: {r.answered} answered, {r.blank} left blank")
