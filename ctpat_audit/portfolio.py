@@ -154,27 +154,34 @@ def validations_due(partners: pd.DataFrame, facilities: pd.DataFrame, as_of: dt.
     p["due_soon"] = ((days >= 0) & (days <= due_within_days)).fillna(False).astype(bool)
     p["in_backlog"] = p["overdue"] | p["due_soon"]
 
-    f = _facility_regions(facilities)
-    no_visit = _no_visit_keys(no_site_visits)
-    f["no_visit"] = [(c, ci) in no_visit for c, ci in zip(f["country"].map(_fold), f["city"].map(_fold))]
-    g = f.groupby("account_id", sort=False)
-    sites = g["city_label"].agg(lambda s: "; ".join(dict.fromkeys(s)))
-    countries = g["country"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-    nv = f[f["no_visit"]].groupby("account_id", sort=False)["city_label"].agg(
-        lambda s: "; ".join(dict.fromkeys(s)))
-    all_nv = g["no_visit"].all()
-    p["countries"] = p["account_id"].map(countries).fillna("").astype("str")
-    p["sites"] = p["account_id"].map(sites).fillna(NO_FACILITY).astype("str")
-    p["no_site_visit_sites"] = p["account_id"].map(nv).fillna("").astype("str")
-    p["virtual_only"] = p["account_id"].map(all_nv).fillna(False).astype(bool)
+    f = _facility_regions(facilities, no_site_visits)
+    # one pass in plain Python over the facilities (tens of thousands of rows): ordered,
+    # de-duplicated lists per partner, far cheaper than a Python aggregate per group
+    sites: dict[str, dict[str, None]] = {}
+    countries: dict[str, dict[str, None]] = {}
+    blocked: dict[str, dict[str, None]] = {}
+    for acc, country, label, nv in zip(f["account_id"].tolist(), f["country"].tolist(),
+                                       f["city_label"].tolist(), f["no_visit"].tolist()):
+        sites.setdefault(acc, {})[label] = None
+        countries.setdefault(acc, {})[country] = None
+        if nv:
+            blocked.setdefault(acc, {})[label] = None
+    accounts = p["account_id"].tolist()
+    p["countries"] = pd.array([", ".join(countries.get(a, ())) for a in accounts], dtype="str")
+    p["sites"] = pd.array(["; ".join(sites[a]) if a in sites else NO_FACILITY for a in accounts],
+                          dtype="str")
+    p["no_site_visit_sites"] = pd.array(["; ".join(blocked.get(a, ())) for a in accounts], dtype="str")
+    p["virtual_only"] = [a in sites and len(blocked.get(a, ())) == len(sites[a]) for a in accounts]
 
     p["_b"] = np.where(p["in_backlog"], 0, np.where(p["due_date"].notna(), 1, 2))
     p = p.sort_values(["_b", "due_date", "account_id"], kind="stable", na_position="last")
     return p.drop(columns="_b").reset_index(drop=True)
 
 
-def _facility_regions(facilities: pd.DataFrame) -> pd.DataFrame:
-    """Facilities with country / state / city labels at each region level."""
+def _facility_regions(facilities: pd.DataFrame,
+                      no_site_visits: tuple[tuple[str, str], ...] = NO_SITE_VISITS) -> pd.DataFrame:
+    """Facilities with country / state / city labels at each region level and ``no_visit``
+    (the city is one CBP cannot visit)."""
     f = facilities[["account_id", "country", "state_province", "city"]].copy()
     f["country"] = f["country"].fillna("").astype("str").str.strip().str.upper()
     f["state_province"] = f["state_province"].fillna("").astype("str").str.strip()
@@ -183,6 +190,10 @@ def _facility_regions(facilities: pd.DataFrame) -> pd.DataFrame:
     f["country_label"] = f["country"]
     f["state_label"] = f["country"] + " / " + state
     f["city_label"] = f["state_label"] + " / " + f["city"]
+    keys = _no_visit_keys(no_site_visits)
+    pair = f["country"] + "\x1f" + f["city"]
+    folded = {u: tuple(_fold(x) for x in u.split("\x1f")) in keys for u in pair.unique()}
+    f["no_visit"] = pair.map(folded).astype(bool)
     return f
 
 
@@ -199,15 +210,13 @@ def backlog_by_region(validations: pd.DataFrame, facilities: pd.DataFrame, *,
     """
     v = validations.loc[validations["due_date"].notna(),
                         ["account_id", "overdue", "due_soon", "in_backlog"]]
-    f = _facility_regions(facilities)
+    f = _facility_regions(facilities, no_site_visits)
     missing = v.loc[~v["account_id"].isin(set(f["account_id"])), "account_id"]
     if len(missing):
         f = pd.concat([f, pd.DataFrame({
             "account_id": missing.to_numpy(), "country": NO_FACILITY, "state_province": "",
             "city": "", "country_label": NO_FACILITY, "state_label": NO_FACILITY,
-            "city_label": NO_FACILITY})], ignore_index=True)
-    no_visit = _no_visit_keys(no_site_visits)
-    f["no_visit"] = [(c, ci) in no_visit for c, ci in zip(f["country"].map(_fold), f["city"].map(_fold))]
+            "city_label": NO_FACILITY, "no_visit": False})], ignore_index=True)
     m = f.merge(v, on="account_id", how="inner")
     out = []
     for level in LEVELS:
@@ -316,7 +325,13 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     """
     from scipy.stats import binomtest
 
-    from .metrics import ALPHA, _match_baseline, describe_test, holm_adjust, portfolio_exam_rates
+    from .metrics import (
+        ALPHA,
+        _match_baseline,
+        describe_test,
+        holm_adjust,
+        portfolio_exam_rates,
+    )
 
     t = portfolio_exam_rates(shipments, as_of=as_of, months=months, by=("port_code", "mode"))
     t = _match_baseline(t, baseline)
@@ -436,7 +451,7 @@ def _summary(as_of: dt.date, cat: Catalogue, partners: pd.DataFrame, vals: pd.Da
         "as_of": as_of.isoformat(),
         "catalogue": f"{cat.version}: {cat.label}",
         "demonstration": cat.is_demonstration,
-        "partners": int(len(partners)),
+        "partners": len(partners),
         "partners_by_status": {s: int(status.get(s, 0)) for s in
                                ("applicant", "certified", "validated", "suspended", "removed")},
         "validations_scheduled": int(vals["due_date"].notna().sum()),
@@ -451,7 +466,7 @@ def _summary(as_of: dt.date, cat: Catalogue, partners: pd.DataFrame, vals: pd.Da
         "backlog_virtual_only": int((vals["in_backlog"] & vals["virtual_only"]).sum()),
         "reviews_overdue": int(((review["review_status"] == "overdue")
                                 & review["status"].isin(SCHEDULED_STATUSES)).sum()) if len(review) else 0,
-        "suspension_candidates": int(len(cands)),
+        "suspension_candidates": len(cands),
         "suspension_candidates_high": int(risk.get("high", 0)),
         "suspension_candidates_medium": int(risk.get("medium", 0)),
         "validations_with_type": int(all_row["total"]),
@@ -462,7 +477,7 @@ def _summary(as_of: dt.date, cat: Catalogue, partners: pd.DataFrame, vals: pd.Da
         "examined": k,
         "exam_rate": k / n if n else float("nan"),
         "exam_rate_ci": (float(lo), float(hi)),
-        "ports": int(len(rates)),
+        "ports": len(rates),
         "ports_above_baseline": int(rates["above_baseline"].sum()),
     }
 
@@ -471,7 +486,8 @@ def _summary(as_of: dt.date, cat: Catalogue, partners: pd.DataFrame, vals: pd.Da
 def benchmark_portfolio(ws_path: str | Path, as_of: dt.date) -> dict[str, Any]:
     """Seconds for one whole :func:`portfolio` call (and per step) and its peak memory.
 
-    Peak memory: the process's peak resident set size (``resource.getrusage``, which includes
+    ``seconds_without_review`` leaves out :func:`review.review_portfolio`, which dominates at
+    10,000 partners. Peak memory: the process's peak resident set size (``resource.getrusage``, which includes
     the interpreter and libraries) and the Python-allocated peak during the call
     (``tracemalloc``; covers pandas/numpy buffers allocated through Python's allocator, not
     Arrow's own pool).
@@ -492,6 +508,7 @@ def benchmark_portfolio(ws_path: str | Path, as_of: dt.date) -> dict[str, Any]:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"seconds": round(seconds, 3), "steps": steps,
+            "seconds_without_review": round(seconds - steps.get("review_portfolio", 0.0), 3),
             "partners": result.summary["partners"], "shipments_in_window": result.summary["shipments"],
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "tracemalloc_peak_mib": round(traced_peak / 2**20, 1)}

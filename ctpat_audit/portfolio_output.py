@@ -25,11 +25,11 @@ TERMINAL_COLUMNS = {
 
 
 def _pct(x: float, digits: int = 1) -> str:
-    return "-" if x != x else f"{100 * x:.{digits}f}%"
+    return "-" if pd.isna(x) else f"{100 * x:.{digits}f}%"
 
 
 def _rate_text(rate: float, lo: float, hi: float) -> str:
-    if rate != rate:
+    if pd.isna(rate):
         return "-"
     return f"{100 * rate:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
 

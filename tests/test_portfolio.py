@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,8 +30,13 @@ from click.testing import CliRunner
 from ctpat_audit.catalogue import Catalogue, Criterion
 from ctpat_audit.intake import import_source
 from ctpat_audit.metrics import load_baseline
-from ctpat_audit.portfolio import (Portfolio, benchmark_portfolio, portfolio, validation_modes,
-                                   validations_due)
+from ctpat_audit.portfolio import (
+    Portfolio,
+    benchmark_portfolio,
+    portfolio,
+    validation_modes,
+    validations_due,
+)
 from ctpat_audit.workspace import init_workspace
 
 AS_OF = dt.date(2026, 11, 1)
