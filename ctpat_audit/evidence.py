@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CtpatError, InputError
+from .files import write_atomic
 
 EVIDENCE_DIR = "evidence"
 MAX_NAME_LENGTH = 255
@@ -84,18 +83,7 @@ def store_bytes(workspace: str | Path, data: bytes) -> StoredFile:
     target = evidence_path(workspace, digest)
     if target.exists() and target.stat().st_size == len(data):
         return StoredFile(digest, len(data), target, created=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+    write_atomic(target, data)
     return StoredFile(digest, len(data), target, created=True)
 
 
@@ -108,13 +96,3 @@ def read_bytes(workspace: str | Path, sha256: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise EvidenceError(sha256, path, "file content does not match its SHA-256 (damaged)")
     return data
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

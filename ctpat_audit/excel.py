@@ -88,20 +88,9 @@ def title_row(ws: Worksheet, text: str, row: int = 1) -> None:
 
 def save(wb: Workbook, path: str | Path) -> Path:
     """Save through a temporary file and rename, so a reader never sees half a workbook."""
-    import os
-    import tempfile
+    from .files import replacing
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         wb.save(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import db, sources
+from .files import replacing
 from .errors import IntakeError, Problem
-from .schemas import PARTNERS, SHIPMENTS, TABLES, TABLES_BY_NAME, Table
+from .schemas import PARTNERS, TABLES, TABLES_BY_NAME, Table
 from .validation import check_partner_refs, check_table
 from .workspace import SQL_TABLES, Workspace, open_workspace
 
@@ -166,12 +166,9 @@ def _write_shipments(ws: Workspace, new: pd.DataFrame, stamp: str) -> str:
     new = new.sort_values(["account_id", "entry_date", "entry_id"], kind="stable")
     table = pa.Table.from_pandas(new, preserve_index=False)
     name = f"shipments-{stamp}.parquet"
-    tmp = ws.path / "exams" / f".{name}.tmp"
-    pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
-                   write_statistics=True)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, ws.path / "exams" / name)
+    with replacing(ws.path / "exams" / name) as tmp:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
+                       write_statistics=True)
     return name
 
 

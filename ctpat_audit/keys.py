@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import CtpatError, InputError
+from .files import write_atomic
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
            "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
@@ -120,21 +119,6 @@ def trust_paths(trust: str | Path) -> tuple[Path, Path | None]:
     return ca, (crl if crl.is_file() else None)
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _passphrase(passphrase: str | bytes, what: str) -> bytes:
     data = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
     if len(data) < 8:
@@ -183,8 +167,8 @@ def init_ca(workspace: str | Path, passphrase: str | bytes, *, name: str | None 
             .sign(key, hashes.SHA256()))
     p12 = pkcs12.serialize_key_and_certificates(b"ctpat-audit CA", key, cert, None,
                                                  _encryption(secret))
-    _atomic_write(folder / "ca.p12", p12, 0o600)
-    _atomic_write(folder / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(folder / "ca.p12", p12, 0o600)
+    write_atomic(folder / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
     ca = CertificateAuthority(cert, key, folder)
     _write_crl(ca, [], clock)
     return ca
@@ -259,7 +243,7 @@ def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, emai
                 ca.key.public_key()), critical=False)
             .add_extension(x509.UnrecognizedExtension(ROLE_OID, der_utf8), critical=False)
             .sign(ca.key, hashes.SHA256()))
-    _atomic_write(ca.folder / "certs" / f"{cert.serial_number:x}.pem",
+    write_atomic(ca.folder / "certs" / f"{cert.serial_number:x}.pem",
                   cert.public_bytes(serialization.Encoding.PEM))
     return cert
 
@@ -283,7 +267,7 @@ def issue_signer(ca: CertificateAuthority, out: str | Path, passphrase: str | by
     cert = issue_certificate(ca, key.public_key(), name, email, role, account_id, clock=clock)
     data = pkcs12.serialize_key_and_certificates(email.encode("utf-8"), key, cert,
                                                   [ca.certificate], _encryption(secret))
-    _atomic_write(out, data, 0o600)
+    write_atomic(out, data, 0o600)
     return cert
 
 
@@ -330,7 +314,7 @@ def _write_crl(ca: CertificateAuthority, revoked: list[x509.RevokedCertificate],
     for item in revoked:
         builder = builder.add_revoked_certificate(item)
     crl = builder.sign(ca.key, hashes.SHA256())
-    _atomic_write(ca.folder / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+    write_atomic(ca.folder / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
 
 def revoke(ca: CertificateAuthority, serial: int | str, *, clock: Clock = _now) -> None:

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from . import store
 from .errors import CtpatError
+from .files import write_atomic
 
 __all__ = ["MANIFEST", "MANIFEST_SIG", "MANIFEST_FORMAT", "ARTIFACT_KINDS", "ManifestError",
            "file_sha256", "report_files", "manifest_bytes", "read_manifest",
-           "artifact_entries", "copy_evidence", "atomic_write"]
+           "artifact_entries", "copy_evidence"]
 
 MANIFEST, MANIFEST_SIG = "manifest.json", "manifest.sig"
 MANIFEST_FORMAT = "ctpat-audit-manifest/1"
@@ -109,18 +109,9 @@ def copy_evidence(conn: Any, session_id: str, ws_root: Path, folder: Path
         target = folder / rel
         if not target.is_file():
             target.parent.mkdir(exist_ok=True)
-            atomic_write(target, read_bytes(ws_root, ev["sha256"]))
+            write_atomic(target, read_bytes(ws_root, ev["sha256"]))
         entry = meta.setdefault(rel, {"evidence": []})
         entry["evidence"].append({"name": ev["name"], "criterion_id": ev["criterion_id"],
                                   "facility_id": ev["facility_id"],
                                   "media_type": ev["media_type"]})
     return meta
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".ctpat-tmp-{path.name}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)

@@ -40,7 +40,8 @@ from cryptography.exceptions import InvalidSignature
 from . import audit, db, store
 from .errors import CtpatError
 from .keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
-from .manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries, atomic_write,
+from .files import write_atomic
+from .manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries,
                        copy_evidence, file_sha256, manifest_bytes, read_manifest, report_files)
 from .vocabulary import COMPANY_OFFICER
 
@@ -349,7 +350,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                                 target={"session_id": sid, "report": folder.name},
                                 old=None, new=entry).hash
             try:
-                atomic_write(pdf_path, signed_pdf)
+                write_atomic(pdf_path, signed_pdf)
                 manifest = {
                     "format": MANIFEST_FORMAT,
                     "report": {k: info[k] for k in ("account_id", "kind", "mode", "opened_by",
@@ -363,12 +364,12 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                 }
                 data = manifest_bytes(manifest)
                 sig = sign_manifest(data, signer)
-                atomic_write(folder / MANIFEST, data)
-                atomic_write(folder / MANIFEST_SIG, sig)
+                write_atomic(folder / MANIFEST, data)
+                write_atomic(folder / MANIFEST_SIG, sig)
             except BaseException:
                 for name in ("report.pdf", MANIFEST, MANIFEST_SIG):
                     if name in original:
-                        atomic_write(folder / name, original[name])
+                        write_atomic(folder / name, original[name])
                     else:
                         (folder / name).unlink(missing_ok=True)
                 raise
