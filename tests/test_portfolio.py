@@ -391,3 +391,12 @@ def test_benchmark_reports_seconds_and_memory(hand_ws, monkeypatch):
     b = benchmark_portfolio(ws.path, AS_OF)
     assert b["partners"] == 11 and b["seconds"] > 0 and b["peak_rss_mib"] > 0
     assert {"review_portfolio", "exam_rates", "read_shipments"} <= set(b["steps"])
+
+
+def test_empty_workspace_gives_zeros_not_errors(tmp_path):
+    ws = init_workspace(tmp_path / "empty")
+    p = portfolio(ws, AS_OF, demo_test_catalogue())
+    s = p.summary
+    assert (s["partners"], s["backlog"], s["suspension_candidates"], s["shipments"]) == (0, 0, 0, 0)
+    assert p.backlog_by_region.empty and p.exam_rates.empty
+    assert math.isnan(s["in_person_share"]) and math.isnan(s["exam_rate"])
