@@ -262,8 +262,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
               region: str | None = None, workers: int = 2, retry_failed: bool = False,
               force: bool = False, scheduler: str | None = None, key: str | Path | None = None,
               specialist_keys: str | Path | None = None, passphrase_env: str | None = None,
-              kernel_pool: int = 1, fork_kernels: bool = True, artifacts: str | None = None,
-              progress: bool = True,
+              kernel_pool: int = 1, fork_kernels: bool = True, kernel_warmup: str | None = None,
+              artifacts: str | None = None, progress: bool = True,
               session_ids: list[str] | None = None, verify: bool = True,
               on_result: Callable[[ReportResult], None] | None = None) -> BatchSummary:
     """Render, countersign and verify every selected session's report; write the index.
@@ -275,7 +275,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     signed. ``scheduler``: a Dask scheduler address (``tcp://host:8786``) instead of the local
     pool; workers must see the workspace and ``out`` at the same paths (shared storage).
     ``kernel_pool``: warm kernels kept ready per worker; ``fork_kernels``: fork them from a
-    pre-imported zygote (fast) rather than start each as a new interpreter.
+    pre-imported zygote (fast) rather than start each as a new interpreter;
+    ``kernel_warmup``: the code run before forking (default: pandas, matplotlib, ctpat_audit).
     """
     from .batch_index import write_index
 
@@ -301,7 +302,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         supervisor_key=str(Path(key).resolve()) if key else None,
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
         passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
-        verify=verify,
+        kernel_warmup=kernel_warmup, verify=verify,
         **({"artifacts": artifacts} if artifacts else {}))
     selected = select_sessions(ws_root, status=status, since=since, until=until,
                                partners=partners, region=region)

@@ -50,6 +50,7 @@ class BatchSettings:
     passphrase_env: str | None = None
     kernel_pool: int = 1
     fork_kernels: bool = True
+    kernel_warmup: str | None = None  # None: engine.WARMUP_CODE (pandas, matplotlib, ours)
     timeout_s: int = 600
     verify: bool = True
 
@@ -89,11 +90,12 @@ class WorkerState:
     """Per-process resources: warm kernels, loaded keys, renderer state."""
 
     def __init__(self, settings: BatchSettings) -> None:
-        from .engine import KernelPool
+        from .engine import WARMUP_CODE, KernelPool
 
         self.settings = settings
+        warmup = WARMUP_CODE if settings.kernel_warmup is None else settings.kernel_warmup
         self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace,
-                               fork=settings.fork_kernels)
+                               fork=settings.fork_kernels, warmup=warmup)
         self.artifact_state: dict[str, Any] = {}
         self.supervisor: Any = None
         self.specialists: dict[str, Any] = {}

@@ -18,6 +18,8 @@ from signing_helpers import KEY_PASS, SPECIALIST, Setup, make_setup
 
 DATA = Path(__file__).parent / "data" / "batch"
 PASS_ENV = "CTPAT_TEST_BATCH_PASS"
+#: What the fixture reports import (the real template warms up pandas, matplotlib, ours).
+LIGHT_WARMUP = "import sqlite3, pathlib, IPython.display"
 
 
 def fixture_artifacts(ws_path: str, session_id: str, notebook: Path, folder: Path,
@@ -70,6 +72,7 @@ def batch_kwargs(setup: Setup, out: Path, template: str = "report_min.ipynb",
     os.environ[PASS_ENV] = KEY_PASS
     kw: dict[str, Any] = dict(out=out, template=DATA / template, key=setup.p12["sup"],
                               specialist_keys=setup.root, passphrase_env=PASS_ENV,
-                              artifacts="batch_helpers:fixture_artifacts", progress=False)
+                              artifacts="batch_helpers:fixture_artifacts", progress=False,
+                              kernel_warmup=LIGHT_WARMUP)
     kw.update(extra)
     return kw
