@@ -657,3 +657,47 @@ def questionnaire_import(workspace: Path, file: Path, contact: str) -> None:
 
     r = import_questionnaire(open_workspace(workspace), file, contact)
     click.echo(f"self-assessment {r.session_id} for {r.account_id}: {r.answered} answered, {r.blank} left blank")
+
+
+# -- reports (issue 6) ---------------------------------------------------------------------
+@main.command("report")
+@WORKSPACE
+@click.option("--session", "session_ids", required=True, multiple=True,
+              help="Session id (repeat for several; one browser serves them all).")
+@click.option("--out", "out", default=Path("reports"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "formats", multiple=True, default=("ipynb", "html", "pdf", "xlsx"),
+              show_default=True, type=click.Choice(["ipynb", "html", "pdf", "xlsx"]))
+@click.option("--paper", type=click.Choice(["A4", "Letter"]), default="A4", show_default=True)
+@click.option("--as-of", default=None, help="Report date YYYY-MM-DD (default: submission date).")
+@click.option("--due-days", default=90, show_default=True,
+              help="Days after the report date a Requirement is due.")
+def report_cmd(workspace: Path, session_ids: tuple[str, ...], out: Path,
+               formats: tuple[str, ...], paper: str, as_of: str | None, due_days: int) -> None:
+    """Render a session's report to OUT/<account>/<session>/report.{ipynb,html,pdf,xlsx}."""
+    from .report import Renderer
+
+    with Renderer(workspace, out, formats=formats, paper=paper, as_of=as_of,
+                  due_days=due_days) as r:
+        for sid in session_ids:
+            click.echo(f"report written to {r.render(sid)}")
+
+
+@main.command("sample-sessions")
+@WORKSPACE
+@click.option("--validations", default=5, show_default=True)
+@click.option("--self-assessments", default=3, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date the sessions are answered before (default today).")
+def sample_sessions_cmd(workspace: Path, validations: int, self_assessments: int, seed: int,
+                        as_of) -> None:
+    """Add submitted sample validations and self-assessments to a workspace (demo material)."""
+    import datetime as dt
+
+    from .sample_sessions import write_sample_sessions
+
+    day = as_of.date() if as_of else dt.date.today()
+    ids = write_sample_sessions(workspace, validations, self_assessments, seed, day)
+    for kind, values in ids.items():
+        click.echo(f"{kind}: {' '.join(values) or '-'}")

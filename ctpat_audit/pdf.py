@@ -1,0 +1,120 @@
+"""HTML -> print-quality PDF through Debian's chromium, driven by Playwright.
+
+Playwright never downloads a browser here: :class:`PdfEngine` launches the system chromium
+(``executable_path``, default ``/usr/bin/chromium`` or ``$CTPAT_CHROMIUM``) with networking
+features off, and every request a page makes other than ``file:`` and ``data:`` is aborted, so
+a report can fetch nothing. One engine keeps one browser open across many PDFs (a batch
+worker creates one and reuses it; about 0.4 s a PDF once warm); :func:`html_to_pdf` is the
+one-shot form.
+
+Pages: A4 or Letter, a running header (partner and session) and a footer with "page X of Y",
+both escaped (a partner's name is never markup). Page breaks follow the report's print CSS
+(no table row split, charts kept whole).
+"""
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import CtpatError
+
+__all__ = ["PdfError", "PdfEngine", "html_to_pdf", "CHROMIUM_ARGS", "PAPERS", "chromium_path"]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+PAPERS = {"A4": "A4", "Letter": "Letter"}
+
+
+class PdfError(CtpatError):
+    """The PDF could not be produced (no browser, bad paper size, page failed to load)."""
+
+
+def chromium_path() -> str:
+    """The system chromium to use ($CTPAT_CHROMIUM, else /usr/bin/chromium)."""
+    path = os.environ.get("CTPAT_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file():
+        raise PdfError(f"no chromium at {path}: install Debian's package "
+                       "(`apt-get install -y chromium`) or set CTPAT_CHROMIUM")
+    return path
+
+
+def _band(text: str, right: str, size: str = "8px") -> str:
+    return (f'<div style="font-size:{size}; width:100%; margin:0 12mm; display:flex; '
+            f'justify-content:space-between; font-family:sans-serif; color:#333">'
+            f"<span>{text}</span><span>{right}</span></div>")
+
+
+class PdfEngine:
+    """One chromium kept open for many PDFs. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, executable: str | None = None) -> None:
+        self.executable = executable
+        self._pw: Any = None
+        self._browser: Any = None
+
+    def _start(self) -> Any:
+        if self._browser is None or not self._browser.is_connected():
+            from playwright.sync_api import sync_playwright
+
+            exe = self.executable or chromium_path()
+            if self._pw is None:
+                self._pw = sync_playwright().start()
+            try:
+                self._browser = self._pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            except Exception as exc:  # noqa: BLE001 - report what failed, with the path
+                raise PdfError(f"chromium at {exe} did not start: {exc}") from exc
+        return self._browser
+
+    def pdf(self, html_path: str | Path, out_path: str | Path, *, paper: str = "A4",
+            header: str = "", footer: str = "") -> Path:
+        """Print ``html_path`` to ``out_path``; ``header``/``footer`` are plain text (escaped)."""
+        if paper not in PAPERS:
+            raise PdfError(f"paper {paper!r}: expected one of {', '.join(PAPERS)}")
+        src = Path(html_path).resolve()
+        context = self._start().new_context(java_script_enabled=False, offline=True)
+        try:
+            page = context.new_page()
+            page.route("**/*", lambda route: route.continue_()
+                       if route.request.url.startswith(("file:", "data:")) else route.abort())
+            page.goto(src.as_uri(), wait_until="load")
+            page.emulate_media(media="print")
+            head = _band(html.escape(header), "")
+            foot = _band(html.escape(footer), 'page <span class="pageNumber"></span> of '
+                         '<span class="totalPages"></span>')
+            data = page.pdf(format=PAPERS[paper], print_background=True,
+                            display_header_footer=True, header_template=head,
+                            footer_template=foot, prefer_css_page_size=False,
+                            margin={"top": "16mm", "bottom": "16mm", "left": "12mm",
+                                    "right": "12mm"})
+        finally:
+            context.close()
+        out = Path(out_path)
+        out.write_bytes(data)
+        return out
+
+    def close(self) -> None:
+        if self._browser is not None:
+            try:
+                self._browser.close()
+            except Exception:  # noqa: BLE001 - closing a dead browser is fine
+                pass
+            self._browser = None
+        if self._pw is not None:
+            self._pw.stop()
+            self._pw = None
+
+    def __enter__(self) -> PdfEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def html_to_pdf(html_path: str | Path, out_path: str | Path, *, paper: str = "A4",
+                header: str = "", footer: str = "") -> Path:
+    """One PDF with a browser of its own (started and closed here)."""
+    with PdfEngine() as engine:
+        return engine.pdf(html_path, out_path, paper=paper, header=header, footer=footer)
