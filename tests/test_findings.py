@@ -1,0 +1,96 @@
+"""Findings rules on hand-made answer tables, and stored Best Practices on a real workspace."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from ctpat_audit import findings as F
+from ctpat_audit.errors import InputError
+
+DAY = dt.date(2026, 10, 1)
+
+
+def answers(rows):
+    return pd.DataFrame(rows, columns=["criterion_id", "category", "level", "facility_id",
+                                       "status", "notes"]).astype(
+        {"criterion_id": "str", "level": "str", "facility_id": "str"})
+
+
+A = answers([
+    ("1.1", 1, "Should", "", "meets", ""),
+    ("3.2", 3, "Must", "", "does_not_meet", "no log"),
+    ("10.1", 10, "Must", "", "does_not_meet", ""),
+    ("2.4", 2, "Must", "", "meets", ""),
+    ("6.1", 6, "Should", "", "does_not_meet", "partly"),
+])
+
+
+def test_requirements_have_due_dates_recommendations_do_not():
+    f = F.build_findings(A, {"3.2": "Text 3.2"}, DAY)
+    assert f["finding_id"].tolist() == ["R01", "R02", "C01"]
+    assert f["criterion_id"].tolist() == ["3.2", "10.1", "6.1"]  # numeric order, not text
+    assert f.loc[0, "due_date"] == dt.date(2026, 12, 30)
+    assert f.loc[2, "due_date"] is None
+    assert f.loc[0, "requirement"] == "Text 3.2" and f.loc[0, "validator_notes"] == "no log"
+    f30 = F.build_findings(A, {}, DAY, due_days=30)
+    assert f30.loc[0, "due_date"] == dt.date(2026, 10, 31)
+    with pytest.raises(InputError):
+        F.build_findings(A, {}, DAY, due_days=0)
+
+
+def test_outcome_codes_and_reasons():
+    f = F.build_findings(A, {}, DAY)
+    o = F.overall_outcome(A, f)
+    assert o.code == "action_required"
+    assert any("3.2, 10.1" in r for r in o.reasons)
+    only_should = A[A["criterion_id"] != "3.2"]
+    only_should = only_should[only_should["criterion_id"] != "10.1"]
+    assert F.overall_outcome(only_should, F.build_findings(only_should, {}, DAY)).code == \
+        "recommendations"
+    clean = A[A["status"] == "meets"]
+    assert F.overall_outcome(clean, F.build_findings(clean, {}, DAY)).code == "no_action"
+    open_must = answers([("2.4", 2, "Must", "", None, ""), ("1.1", 1, "Should", "", "meets", "")])
+    o = F.overall_outcome(open_must, F.build_findings(open_must, {}, DAY))
+    assert o.code == "incomplete" and "2.4" in o.reasons[0]
+
+
+def test_per_facility_worst_status_and_comparison():
+    v = answers([("3.2", 3, "Must", "F1", "meets", ""), ("3.2", 3, "Must", "F2", "does_not_meet", ""),
+                 ("1.1", 1, "Should", "F1", "meets", ""), ("1.1", 1, "Should", "F2", "meets", ""),
+                 ("6.1", 6, "Should", "F1", "not_applicable", "")])
+    assert F.criterion_status(v).set_index("criterion_id")["status"].to_dict() == {
+        "3.2": "does_not_meet", "1.1": "meets", "6.1": "not_applicable"}
+    p = answers([("3.2", 3, "Must", "", "meets", ""), ("1.1", 1, "Should", "", "meets", "")])
+    c = F.compare_self_assessment(v, p).set_index("criterion_id")["agreement"].to_dict()
+    assert c == {"3.2": "disagree: partner overstated", "1.1": "agree", "6.1": "validator only"}
+    f = F.build_findings(v, {}, DAY)
+    assert f["facility_id"].tolist() == ["F2"]
+
+
+def test_best_practices_are_stored_and_audited(tmp_path):
+    from report_helpers import sample_workspace_with_sessions
+    from ctpat_audit.audit import audit_entries
+
+    ws, ids = sample_workspace_with_sessions(tmp_path, validations=1, self_assessments=0,
+                                             partners=6)
+    sid = ids["validations"][0]
+    before = len(F.best_practices(ws, sid))
+    F.record_best_practice(ws, sid, "Photo at each seal hand-off", actor="s@cbp.example",
+                           criterion_id="7.1")
+    bp = F.best_practices(ws, sid)
+    assert len(bp) == before + 1 and bp["text"].iloc[-1] == "Photo at each seal hand-off"
+    conn = ws.connect()
+    try:
+        acts = audit_entries(conn, sid)["action"].tolist()
+    finally:
+        conn.close()
+    assert "best_practice" in acts
+    with pytest.raises(InputError):
+        F.record_best_practice(ws, sid, "   ", actor="s@cbp.example")
+    with pytest.raises(InputError):
+        F.record_best_practice(ws, "V-AAAAAAAAAA", "x", actor="s@cbp.example")
+    sf = F.session_findings(ws, sid, DAY)
+    assert sf.counts()["best_practices"] == before + 1
+    assert set(sf.findings["kind"]) <= {"Requirement", "Recommendation"}
