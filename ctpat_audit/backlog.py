@@ -2,8 +2,9 @@
 
 Rules (sources in brackets; everything that is ours is marked as ours):
 
-* **Validations due** [6 U.S.C. 964-965 as summarised in shared/domain/README.md: a first
-  validation within 1 year of certification; 6 U.S.C. 969(2): revalidation "not less frequently
+* **Validations due** [6 U.S.C. 965(a): the validation of a Tier 1 (certified) participant
+  "shall, to the extent practicable, be completed not later than 1 year after certification";
+  6 U.S.C. 969(2): revalidation "not less frequently
   than once during each 4-year period following the initial validation"]. A partner certified
   but never validated is due ``certification_date + FIRST_VALIDATION_YEARS``; a validated one
   ``last_validation_date + REVALIDATION_YEARS``. Years are calendar years (29 February + 1 year
@@ -31,7 +32,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-#: 6 U.S.C. 964-965: first validation within 1 year of certification (domain notes).
+#: 6 U.S.C. 965(a): first validation within 1 year of certification, to the extent practicable.
 FIRST_VALIDATION_YEARS = 1
 #: 6 U.S.C. 969(2): revalidation at least once in each 4-year period after the initial one.
 REVALIDATION_YEARS = 4
