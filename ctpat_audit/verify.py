@@ -222,7 +222,8 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
         return
     data = (folder / MANIFEST).read_bytes()
     try:
-        content = cms.ContentInfo.load(sig_path.read_bytes())
+        # strict: bytes after the DER structure are tampering too, not ignorable padding
+        content = cms.ContentInfo.load(sig_path.read_bytes(), strict=True)
         signed_data = content["content"]
         signed_data.native  # parse eagerly: garbage raises here
     except Exception:  # noqa: BLE001 - any parse failure means a damaged signature

@@ -74,7 +74,7 @@ def test_flipping_any_byte_of_any_file_is_detected(setup: Setup, signed: Path,
 
 
 @pytest.mark.parametrize("change", ["delete", "add", "append_pdf", "truncate_pdf",
-                                    "add_evidence", "drop_sig"])
+                                    "add_evidence", "drop_sig", "append_sig"])
 def test_file_set_changes_are_detected(setup: Setup, copy: Path, change: str) -> None:
     if change == "delete":
         (copy / "report.xlsx").unlink()
@@ -88,6 +88,9 @@ def test_file_set_changes_are_detected(setup: Setup, copy: Path, change: str) ->
         (copy / "report.pdf").write_bytes(data[:-200])
     elif change == "add_evidence":
         (copy / "evidence" / ("0" * 64)).write_bytes(b"planted")
+    elif change == "append_sig":  # found by stress/tamper.py: trailing bytes were ignored
+        with (copy / MANIFEST_SIG).open("ab") as fh:
+            fh.write(b"\x00")
     else:
         (copy / MANIFEST_SIG).unlink()
     rep = verify_report(copy, trust(setup))
