@@ -88,8 +88,23 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
     except pm.PapermillExecutionError as exc:
         tb = _ANSI.sub("", "\n".join(exc.traceback or []))
         raise ReportError(session_id, f"{exc.ename}: {_ANSI.sub('', str(exc.evalue))}",
-                          cell_index=exc.cell_index, source=exc.source or "", traceback=tb,
-                          notebook=out_nb) from None
+                          cell_index=_error_cell(out_nb, exc.cell_index),
+                          source=exc.source or "", traceback=tb, notebook=out_nb) from None
+
+
+def _error_cell(nb_path: Path, fallback: int) -> int:
+    """Index of the cell holding the error in the saved notebook (papermill adds a banner
+    cell at the top, so its execution index is off by one there)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(nb_path), as_version=4)
+    except Exception:  # noqa: BLE001 - no notebook written: keep papermill's index
+        return fallback
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return i
+    return fallback
 
 
 def export_html(nb_path: str | Path, out_html: str | Path, header: dict[str, Any]) -> Path:

@@ -41,13 +41,21 @@ def _clock(at: dt.datetime) -> Any:
 
 
 def _answer_all(s: Any, rng: random.Random, methods: tuple[str, ...], p_must: float,
-                p_should: float, actor: str) -> list[tuple[str, str]]:
+                p_should: float, actor: str, force: bool = False) -> list[tuple[str, str]]:
     """Answer every unit of session ``s``; returns the (criterion, facility) units not met."""
     missed = []
-    for cid, fid in s.units():
-        level = next(c.level for c in s.criteria if c.criterion_id == cid)
+    units = s.units()
+    level_of = {c.criterion_id: c.level for c in s.criteria}
+    forced = set()
+    if force:  # a validation always finds something: one Must and one Should unit not met
+        for lv in ("Must", "Should"):
+            pool = [u for u in units if level_of[u[0]] == lv]
+            if pool:
+                forced.add(rng.choice(pool))
+    for cid, fid in units:
+        level = level_of[cid]
         r = rng.random()
-        if r < (p_must if level == "Must" else p_should):
+        if (cid, fid) in forced or r < (p_must if level == "Must" else p_should):
             status, notes = "does_not_meet", rng.choice(_GAPS)
             missed.append((cid, fid))
         elif r > 0.985:
@@ -106,7 +114,7 @@ def write_sample_sessions(ws: Any, n_validations: int, n_self_assessments: int, 
         with open_session(w, acc, "validation", mode, specialist, facilities=visit,
                           clock=_clock(at)) as s:
             methods = _IN_PERSON_METHODS if in_person else _VIRTUAL_METHODS
-            missed = _answer_all(s, rng, methods, 0.05, 0.10, specialist)
+            missed = _answer_all(s, rng, methods, 0.05, 0.10, specialist, force=True)
             if missed:
                 cid, fid = missed[0]
                 note = (f"Evidence for criterion {cid}: photo log and notes taken during the "

@@ -1,0 +1,156 @@
+"""The report end to end: one rendered report (module fixture) checked as notebook, HTML, PDF
+and workbook, with a hostile partner name; a broken session leaves a marked notebook."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from ctpat_audit.cli import main
+from ctpat_audit.findings import session_findings
+from ctpat_audit.report import Renderer, ReportError, network_urls
+from ctpat_audit.report_content import SECTIONS
+from ctpat_audit.session import resume_session
+from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
+
+REPORT_DATE = "2026-10-15"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    ws, ids = sample_workspace_with_sessions(root, validations=1, self_assessments=1)
+    sid = ids["validations"][0]
+    with resume_session(ws, sid) as s:
+        account = s.account_id
+    set_legal_name(ws, account, HOSTILE)
+    out = root / "reports"
+    with Renderer(ws.path, out, as_of=REPORT_DATE) as r:
+        folder = r.render(sid)
+    findings = session_findings(ws, sid, dt.date.fromisoformat(REPORT_DATE))
+    return {"ws": ws, "sid": sid, "account": account, "folder": folder, "out": out,
+            "findings": findings}
+
+
+def test_folder_layout_and_notebook_has_no_error(rendered):
+    folder = rendered["folder"]
+    assert folder == rendered["out"] / rendered["account"] / rendered["sid"]
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.ipynb",
+                                                        "report.pdf", "report.xlsx"]
+    assert not list((rendered["out"] / ".tmp").iterdir())  # no half-written leftovers
+    nb = nbformat.read(folder / "report.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs and not [o for o in outputs if o.output_type == "error"]
+    assert any("application/vnd.ctpat.summary+json" in o.get("data", {}) for o in outputs)
+
+
+def test_html_sections_toc_and_no_code_or_network(rendered):
+    text = (rendered["folder"] / "report.html").read_text(encoding="utf-8")
+    found = [re.search(rf'<h2[^>]*\bid="{key}"', text) for key, _ in SECTIONS]
+    assert None not in found
+    positions = [m.start() for m in found]
+    assert positions == sorted(positions)
+    for key, title in SECTIONS:
+        assert f'href="#{key}"' in text  # table of contents
+    assert rendered["sid"] in text.split("<main>")[0]  # header carries the identity
+    assert "@media print" in text
+    assert network_urls(text) == [] and "<script" not in text.lower()
+    assert "rc.show_" not in text and "load_context" not in text  # no code cells
+    assert "Not signed" in text and "DEMONSTRATION" in text
+    for r in rendered["findings"].findings.itertuples():
+        assert f"<td>{r.finding_id}</td>" in text
+
+
+def test_hostile_partner_name_is_inert_everywhere(rendered):
+    text = (rendered["folder"] / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert not re.search(r"<[^>]+\son\w+\s*=", text)  # no event-handler attributes
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    pdf_text = subprocess.run(["pdftotext", "-layout", str(rendered["folder"] / "report.pdf"),
+                               "-"], capture_output=True, text=True, check=True).stdout
+    assert "<script>alert(1)</script>" in pdf_text  # shown as text, readable
+    from openpyxl import load_workbook
+
+    wb = load_workbook(rendered["folder"] / "report.xlsx")
+    cell = wb["Summary"]["B4"] if wb["Summary"]["A4"].value == "Partner" else None
+    assert cell is not None and cell.value == HOSTILE and cell.data_type == "s"
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (ws.title, c.coordinate)
+
+
+def test_pdf_holds_every_requirement_and_due_date(rendered):
+    pdf = rendered["folder"] / "report.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    f = rendered["findings"].findings
+    req = f[f["kind"] == "Requirement"]
+    assert len(req) >= 1
+    due = (dt.date.fromisoformat(REPORT_DATE) + dt.timedelta(days=90)).isoformat()
+    flat = re.sub(r"\s+", "", text)
+    for r in req.itertuples():
+        assert r.finding_id in text and r.criterion_id in text
+        assert r.due_date.isoformat() == due
+    assert due in flat
+    assert "Signatures" in text and "page 1 of" in text
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert "595.92 x 842.88" in info or "595 x 842" in info  # A4
+
+
+def test_workbook_sheets_and_styles(rendered):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(rendered["folder"] / "report.xlsx")
+    assert wb.sheetnames == ["Summary", "Findings", "Checklist", "Exams"]
+    for ws in wb.worksheets:
+        assert "DEMONSTRATION" in str(ws["A2"].value)
+    fs = wb["Findings"]
+    head = [c.value for c in fs[4]]
+    assert head[:3] == ["finding_id", "kind", "criterion_id"]
+    assert {"due_date", "owner", "partner_response"} <= set(head)
+    assert fs["A4"].fill.fgColor.rgb.endswith("1F3864") and fs["A4"].font.bold
+    assert fs.freeze_panes == "A5" and fs.auto_filter.ref.startswith("A4:")
+    assert len(fs.conditional_formatting) >= 1
+    due_col = head.index("due_date") + 1
+    f = rendered["findings"].findings
+    first_req = f[f["kind"] == "Requirement"].iloc[0]
+    assert fs.cell(5, due_col).value.date() == first_req["due_date"]
+    ck = wb["Checklist"]
+    assert ck.max_row - 4 == len(rendered["findings"].answers)
+    assert len(ck.conditional_formatting) >= 1
+
+
+def test_broken_session_marks_notebook_and_names_cell(rendered, tmp_path):
+    ws = rendered["ws"]
+    with Renderer(ws.path, tmp_path, formats=("ipynb",)) as r:
+        with pytest.raises(ReportError) as info:
+            r.render("V-AAAAAAAAAA")  # well formed, not in the workspace
+    err = info.value
+    assert err.cell_index is not None and "load_context" in err.source
+    assert "NotFoundError" in str(err) and f"cell {err.cell_index}" in str(err)
+    nb = nbformat.read(err.notebook, as_version=4)
+    failed = nb.cells[err.cell_index]
+    assert [o for o in failed.outputs if o.output_type == "error"]
+    assert not (tmp_path / "V-AAAAAAAAAA").exists()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["_failed"]
+    # the CLI prints the same error and exits 2
+    res = CliRunner().invoke(main, ["report", str(ws.path), "--session", "V-AAAAAAAAAA",
+                                    "--out", str(tmp_path / "cli"), "--format", "ipynb"])
+    assert res.exit_code == 2 and "notebook cell" in res.output
+
+
+def test_bad_ids_and_options_refused(rendered, tmp_path):
+    from ctpat_audit.errors import InputError
+
+    with Renderer(rendered["ws"].path, tmp_path) as r:
+        with pytest.raises(InputError):
+            r.render("../../etc")
+    with pytest.raises(ReportError):
+        Renderer(rendered["ws"].path, tmp_path, paper="A3")
+    assert not any(Path(tmp_path).iterdir()) or [p.name for p in tmp_path.iterdir()] == [".tmp"]
