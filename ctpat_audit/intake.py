@@ -154,22 +154,41 @@ def _sql_rows(frame: pd.DataFrame, spec: Table) -> Iterable[tuple]:
     return zip(*cols)
 
 
-def _write_shipments(ws: Workspace, new: pd.DataFrame, stamp: str) -> str:
+BULK_SORT = {"shipments": ["account_id", "entry_date", "entry_id"],
+             "profile_states": ["account_id", "profile_year", "criterion_id"]}
+BULK_DIR = {"shipments": "exams", "profile_states": "profile"}
+
+
+def profile_states(responses: pd.DataFrame) -> pd.DataFrame:
+    """Derived from profile responses: each answer's state (0 blank, 1 short, 2 answered),
+    kept as a small sorted Parquet file so the whole portfolio's completeness is one read."""
+    from .review import answer_states
+
+    return pd.DataFrame({
+        "account_id": responses["account_id"].astype("string"),
+        "profile_year": responses["profile_year"].astype("int16"),
+        "criterion_id": responses["criterion_id"].astype("string"),
+        "state": answer_states(responses["response_text"]),
+    })
+
+
+def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
+    """Write a bulk table as a new Parquet file: the source's accounts replace theirs."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    old_path = ws.shipments_path()
+    old_path = ws.bulk_path(kind)
     if old_path is not None and old_path.exists():
         old = pq.read_table(old_path).to_pandas()
         keep = ~old["account_id"].isin(set(new["account_id"]))
         new = pd.concat([old[keep], new], ignore_index=True)
-    new = new.sort_values(["account_id", "entry_date", "entry_id"], kind="stable")
+    new = new.sort_values(BULK_SORT[kind], kind="stable")
     table = pa.Table.from_pandas(new, preserve_index=False)
-    name = f"shipments-{stamp}.parquet"
-    with replacing(ws.path / "exams" / name) as tmp:
+    name = f"{kind.replace('_', '-')}-{stamp}.parquet"
+    with replacing(ws.path / BULK_DIR[kind] / name) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        write_statistics=True)
-    return name
+    return f"{BULK_DIR[kind]}/{name}"
 
 
 def import_source(workspace: str | Path | Workspace, source: str | Path, *,
@@ -183,14 +202,24 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
     digest = _sha256_files(checked.files)
     frames = checked.frames
-    shipments_file = None
-    steps = [t for t in SQL_TABLES if t.name in frames]
-    bar = tqdm(total=len(steps) + ("shipments" in frames), desc="importing", unit="table",
-               disable=not progress)
+    bulk = {}
     if "shipments" in frames:
-        shipments_file = _write_shipments(ws, frames["shipments"], stamp)
-        bar.update()
-    old_shipments = ws.shipments_path()
+        bulk["shipments"] = frames["shipments"]
+    if "profile_responses" in frames:
+        bulk["profile_states"] = profile_states(frames["profile_responses"])
+    steps = [t for t in SQL_TABLES if t.name in frames]
+    bar = tqdm(total=len(steps) + len(bulk), desc="importing", unit="table", disable=not progress)
+    old_files = {kind: ws.bulk_path(kind) for kind in bulk}
+    new_files: dict[str, str] = {}
+    try:
+        for kind, frame in bulk.items():
+            new_files[kind] = _write_bulk(ws, kind, frame, stamp)
+            bar.update()
+    except BaseException:
+        for rel in new_files.values():
+            (ws.path / rel).unlink(missing_ok=True)
+        bar.close()
+        raise
     conn = ws.connect()
     try:
         with db.write(conn):
@@ -215,20 +244,20 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
             meta = {"last_import_at": now.isoformat(timespec="seconds"),
                     "last_import_source": str(Path(source).resolve()),
                     "source_sha256": digest}
-            if shipments_file:
-                meta["shipments_file"] = shipments_file
+            meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
             conn.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
                              "SET value=excluded.value", meta.items())
     except BaseException:
-        if shipments_file:
-            (ws.path / "exams" / shipments_file).unlink(missing_ok=True)
+        for rel in new_files.values():
+            (ws.path / rel).unlink(missing_ok=True)
         raise
     finally:
         conn.close()
         bar.close()
-    if shipments_file and old_shipments is not None and old_shipments.name != shipments_file:
-        old_shipments.unlink(missing_ok=True)
-    return ImportSummary({k: len(v) for k, v in frames.items()}, digest, shipments_file)
+    for kind, old in old_files.items():
+        if old is not None and old != ws.path / new_files[kind]:
+            old.unlink(missing_ok=True)
+    return ImportSummary({k: len(v) for k, v in frames.items()}, digest, new_files.get("shipments"))
 
 
 def format_problems(problems: list[Problem], limit: int = 200) -> str:

@@ -20,6 +20,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .catalogue import Catalogue
@@ -87,14 +88,21 @@ def annual_review(anniversary: dt.date | None, submitted_on: dt.date | None, as_
                         f"not submitted in the window {prev_opens} to {prev}; {days} days overdue{late}")
 
 
+STATES = ("blank", "short", "answered")  # codes 0, 1, 2 in the derived profile-states file
+
+
+def answer_states(texts: pd.Series) -> np.ndarray:
+    """State codes (0 blank, 1 short, 2 answered) of many answers at once."""
+    s = texts.astype("string").fillna("").str.strip()
+    blank = (s == "").to_numpy()
+    short = ((s.str.len() < MIN_ANSWER_CHARS) | s.str.lower().str.rstrip(".").isin(PLACEHOLDERS)).to_numpy()
+    return np.where(blank, 0, np.where(short, 1, 2)).astype("int8")
+
+
 def answer_state(text: object) -> str:
+    """State of one answer: blank, short or answered."""
     s = "" if text is None or text is pd.NA or (isinstance(text, float) and text != text) else str(text)
-    s = s.strip()
-    if not s:
-        return "blank"
-    if len(s) < MIN_ANSWER_CHARS or s.lower().rstrip(".") in PLACEHOLDERS:
-        return "short"
-    return "answered"
+    return STATES[int(answer_states(pd.Series([s]))[0])]
 
 
 def _normal(s: str) -> str:
@@ -225,11 +233,72 @@ def triage(status: str, annual: AnnualReview, must_gaps: list[str] | int, blank:
     return "low", reasons
 
 
-def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
-                     progress: bool = False) -> pd.DataFrame:
-    """One row per partner, overdue first (most days overdue first), then by risk."""
-    from tqdm.auto import tqdm
+def _current_states(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
+    """account_id, criterion_id, state of the latest profile year up to ``as_of``."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
+    path = ws.bulk_path("profile_states")
+    if path is not None and path.exists():
+        table = pq.read_table(path, filters=[("profile_year", "<=", as_of.year)])
+        if table.num_rows == 0:
+            return pd.DataFrame(columns=["account_id", "criterion_id", "state"])
+        year = pc.max(table["profile_year"]).as_py()
+        table = table.filter(pc.equal(table["profile_year"], year))
+        return table.select(["account_id", "criterion_id", "state"]).to_pandas()
+    resp = ws.table("profile_responses")  # a workspace imported before the derived file existed
+    resp = resp[resp["profile_year"] <= as_of.year]
+    resp = resp[resp["profile_year"] == resp["profile_year"].max()]
+    return resp.assign(state=answer_states(resp["response_text"]))[["account_id", "criterion_id", "state"]]
+
+
+def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
+                  entities: pd.Series) -> dict[str, tuple[int, int, int, int]]:
+    """Per partner: (blank, short, answered, Must not addressed) over its applicable criteria.
+
+    Vectorised over the whole portfolio: applicability is computed once per distinct mix of
+    entity types, and everything is joined on integer codes.
+    """
+    combos: dict[tuple[str, ...], int] = {}
+    app_rows: list[tuple[int, str, bool]] = []
+    acc_combo: dict[str, int] = {}
+    for acc, types in entities.items():
+        key = tuple(sorted(types))
+        if key not in combos:
+            combos[key] = len(combos)
+            app_rows += [(combos[key], c.id, c.level_for(key) == "Must") for c in catalogue.applicable(key)]
+        acc_combo[acc] = combos[key]
+    if not app_rows:
+        return {}
+    app = pd.DataFrame(app_rows, columns=["combo", "criterion_id", "must"])
+    accounts = pd.Index(sorted(acc_combo))
+    crit_ids = pd.Index(sorted(set(app["criterion_id"])))
+    # every (account, applicable criterion) pair, as integer codes
+    acc_codes = pd.Series(np.arange(len(accounts)), index=accounts)
+    pairs = pd.DataFrame({"acc": acc_codes.to_numpy(),
+                          "combo": [acc_combo[a] for a in accounts]}).merge(app, on="combo")
+    pairs["crit"] = crit_ids.get_indexer(pairs["criterion_id"])
+    states = _current_states(ws, as_of)
+    st = pd.DataFrame({"acc": accounts.get_indexer(states["account_id"]),
+                       "crit": crit_ids.get_indexer(states["criterion_id"]),
+                       "state": states["state"].to_numpy()})
+    st = st[(st["acc"] >= 0) & (st["crit"] >= 0)]
+    key_pairs = pairs["acc"].to_numpy(np.int64) * len(crit_ids) + pairs["crit"].to_numpy(np.int64)
+    key_states = st["acc"].to_numpy(np.int64) * len(crit_ids) + st["crit"].to_numpy(np.int64)
+    lookup = pd.Series(st["state"].to_numpy(), index=key_states)
+    state = lookup.reindex(key_pairs).fillna(0).to_numpy().astype(np.int64)  # missing answer = blank
+    acc = pairs["acc"].to_numpy()
+    n = len(accounts)
+    blank = np.bincount(acc[state == 0], minlength=n)
+    short = np.bincount(acc[state == 1], minlength=n)
+    answered = np.bincount(acc[state == 2], minlength=n)
+    must_gap = np.bincount(acc[pairs["must"].to_numpy() & (state < 2)], minlength=n)
+    return {a: (int(blank[i]), int(short[i]), int(answered[i]), int(must_gap[i]))
+            for i, a in enumerate(accounts)}
+
+
+def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
+    """One row per partner, overdue first (most days overdue first), then by risk."""
     partners = ws.partners()
     entities = ws.table("entities").groupby("account_id")["entity_type"].agg(list)
     contacts = ws.table("contacts")
@@ -238,47 +307,22 @@ def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
     unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)].groupby("account_id").size()
     attempts = outreach.groupby("account_id").size()
 
-    # completeness of the current profile year, per partner, without loading partners one by one
-    resp = ws.table("profile_responses")
-    year = resp.loc[resp["profile_year"] <= as_of.year, "profile_year"].max() if len(resp) else None
-    cur = resp[resp["profile_year"] == year] if year is not None else resp.iloc[0:0]
-    state = cur["response_text"].map(answer_state)
-    cur = cur.assign(state=state.to_numpy())
-    combos: dict[tuple[str, ...], pd.DataFrame] = {}
-    rows = []
-    for p in tqdm(partners.itertuples(index=False), total=len(partners), desc="review",
-                  disable=not progress):
-        types = tuple(sorted(entities.get(p.account_id, [])))
-        if types not in combos:
-            crit = catalogue.applicable(types) if types else []
-            combos[types] = pd.DataFrame({"criterion_id": [c.id for c in crit],
-                                          "must_should": [c.level_for(types) for c in crit]})
-        rows.append((p.account_id, types))
-    applicable = pd.concat([combos[t].assign(account_id=a) for a, t in rows], ignore_index=True) \
-        if rows else pd.DataFrame(columns=["criterion_id", "must_should", "account_id"])
-    merged = applicable.merge(cur[["account_id", "criterion_id", "state"]], how="left",
-                              on=["account_id", "criterion_id"])
-    merged["state"] = merged["state"].fillna("blank")
-    counts = merged.groupby("account_id")["state"].value_counts().unstack(fill_value=0)
-    must_gap = merged[(merged["must_should"] == "Must") & (merged["state"] != "answered")] \
-        .groupby("account_id").size()
-
+    counts = _completeness(ws, catalogue, as_of, entities)
     out = []
     for p in partners.itertuples(index=False):
         ann = p.profile_anniversary.date() if pd.notna(p.profile_anniversary) else None
         sub = p.last_profile_review_date.date() if pd.notna(p.last_profile_review_date) else None
         a = annual_review(ann, sub, as_of, p.status)
-        c = counts.loc[p.account_id] if p.account_id in counts.index else pd.Series(dtype=int)
-        applicable_n = int(c.sum()) if len(c) else 0
-        blank = int(c.get("blank", 0))
+        c = counts.get(p.account_id, (0, 0, 0, 0))
+        applicable_n, blank = int(sum(c[:3])), int(c[0])
         row = {
             "account_id": p.account_id, "legal_name": p.legal_name, "status": p.status,
             "entity_types": ", ".join(entities.get(p.account_id, [])),
             "review_status": a.status, "due": a.due if a.status != "not_applicable" else None,
             "days_overdue": a.days_overdue, "days_left": a.days_left,
-            "applicable": applicable_n, "answered": int(c.get("answered", 0)),
-            "short": int(c.get("short", 0)), "blank": blank,
-            "must_not_addressed": int(must_gap.get(p.account_id, 0)),
+            "applicable": applicable_n, "answered": int(c[2]),
+            "short": int(c[1]), "blank": blank,
+            "must_not_addressed": int(c[3]),
             "company_officer": p.account_id in officers,
             "outreach_attempts": int(attempts.get(p.account_id, 0)),
             "outreach_unanswered": int(unanswered.get(p.account_id, 0)),

@@ -6,6 +6,7 @@
       ctpat.sqlite     records: partners, entities, facilities, contacts, profile responses,
                        outreach (+ sessions, answers, evidence index, audit log: see store.py)
       exams/           shipment and exam history as Parquet, sorted by account
+      profile/         each profile answer's state (blank/short/answered), derived at import
       evidence/        evidence files by SHA-256
       keys/            signer certificates (trust store)
       catalogues/      imported criteria catalogues
@@ -28,7 +29,7 @@ from .errors import NotFoundError, WorkspaceError
 from .schemas import SHIPMENTS, TABLES, Table
 
 DB_NAME = "ctpat.sqlite"
-SUBDIRS = ("exams", "evidence", "keys", "catalogues")
+SUBDIRS = ("exams", "profile", "evidence", "keys", "catalogues")
 SCHEMA_VERSION = "1"
 
 
@@ -161,9 +162,16 @@ class Workspace:
     def partners(self) -> pd.DataFrame:
         return self.table("partners")
 
+    def bulk_path(self, kind: str) -> Path | None:
+        """The current Parquet file of a bulk table ("shipments", "profile_states")."""
+        name = self.meta().get(f"{kind}_file")
+        if not name:
+            return None
+        # older workspaces recorded shipment files relative to exams/
+        return self.path / name if "/" in name else self.path / "exams" / name
+
     def shipments_path(self) -> Path | None:
-        name = self.meta().get("shipments_file")
-        return self.path / "exams" / name if name else None
+        return self.bulk_path("shipments")
 
     def shipments(self, account_id: str | None = None,
                   columns: list[str] | None = None) -> pd.DataFrame:

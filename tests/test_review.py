@@ -121,3 +121,22 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
     assert one.returncode == 0 and "annual review:" in one.stdout and "suspension risk:" in one.stdout
     missing = subprocess.run([str(exe), "review", str(ws.path), "nope"], capture_output=True, text=True)
     assert missing.returncode == 2 and "no partner" in missing.stderr
+
+
+def test_portfolio_completeness_same_from_derived_file_and_from_the_responses(reviewed, tmp_path):
+    import shutil
+
+    from ctpat_audit.workspace import open_workspace
+
+    ws, cat, frame = reviewed
+    copy = tmp_path / "ws"
+    shutil.copytree(ws.path, copy)
+    ws2 = open_workspace(copy)
+    assert ws2.bulk_path("profile_states").is_file()
+    conn = ws2.connect()
+    conn.execute("DELETE FROM meta WHERE key = 'profile_states_file'")  # as an older workspace
+    conn.close()
+    assert ws2.bulk_path("profile_states") is None
+    again = review_portfolio(ws2, cat, D(2026, 11, 1))
+    pd.testing.assert_frame_equal(frame, again)
+    assert frame["blank"].sum() > 0 and frame["short"].sum() > 0
