@@ -29,7 +29,7 @@ from typing import Any
 from .errors import CtpatError
 
 __all__ = ["ReportError", "Renderer", "render_report", "render_artifacts", "execute_report",
-           "export_html", "network_urls", "DEFAULT_TEMPLATE", "TEMPLATE_DIR", "FORMATS",
+           "export_html", "network_urls", "close_artifact_state", "DEFAULT_TEMPLATE", "TEMPLATE_DIR", "FORMATS",
            "report_folder"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -175,6 +175,13 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         html_path.unlink(missing_ok=True)
 
 
+def close_artifact_state(state: dict[str, Any]) -> None:
+    """Stop what :func:`render_artifacts` keeps in a worker's ``state`` (the browser)."""
+    engine = state.pop("pdf_engine", None)
+    if engine is not None:
+        engine.close()
+
+
 def _publish(tmp: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
@@ -254,9 +261,7 @@ class Renderer:
         return dest / "report.ipynb"
 
     def close(self) -> None:
-        engine = self.state.pop("pdf_engine", None)
-        if engine is not None:
-            engine.close()
+        close_artifact_state(self.state)
 
     def __enter__(self) -> Renderer:
         return self

@@ -334,7 +334,9 @@ def signers_needed(ctx: ReportContext) -> Sequence[tuple[str, str]]:
 
 def show_signatures(ctx: ReportContext) -> None:
     items = "".join(f"<li><b>{esc(m)}</b>: {esc(w)}</li>" for m, w in signers_needed(ctx))
-    _show(f'{_heading("signatures")}<div class="signatures"><p class="unsigned">Not signed. '
-          f"This report must be signed by:</p><ul>{items}</ul>"
-          '<div class="stamp-space"></div></div>',
-          "Not signed. " + "; ".join(f"{m}: {w}" for m, w in signers_needed(ctx)))
+    # The signing step stamps under the LAST word "Signatures" of the PDF: the label line
+    # right above the empty stamp space below, so stamps never cover the text.
+    _show(f'{_heading("signatures")}<div class="signatures"><p class="unsigned">Not signed '
+          f"when rendered. Required signatures:</p><ul>{items}</ul>"
+          '<p class="stamp-label">Signatures</p><div class="stamp-space"></div></div>',
+          "Not signed when rendered. " + "; ".join(f"{m}: {w}" for m, w in signers_needed(ctx)))
