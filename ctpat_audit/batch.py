@@ -12,22 +12,39 @@ its folder is still there. Failed runs are re-run with ``retry_failed``; ``force
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch_worker import BatchSettings, ReportResult, ReportTask, close_worker_states, render_one
+from .batch_worker import (
+    BatchSettings,
+    ReportResult,
+    ReportTask,
+    close_worker_states,
+    render_one,
+)
 from .errors import CtpatError
 
-__all__ = ["BatchError", "BatchManifest", "BatchSummary", "select_sessions", "inputs_hash",
-           "plan_batch", "run_batch", "DEFAULT_TEMPLATE", "MANIFEST_NAME"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "MANIFEST_NAME",
+    "BatchError",
+    "BatchManifest",
+    "BatchSummary",
+    "inputs_hash",
+    "plan_batch",
+    "run_batch",
+    "select_sessions",
+]
 
 MANIFEST_NAME = "batch-manifest.jsonl"
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "report.ipynb"
@@ -136,10 +153,8 @@ def inputs_hash(conn: Any, session_id: str, template_sha: str, extra: str = "") 
                       "ORDER BY criterion_id, facility_id", (session_id,)))
     feed(conn.execute("SELECT criterion_id, facility_id, sha256, name FROM evidence "
                       "WHERE session_id = ? ORDER BY evidence_id", (session_id,)))
-    try:
+    with contextlib.suppress(sqlite3.OperationalError):  # no meta table: no snapshot
         feed(conn.execute("SELECT key, value FROM meta WHERE key = 'source_sha256'"))
-    except Exception:  # noqa: BLE001 - a workspace without a meta table has no snapshot
-        pass
     h.update(f"template={template_sha};package={version('ctpat-audit')};{extra}".encode())
     return h.hexdigest()
 

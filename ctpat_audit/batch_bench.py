@@ -34,7 +34,7 @@ def _find_key(folder: Path, email: str, passphrase: str) -> Path | None:
         try:
             if load_signer(path, passphrase).identity.email.lower() == email.lower():
                 return path
-        except Exception:  # noqa: BLE001 - keys this passphrase does not open
+        except Exception:  # noqa: BLE001, S112 - keys this passphrase does not open
             continue
     return None
 
@@ -123,9 +123,9 @@ def _artifacts_command(argv: list[str]) -> None:
     try:
         _resolve(spec)(ws, session_id, Path(nb), Path(folder), state)
     finally:
-        close = state.get("close")
-        if callable(close):
-            close()
+        for value in state.values():
+            if callable(getattr(value, "close", None)):
+                value.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The batch index: ``OUT/index.html`` and ``OUT/index.xlsx``, one row per report.
 
-Columns: partner, session, status, duration, findings count, exam rate, signatures, links to
+Columns: partner, session, status, duration, findings count, outcome, exam rate, signatures,
+links to
 the report's HTML, PDF and Excel files (relative, so the folder can be moved or zipped), and
 for a failure the step, the failing cell index and the error. The HTML page is self-contained:
 inline styles, no scripts, nothing fetched from the network; every value is HTML-escaped.
@@ -16,7 +17,7 @@ from typing import Any
 
 __all__ = ["index_rows", "render_index_html", "write_index"]
 
-COLUMNS = ("account_id", "session_id", "status", "duration_s", "findings", "exam_rate",
+COLUMNS = ("account_id", "session_id", "status", "duration_s", "findings", "outcome", "exam_rate",
            "signatures", "step", "failed_cell", "error", "folder")
 LINKS = (("HTML", "report.html"), ("PDF", "report.pdf"), ("Excel", "report.xlsx"))
 
@@ -57,7 +58,7 @@ def render_index_html(rows: list[dict[str, Any]], *, title: str, generated: str)
     """The index page (pure: rows in, HTML text out)."""
     ok = sum(r["status"] == "ok" for r in rows)
     head = ("<tr><th>Partner</th><th>Session</th><th>Status</th><th>Duration (s)</th>"
-            "<th>Findings</th><th>Exam rate</th><th>Signatures</th><th>Report</th>"
+            "<th>Findings</th><th>Outcome</th><th>Exam rate</th><th>Signatures</th><th>Report</th>"
             "<th>Failure</th></tr>")
     body = []
     for r in rows:
@@ -80,6 +81,7 @@ def render_index_html(rows: list[dict[str, Any]], *, title: str, generated: str)
             f'<tr class="{"failed" if failed else "ok"}"><td>{_e(r["account_id"])}</td>'
             f'<td>{_e(r["session_id"])}</td><td>{_e(r["status"])}</td>'
             f'<td class="num">{dur}</td><td class="num">{_e(r.get("findings"))}</td>'
+            f'<td>{_e(r.get("outcome"))}</td>'
             f'<td class="num">{_e(rate)}</td><td>{_e(r.get("signatures"))}</td>'
             f"<td>{links}</td><td>{failure}</td></tr>")
     return (
@@ -116,6 +118,7 @@ def write_index(out: str | Path, records: list[dict[str, Any]], *, title: str = 
          "status": pd.Series([r["status"] for r in rows], dtype="str"),
          "duration_s": pd.Series([r.get("duration_s") for r in rows], dtype="Float64"),
          "findings": pd.Series([r.get("findings") for r in rows], dtype="Int64"),
+         "outcome": pd.Series([r.get("outcome") or "" for r in rows], dtype="str"),
          "exam_rate": pd.Series([r.get("exam_rate") for r in rows], dtype="Float64"),
          "signatures": pd.Series([r["signatures"] for r in rows], dtype="str"),
          "report_folder": pd.Series([r.get("folder") or "" for r in rows], dtype="str"),
@@ -133,6 +136,6 @@ def write_index(out: str | Path, records: list[dict[str, Any]], *, title: str = 
         if r["status"] != "ok":
             for cell in sheet[i]:
                 cell.fill = red
-        rate = sheet.cell(row=i, column=6)
+        rate = sheet.cell(row=i, column=7)
         rate.number_format = "0.00%"
     return page, excel.save(wb, out / "index.xlsx")

@@ -11,7 +11,9 @@ report leaves its executed notebook (error marked by papermill) in ``OUT/_failed
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import shutil
 import tempfile
@@ -23,12 +25,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BatchSettings", "ReportTask", "ReportResult", "WorkerState", "render_one",
-           "SUMMARY_MIME", "publish_folder"]
+__all__ = [
+    "SUMMARY_MIME",
+    "BatchSettings",
+    "ReportResult",
+    "ReportTask",
+    "WorkerState",
+    "publish_folder",
+    "render_one",
+]
 
 #: Output mimetype a report notebook may display to hand its figures to the batch index:
 #: ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
 SUMMARY_MIME = "application/vnd.ctpat.summary+json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class BatchSettings:
     workspace: str
     out: str
     template: str
-    artifacts: str = "ctpat_audit.batch_worker:report_artifacts"
+    artifacts: str = "ctpat_audit.report:render_artifacts"
     supervisor_key: str | None = None
     specialist_keys: str | None = None
     passphrase_env: str | None = None
@@ -77,6 +87,7 @@ class ReportResult:
     error: str = ""
     findings: int | None = None
     exam_rate: float | None = None
+    outcome: str = ""
     signatures: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     worker: str = ""
@@ -110,16 +121,20 @@ class WorkerState:
             for path in sorted(Path(settings.specialist_keys).glob("*.p12")):
                 try:
                     signer = load_signer(path, secret)
-                except Exception:  # noqa: BLE001 - other people's keys: not ours to open
+                except Exception as exc:  # noqa: BLE001 - keys this passphrase does not open
+                    log.debug("skipping %s: %s", path, exc)
                     continue
                 if signer.identity.role == "specialist":
                     self.specialists.setdefault(signer.identity.email.lower(), signer)
 
     def close(self) -> None:
+        """Stop the kernels and whatever the renderer keeps (its browser)."""
         self.pool.close()
-        closer = self.artifact_state.get("close")
-        if callable(closer):
-            closer()
+        for value in self.artifact_state.values():
+            closer = getattr(value, "close", None)
+            if callable(closer):
+                with contextlib.suppress(Exception):
+                    closer()
 
 
 _STATE: dict[BatchSettings, WorkerState] = {}
@@ -150,18 +165,6 @@ def close_worker_states() -> None:
 def _resolve(spec: str) -> Callable[..., Any]:
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def report_artifacts(ws_path: str, session_id: str, notebook: Path, folder: Path,
-                     state: dict[str, Any]) -> None:
-    """HTML, PDF and Excel through the report module (issue 6) with one browser per worker."""
-    from . import report  # noqa: F401 - raises ImportError until the report module exists
-
-    render = getattr(report, "render_artifacts", None)
-    if render is None:
-        raise RuntimeError("ctpat_audit.report has no render_artifacts(); cannot render "
-                           "HTML/PDF/Excel for the batch")
-    render(ws_path, session_id, notebook, folder, state)
 
 
 def _summary(nb: Any) -> dict[str, Any]:
@@ -223,6 +226,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         summary = _summary(nb)
         res.findings = _int(summary.get("findings"))
         res.exam_rate = _float(summary.get("exam_rate"))
+        res.outcome = str(summary.get("outcome") or "")
         res.step = "artifacts"
         _resolve(settings.artifacts)(settings.workspace, task.session_id, nb_path, folder,
                                      state.artifact_state)

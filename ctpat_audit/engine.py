@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import queue
@@ -29,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .errors import CtpatError
 
@@ -37,16 +38,26 @@ __all__ = ["WARMUP_CODE", "KernelPool", "KernelStartError", "WarmKernelEngine", 
 
 log = logging.getLogger(__name__)
 
-#: Imports run in every kernel before it is handed out (what every report notebook needs).
+#: Run before a kernel is handed out (in the zygote, before forking): the imports every
+#: report notebook needs, the built-in catalogue and matplotlib's fonts. No partner data:
+#: whatever is loaded here is shared by every kernel.
 WARMUP_CODE = """\
+import io
 import pandas, numpy, matplotlib
 matplotlib.use("module://matplotlib_inline.backend_inline")
-import matplotlib.pyplot
+import matplotlib.pyplot as _plt
+import scipy.stats
 import ctpat_audit, ctpat_audit.workspace, ctpat_audit.session, ctpat_audit.metrics
 try:
-    import ctpat_audit.report, ctpat_audit.findings
+    import ctpat_audit.report_content, ctpat_audit.findings, ctpat_audit.charts
+    import ctpat_audit.review, ctpat_audit.catalogue
+    ctpat_audit.catalogue.load_catalogue()  # the built-in catalogue, parsed once
 except ImportError:
     pass
+# Fonts and the Agg renderer load on the first drawing: draw once, with no data.
+_fig = _plt.figure(figsize=(1, 1)); _fig.text(0.5, 0.5, "warm-up"); _fig.savefig(io.BytesIO())
+_plt.close(_fig)
+del _fig, _plt
 """
 
 
@@ -242,7 +253,7 @@ class KernelPool:
                 self._zygote.close()
                 self._zygote = None
 
-    def __enter__(self) -> KernelPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -250,14 +261,25 @@ class KernelPool:
 
 
 def _shutdown(km: Any) -> None:
+    """Kill a kernel now; if no event loop can run (interpreter exit), signal its process."""
     try:
-        _run(km.shutdown_kernel(now=True))
-    except Exception as exc:  # noqa: BLE001 - a kernel that is already gone is fine
-        log.debug("kernel shutdown: %s", exc)
+        loop = asyncio.new_event_loop()
+    except Exception:  # noqa: BLE001 - too late for asyncio: fall back to a plain signal
+        loop = None
+    if loop is not None:
+        coro = km.shutdown_kernel(now=True)
         try:
-            _run(km.cleanup_resources())
-        except Exception:  # noqa: BLE001
-            pass
+            loop.run_until_complete(coro)
+            return
+        except Exception as exc:  # noqa: BLE001 - a kernel that is already gone is fine
+            log.debug("kernel shutdown: %s", exc)
+            coro.close()
+        finally:
+            loop.close()
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(int(pid), 9)
 
 
 _DEFAULT: KernelPool | None = None

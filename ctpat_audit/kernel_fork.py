@@ -18,6 +18,7 @@ server instead of spawning ``python -m ipykernel_launcher``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from .errors import CtpatError
 
-__all__ = ["ForkServer", "ForkProvisioner", "ForkError"]
+__all__ = ["ForkError", "ForkProvisioner", "ForkServer"]
 
 
 class ForkError(CtpatError):
@@ -164,10 +165,8 @@ def _child(request: dict[str, Any], zygote_pid: int) -> None:
     app = IPKernelApp.instance()
     app.initialize(["-f", request["connection_file"]])
     if "matplotlib" in sys.modules:
-        try:
+        with contextlib.suppress(Exception):  # a kernel without plotting still runs
             app.shell.enable_matplotlib("inline")
-        except Exception:  # noqa: BLE001 - a kernel without plotting still runs
-            pass
     app.start()
 
 
@@ -176,7 +175,8 @@ def _zygote() -> None:
     out = sys.stdout
     first = json.loads(sys.stdin.readline() or "{}")
     try:
-        exec(compile(first.get("warmup", ""), "<kernel warm-up>", "exec"), {})
+        # the pool's own warm-up code (imports), as a kernel would run it
+        exec(compile(first.get("warmup", ""), "<kernel warm-up>", "exec"), {})  # noqa: S102
         import ipykernel.kernelapp  # noqa: F401 - imported once here, used by every child
         out.write(json.dumps({"ready": True}) + "\n")
     except BaseException as exc:  # noqa: BLE001 - reported to the worker

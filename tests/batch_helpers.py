@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.session import open_session
 from session_helpers import ACCOUNT, CRITERIA
 from signing_helpers import KEY_PASS, SPECIALIST, Setup, make_setup
+
+from ctpat_audit.session import open_session
 
 DATA = Path(__file__).parent / "data" / "batch"
 PASS_ENV = "CTPAT_TEST_BATCH_PASS"
@@ -70,9 +71,9 @@ def batch_kwargs(setup: Setup, out: Path, template: str = "report_min.ipynb",
     import os
 
     os.environ[PASS_ENV] = KEY_PASS
-    kw: dict[str, Any] = dict(out=out, template=DATA / template, key=setup.p12["sup"],
-                              specialist_keys=setup.root, passphrase_env=PASS_ENV,
-                              artifacts="batch_helpers:fixture_artifacts", progress=False,
-                              kernel_warmup=LIGHT_WARMUP)
+    kw: dict[str, Any] = {"out": out, "template": DATA / template, "key": setup.p12["sup"],
+                          "specialist_keys": setup.root, "passphrase_env": PASS_ENV,
+                          "artifacts": "batch_helpers:fixture_artifacts", "progress": False,
+                          "kernel_warmup": LIGHT_WARMUP}
     kw.update(extra)
     return kw

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from batch_helpers import batch_kwargs, make_batch_setup
+from session_helpers import ACCOUNT
+
 from ctpat_audit.batch import BatchManifest, run_batch
 from ctpat_audit.verify import verify_report
-from session_helpers import ACCOUNT
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from batch_helpers import DATA, make_batch_setup
+from session_helpers import ACCOUNT
+
 from ctpat_audit.batch import run_batch
 from ctpat_audit.batch_worker import SUMMARY_MIME
 from ctpat_audit.engine import KernelPool
-from session_helpers import ACCOUNT
 
 pytestmark = pytest.mark.slow
 

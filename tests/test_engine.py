@@ -84,7 +84,7 @@ def test_closing_the_pool_stops_warm_kernels_and_the_zygote(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("fork", [True, False])
 def test_a_failing_warm_up_is_a_clear_error(tmp_path: Path, fork: bool) -> None:
-    with KernelPool(1, warmup="raise ValueError('no pandas here')", fork=fork,
-                    cwd=tmp_path) as pool:
-        with pytest.raises((ForkError, KernelStartError), match="no pandas here"):
-            pool.acquire(timeout=60)
+    with (KernelPool(1, warmup="raise ValueError('no pandas here')", fork=fork,
+                     cwd=tmp_path) as pool,
+          pytest.raises((ForkError, KernelStartError), match="no pandas here")):
+        pool.acquire(timeout=60)
