@@ -19,11 +19,15 @@ __all__ = [
     "load_signer",
     "verify_report",
     "demo_keys",
+    "render_report",
+    "Renderer",
+    "ReportError",
 ]
 
 # Signing pulls in cryptography and pyHanko: imported on first use only.
 _LAZY = {"sign_report": "signing", "load_signer": "keys", "verify_report": "verify",
-         "demo_keys": "signing"}
+         "demo_keys": "signing", "render_report": "report", "Renderer": "report",
+         "ReportError": "report"}
 
 
 def __getattr__(name: str) -> object:
