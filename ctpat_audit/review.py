@@ -240,7 +240,8 @@ def _current_states(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
 
     path = ws.bulk_path("profile_states")
     if path is not None and path.exists():
-        table = pq.read_table(path, filters=[("profile_year", "<=", as_of.year)])
+        table = pq.read_table(path, filters=[("profile_year", "<=", as_of.year)],
+                              read_dictionary=["account_id", "criterion_id"])
         if table.num_rows == 0:
             return pd.DataFrame(columns=["account_id", "criterion_id", "state"])
         year = pc.max(table["profile_year"]).as_py()
@@ -252,8 +253,16 @@ def _current_states(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
     return resp.assign(state=answer_states(resp["response_text"]))[["account_id", "criterion_id", "state"]]
 
 
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``index`` (-1 if absent); maps only the distinct values."""
+    cat = values.astype("category")
+    lookup = index.get_indexer(cat.cat.categories.astype(object))
+    codes = cat.cat.codes.to_numpy()
+    return np.where(codes >= 0, lookup[codes], -1)
+
+
 def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
-                  entities: pd.Series) -> dict[str, tuple[int, int, int, int]]:
+                  entities: dict[str, list[str]]) -> dict[str, tuple[int, int, int, int]]:
     """Per partner: (blank, short, answered, Must not addressed) over its applicable criteria.
 
     Vectorised over the whole portfolio: applicability is computed once per distinct mix of
@@ -275,12 +284,13 @@ def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
     crit_ids = pd.Index(sorted(set(app["criterion_id"])))
     # every (account, applicable criterion) pair, as integer codes
     acc_codes = pd.Series(np.arange(len(accounts)), index=accounts)
+    app["crit"] = crit_ids.get_indexer(app["criterion_id"])  # small: once per mix, not per pair
     pairs = pd.DataFrame({"acc": acc_codes.to_numpy(),
-                          "combo": [acc_combo[a] for a in accounts]}).merge(app, on="combo")
-    pairs["crit"] = crit_ids.get_indexer(pairs["criterion_id"])
+                          "combo": [acc_combo[a] for a in accounts]}).merge(
+        app[["combo", "crit", "must"]], on="combo")
     states = _current_states(ws, as_of)
-    st = pd.DataFrame({"acc": accounts.get_indexer(states["account_id"]),
-                       "crit": crit_ids.get_indexer(states["criterion_id"]),
+    st = pd.DataFrame({"acc": _codes(states["account_id"], accounts),
+                       "crit": _codes(states["criterion_id"], crit_ids),
                        "state": states["state"].to_numpy()})
     st = st[(st["acc"] >= 0) & (st["crit"] >= 0)]
     key_pairs = pairs["acc"].to_numpy(np.int64) * len(crit_ids) + pairs["crit"].to_numpy(np.int64)
@@ -300,12 +310,16 @@ def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
 def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
     """One row per partner, overdue first (most days overdue first), then by risk."""
     partners = ws.partners()
-    entities = ws.table("entities").groupby("account_id")["entity_type"].agg(list)
+    ent = ws.table("entities")
+    entities: dict[str, list[str]] = {}
+    for acc, et in zip(ent["account_id"].tolist(), ent["entity_type"].tolist()):
+        entities.setdefault(acc, []).append(et)
     contacts = ws.table("contacts")
     officers = set(contacts.loc[contacts["role"] == COMPANY_OFFICER, "account_id"])
     outreach = ws.table("outreach")
-    unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)].groupby("account_id").size()
-    attempts = outreach.groupby("account_id").size()
+    unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)] \
+        .groupby("account_id").size().to_dict()
+    attempts = outreach.groupby("account_id").size().to_dict()
 
     counts = _completeness(ws, catalogue, as_of, entities)
     out = []
