@@ -29,10 +29,23 @@ import pandas as pd
 from . import audit, db
 from .errors import InputError
 
-__all__ = ["DEFAULT_DUE_DAYS", "OUTCOMES", "OUTCOME_NOTE", "FINDING_COLUMNS", "Outcome",
-           "SessionFindings", "build_findings", "overall_outcome", "criterion_status",
-           "compare_self_assessment", "ensure_schema", "record_best_practice", "best_practices",
-           "latest_self_assessment", "session_findings"]
+__all__ = [
+    "DEFAULT_DUE_DAYS",
+    "FINDING_COLUMNS",
+    "OUTCOMES",
+    "OUTCOME_NOTE",
+    "Outcome",
+    "SessionFindings",
+    "best_practices",
+    "build_findings",
+    "compare_self_assessment",
+    "criterion_status",
+    "ensure_schema",
+    "latest_self_assessment",
+    "overall_outcome",
+    "record_best_practice",
+    "session_findings",
+]
 
 DEFAULT_DUE_DAYS = 90
 OUTCOMES = {

@@ -14,14 +14,16 @@ both escaped (a partner's name is never markup). Page breaks follow the report's
 from __future__ import annotations
 
 import html
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from .errors import CtpatError
 
-__all__ = ["PdfError", "PdfEngine", "html_to_pdf", "CHROMIUM_ARGS", "PAPERS", "chromium_path"]
+__all__ = ["CHROMIUM_ARGS", "PAPERS", "PdfEngine", "PdfError", "chromium_path", "html_to_pdf"]
 
+log = logging.getLogger(__name__)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage"]
@@ -64,7 +66,7 @@ class PdfEngine:
                 self._pw = sync_playwright().start()
             try:
                 self._browser = self._pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-            except Exception as exc:  # noqa: BLE001 - report what failed, with the path
+            except Exception as exc:
                 raise PdfError(f"chromium at {exe} did not start: {exc}") from exc
         return self._browser
 
@@ -99,14 +101,14 @@ class PdfEngine:
         if self._browser is not None:
             try:
                 self._browser.close()
-            except Exception:  # noqa: BLE001 - closing a dead browser is fine
-                pass
+            except Exception as exc:  # noqa: BLE001 - closing a dead browser is fine
+                log.debug("browser close: %s", exc)
             self._browser = None
         if self._pw is not None:
             self._pw.stop()
             self._pw = None
 
-    def __enter__(self) -> PdfEngine:
+    def __enter__(self) -> PdfEngine:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

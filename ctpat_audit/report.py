@@ -28,9 +28,20 @@ from typing import Any
 
 from .errors import CtpatError
 
-__all__ = ["ReportError", "Renderer", "render_report", "render_artifacts", "execute_report",
-           "export_html", "network_urls", "close_artifact_state", "DEFAULT_TEMPLATE", "TEMPLATE_DIR", "FORMATS",
-           "report_folder"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "FORMATS",
+    "TEMPLATE_DIR",
+    "Renderer",
+    "ReportError",
+    "close_artifact_state",
+    "execute_report",
+    "export_html",
+    "network_urls",
+    "render_artifacts",
+    "render_report",
+    "report_folder",
+]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATE_DIR / "report.ipynb"
@@ -63,7 +74,7 @@ def network_urls(html_text: str) -> list[str]:
             r"<link[^>]*\bhref\s*=\s*[\"']?(https?:[^\"' >]+)",
             r"<img[^>]*\bsrc\s*=\s*[\"']?(https?:[^\"' >]+)",
             r"@import\s+(?:url\()?[\"']?(https?:[^\"') ;]+)", r"url\(\s*[\"']?(https?:[^\"')]+)"]
-    return [m for p in pats for m in re.findall(p, html_text, flags=re.I)]
+    return [m for p in pats for m in re.findall(p, html_text, flags=re.IGNORECASE)]
 
 
 def report_folder(out_dir: str | Path, account_id: str, session_id: str) -> Path:
@@ -263,7 +274,7 @@ class Renderer:
     def close(self) -> None:
         close_artifact_state(self.state)
 
-    def __enter__(self) -> Renderer:
+    def __enter__(self) -> Renderer:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

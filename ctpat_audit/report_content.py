@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import html
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,24 @@ import pandas as pd
 
 from .findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
 
-__all__ = ["ReportContext", "load_context", "esc", "table", "SECTIONS", "SUMMARY_MIME",
-           "show_toc", "show_partner", "show_profile", "show_exams", "show_findings",
-           "show_checklist", "show_comparison", "show_appendix", "show_signatures",
-           "publish_summary"]
+__all__ = [
+    "SECTIONS",
+    "SUMMARY_MIME",
+    "ReportContext",
+    "esc",
+    "load_context",
+    "publish_summary",
+    "show_appendix",
+    "show_checklist",
+    "show_comparison",
+    "show_exams",
+    "show_findings",
+    "show_partner",
+    "show_profile",
+    "show_signatures",
+    "show_toc",
+    "table",
+]
 
 SUMMARY_MIME = "application/vnd.ctpat.summary+json"  # read by the batch index
 SECTIONS = [("partner", "Partner and validation"), ("profile", "Security-profile review"),
@@ -39,7 +54,7 @@ STATUS_TEXT = {"meets": "Meets", "does_not_meet": "Does not meet", "not_applicab
 
 def esc(value: object) -> str:
     """HTML-escaped text of a value ('' for None/NA)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(str(value), quote=True)
 
@@ -60,7 +75,7 @@ def table(frame: pd.DataFrame, *, cls: str = "tbl", row_class: Callable[[Any], s
 
 
 def _fmt(v: object) -> object:
-    if isinstance(v, float) and v == v:
+    if isinstance(v, float) and not math.isnan(v):
         return f"{v:.4g}"
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat()
@@ -161,7 +176,7 @@ def publish_summary(ctx: ReportContext) -> None:
     c = ctx.findings.counts()
     rate = ctx.metrics.exam_rate if ctx.metrics is not None else None
     display({SUMMARY_MIME: {"findings": c["requirements"] + c["recommendations"], **c,
-                            "exam_rate": None if rate is None or rate != rate else rate,
+                            "exam_rate": None if rate is None or math.isnan(rate) else rate,
                             "outcome": ctx.findings.outcome.code}}, raw=True)
 
 

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from .excel import save, set_cell, title_row, write_table
 
-__all__ = ["write_report_xlsx", "SHEETS", "RED", "AMBER"]
+__all__ = ["AMBER", "RED", "SHEETS", "write_report_xlsx"]
 
 SHEETS = ("Summary", "Findings", "Checklist", "Exams")
 RED = PatternFill("solid", fgColor="F8D7DA", bgColor="F8D7DA")

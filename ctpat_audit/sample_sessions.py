@@ -21,7 +21,7 @@ from .findings import record_best_practice
 from .session import open_session
 from .vocabulary import COMPANY_OFFICER
 
-__all__ = ["write_sample_sessions", "SPECIALISTS"]
+__all__ = ["SPECIALISTS", "write_sample_sessions"]
 
 SPECIALISTS = ("demo.specialist@cbp.example", "demo.specialist2@cbp.example")
 _IN_PERSON_METHODS = ("observed_on_site", "observed_on_site", "interview", "document_review")

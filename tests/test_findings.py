@@ -71,6 +71,7 @@ def test_per_facility_worst_status_and_comparison():
 
 def test_best_practices_are_stored_and_audited(tmp_path):
     from report_helpers import sample_workspace_with_sessions
+
     from ctpat_audit.audit import audit_entries
 
     ws, ids = sample_workspace_with_sessions(tmp_path, validations=1, self_assessments=0,

@@ -27,7 +27,8 @@ def _text(pdf) -> str:
 
 
 def _size(pdf) -> str:
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
     return next(line for line in info.splitlines() if line.startswith("Page size"))
 
 
@@ -58,7 +59,7 @@ def test_no_network_requests(engine, tmp_path):
     hits = []
 
     class H(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()

@@ -10,13 +10,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from click.testing import CliRunner
+from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 from ctpat_audit.cli import main
 from ctpat_audit.findings import session_findings
 from ctpat_audit.report import Renderer, ReportError, network_urls
 from ctpat_audit.report_content import SECTIONS
 from ctpat_audit.session import resume_session
-from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 REPORT_DATE = "2026-10-15"
 
@@ -99,7 +99,8 @@ def test_pdf_holds_every_requirement_and_due_date(rendered):
         assert r.due_date.isoformat() == due
     assert due in flat
     assert "Signatures" in text and "page 1 of" in text
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
     assert "595.92 x 842.88" in info or "595 x 842" in info  # A4
 
 
@@ -128,9 +129,9 @@ def test_workbook_sheets_and_styles(rendered):
 
 def test_broken_session_marks_notebook_and_names_cell(rendered, tmp_path):
     ws = rendered["ws"]
-    with Renderer(ws.path, tmp_path, formats=("ipynb",)) as r:
-        with pytest.raises(ReportError) as info:
-            r.render("V-AAAAAAAAAA")  # well formed, not in the workspace
+    with Renderer(ws.path, tmp_path, formats=("ipynb",)) as r, \
+            pytest.raises(ReportError) as info:
+        r.render("V-AAAAAAAAAA")  # well formed, not in the workspace
     err = info.value
     assert err.cell_index is not None and "load_context" in err.source
     assert "NotFoundError" in str(err) and f"cell {err.cell_index}" in str(err)
@@ -148,9 +149,8 @@ def test_broken_session_marks_notebook_and_names_cell(rendered, tmp_path):
 def test_bad_ids_and_options_refused(rendered, tmp_path):
     from ctpat_audit.errors import InputError
 
-    with Renderer(rendered["ws"].path, tmp_path) as r:
-        with pytest.raises(InputError):
-            r.render("../../etc")
+    with Renderer(rendered["ws"].path, tmp_path) as r, pytest.raises(InputError):
+        r.render("../../etc")
     with pytest.raises(ReportError):
         Renderer(rendered["ws"].path, tmp_path, paper="A3")
-    assert not any(Path(tmp_path).iterdir()) or [p.name for p in tmp_path.iterdir()] == [".tmp"]
+    assert list(Path(tmp_path).iterdir()) == []  # nothing written for a refused id

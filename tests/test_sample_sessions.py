@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from report_helpers import sample_workspace_with_sessions
 
 from ctpat_audit.cli import main
 from ctpat_audit.session import list_sessions, resume_session
-from report_helpers import sample_workspace_with_sessions
 
 
 def _statuses(ws, ids):
