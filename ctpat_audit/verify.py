@@ -155,7 +155,7 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     rep.session_id, rep.account_id = report["session_id"], report["account_id"]
     sigs: list[dict[str, Any]] = manifest["signatures"]
     for what, check in (("manifest signature", lambda: _check_manifest_signature(
-                            folder, sigs, vc_factory, rep)),
+                            folder, sigs, vc_factory, rep, _trusted_der(trust))),
                         ("files", lambda: _check_files(folder, manifest, rep)),
                         ("PDF signatures", lambda: _check_pdf(folder, report, sigs, vc_factory,
                                                               rep)),
@@ -211,8 +211,16 @@ def _shape_problem(manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def _trusted_der(trust: str | Path) -> set[bytes]:
+    """DER of the trust store's CA certificate (the only extra certificate a signature may carry)."""
+    ca_path, _ = trust_paths(trust)
+    ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    return {ca.public_bytes(serialization.Encoding.DER)}
+
+
 def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_factory: Any,
-                              rep: VerificationReport) -> None:
+                              rep: VerificationReport, trusted_der: set[bytes] = frozenset()
+                              ) -> None:
     from asn1crypto import cms
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
@@ -243,6 +251,26 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
     problem = _status_problem(status)
     if problem:
         rep.problems.append(f"manifest signature: {problem}")
+    # Certificates in the CMS are not covered by the signature; path building uses the trust
+    # store, so a changed copy of the CA would go unnoticed: only the signer's own
+    # certificate and byte-exact copies of the trusted CA may be there.
+    declared = {d["algorithm"].native for d in signed_data["digest_algorithms"]}
+    used = {si["digest_algorithm"]["algorithm"].native for si in signed_data["signer_infos"]}
+    versions = [signed_data["version"].native] + [si["version"].native
+                                                  for si in signed_data["signer_infos"]]
+    if versions != ["v1"] * len(versions):  # RFC 5652 5.1/5.3 for what sign_manifest makes
+        rep.problems.append(f"{MANIFEST_SIG}: CMS version fields {versions} are not the ones "
+                            "this toolkit writes (v1; changed after signing)")
+    if declared != used:  # the header list is not signed either
+        rep.problems.append(f"{MANIFEST_SIG}: digest algorithms {sorted(declared)} do not match "
+                            f"the signer's {sorted(used)} (changed after signing)")
+    signing_der = status.signing_cert.dump()
+    for choice in signed_data["certificates"] or []:
+        der = choice.chosen.dump()
+        if der != signing_der and der not in trusted_der:
+            rep.problems.append(f"{MANIFEST_SIG}: carries a certificate that is neither the "
+                                "signer's nor the trusted CA's (changed after signing)")
+            break
     fp = fingerprint(_cert_of(status.signing_cert))
     if not sigs or sigs[-1].get("cert_fingerprint") != fp:
         rep.problems.append("manifest signature: made by a certificate that is not the "

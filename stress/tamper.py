@@ -9,16 +9,20 @@ every byte unchanged is redrawn, so each counted trial is a real change.
 
 Audit log: an in-memory copy of the workspace database, the append-only triggers dropped (what
 someone editing the file would do first), then one of edit / edit with recomputed hash /
-delete / reorder / insert / truncate the tail; detected when ``verify_audit_log`` with the head
+delete / reorder / insert (before the head: an entry appended after it is indistinguishable from
+a legitimate write, the chain has no secret) / truncate the tail; detected when ``verify_audit_log`` with the head
 pinned at signing time (``expected_head``) fails.
 """
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import sqlite3
 from pathlib import Path
+
+logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # damaged PDFs are the point here
 
 from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from signing_helpers import make_report, make_setup
@@ -132,7 +136,8 @@ def _mutate_audit(conn: sqlite3.Connection, rng: random.Random) -> str:
         for src, dst in ((b, a["seq"]), (a, b["seq"])):
             conn.execute(f"UPDATE audit_log SET {', '.join(c + ' = ?' for c in movable)} "
                          "WHERE seq = ?", (*[src[c] for c in movable], dst))
-    elif op == "insert":
+    elif op == "insert":  # inside the log: an entry after the head is an ordinary append
+        row = rng.choice(rows[:-1])
         at = row["seq"]
         conn.execute("UPDATE audit_log SET seq = -seq WHERE seq > ?", (at,))
         conn.execute("UPDATE audit_log SET seq = 1 - seq WHERE seq < 0")

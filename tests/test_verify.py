@@ -220,3 +220,28 @@ def test_audit_log_truncated_after_signing_is_detected(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["verify", str(folder), "--trust", str(trust(setup)),
                                     "--workspace", str(setup.ws.path)])
     assert res.exit_code == 1 and "audit log" in res.output
+
+
+@pytest.mark.parametrize("where", ["embedded_ca", "signed_data_version", "digest_algorithm"])
+def test_unsigned_parts_of_the_manifest_signature_are_checked(setup: Setup, copy: Path,
+                                                              where: str) -> None:
+    """Found by stress/tamper.py: these bytes of manifest.sig are outside what the CMS
+    signature covers, so a flip there used to verify."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import load_pem_x509_certificate
+
+    raw = bytearray((copy / MANIFEST_SIG).read_bytes())
+    if where == "embedded_ca":
+        ca = load_pem_x509_certificate((trust(setup) / "ca.pem").read_bytes())
+        der = ca.public_bytes(serialization.Encoding.DER)
+        pos = bytes(raw).find(der) + len(der) // 2
+        assert pos > len(der) // 2
+    elif where == "signed_data_version":
+        pos = bytes(raw).find(b"\x02\x01\x01") + 2  # SignedData version INTEGER 1
+    else:
+        pos = bytes(raw).find(bytes.fromhex("608648016503040201")) + 3  # sha256 OID, header list
+    raw[pos] ^= 0x01
+    (copy / MANIFEST_SIG).write_bytes(bytes(raw))
+    rep = verify_report(copy, trust(setup))
+    assert not rep.ok and any(MANIFEST_SIG in p or "manifest signature" in p
+                              for p in rep.problems), rep.problems
