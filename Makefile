@@ -7,6 +7,10 @@ DEMO   := demo
 PARTNERS ?= 200
 SEED   ?= 7
 AS_OF  ?= 2026-11-01
+VALIDATIONS ?= 8
+REPORTS := reports
+# demonstration keys only: a fixed passphrase that is not a secret
+CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # Debian packages the tests and reports need (installed when run as root, else named):
 # poppler-utils (pdftotext/pdftoppm checks), chromium (PDF rendering, browser tests),
 # softhsm2 + opensc (PKCS#11 token signing tests).
@@ -39,10 +43,20 @@ system-deps:
 
 demo: install
 	rm -rf $(DEMO)
+	find $(REPORTS) -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 	$(BIN)/ctpat-audit sample $(DEMO)/source --partners $(PARTNERS) --seed $(SEED) --as-of $(AS_OF)
 	$(BIN)/ctpat-audit init $(DEMO)/workspace
 	$(BIN)/ctpat-audit import $(DEMO)/workspace $(DEMO)/source
-	$(BIN)/ctpat-audit review $(DEMO)/workspace --as-of $(AS_OF) --limit 15 --xlsx $(DEMO)/review.xlsx
+	$(BIN)/ctpat-audit sample-sessions $(DEMO)/workspace --validations $(VALIDATIONS) --self-assessments 3 --seed $(SEED) --as-of $(AS_OF)
+	$(BIN)/ctpat-audit portfolio $(DEMO)/workspace --as-of $(AS_OF) --limit 8 --xlsx $(DEMO)/portfolio.xlsx
+	$(CTPAT_PASS) $(BIN)/ctpat-audit keys demo $(DEMO)/workspace --passphrase-env CTPAT_DEMO_PASS
+	$(CTPAT_PASS) $(BIN)/ctpat-audit batch $(DEMO)/workspace --out $(REPORTS) \
+	    --specialist-keys $(DEMO)/workspace/demo-keys --key $(DEMO)/workspace/demo-keys/supervisor-demo.supervisor_cbp.example.p12 \
+	    --passphrase-env CTPAT_DEMO_PASS
+	$(BIN)/ctpat-audit verify $$(ls -d $(REPORTS)/*/V-* | head -1) --trust $(DEMO)/workspace/keys --workspace $(DEMO)/workspace
+	@echo
+	@echo "Signed, countersigned and verified reports: $(REPORTS)/index.html (and $(REPORTS)/index.xlsx)"
+	@echo "Portfolio workbook: $(DEMO)/portfolio.xlsx. Open a partner in JupyterLab: make lab ACCOUNT=<id> USER_EMAIL=<you>"
 
 test: install
 	$(BIN)/python -m pytest -q
