@@ -1,7 +1,6 @@
 """Shared fixtures: small sample sources and workspaces built by the real generator and importer."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,7 @@ from ctpat_audit.intake import import_source
 from ctpat_audit.sample import write_sample
 from ctpat_audit.workspace import init_workspace
 
-AS_OF = dt.date(2026, 11, 1)
-FEW_CRITERIA = ["1.1", "1.2", "6.1", "6.2", "7.37", "11.5"]
-
-
-def few_criteria(entity_types: list[str]) -> list[str]:
-    return list(FEW_CRITERIA)
+from sample_helpers import AS_OF, few_criteria
 
 
 @pytest.fixture

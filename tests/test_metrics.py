@@ -350,7 +350,7 @@ def test_speed_partner_and_portfolio():
 
 def test_on_the_sample_workspace(sample_workspace):
     """The real workspace frame (string dtypes, pd.NA) goes through every function."""
-    from conftest import AS_OF as SAMPLE_AS_OF
+    from sample_helpers import AS_OF as SAMPLE_AS_OF
 
     from ctpat_audit.costs import cost_avoided, load_costs
     from ctpat_audit.exam_findings import flagged_criteria

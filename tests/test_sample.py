@@ -8,7 +8,7 @@ import pandas as pd
 from ctpat_audit.intake import check_source
 from ctpat_audit.sample import SampleSpec, build_sample, write_sample
 
-from conftest import few_criteria
+from sample_helpers import few_criteria
 
 SPEC = SampleSpec(partners=120, seed=5, as_of=dt.date(2026, 11, 1), shipments_per_partner=60)
 
