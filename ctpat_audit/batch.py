@@ -383,8 +383,9 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ex = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                             mp_context=mp.get_context("spawn"))
+                             mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
     pending = {ex.submit(render_one, t, settings): t for t in tasks}
+    finished = False
     try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -397,7 +398,19 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
                                        "failed", step="worker",
                                        error=f"{type(exc).__name__}: {exc}",
                                        finished_at=time.time())
+        finished = True
     finally:
         for fut in pending:
             fut.cancel()
-        ex.shutdown(wait=True, cancel_futures=True)
+        if not finished:  # Ctrl-C or an error here: stop the workers now (reports in
+            for proc in list(getattr(ex, "_processes", {}).values()):  # flight are only in
+                proc.terminate()  # OUT/.tmp, never published, redone on the next run)
+        ex.shutdown(wait=finished, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
+    their kernel zygote, which inherits the ignored signal)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -39,6 +40,7 @@ __all__ = [
 #: ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
 SUMMARY_MIME = "application/vnd.ctpat.summary+json"
 log = logging.getLogger(__name__)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,9 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                     return res
                 lap("verify")
         res.step = "publish"
+        if not all(_SAFE_NAME.fullmatch(x) for x in (task.account_id, task.session_id)):
+            raise ValueError(f"account {task.account_id!r} / session {task.session_id!r} is "
+                             "not a safe folder name")
         final = out / task.account_id / task.session_id
         publish_folder(folder, final)
         res.folder = str(final.relative_to(out))

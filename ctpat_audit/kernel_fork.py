@@ -163,6 +163,9 @@ def _child(request: dict[str, Any], zygote_pid: int) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
+    # the trait's default was read from the environment when the zygote imported ipykernel;
+    # set it here so the kernel exits when the zygote (and so the worker) goes away
+    app.parent_handle = zygote_pid
     app.initialize(["-f", request["connection_file"]])
     if "matplotlib" in sys.modules:
         with contextlib.suppress(Exception):  # a kernel without plotting still runs

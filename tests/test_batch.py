@@ -194,8 +194,10 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_killed_batch_leaves_no_half_report_and_resumes_without_redoing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals) -> None:
+    """kill -9 of the batch, its worker and kernels; or Ctrl-C (SIGINT to the group)."""
     setup, ids = make_batch_setup(tmp_path, n=3)
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path)))
@@ -210,8 +212,8 @@ def test_killed_batch_leaves_no_half_report_and_resumes_without_redoing(
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the batch finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # the batch, its worker and its kernels
-    proc.wait()
+    os.killpg(proc.pid, sig)  # the batch, its worker and its zygote
+    assert proc.wait(timeout=60) != 0
     done = {json.loads(line)["session_id"] for line in manifest.read_text().splitlines()}
     assert 1 <= len(done) < 3
     for sid in ids:  # a report folder in place is complete, signed and verifies
