@@ -104,15 +104,61 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+#: Limits checked on the zip directory before openpyxl opens a workbook (zip bombs): total
+#: uncompressed size, and compression ratio of any member larger than 1 MiB.
+XLSX_MAX_UNCOMPRESSED = 512 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+
+
+def _xlsx_bomb(path: Path) -> str | None:
+    """Why this .xlsx must not be opened (zip bomb, XML with a DTD/entities), or None."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > XLSX_MAX_UNCOMPRESSED:
+            return (f"expands to {total / 2**20:.0f} MiB (limit "
+                    f"{XLSX_MAX_UNCOMPRESSED // 2**20} MiB): a zip bomb?")
+        for i in infos:
+            if i.file_size > 2**20 and i.file_size > XLSX_MAX_RATIO * max(1, i.compress_size):
+                return (f"{i.filename} is compressed {i.file_size // max(1, i.compress_size)}:1 "
+                        f"(limit {XLSX_MAX_RATIO}:1): a zip bomb?")
+            if i.filename.endswith((".xml", ".rels")):
+                with z.open(i) as fh:
+                    head = fh.read(4096)
+                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                    return f"{i.filename} declares a DTD or entities (refused: entity bombs)"
+    return None
+
+
 @reader(".xlsx", ".xlsm")
 def read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
-    """Each sheet is a table named by the sheet; header in the first non-empty row."""
+    """Each sheet is a table named by the sheet; header in the first non-empty row.
+
+    The zip directory is checked first (:func:`_xlsx_bomb`); any failure while reading a
+    damaged workbook is a located ``unreadable_workbook`` problem, never another exception.
+    """
+    try:
+        return _read_xlsx(path, display)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - hostile files: zlib, XML, openpyxl internals
+        return [], [Problem(display, None, None, None, f"{type(exc).__name__}: {exc}"[:200],
+                            "unreadable_workbook", "an Excel .xlsx workbook")]
+
+
+def _read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
     import zipfile
 
     from openpyxl import load_workbook
 
     problems: list[Problem] = []
     try:
+        bomb = _xlsx_bomb(path)
+        if bomb:
+            return [], [Problem(display, None, None, None, bomb, "unreadable_workbook",
+                                "an Excel .xlsx workbook of ordinary size")]
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         return [], [Problem(display, None, None, None, str(exc)[:200], "unreadable_workbook",
@@ -151,17 +197,18 @@ def read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
 
 @reader(".parquet")
 def read_parquet(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        return [], [Problem(display, None, None, None, str(exc)[:200], "unreadable_parquet",
-                            "an Apache Parquet file")]
-    if table.num_columns == 0:
+        frame = table.to_pandas() if table.num_columns else None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged files: Arrow, Thrift, metadata decoding
+        return [], [Problem(display, None, None, None, f"{type(exc).__name__}: {exc}"[:200],
+                            "unreadable_parquet", "an Apache Parquet file")]
+    if frame is None:
         return [], [Problem(display, None, None, None, None, "empty_file",
                             "a Parquet file with the table's columns")]
-    frame = table.to_pandas()
     # row numbers in Parquet are record numbers, counted from 1
     return [RawTable(table_name(path.stem), display, None, frame, first_row=1, typed=True)], []

@@ -176,19 +176,26 @@ def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
 def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     """Typed frame (declared columns, declared order) and every problem found in ``raw``."""
     c = _Collector(raw)
-    present = {str(k).strip().lower(): k for k in raw.frame.columns}
+    present: dict[str, int] = {}  # lower-cased name -> position of its first column
+    for pos, k in enumerate(raw.frame.columns):
+        key = str(k).strip().lower()
+        if key in present:
+            c.one(str(k), None, "duplicate_column",
+                  f"each column once (the first {key!r} column is used)")
+            continue
+        present[key] = pos
     missing = [col.name for col in table.columns if col.required and col.name not in present]
     unknown = [k for k in present if k not in table.column_names]
     for name in missing:
         c.one(name, None, "missing_column",
               f"a column named {name!r} ({table.column(name).expected()})")
     for name in unknown:
-        c.one(present[name], None, "unknown_column",
+        c.one(str(raw.frame.columns[present[name]]), None, "unknown_column",
               "only these columns: " + ", ".join(table.column_names))
     frame = pd.DataFrame(index=raw.frame.index)
     for col in table.columns:
         if col.name in present:
-            frame[col.name] = _convert(col, raw.frame[present[col.name]], raw.typed, c)
+            frame[col.name] = _convert(col, raw.frame.iloc[:, present[col.name]], raw.typed, c)
         else:
             frame[col.name] = pd.Series(pd.NA, index=raw.frame.index,
                                         dtype="boolean" if col.kind == "bool" else "string")
@@ -196,7 +203,7 @@ def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem
         keys = list(table.key)
         dup = frame.duplicated(keys, keep="first").to_numpy() & frame[keys].notna().all(axis=1).to_numpy()
         if dup.any():
-            keyvals = frame[keys].astype("string").agg(" / ".join, axis=1)
+            keyvals = frame[keys].astype("string").fillna("").agg(" / ".join, axis=1)
             c.rows(dup, " + ".join(keys), keyvals, "duplicate_key",
                    f"each {' + '.join(keys)} only once in {table.name}")
         for rule in table.checks:

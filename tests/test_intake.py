@@ -242,3 +242,36 @@ def test_problem_workbook_is_written_and_inert(tmp_path, src):
     values = [c for row in ws.iter_rows(min_row=2) for c in row]
     assert all(c.data_type != "f" for c in values)
     assert any(c.value == "bogus" for c in values)
+
+
+def test_duplicate_columns_and_damaged_workbooks_are_located_problems(tmp_path):
+    """Found by stress/fuzz_loaders.py: these used to raise instead of reporting a problem."""
+    import zipfile
+
+    from stress.fuzz_loaders import entity_bomb, zip_bomb
+
+    dup = tmp_path / "dup" / "partners.csv"
+    dup.parent.mkdir()
+    dup.write_text("account_id, account_id,legal_name\n0012345,9,A\n,,B\n", encoding="utf-8")
+    checked = check_source(dup)
+    codes = {p.code for p in checked.problems}
+    assert "duplicate_column" in codes and all(p.file == "partners.csv"
+                                               for p in checked.problems)
+    for make in (zip_bomb, entity_bomb):
+        folder = tmp_path / make.__name__
+        folder.mkdir()
+        path = make(folder / "partners.xlsx", **({"inflated": 64 << 20, "level": 9}
+                                                 if make is zip_bomb else {}))
+        checked = check_source(path)
+        assert [p.code for p in checked.problems] == ["unreadable_workbook"]
+    damaged = tmp_path / "damaged" / "partners.xlsx"
+    damaged.parent.mkdir()
+    Workbook().save(damaged)
+    data = bytearray(damaged.read_bytes())
+    with zipfile.ZipFile(damaged) as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+    pos = info.header_offset + 30 + len(info.filename) + 5  # inside the compressed data
+    data[pos] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    checked = check_source(damaged)
+    assert checked.problems and all(p.file == "partners.xlsx" for p in checked.problems)
