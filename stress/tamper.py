@@ -152,7 +152,7 @@ def _mutate_audit(conn: sqlite3.Connection, rng: random.Random) -> str:
 
 
 def run(root: Path, quick: bool = False, seed: int = 7) -> Figures:
-    trials_wanted = 40 if quick else 1000
+    trials_wanted = 20 if quick else 1000
     rng = random.Random(seed)
     root = Path(root)
     setup = make_setup(root / "setup")
