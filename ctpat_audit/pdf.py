@@ -13,6 +13,8 @@ both escaped (a partner's name is never markup). Page breaks follow the report's
 """
 from __future__ import annotations
 
+import concurrent.futures
+
 import html
 import logging
 import os
@@ -56,6 +58,13 @@ class PdfEngine:
         self.executable = executable
         self._pw: Any = None
         self._browser: Any = None
+        # Playwright's sync API refuses to run where an asyncio loop is running (a Jupyter
+        # kernel always has one) and its objects belong to the thread that made them: every
+        # browser call therefore runs on this engine's own thread.
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ctpat-pdf")
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._thread.submit(fn, *args, **kwargs).result()
 
     def _start(self) -> Any:
         if self._browser is None or not self._browser.is_connected():
@@ -73,6 +82,10 @@ class PdfEngine:
     def pdf(self, html_path: str | Path, out_path: str | Path, *, paper: str = "A4",
             header: str = "", footer: str = "") -> Path:
         """Print ``html_path`` to ``out_path``; ``header``/``footer`` are plain text (escaped)."""
+        return self._call(self._pdf, html_path, out_path, paper=paper, header=header, footer=footer)
+
+    def _pdf(self, html_path: str | Path, out_path: str | Path, *, paper: str,
+             header: str, footer: str) -> Path:
         if paper not in PAPERS:
             raise PdfError(f"paper {paper!r}: expected one of {', '.join(PAPERS)}")
         src = Path(html_path).resolve()
@@ -98,6 +111,13 @@ class PdfEngine:
         return out
 
     def close(self) -> None:
+        try:
+            self._call(self._close)
+        finally:
+            self._thread.shutdown(wait=True)
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ctpat-pdf")
+
+    def _close(self) -> None:
         if self._browser is not None:
             try:
                 self._browser.close()

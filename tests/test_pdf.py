@@ -87,3 +87,20 @@ def test_bad_paper_and_missing_browser(tmp_path, monkeypatch, engine):
     monkeypatch.setenv("CTPAT_CHROMIUM", str(tmp_path / "no-chromium"))
     with pytest.raises(PdfError, match="apt-get install -y chromium"):
         html_to_pdf(src, tmp_path / "y.pdf")
+
+
+def test_prints_where_an_asyncio_loop_is_running(engine, tmp_path):
+    """A Jupyter kernel always runs an event loop; Playwright's sync API refuses one."""
+    import asyncio
+
+    page = tmp_path / "p.html"
+    page.write_text("<html><body><h1>Inside a running loop</h1></body></html>")
+
+    async def in_kernel_cell() -> bytes:
+        return engine.pdf(page, tmp_path / "p.pdf", paper="Letter").read_bytes()
+
+    data = asyncio.run(in_kernel_cell())
+    assert data.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "Inside a running loop" in text

@@ -18,8 +18,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[object]:
+    # module scope: while sync Playwright is active the main thread has a running asyncio
+    # loop, which would break every later test that uses an asyncio-based sync API
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (the Makefile installs it with "
                     "`apt-get install -y chromium`); the browser test needs it")
