@@ -10,7 +10,8 @@ partner responses, validator notes and file names:
   (``questionnaire.export_questionnaire``: the partner's legal name, for a sample of strings).
   ``formula_cells`` counts ``<f>`` elements in every sheet's XML; each string must read back
   equal to itself after the documented replacement of XML-illegal control characters by
-  U+FFFD (``excel.cell_value``).
+  U+FFFD (``excel.cell_value``) and Excel's 32,767-character cell limit (openpyxl cuts longer
+  text; ``hostile_truncated`` counts such strings).
 * HTML: the batch index page (``batch_index.render_index_html``). ``live_html`` counts script
   elements, ``on*`` attributes and ``javascript:`` URLs found by ``html.parser``; the text must
   still be in the page (escaped).
