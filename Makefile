@@ -16,7 +16,7 @@ CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # softhsm2 + opensc (PKCS#11 token signing tests).
 SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc
 
-.PHONY: install system-deps demo test bench clean catalogue-demo lab
+.PHONY: install system-deps demo test bench stress clean catalogue-demo lab
 
 $(STAMP): pyproject.toml constraints/overrides.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
+
+stress: install  ## crash, tamper, hostile-input and concurrency recipes; figures to benchmarks/stress.json
+	$(BIN)/python -m stress.run
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

@@ -134,6 +134,8 @@ def optional(name: str, fn: Callable[[], dict], out: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
+    ap.add_argument("--no-batch", action="store_true",
+                    help="skip the batch comparison (about 20 minutes at full size)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
@@ -145,7 +147,10 @@ def main() -> None:
     def portfolio() -> dict:
         from ctpat_audit.portfolio import benchmark_portfolio
         fig = benchmark_portfolio(ws, AS_OF)
-        return {"portfolio_10k_s" if partners >= 10_000 else "portfolio_s": fig.pop("seconds"), **fig}
+        key = "portfolio_10k_s" if partners >= 10_000 else "portfolio_s"
+        steps = {f"portfolio_step_{k}_s": v for k, v in fig.pop("steps", {}).items()}
+        return {key: fig.pop("seconds"), **steps,
+                **{f"portfolio_{k}": v for k, v in fig.items() if k not in ("partners",)}}
 
     def autosave() -> dict:
         from ctpat_audit.intake import import_source
@@ -167,11 +172,40 @@ def main() -> None:
         return {("checklist_" + k if not k.startswith("checklist_") else k): v for k, v in fig.items()
                 if isinstance(v, (int, float))}
 
+    def batch() -> dict:
+        from ctpat_audit.batch_bench import benchmark_batch
+        from ctpat_audit.intake import import_source
+        from ctpat_audit.sample import write_sample
+        from ctpat_audit.sample_sessions import write_sample_sessions
+        from ctpat_audit.signing import demo_keys
+        from ctpat_audit.workspace import init_workspace
+
+        n = 10 if args.quick else 200
+        root = WORK / f"batch-{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        src = write_sample(root / "source", partners=max(n + 20, 60), seed=3, as_of=AS_OF,
+                           shipments_per_partner=120)
+        ws_b = init_workspace(root / "ws")
+        import_source(ws_b, src, progress=False)
+        write_sample_sessions(ws_b, n, 0, 7, AS_OF)
+        os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
+        keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
+        return benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
+                               key=keys["demo.supervisor@cbp.example"],
+                               specialist_keys=ws_b.path / "demo-keys",
+                               passphrase_env="CTPAT_BENCH_PASS", work=root / "work")
+
     optional("portfolio", portfolio, out)
     optional("autosave", autosave, out)
     optional("checklist", checklist, out)
+    if not args.no_batch:
+        optional("batch", batch, out)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if previous.get("size") == out["size"]:  # figures this run did not measure stay, marked
+        carried = sorted(k for k in previous if k not in out and k not in ("carried_over", "skipped"))
+        out.update({k: previous[k] for k in carried})
+        out["carried_over"] = sorted(set(carried) | set(previous.get("carried_over", [])) & set(carried))
     if args.quick and previous.get("size") == "full":
         target = ROOT / "results-quick.json"  # never overwrite full-size figures with quick ones
     else:
