@@ -181,14 +181,9 @@ def _summary(nb: Any) -> dict[str, Any]:
 
 def publish_folder(tmp: Path, final: Path) -> None:
     """Move a finished report folder into place (a rename; an older one is replaced)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.replace(final, trash)
-        os.replace(tmp, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    from .files import replace_folder
+
+    replace_folder(tmp, final)
 
 
 def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:

@@ -55,3 +55,19 @@ def write_atomic(path: str | Path, data: bytes, mode: int | None = None) -> Path
     with replacing(path, mode) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+def replace_folder(tmp: str | Path, final: str | Path) -> None:
+    """Move a finished folder into place by rename; an older one is swapped out, then removed."""
+    import shutil
+    import time
+
+    tmp, final = Path(tmp), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.replace(final, trash)
+        os.replace(tmp, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, final)

@@ -428,6 +428,21 @@ def _match_baseline(table: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame
     return t.rename(columns={"source": "baseline_source"})
 
 
+def above_baseline_test(t: pd.DataFrame, alpha: float = 0.05
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row (examined k of shipments n, baseline_rate b): one-sided exact binomial p-value
+    for "rate > baseline", Holm-adjusted across the rows tested, and the escalation flag."""
+    from scipy.stats import binomtest  # imported here: it costs over a second
+
+    b = t["baseline_rate"].to_numpy(dtype=float)
+    p = np.full(len(t), np.nan)
+    for i, (k, nn, bb) in enumerate(zip(t["examined"], t["shipments"], b)):
+        if nn > 0 and not np.isnan(bb):
+            p[i] = binomtest(int(k), int(nn), float(bb), alternative="greater").pvalue
+    p_holm = np.asarray(holm_adjust(p), dtype=float)
+    return p, p_holm, (p_holm <= alpha) & ~np.isnan(p)
+
+
 def compare_to_baseline(metrics: PartnerExamMetrics, baseline: pd.DataFrame,
                         alpha: float = ALPHA) -> pd.DataFrame:
     """The partner's exam rate per port and mode against the non-CTPAT baseline.
@@ -440,8 +455,6 @@ def compare_to_baseline(metrics: PartnerExamMetrics, baseline: pd.DataFrame,
     baseline), p_holm (Holm-adjusted across rows with a baseline), escalate (p_holm <= alpha)
     and test (the test in words; also in ``.attrs["test"]``).
     """
-    from scipy.stats import binomtest
-
     t = _match_baseline(metrics.by_port_mode, baseline)
     n = t["shipments"].to_numpy(dtype=float)
     b = t["baseline_rate"].to_numpy(dtype=float)
@@ -449,13 +462,8 @@ def compare_to_baseline(metrics: PartnerExamMetrics, baseline: pd.DataFrame,
     t["exams_avoided"] = n * (b - t["exam_rate"].to_numpy(dtype=float))
     t["exams_avoided_low"] = n * (b - t["ci_high"].to_numpy(dtype=float))
     t["exams_avoided_high"] = n * (b - t["ci_low"].to_numpy(dtype=float))
-    p = np.full(len(t), np.nan)
-    for i, (k, nn, bb) in enumerate(zip(t["examined"], t["shipments"], b)):
-        if nn > 0 and not np.isnan(bb):
-            p[i] = binomtest(int(k), int(nn), float(bb), alternative="greater").pvalue
-    t["p_value"] = p
-    t["p_holm"] = holm_adjust(p)
-    t["escalate"] = (t["p_holm"] <= alpha).to_numpy() & ~np.isnan(p)
+    t["p_value"], t["p_holm"], t["escalate"] = above_baseline_test(t, alpha)
+    p = t["p_value"].to_numpy()
     desc = describe_test(alpha, int((~np.isnan(p)).sum()))
     t["test"] = desc
     cols = ["port_code", "port_name", "mode", *RATE_COLUMNS, "baseline_rate",

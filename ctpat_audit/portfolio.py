@@ -125,34 +125,20 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     one-sided exact binomial p <= metrics.ALPHA); the test in words in ``.attrs["test"]``.
     Sorted by shipments, largest first.
     """
-    from scipy.stats import binomtest
-
-    from .metrics import (
-        ALPHA,
-        _match_baseline,
-        describe_test,
-        holm_adjust,
-        portfolio_exam_rates,
-    )
+    from .metrics import ALPHA, _match_baseline, above_baseline_test, describe_test, portfolio_exam_rates
 
     t = portfolio_exam_rates(shipments, as_of=as_of, months=months, by=("port_code", "mode"))
     t = _match_baseline(t, baseline)
     n = t["shipments"].to_numpy(dtype=float)
     b = t["baseline_rate"].to_numpy(dtype=float)
     t["exams_avoided"] = n * (b - t["exam_rate"].to_numpy(dtype=float))
-    p = np.full(len(t), np.nan)
-    for i, (k, nn, bb) in enumerate(zip(t["examined"], t["shipments"], b)):
-        if nn > 0 and not np.isnan(bb):
-            p[i] = binomtest(int(k), int(nn), float(bb), alternative="greater").pvalue
-    t["p_value"] = p
-    t["p_holm"] = holm_adjust(p)
-    t["above_baseline"] = (t["p_holm"] <= ALPHA).to_numpy() & ~np.isnan(p)
+    t["p_value"], t["p_holm"], t["above_baseline"] = above_baseline_test(t, ALPHA)
     cols = ["port_code", "port_name", "mode", "partners", "shipments", "examined", "exam_rate",
             "ci_low", "ci_high", "small_sample", "baseline_rate", "baseline_source",
             "baseline_scope", "exams_avoided", "p_value", "p_holm", "above_baseline"]
     out = t[cols].sort_values(["shipments", "port_code", "mode"], ascending=[False, True, True],
                               kind="stable").reset_index(drop=True)
-    out.attrs["test"] = describe_test(ALPHA, int((~np.isnan(p)).sum()))
+    out.attrs["test"] = describe_test(ALPHA, int(t["p_value"].notna().sum()))
     return out
 
 

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -194,14 +193,9 @@ def close_artifact_state(state: dict[str, Any]) -> None:
 
 
 def _publish(tmp: Path, final: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.replace(final, trash)
-        os.replace(tmp, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    from .files import replace_folder
+
+    replace_folder(tmp, final)
 
 
 class Renderer:
