@@ -118,7 +118,7 @@ def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str,
 @dataclass(frozen=True)
 class AuditProblem:
     seq: int
-    code: str  # "hash_mismatch", "broken_link", "seq_gap", "head_missing"
+    code: str  # hash_mismatch, broken_link, seq_gap, head_missing, checkpoint_changed, integrity
     detail: str
 
 
@@ -130,6 +130,7 @@ class AuditVerification:
     entries: int
     head_hash: str  # hash of the last entry as stored (GENESIS_HASH when empty)
     problems: list[AuditProblem] = field(default_factory=list)
+    head_seq: int = 0  # seq of the last entry (0 when empty)
 
     @property
     def first_bad_seq(self) -> int | None:
@@ -143,17 +144,31 @@ class AuditVerification:
                 f"{first.detail}")
 
 
-def verify_audit_log(conn: sqlite3.Connection, *,
-                     expected_head: str | None = None) -> AuditVerification:
+def verify_audit_log(conn: sqlite3.Connection, *, expected_head: str | None = None,
+                     start_after: tuple[int, str] | None = None) -> AuditVerification:
     """Check the whole chain: sequence numbers, links and every entry's hash.
 
     ``expected_head``: a head hash pinned earlier (in a signed report); the check then also
     fails if no entry carries that hash any more, i.e. the log was truncated or rewritten
     after it was pinned.
+
+    ``start_after``: ``(seq, hash)`` of an entry this process verified earlier (a
+    :class:`ChainCheckpoint`); only the entries after it are checked, after making sure that
+    entry is still there with the same hash. ``entries`` then counts the checked entries.
     """
     problems: list[AuditProblem] = []
     prev_hash, prev_seq, count, seen_expected = GENESIS_HASH, 0, 0, expected_head is None
-    cur = conn.execute(f"SELECT {', '.join(_FIELDS)}, hash FROM audit_log ORDER BY seq")
+    where = ""
+    if start_after is not None:
+        prev_seq, prev_hash = int(start_after[0]), str(start_after[1])
+        row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (prev_seq,)).fetchone()
+        if prev_seq and (row is None or str(row[0]) != prev_hash):
+            problems.append(AuditProblem(prev_seq, "checkpoint_changed",
+                                         f"seq {prev_seq}, verified earlier, is gone or has "
+                                         "another hash (the log was rewritten)"))
+        seen_expected = seen_expected or expected_head == prev_hash
+        where = f" WHERE seq > {prev_seq}"
+    cur = conn.execute(f"SELECT {', '.join(_FIELDS)}, hash FROM audit_log{where} ORDER BY seq")
     for row in cur:
         entry = dict(zip((*_FIELDS, "hash"), tuple(row)))
         seq = int(entry["seq"])
@@ -176,7 +191,32 @@ def verify_audit_log(conn: sqlite3.Connection, *,
                                      f"pinned head {expected_head} is not in the log "
                                      "(truncated or rewritten after it was pinned)"))
     return AuditVerification(ok=not problems, entries=count, head_hash=prev_hash,
-                             problems=problems)
+                             problems=problems, head_seq=prev_seq)
+
+
+class ChainCheckpoint:
+    """Verify a workspace's log once in full, then only what was appended since.
+
+    A batch worker signs hundreds of reports; checking the whole chain before each signature
+    costs time that grows with the log (quadratic over a batch). One checkpoint per worker
+    and workspace: the first :meth:`verify` runs ``PRAGMA integrity_check`` and the full chain
+    check, later calls check that the last verified entry is unchanged and verify the new
+    ones. Rewrites of entries *before* the checkpoint made while the worker runs are caught by
+    the next full check (``ctpat-audit verify``, the next batch), not by this object.
+    """
+
+    def __init__(self) -> None:
+        self.mark: tuple[int, str] | None = None
+
+    def verify(self, conn: sqlite3.Connection) -> AuditVerification:
+        from .db import integrity_ok
+
+        if self.mark is None and not integrity_ok(conn):
+            return AuditVerification(False, 0, GENESIS_HASH, [AuditProblem(
+                0, "integrity", "PRAGMA integrity_check failed: the database file is damaged")])
+        result = verify_audit_log(conn, start_after=self.mark)
+        self.mark = (result.head_seq, result.head_hash) if result.ok else None
+        return result
 
 
 def audit_entries(conn: sqlite3.Connection, session_id: str | None = None) -> pd.DataFrame:

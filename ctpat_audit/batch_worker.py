@@ -100,7 +100,8 @@ class ReportResult:
 
 
 class WorkerState:
-    """Per-process resources: warm kernels, loaded keys, renderer state."""
+    """Per-process resources: warm kernels, loaded keys, renderer state, the audit-chain
+    checkpoint (the workspace is verified in full once per worker, then incrementally)."""
 
     def __init__(self, settings: BatchSettings) -> None:
         from .engine import WARMUP_CODE, KernelPool
@@ -110,6 +111,9 @@ class WorkerState:
         self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace,
                                fork=settings.fork_kernels, warmup=warmup)
         self.artifact_state: dict[str, Any] = {}
+        from .audit import ChainCheckpoint
+
+        self.checkpoint = ChainCheckpoint()  # full integrity + chain check once per worker
         self.supervisor: Any = None
         self.specialists: dict[str, Any] = {}
         secret = os.environ.get(settings.passphrase_env or "", "")
@@ -235,9 +239,9 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             specialist = state.specialists.get(_opened_by(settings.workspace, task.session_id))
             if specialist is not None:
                 sign_report(folder, settings.workspace, specialist, "validated",
-                            session_id=task.session_id)
+                            session_id=task.session_id, checkpoint=state.checkpoint)
             entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
-                                session_id=task.session_id)
+                                session_id=task.session_id, checkpoint=state.checkpoint)
             res.signatures = _signature_meanings(folder) or [entry["meaning"]]
             lap("sign")
             if settings.verify:

@@ -19,6 +19,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,23 +177,30 @@ def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> Pr
     applicable = catalogue.applicable(partner.entity_types) if partner.entity_types else []
     cur, prev = _years(partner.responses, as_of)
     r = partner.responses
-    by_year = {y: r[r["profile_year"] == y].set_index("criterion_id") for y in (cur, prev) if y is not None}
+    def column(year: int | None, name: str) -> dict[str, Any]:
+        if year is None:
+            return {}
+        part = r[r["profile_year"] == year]
+        return dict(zip(part["criterion_id"].tolist(), part[name].tolist()))
+
+    now_text, before_text = column(cur, "response_text"), column(prev, "response_text")
+    implemented = column(cur, "implemented")
     rows = []
     for c in applicable:
-        now = by_year[cur]["response_text"].get(c.id) if cur in by_year else None
-        before = by_year[prev]["response_text"].get(c.id) if prev in by_year else None
-        impl = by_year[cur]["implemented"].get(c.id) if cur in by_year else None
+        now, before, impl = now_text.get(c.id), before_text.get(c.id), implemented.get(c.id)
         now_s = "" if now is None or now is pd.NA else str(now)
         before_s = "" if before is None or before is pd.NA else str(before)
         ch = change(before_s, now_s)
         rows.append({
             "criterion_id": c.id, "category": c.category, "must_should": c.level_for(partner.entity_types),
-            "state": answer_state(now_s), "implemented": None if impl is pd.NA else impl,
+            "state": "", "implemented": None if impl is pd.NA else impl,
             "change": ch, "diff": word_diff(before_s, now_s) if ch == "changed" else "",
             "response": now_s, "previous_response": before_s,
         })
     criteria = pd.DataFrame(rows, columns=["criterion_id", "category", "must_should", "state", "implemented",
                                            "change", "diff", "response", "previous_response"])
+    criteria["state"] = pd.Series([STATES[k] for k in answer_states(criteria["response"])],
+                                  index=criteria.index, dtype="str")
     annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of, partner.status)
     officer = bool((partner.contacts["role"] == COMPANY_OFFICER).any()) if len(partner.contacts) else False
     out = partner.outreach

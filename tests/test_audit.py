@@ -169,3 +169,44 @@ def test_cli_audit_verify_and_sessions(logged, tmp_path):
     logged.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
     bad = runner.invoke(main, ["audit-verify", ws_path])
     assert bad.exit_code == 1 and "BROKEN" in bad.output and "seq 2: hash_mismatch" in bad.output
+
+
+def _append(conn, n: int) -> None:
+    for k in range(n):
+        with db.write(conn):
+            audit.append(conn, at=f"2026-11-0{k + 1}T00:00:00+00:00", actor="sup@cbp.example",
+                         action="sign", session_id=None, target={"k": k}, old=None, new=k)
+
+
+def test_checkpoint_checks_only_new_entries_and_finds_tampering(logged):
+    """A batch worker verifies the chain in full once, then only what was appended since."""
+    check = audit.ChainCheckpoint()
+    first = check.verify(logged)
+    assert first.ok and first.entries == 6 and check.mark == (6, first.head_hash)
+    _append(logged, 3)
+    second = check.verify(logged)
+    assert second.ok and second.entries == 3 and check.mark[0] == 9
+    assert second.head_hash == verify_audit_log(logged).head_hash
+    # an entry appended after the checkpoint and then edited is found
+    _append(logged, 2)
+    _unguard(logged)
+    logged.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 10")
+    logged.commit()
+    bad = check.verify(logged)
+    assert not bad.ok and bad.first_bad_seq == 10 and check.mark is None
+
+
+def test_checkpoint_finds_a_rewritten_checkpoint_entry(logged):
+    check = audit.ChainCheckpoint()
+    assert check.verify(logged).ok
+    _unguard(logged)
+    logged.execute("UPDATE audit_log SET hash = ? WHERE seq = 6", ("f" * 64,))
+    logged.commit()
+    bad = check.verify(logged)
+    assert not bad.ok and [p.code for p in bad.problems][:1] == ["checkpoint_changed"]
+
+
+def test_checkpoint_refuses_a_damaged_database_first(logged, monkeypatch):
+    monkeypatch.setattr(db, "integrity_ok", lambda conn: False)
+    result = audit.ChainCheckpoint().verify(logged)
+    assert not result.ok and result.problems[0].code == "integrity"
