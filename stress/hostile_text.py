@@ -1,4 +1,4 @@
-"""Recipe 5: hostile text through the HTML and Excel the toolkit writes.
+"""Recipe 5: hostile text through the HTML, PDF and Excel the toolkit writes.
 
 10,000 generated strings (formula starts ``= + - @``, tab and CR, HTML/script payloads,
 control characters, bidi/line-separator characters, very long text) go in as partner names,
@@ -17,23 +17,54 @@ partner responses, validator notes and file names:
   still be in the page (escaped).
 * Sessions: notes with control characters are refused (InputError) and the rest are stored
   exactly (``Session.answer``).
-
-PDF is not covered here (the report PDF needs Chromium and ``report.py``); see the README.
+* The validation report (:func:`report_stage`): hostile strings as the partner's legal name
+  (one per report; the partners table takes any text), as the notes of every unit of an
+  in-person validation (status "does not meet", so each note is shown in the checklist and as
+  a finding; notes the session refuses are counted in ``hostile_report_notes_refused``) and as
+  evidence file names (``Session.attach``; refused names counted). The data model has no
+  partner responses yet (the workbook's ``partner_response`` column is left empty for the
+  partner), so none go in. One ``report.Renderer`` (one chromium) renders every session:
+  quick, one report; full, every ``REPORT_STRIDE``-th string of the 10,000.
+  ``hostile_report_strings`` counts the strings that went in. Checks per report:
+  ``report.html`` with ``live_html`` and every string present (whitespace collapsed, after
+  unescaping); ``report.xlsx`` with ``formula_cells`` and every note (and the Summary's
+  partner name) read back exactly as above; ``report.pdf`` with :func:`pdf_javascript`
+  (``/JS``, ``/JavaScript``, ``/Launch``, ``/OpenAction``, ``/AA``, ``/URI`` to
+  ``javascript:``/``vbscript:``, also inside compressed streams; figure ``pdf_javascript``)
+  and readability: the first ``PRINT_PREFIX`` (30) printable characters of each string must
+  be in ``pdftotext -raw`` output. Normalisation, both sides: NFKC, then whitespace,
+  separators (U+2028/U+2029) and control/format characters (zero-width space, BOM, bidi
+  controls) removed, because chromium wraps lines and draws no glyph for those. Bidi
+  overrides (U+202E and the other embedding/isolate controls) make chromium lay the text
+  after them out right to left, and the PDF holds it in that visual (reversed) order: for
+  such strings only the part before the first bidi control is compared
+  (``hostile_report_bidi`` counts them, so the weaker check is visible, not hidden).
+  Characters the report font (DejaVu Sans) has no glyph for (CJK such as 東京, fullwidth
+  ``＝``) are drawn by chromium as empty boxes in a separate text run, which pdftotext gives
+  out of order: they are removed from both sides before comparing (before NFKC), and
+  ``hostile_report_missing_glyphs`` counts the strings that hold any. With no CJK font
+  installed, such text is NOT readable in the PDF (it is in the HTML and the workbook).
 """
 from __future__ import annotations
 
+import functools
 import html
 import random
 import re
+import subprocess
+import unicodedata
 import zipfile
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import load_workbook
 
 from . import Figures  # noqa: F401  (puts tests/ on sys.path)
-from session_helpers import ACCOUNT, CRITERIA, make_workspace
+from report_helpers import set_legal_name
+from session_helpers import ACCOUNT, CRITERIA, FACILITIES, make_workspace
 
 from ctpat_audit import db
 from ctpat_audit.batch_index import render_index_html, write_index
@@ -107,14 +138,23 @@ def formula_cells(path: Path) -> int:
                    if n.startswith("xl/worksheets/") and n.endswith(".xml"))
 
 
-def _column(path: Path, sheet: str, header_row: int, name: str) -> list[object]:
+def _sheet_rows(path: Path, sheet: str, first_row: int) -> list[tuple[Any, ...]]:
     wb = load_workbook(path, read_only=True)
     try:
-        rows = list(wb[sheet].iter_rows(min_row=header_row, values_only=True))
+        return list(wb[sheet].iter_rows(min_row=first_row, values_only=True))
     finally:
         wb.close()
+
+
+def _column(path: Path, sheet: str, header_row: int, name: str) -> list[object]:
+    rows = _sheet_rows(path, sheet, header_row)
     j = list(rows[0]).index(name)
     return [r[j] for r in rows[1:]]
+
+
+def _records(path: Path, sheet: str, header_row: int) -> list[dict[str, Any]]:
+    head, *rows = _sheet_rows(path, sheet, header_row)
+    return [dict(zip(head, r)) for r in rows]
 
 
 EXCEL_CELL_LIMIT = 32_767  # Excel's maximum characters in a cell; openpyxl cuts longer text
@@ -123,6 +163,175 @@ EXCEL_CELL_LIMIT = 32_767  # Excel's maximum characters in a cell; openpyxl cuts
 def _expected(s: str) -> str:
     """What a cell must read back as: illegal XML characters -> U+FFFD, Excel's length cap."""
     return cell_value(s)[:EXCEL_CELL_LIMIT]
+
+
+# --- report stage: the validation report's HTML, PDF and workbook ---------------------------
+
+PDF_LIVE = re.compile(rb"/(?:JS|JavaScript|Launch|OpenAction|AA)(?=[\s/<>\[\]()]|$)")
+PDF_URI = re.compile(rb"/URI\s*(\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>)")
+REPORT_STRIDE = 5  # full mode: every 5th string (2,000 of 10,000) goes through reports
+REPORT_NAMES = 20  # hostile evidence file names attached per report session
+PRINT_PREFIX = 30  # printable characters of each string that must be found in the PDF text
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def pdf_javascript(data: bytes) -> list[str]:
+    """JavaScript a PDF reader could run: ``/JS``, ``/JavaScript``, ``/Launch``,
+    ``/OpenAction``, ``/AA`` (additional actions) and ``/URI`` with a ``javascript:`` or
+    ``vbscript:`` target, in the file and in every Flate-compressed stream (object streams)."""
+    parts = [data]
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, flags=re.S):
+        try:
+            parts.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            pass  # not Flate (an image, or already plain): scanned as part of the file
+    found = [m.group(0).decode("latin-1") for p in parts for m in PDF_LIVE.finditer(p)]
+    for p in parts:
+        for m in PDF_URI.finditer(p):
+            raw = m.group(1)
+            uri = (bytes.fromhex(re.sub(rb"\s", b"", raw[1:-1]).decode()) if raw[:1] == b"<"
+                   else raw[1:-1])
+            if re.sub(rb"[\x00-\x20]", b"", uri).lower().startswith((b"javascript:",
+                                                                     b"vbscript:")):
+                found.append("/URI " + uri[:40].decode("latin-1"))
+    return found
+
+
+@functools.cache
+def report_font_chars() -> frozenset[int]:
+    """Code points the report's font (DejaVu Sans, first in templates/ctpat_report/report.css)
+    has glyphs for."""
+    from fontTools.ttLib import TTFont
+
+    path = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True,
+                          text=True, check=True).stdout
+    return frozenset(TTFont(path, lazy=True).getBestCmap())
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """Printable characters of ``text`` the report font cannot draw."""
+    chars = report_font_chars()
+    return {ch for ch in text if ord(ch) not in chars and not ch.isspace()
+            and unicodedata.category(ch)[0] not in "CZ"}
+
+
+def printable(text: str, *, keep_missing: bool = False) -> str:
+    """What a PDF reader can give back of ``text``: NFKC, without whitespace, separators,
+    control/format characters (bidi controls, zero-width, BOM), unassigned code points and
+    (unless ``keep_missing``) characters the report font has no glyph for."""
+    if not keep_missing:  # before NFKC: U+FF1D (fullwidth =) is drawn as a missing glyph
+        chars = report_font_chars()
+        text = "".join(ch for ch in text if ord(ch) in chars or ch.isspace())
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text)
+                   if not ch.isspace() and unicodedata.category(ch)[0] not in "CZ")
+
+
+def pdf_key(text: str) -> str:
+    """The normalised prefix of ``text`` that must occur in the PDF's text (see the module
+    docstring): text after a bidi control is cut off (the browser lays it out reversed)."""
+    cut = min((i for i, ch in enumerate(text) if ch in BIDI_CONTROLS), default=len(text))
+    return printable(text[:cut])[:PRINT_PREFIX]
+
+
+def pdf_text(path: Path) -> str:
+    """Text of a PDF in drawing order (``pdftotext -raw``: a table cell's lines stay
+    together, where ``-layout`` would interleave neighbouring cells)."""
+    return subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
+                          capture_output=True, check=True).stdout.decode("utf-8", "replace")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _open_report_session(ws: Any, quick: bool) -> Any:
+    facilities = list(FACILITIES[:1] if quick else FACILITIES)
+    return open_session(ws, ACCOUNT, "validation", "in_person", "spec@cbp.example",
+                        facilities=facilities)
+
+
+def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
+    """Hostile partner names, answer notes and evidence file names through rendered reports.
+
+    Notes fill every unit of a session (150 criteria x facilities) with status 'does not
+    meet', so each string appears in the checklist and the findings; refused notes (control
+    characters, over the length limit) are counted. One :class:`Renderer` (one browser)
+    renders every session.
+    """
+    from ctpat_audit.report import Renderer
+
+    ws = make_workspace(root / "report_ws")
+    sessions: list[tuple[str, str, dict[tuple[str, str], str], list[str]]] = []
+    refused = names_refused = 0
+    todo = list(strings)
+    while todo:
+        legal_name = todo[0]
+        with _open_report_session(ws, quick) as sess:
+            notes: dict[tuple[str, str], str] = {}
+            units = sess.units()
+            while todo and len(notes) < len(units):
+                s = todo.pop(0)
+                cid, fid = units[len(notes)]
+                try:
+                    sess.answer(cid, facility_id=fid, status="does_not_meet", method="interview",
+                                notes=s)
+                except InputError:
+                    refused += 1
+                    continue
+                notes[(cid, fid)] = s
+            names: list[str] = []
+            first = len(sessions) * REPORT_NAMES
+            for k, s in enumerate(strings[first:first + REPORT_NAMES]):
+                cid, fid = units[k]
+                try:
+                    sess.attach(cid, s, f"evidence {k}".encode(), facility_id=fid)
+                except InputError:
+                    names_refused += 1
+                    continue
+                names.append(unicodedata.normalize("NFC", s).strip())
+            sessions.append((sess.id, legal_name, notes, names))
+    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = 0
+    examples: list[str] = []
+    with Renderer(ws.path, root / "reports", as_of="2026-11-01") as renderer:
+        for sid, legal_name, notes, names in sessions:
+            set_legal_name(ws, ACCOUNT, legal_name)
+            folder = renderer.render(sid)
+            through += 1 + len(notes) + len(names)
+            # HTML: nothing live, every value there as text
+            with open(folder / "report.html", encoding="utf-8", newline="") as fh:
+                page = fh.read()
+            found = live_html(page)
+            live += len(found)
+            examples += found[:2]
+            flat = _flat(html.unescape(page))
+            wanted = [legal_name, *notes.values(), *names]
+            bad = [s for s in wanted if _flat(s) not in flat]
+            # PDF: no JavaScript, each string's normalised prefix in the text
+            pdf = folder / "report.pdf"
+            found = pdf_javascript(pdf.read_bytes())
+            pdf_js += len(found)
+            examples += found[:2]
+            shown = printable(pdf_text(pdf))
+            bad += [s for s in wanted if pdf_key(s) not in shown]
+            bidi += sum(1 for s in wanted if any(ch in BIDI_CONTROLS for ch in s))
+            no_glyph += sum(1 for s in wanted if missing_glyphs(s))
+            # workbook: no formulas, notes and the partner's name read back exactly
+            xlsx = folder / "report.xlsx"
+            formulas += formula_cells(xlsx)
+            rows = _records(xlsx, "Checklist", 4)
+            cells = {(r["criterion_id"], r["facility_id"] or ""): r["notes"] or "" for r in rows}
+            bad += [s for u, s in notes.items() if cells.get(u) != _expected(s)]
+            partner = {r[0]: r[1] for r in _sheet_rows(xlsx, "Summary", 4)}
+            bad += [] if partner.get("Partner") == _expected(legal_name) else [legal_name]
+            unreadable += len(bad)
+            examples += [f"unreadable: {s[:60]!r}" for s in bad[:2]]
+    return {"hostile_report_strings": through, "hostile_report_sessions": len(sessions),
+            "hostile_report_notes_refused": refused,
+            "hostile_report_names_refused": names_refused, "hostile_report_bidi": bidi,
+            "hostile_report_missing_glyphs": no_glyph,
+            "pdf_javascript": pdf_js,
+            "formula_cells": formulas, "live_html": live, "hostile_unreadable": unreadable,
+            "hostile_examples": examples}
 
 
 def run(root: Path, quick: bool = False, seed: int = 11) -> Figures:
@@ -192,7 +401,13 @@ def run(root: Path, quick: bool = False, seed: int = 11) -> Figures:
                 continue
             stored += 1
             unreadable += 0 if row.get("notes") == s else 1
-    return {"hostile_strings": n, "formula_cells": formulas, "live_html": live,
-            "hostile_unreadable": unreadable, "hostile_notes_refused": refused,
-            "hostile_notes_stored": stored,
-            "hostile_truncated": sum(len(x) > EXCEL_CELL_LIMIT for x in strings), "hostile_examples": examples[:5]}
+    # the validation report: HTML, PDF and workbook (quick: one report; full: a sample)
+    report = report_stage(root / "report", strings if quick else strings[::REPORT_STRIDE],
+                          quick)
+    return {**report, "hostile_strings": n,
+            "formula_cells": formulas + report["formula_cells"],
+            "live_html": live + report["live_html"],
+            "hostile_unreadable": unreadable + report["hostile_unreadable"],
+            "hostile_notes_refused": refused, "hostile_notes_stored": stored,
+            "hostile_truncated": sum(len(x) > EXCEL_CELL_LIMIT for x in strings),
+            "hostile_examples": (examples + report["hostile_examples"])[:5]}

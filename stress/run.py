@@ -18,7 +18,8 @@ OUT = Path(__file__).resolve().parents[1] / "benchmarks" / "stress.json"
 TARGETS = {"autosave_lost": 0, "autosave_integrity_failures": 0, "autosave_chain_broken": 0,
            "two_writer_lost": 0, "two_writer_errors": 0, "two_writer_chain_broken": 0,
            "tamper_undetected": 0, "unauthorized_signatures": 0, "authority_errors": 0,
-           "formula_cells": 0, "live_html": 0, "hostile_unreadable": 0, "escaped_paths": 0,
+           "formula_cells": 0, "live_html": 0, "hostile_unreadable": 0, "pdf_javascript": 0,
+           "escaped_paths": 0,
            "hostile_id_crashes": 0, "papermill_value_injections": 0, "fuzz_crashes": 0,
            "bomb_zip_seconds": 2, "bomb_entity_seconds": 2, "leading_zero_changed": 0,
            "server_unrefused": 0, "server_not_local": 0, "server_weak_token": 0}

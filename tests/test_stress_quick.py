@@ -11,8 +11,8 @@ from stress.run import RECIPES, TARGETS, missed
 
 KEYS = ("autosave_kills", "autosave_lost", "two_writer_lost", "tamper_trials",
         "tamper_undetected", "authority_steps", "unauthorized_signatures", "hostile_strings",
-        "formula_cells", "live_html", "hostile_ids", "escaped_paths", "fuzz_seconds",
-        "fuzz_crashes")
+        "formula_cells", "live_html", "hostile_report_strings", "pdf_javascript", "hostile_ids",
+        "escaped_paths", "fuzz_seconds", "fuzz_crashes")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -40,3 +40,28 @@ def _no_leftover_children():
     yield
     for child in mp.active_children():  # only processes this test module started
         child.kill()
+
+
+def test_pdf_javascript_finds_actions_also_in_compressed_streams():
+    import zlib
+
+    from stress.hostile_text import pdf_javascript
+
+    clean = b"%PDF-1.4\n1 0 obj << /Type /Annot /A << /S /URI /URI (https://cbp.gov) >> >>"
+    assert pdf_javascript(clean) == []
+    assert pdf_javascript(b"1 0 obj << /S /JavaScript /JS (app.alert(1)) >>") == [
+        "/JavaScript", "/JS"]
+    hexed = b"<< /S /URI /URI <" + b"javascript:x()".hex().encode() + b"> >>"
+    assert pdf_javascript(hexed) == ["/URI javascript:x()"]
+    packed = b"2 0 obj << /Filter /FlateDecode >>\nstream\n" + zlib.compress(
+        b"<< /OpenAction 3 0 R >>") + b"\nendstream"
+    assert pdf_javascript(packed) == ["/OpenAction"]
+
+
+def test_pdf_key_normalises_wrapping_and_cuts_at_bidi_controls():
+    from stress.hostile_text import pdf_key, printable
+
+    assert printable("=HYPER\u200bLINK(\n \"x\")\ufb01") == '=HYPERLINK("x")fi'
+    assert pdf_key("<script>\talert(1)</script> " * 3) == "<script>alert(1)</script><scri"
+    assert pdf_key("Acme\u202etxt.exe") == "Acme"  # shown reversed after the override
+    assert pdf_key("\uff1d1+1\u6771\u4eac Co") == "1+1Co"  # no glyph in DejaVu Sans
