@@ -48,7 +48,8 @@ def naive_report(ws: Path, session_id: str, opened_by: str, folder: Path, templa
     spec_key = _find_key(specialist_keys, opened_by, secret)
     steps = [
         [_bin("papermill"), str(template), str(nb), "-p", "workspace", str(ws),
-         "-p", "session_id", session_id, "--no-progress-bar", "--cwd", str(ws)],
+         "-p", "session_id", session_id, "-p", "workbook", str(folder / "report.xlsx"),
+         "--no-progress-bar", "--cwd", str(ws)],
         [_bin("jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)],
         [sys.executable, "-m", "ctpat_audit.batch_bench", "artifacts", artifacts, str(ws),
          session_id, str(nb), str(folder)],

@@ -173,16 +173,6 @@ def _resolve(spec: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def _summary(nb: Any) -> dict[str, Any]:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if SUMMARY_MIME in data:
-                value = data[SUMMARY_MIME]
-                return value if isinstance(value, dict) else {}
-    return {}
-
-
 def publish_folder(tmp: Path, final: Path) -> None:
     """Move a finished report folder into place (a rename; an older one is replaced)."""
     from .files import replace_folder
@@ -217,14 +207,17 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             nb = pm.execute_notebook(
                 settings.template, str(nb_path), engine_name="ctpat-warm",
                 kernel_pool=state.pool, progress_bar=False, cwd=None,
-                parameters={"workspace": settings.workspace, "session_id": task.session_id},
+                parameters={"workspace": settings.workspace, "session_id": task.session_id,
+                            "workbook": str((folder / "report.xlsx").resolve())},
                 execution_timeout=settings.timeout_s)
         except pm.PapermillExecutionError as exc:
             res.failed_cell, res.error = exc.cell_index, f"{exc.ename}: {exc.evalue}"
             _keep_failed(out, task, nb_path)
             return res
         lap("execute")
-        summary = _summary(nb)
+        from .report import notebook_summary
+
+        summary = notebook_summary(nb)
         res.findings = _int(summary.get("findings"))
         res.exam_rate = _float(summary.get("exam_rate"))
         res.outcome = str(summary.get("outcome") or "")

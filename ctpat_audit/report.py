@@ -39,6 +39,7 @@ __all__ = [
     "execute_report",
     "export_html",
     "network_urls",
+    "notebook_summary",
     "render_artifacts",
     "render_report",
     "report_folder",
@@ -93,7 +94,8 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
     import papermill as pm
 
     params = {"workspace": str(Path(workspace).resolve()), "session_id": session_id,
-              "as_of": as_of or "", "due_days": int(due_days)}
+              "as_of": as_of or "", "due_days": int(due_days),
+              "workbook": str(Path(out_nb).resolve().parent / "report.xlsx")}
     kw = {"progress_bar": False, "kernel_name": "python3", **papermill_kw}
     try:
         return pm.execute_notebook(str(template), str(out_nb), parameters=params, **kw)
@@ -155,28 +157,27 @@ def _exporter() -> Any:
                         exclude_output_prompt=True)
 
 
-def _header(ctx: Any) -> dict[str, Any]:
-    s = ctx.session
-    kind = "Self-assessment" if s["kind"] == "self_assessment" else "Validation"
-    return {"partner": str(ctx.partner.legal_name), "account_id": str(ctx.partner.account_id),
-            "session_id": str(s["session_id"]), "kind": kind,
-            "report_date": ctx.as_of.isoformat(), "demonstration": ctx.demonstration,
-            "title": f"CTPAT {kind} report {s['session_id']}"}
-
-
 def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folder: Path,
                      state: dict[str, Any], *, formats: Iterable[str] = FORMATS,
                      paper: str = "A4", as_of: str | None = None, due_days: int = 90) -> None:
     """HTML, PDF and Excel next to an executed ``notebook`` in ``folder`` (batch hook).
 
     ``state`` is per-worker: the chromium engine is created once (``state["pdf_engine"]``)
-    and reused by every later call.
+    and reused by every later call. The header comes from the notebook's published summary
+    and the workbook is the one the kernel wrote (``workbook`` parameter), so the session's
+    data is loaded again only for templates that do neither.
     """
-    from .report_content import load_context
-
     formats = set(formats)
-    ctx = load_context(ws_path, session_id, as_of or None, due_days)
-    header = _header(ctx)
+    summary = notebook_summary(notebook)
+    header = summary.get("header")
+    workbook = folder / "report.xlsx"
+    ctx = None
+    if not isinstance(header, dict) or ("xlsx" in formats and not workbook.is_file()):
+        # a template that does not publish its header or write its workbook: load the data
+        from .report_content import load_context, report_header
+
+        ctx = load_context(ws_path, session_id, as_of or None, due_days)
+        header = report_header(ctx)
     html_path = folder / "report.html"
     if formats & {"html", "pdf"}:
         export_html(notebook, html_path, header)
@@ -190,12 +191,30 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
                    header=f"{header['partner']} ({header['account_id']})",
                    footer=f"{header['kind']} {header['session_id']}, {header['report_date']}"
                           + (" - DEMONSTRATION" if header["demonstration"] else ""))
-    if "xlsx" in formats:
+    if "xlsx" in formats and ctx is not None:
         from .report_excel import write_report_xlsx
 
-        write_report_xlsx(ctx, folder / "report.xlsx")
+        write_report_xlsx(ctx, workbook)
+    if "xlsx" not in formats:
+        workbook.unlink(missing_ok=True)
     if "html" not in formats:
         html_path.unlink(missing_ok=True)
+
+
+def notebook_summary(notebook: str | Path | Any) -> dict[str, Any]:
+    """The summary an executed report notebook published (``report_content.SUMMARY_MIME``:
+    findings, exam rate, outcome, header); empty if it published none."""
+    import nbformat
+
+    from .report_content import SUMMARY_MIME
+
+    nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            value = out.get("data", {}).get(SUMMARY_MIME)
+            if value is not None:
+                return value if isinstance(value, dict) else {}
+    return {}
 
 
 def close_artifact_state(state: dict[str, Any]) -> None:

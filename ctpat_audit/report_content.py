@@ -30,6 +30,8 @@ __all__ = [
     "esc",
     "load_context",
     "publish_summary",
+    "report_header",
+    "write_workbook",
     "show_appendix",
     "show_checklist",
     "show_comparison",
@@ -167,15 +169,36 @@ def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | 
     return ctx
 
 
+def report_header(ctx: ReportContext) -> dict[str, Any]:
+    """What the HTML head, the PDF's running header and footer show (plain text)."""
+    s = ctx.session
+    kind = "Self-assessment" if s["kind"] == "self_assessment" else "Validation"
+    return {"partner": str(ctx.partner.legal_name), "account_id": str(ctx.partner.account_id),
+            "session_id": str(s["session_id"]), "kind": kind,
+            "report_date": ctx.as_of.isoformat(), "demonstration": ctx.demonstration,
+            "title": f"CTPAT {kind} report {s['session_id']}"}
+
+
 def publish_summary(ctx: ReportContext) -> None:
-    """A small JSON output the batch index reads (findings count, exam rate, outcome)."""
+    """A small JSON output for the renderer and the batch index: findings count, exam rate,
+    outcome and the report header, so neither has to load the session's data again."""
     from IPython.display import display
 
     c = ctx.findings.counts()
     rate = ctx.metrics.exam_rate if ctx.metrics is not None else None
     display({SUMMARY_MIME: {"findings": c["requirements"] + c["recommendations"], **c,
                             "exam_rate": None if rate is None or math.isnan(rate) else rate,
-                            "outcome": ctx.findings.outcome.code}}, raw=True)
+                            "outcome": ctx.findings.outcome.code,
+                            "header": report_header(ctx)}}, raw=True)
+
+
+def write_workbook(ctx: ReportContext, path: str) -> None:
+    """The report's Excel workbook, written by the kernel that already holds the data
+    (``path`` empty: nothing to do; the renderer then writes it itself)."""
+    if path:
+        from .report_excel import write_report_xlsx
+
+        write_report_xlsx(ctx, path)
 
 
 def show_toc(ctx: ReportContext) -> None:

@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from ctpat_audit.batch import BatchManifest, run_batch
 from ctpat_audit.intake import import_source
-from ctpat_audit.report import network_urls
+from ctpat_audit.report import network_urls, notebook_summary
 from ctpat_audit.sample import write_sample
 from ctpat_audit.sample_sessions import write_sample_sessions
 from ctpat_audit.signing import demo_keys
@@ -48,6 +49,10 @@ def test_real_template_batch_signs_verifies_and_indexes(tmp_path: Path,
         assert {"report.ipynb", "report.html", "report.pdf", "report.xlsx"} <= {
             p.name for p in folder.iterdir()}
         assert network_urls((folder / "report.html").read_text()) == []
+        # the kernel published the header and wrote the workbook (no second data load)
+        head = notebook_summary(folder / "report.ipynb")["header"]
+        assert head["session_id"] == r.session_id and head["account_id"] == r.account_id
+        assert load_workbook(folder / "report.xlsx", read_only=True).sheetnames[0] == "Summary"
         check = verify_report(folder, ws.path / "keys")
         assert check.ok, check.problems
     page = (out / "index.html").read_text()
