@@ -321,7 +321,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
             rows = _records(xlsx, "Checklist", 4)
             cells = {(r["criterion_id"], r["facility_id"] or ""): r["notes"] or "" for r in rows}
             bad += [s for u, s in notes.items() if cells.get(u) != _expected(s)]
-            partner = {r[0]: r[1] for r in _sheet_rows(xlsx, "Summary", 4)}
+            partner = {r[0]: r[1] for r in _sheet_rows(xlsx, "Summary", 1) if len(r) > 1}
             bad += [] if partner.get("Partner") == _expected(legal_name) else [legal_name]
             unreadable += len(bad)
             examples += [f"unreadable: {s[:60]!r}" for s in bad[:2]]
