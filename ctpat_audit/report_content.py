@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import io
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,30 @@ STATUS_TEXT = {"meets": "Meets", "does_not_meet": "Does not meet", "not_applicab
                "not_verified": "Not verified", "": "Not answered"}
 
 
+_LONG_RUN = re.compile(r"\S{40,}")
+_WRAP_EVERY = 20
+
+
 def esc(value: object) -> str:
-    """HTML-escaped text of a value ('' for None/NA)."""
+    """HTML-escaped text of a value ('' for None/NA).
+
+    A run of 40 or more characters without a space (a hash, a path, pasted or hostile text)
+    gets a ``<wbr>`` break opportunity every 20 characters: otherwise the browser cannot wrap
+    it, its column takes its full width and the last columns of the table fall off the
+    printed page. ``<wbr>`` is markup, not text: copied or extracted text is unchanged.
+    """
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    text = str(value)
+    out, pos = [], 0
+    for m in _LONG_RUN.finditer(text):
+        run = m.group()
+        out.append(html.escape(text[pos:m.start()], quote=True))
+        out.append("<wbr>".join(html.escape(run[i:i + _WRAP_EVERY], quote=True)
+                                for i in range(0, len(run), _WRAP_EVERY)))
+        pos = m.end()
+    out.append(html.escape(text[pos:], quote=True))
+    return "".join(out)
 
 
 def table(frame: pd.DataFrame, *, cls: str = "tbl", row_class: Callable[[Any], str] | None = None,

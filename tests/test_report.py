@@ -154,3 +154,18 @@ def test_bad_ids_and_options_refused(rendered, tmp_path):
     with pytest.raises(ReportError):
         Renderer(rendered["ws"].path, tmp_path, paper="A3")
     assert list(Path(tmp_path).iterdir()) == []  # nothing written for a refused id
+
+
+def test_long_unbroken_values_get_break_opportunities_and_stay_escaped():
+    """A 40+ character run without spaces wraps inside its column (<wbr> every 20
+    characters) instead of pushing the table's last columns off the printed page."""
+    import html as html_mod
+
+    from ctpat_audit.report_content import esc
+
+    hostile = "<script>alert(1)</script>" * 8
+    out = esc(f"note {hostile} end")
+    assert "<script" not in out and out.count("<wbr>") == (len(hostile) - 1) // 20
+    assert html_mod.unescape(out.replace("<wbr>", "")) == f"note {hostile} end"
+    assert esc("sha256:" + "a" * 64).count("<wbr>") == 3
+    assert "<wbr>" not in esc("short words only, " * 10)
