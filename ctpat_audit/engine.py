@@ -351,9 +351,13 @@ def _execute_managed(cls: type, nb_man: Any, kernel_name: str, log_output: bool 
             nb_man, km=km, timeout=timeout, startup_timeout=start_timeout,
             kernel_name=pool.kernel_name, log=logging.getLogger("papermill"),
             log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+        # papermill writes the whole notebook before and after every cell (progress for a
+        # reader of the output file); a pooled run writes it at the start and the end only
+        nb_man.save = lambda **_kw: None
         try:
             return client.execute()
         finally:
+            del nb_man.save  # notebook_complete() saves the final state (also on errors)
             if client.kc is not None:
                 client.kc.stop_channels()
     finally:

@@ -121,11 +121,15 @@ def _error_cell(nb_path: Path, fallback: int) -> int:
     return fallback
 
 
-def export_html(nb_path: str | Path, out_html: str | Path, header: dict[str, Any]) -> Path:
-    """HTML through the ctpat_report nbconvert template; fails if it would load a URL."""
+def export_html(nb_path: str | Path | Any, out_html: str | Path, header: dict[str, Any]) -> Path:
+    """HTML through the ctpat_report nbconvert template; fails if it would load a URL.
+    ``nb_path``: the executed notebook's file, or the notebook itself (it is not changed)."""
+    import copy
+
     import nbformat
 
-    nb = nbformat.read(str(nb_path), as_version=4)
+    nb = (copy.deepcopy(nb_path) if hasattr(nb_path, "cells")
+          else nbformat.read(str(nb_path), as_version=4))
     nb.metadata["ctpat"] = header
     nb.cells = [c for c in nb.cells if c.cell_type == "code"]  # prose stays in the notebook
     for c in nb.cells:  # the machine-readable summary is for the batch index, not for people
@@ -167,8 +171,11 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
     and the workbook is the one the kernel wrote (``workbook`` parameter), so the session's
     data is loaded again only for templates that do neither.
     """
+    import nbformat
+
     formats = set(formats)
-    summary = notebook_summary(notebook)
+    nb = nbformat.read(str(notebook), as_version=4)  # read once, for the summary and the HTML
+    summary = notebook_summary(nb)
     header = summary.get("header")
     workbook = folder / "report.xlsx"
     ctx = None
@@ -180,7 +187,7 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         header = report_header(ctx)
     html_path = folder / "report.html"
     if formats & {"html", "pdf"}:
-        export_html(notebook, html_path, header)
+        export_html(nb, html_path, header)
     if "pdf" in formats:
         from .pdf import PdfEngine
 
