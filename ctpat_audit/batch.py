@@ -309,6 +309,13 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         raise BatchError("--passphrase-env", f"environment variable {passphrase_env} is not set")
     if key and not Path(key).is_file():
         raise BatchError(str(key), "supervisor key file not found")
+    if key:  # open it here, so a wrong passphrase stops the batch before any worker starts
+        from .keys import KeyStoreError, load_signer
+
+        try:
+            load_signer(key, os.environ[str(passphrase_env)])
+        except KeyStoreError as exc:
+            raise BatchError(str(key), f"{exc}; nothing was rendered") from None
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / ".tmp", ignore_errors=True)  # leftovers of an interrupted batch

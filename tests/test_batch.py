@@ -177,6 +177,16 @@ def test_missing_passphrase_env_and_template_are_clear_errors(tmp_path: Path) ->
                   progress=False)
 
 
+def test_wrong_passphrase_stops_the_batch_before_any_worker(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, _ = make_batch_setup(tmp_path, n=1)
+    kw = batch_kwargs(setup, tmp_path / "o")
+    monkeypatch.setenv(kw["passphrase_env"], "not-the-passphrase")
+    with pytest.raises(BatchError, match="wrong passphrase.*nothing was rendered"):
+        run_batch(setup.ws.path, **kw)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("*/*/report.pdf"))
+
+
 KILL_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
