@@ -303,7 +303,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
             found = live_html(page)
             live += len(found)
             examples += found[:2]
-            flat = _flat(html.unescape(page.replace("<wbr>", "")))  # <wbr>: break markup
+            flat = _flat(html.unescape(re.sub(r"<wbr\s*/?>", "", page)))  # break markup
             wanted = [legal_name, *notes.values(), *names]
             bad = [s for s in wanted if _flat(s) not in flat]
             # PDF: no JavaScript, each string's normalised prefix in the text
