@@ -13,8 +13,9 @@ REPORTS := reports
 CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # Debian packages the tests and reports need (installed when run as root, else named):
 # poppler-utils (pdftotext/pdftoppm checks), chromium (PDF rendering, browser tests),
-# softhsm2 + opensc (PKCS#11 token signing tests).
-SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc
+# softhsm2 + opensc (PKCS#11 token signing tests), fonts-droid-fallback (CJK and fullwidth
+# characters in report PDFs: partners' names and notes are not all Latin).
+SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback
 
 .PHONY: install system-deps demo test bench stress clean catalogue-demo lab
 
@@ -58,8 +59,9 @@ demo: install
 	@echo "Signed, countersigned and verified reports: $(REPORTS)/index.html (and $(REPORTS)/index.xlsx)"
 	@echo "Portfolio workbook: $(DEMO)/portfolio.xlsx. Open a partner in JupyterLab: make lab ACCOUNT=<id> USER_EMAIL=<you>"
 
-test: install
-	$(BIN)/python -m pytest -q
+TEST_JOBS ?= auto
+test: install  ## the whole suite, one pytest worker per core (a test file stays on one worker)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)

@@ -197,15 +197,21 @@ def pdf_javascript(data: bytes) -> list[str]:
     return found
 
 
+REPORT_FONTS = ("DejaVu Sans", "Droid Sans Fallback")  # templates/ctpat_report/report.css
+
+
 @functools.cache
 def report_font_chars() -> frozenset[int]:
-    """Code points the report's font (DejaVu Sans, first in templates/ctpat_report/report.css)
-    has glyphs for."""
+    """Code points the report's fonts (DejaVu Sans, then the CJK fallback the Makefile
+    installs) have glyphs for."""
     from fontTools.ttLib import TTFont
 
-    path = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True,
-                          text=True, check=True).stdout
-    return frozenset(TTFont(path, lazy=True).getBestCmap())
+    chars: set[int] = set()
+    for family in REPORT_FONTS:
+        path = subprocess.run(["fc-match", "-f", "%{file}", family], capture_output=True,
+                              text=True, check=True).stdout
+        chars |= set(TTFont(path, lazy=True).getBestCmap())
+    return frozenset(chars)
 
 
 def missing_glyphs(text: str) -> set[str]:
