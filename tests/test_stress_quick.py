@@ -64,4 +64,6 @@ def test_pdf_key_normalises_wrapping_and_cuts_at_bidi_controls():
     assert printable("=HYPER\u200bLINK(\n \"x\")\ufb01") == '=HYPERLINK("x")fi'
     assert pdf_key("<script>\talert(1)</script> " * 3) == "<script>alert(1)</script><scri"
     assert pdf_key("Acme\u202etxt.exe") == "Acme"  # shown reversed after the override
-    assert pdf_key("\uff1d1+1\u6771\u4eac Co") == "1+1Co"  # no glyph in DejaVu Sans
+    # fullwidth = and CJK are drawn by the fallback font (NFKC makes U+FF1D a plain =)
+    assert pdf_key("\uff1d1+1\u6771\u4eac Co") == "=1+1\u6771\u4eacCo"
+    assert pdf_key("\U0001d11e clef") == "clef"  # no glyph in the report's fonts
