@@ -166,7 +166,9 @@ def _child(request: dict[str, Any], zygote_pid: int) -> None:
     # the trait's default was read from the environment when the zygote imported ipykernel;
     # set it here so the kernel exits when the zygote (and so the worker) goes away
     app.parent_handle = zygote_pid
-    app.initialize(["-f", request["connection_file"]])
+    # no command history: a report kernel is used once (and kernels would contend for the
+    # shared history database)
+    app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
     if "matplotlib" in sys.modules:
         with contextlib.suppress(Exception):  # a kernel without plotting still runs
             app.shell.enable_matplotlib("inline")
@@ -180,7 +182,17 @@ def _zygote() -> None:
     try:
         # the pool's own warm-up code (imports), as a kernel would run it
         exec(compile(first.get("warmup", ""), "<kernel warm-up>", "exec"), {})  # noqa: S102
-        import ipykernel.kernelapp  # noqa: F401 - imported once here, used by every child
+        # imported once here, used by every child: the kernel application and what its
+        # initialize() imports (the debugger pulls in debugpy: 0.6 s of CPU per kernel
+        # otherwise). None of these start a thread or a ZeroMQ context on import.
+        os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        import ipykernel.comm  # noqa: F401
+        import ipykernel.debugger  # noqa: F401
+        import ipykernel.ipkernel  # noqa: F401
+        import ipykernel.kernelapp  # noqa: F401
+        import ipykernel.zmqshell  # noqa: F401
+        if threading.active_count() != 1:
+            raise ForkError("the warm-up started a thread; forking it would be unsafe")
         out.write(json.dumps({"ready": True}) + "\n")
     except BaseException as exc:  # noqa: BLE001 - reported to the worker
         out.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
