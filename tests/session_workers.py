@@ -36,3 +36,35 @@ def answer_until_killed(ws_path: str, session_id: str, worker: int, out) -> None
             s.answer(cid, status="meets" if k % 2 else "does_not_meet", notes=notes)
             out.send((cid, notes))
             k += 1
+
+
+def race_two_writers(root, sites=("PLANT-1", "WH-2"), timeout: float = 300):
+    """Two spawned :func:`writer` processes answer every criterion of ``MANY`` at once, each
+    at its own facility, on one new session in a new workspace under ``root``.
+
+    Returns (workspace, session id, one (facility, committed, error sample, error count) per
+    writer, the writers' exit codes). Used by test_concurrency.py and stress/two_writers.py.
+    """
+    import multiprocessing as mp
+    from pathlib import Path
+
+    from session_helpers import ACCOUNT, FakeClock, make_workspace
+
+    from ctpat_audit.session import open_session
+
+    ctx = mp.get_context("spawn")
+    ws = make_workspace(Path(root) / "ws")
+    with open_session(ws, ACCOUNT, "validation", "in_person", "lead@cbp.example",
+                      facilities=list(sites), criteria=MANY, catalogue_version="test",
+                      clock=FakeClock()) as s:
+        sid = s.id
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=writer, args=(str(ws.path), sid, f, start, results))
+             for f in sites]
+    for p in procs:
+        p.start()
+    start.set()
+    outcome = [results.get(timeout=timeout) for _ in procs]
+    for p in procs:
+        p.join(60)
+    return ws, sid, outcome, [p.exitcode for p in procs]

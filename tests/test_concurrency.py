@@ -11,8 +11,8 @@ import random
 import signal
 
 import pytest
-from session_helpers import ACCOUNT, FakeClock, make_workspace
-from session_workers import MANY, answer_until_killed, writer
+from session_helpers import ACCOUNT, make_workspace
+from session_workers import MANY, answer_until_killed, race_two_writers
 
 from ctpat_audit import db
 from ctpat_audit.audit import verify_audit_log
@@ -25,21 +25,8 @@ ctx = mp.get_context("spawn")
 
 
 def test_two_writers_thousand_answers_each(tmp_path):
-    ws = make_workspace(tmp_path / "ws")
-    with open_session(ws, ACCOUNT, "validation", "in_person", "lead@cbp.example",
-                      facilities=list(SITES), criteria=MANY, catalogue_version="test",
-                      clock=FakeClock()) as s:
-        sid = s.id
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=writer, args=(str(ws.path), sid, f, start, results))
-             for f in SITES]
-    for p in procs:
-        p.start()
-    start.set()
-    outcome = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
+    ws, sid, outcome, exitcodes = race_two_writers(tmp_path, SITES, timeout=120)
+    assert exitcodes == [0, 0]
     for facility, committed, sample, n_errors in outcome:
         assert n_errors == 0, sample
         assert committed == N_ANSWERS, facility
