@@ -26,6 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: What a report notebook displays to hand its figures to the batch index (one definition,
+#: in report.py): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
+from .report import SUMMARY_MIME
+
 __all__ = [
     "SUMMARY_MIME",
     "BatchSettings",
@@ -36,9 +40,6 @@ __all__ = [
     "render_one",
 ]
 
-#: Output mimetype a report notebook may display to hand its figures to the batch index:
-#: ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
-SUMMARY_MIME = "application/vnd.ctpat.summary+json"
 log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 

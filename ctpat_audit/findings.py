@@ -275,6 +275,13 @@ class SessionFindings:
     due_days: int
     requirement_text: dict[str, str]
 
+    def evidence_by_unit(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """(criterion, facility) -> [(file name, SHA-256), ...] of the evidence held there."""
+        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for r in self.evidence.itertuples():
+            out.setdefault((r.criterion_id, r.facility_id), []).append((r.name, r.sha256))
+        return out
+
     def counts(self) -> dict[str, int]:
         k = self.findings["kind"]
         return {"requirements": int((k == "Requirement").sum()),

@@ -35,6 +35,7 @@ __all__ = [
     "TEMPLATE_DIR",
     "Renderer",
     "ReportError",
+    "SUMMARY_MIME",
     "close_artifact_state",
     "execute_report",
     "export_html",
@@ -49,6 +50,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATE_DIR / "report.ipynb"
 HTML_TEMPLATE = "ctpat_report"
 FORMATS = ("ipynb", "html", "pdf", "xlsx")
+#: Output mimetype of the report notebook's machine-readable summary (findings, exam rate,
+#: outcome, header) for the renderer and the batch index; never shown in the HTML.
+SUMMARY_MIME = "application/vnd.ctpat.summary+json"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -89,13 +93,15 @@ def report_folder(out_dir: str | Path, account_id: str, session_id: str) -> Path
 
 def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
                    as_of: str | None = None, due_days: int = 90,
-                   template: str | Path = DEFAULT_TEMPLATE, **papermill_kw: Any) -> Any:
-    """Execute the report notebook to ``out_nb``; ReportError naming the failing cell."""
+                   template: str | Path = DEFAULT_TEMPLATE, workbook: str | Path | None = None,
+                   **papermill_kw: Any) -> Any:
+    """Execute the report notebook to ``out_nb``; ReportError naming the failing cell.
+    ``workbook``: where the kernel writes ``report.xlsx`` (None: it writes none)."""
     import papermill as pm
 
     params = {"workspace": str(Path(workspace).resolve()), "session_id": session_id,
               "as_of": as_of or "", "due_days": int(due_days),
-              "workbook": str(Path(out_nb).resolve().parent / "report.xlsx")}
+              "workbook": str(Path(workbook).resolve()) if workbook else ""}
     kw = {"progress_bar": False, "kernel_name": "python3", **papermill_kw}
     try:
         return pm.execute_notebook(str(template), str(out_nb), parameters=params, **kw)
@@ -134,7 +140,7 @@ def export_html(nb_path: str | Path | Any, out_html: str | Path, header: dict[st
     nb.cells = [c for c in nb.cells if c.cell_type == "code"]  # prose stays in the notebook
     for c in nb.cells:  # the machine-readable summary is for the batch index, not for people
         c.outputs = [o for o in c.get("outputs", [])
-                     if "application/vnd.ctpat.summary+json" not in o.get("data", {})]
+                     if SUMMARY_MIME not in o.get("data", {})]
     with _EXPORT_LOCK:  # the exporter registers filters on each call: one call at a time
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": header.get(
             "title", "CTPAT report")}})
@@ -202,18 +208,14 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         from .report_excel import write_report_xlsx
 
         write_report_xlsx(ctx, workbook)
-    if "xlsx" not in formats:
-        workbook.unlink(missing_ok=True)
     if "html" not in formats:
         html_path.unlink(missing_ok=True)
 
 
 def notebook_summary(notebook: str | Path | Any) -> dict[str, Any]:
-    """The summary an executed report notebook published (``report_content.SUMMARY_MIME``:
-    findings, exam rate, outcome, header); empty if it published none."""
+    """The summary an executed report notebook published (:data:`SUMMARY_MIME`: findings,
+    exam rate, outcome, header); empty if it published none."""
     import nbformat
-
-    from .report_content import SUMMARY_MIME
 
     nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
@@ -273,6 +275,8 @@ class Renderer:
             try:
                 execute_report(self.workspace, session_id, nb_path, as_of=self.as_of,
                                due_days=self.due_days, template=self.template,
+                               workbook=(scratch / "report.xlsx"
+                                         if "xlsx" in self.formats else None),
                                **self.papermill_kw)
             except ReportError as exc:
                 exc.notebook = self._keep_failed(session_id, nb_path)

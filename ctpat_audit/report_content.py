@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
+from .report import SUMMARY_MIME
 
 __all__ = [
     "SECTIONS",
@@ -45,7 +46,6 @@ __all__ = [
     "table",
 ]
 
-SUMMARY_MIME = "application/vnd.ctpat.summary+json"  # read by the batch index
 SECTIONS = [("partner", "Partner and validation"), ("profile", "Security-profile review"),
             ("exams", "Exam dashboard"), ("findings", "Findings"),
             ("checklist", "Criterion-by-criterion results"),
@@ -332,12 +332,9 @@ def show_findings(ctx: ReportContext) -> None:
 
 def show_checklist(ctx: ReportContext) -> None:
     a = ctx.findings.answers.copy()
-    ev = ctx.findings.evidence
-    hashes: dict[tuple[str, str], list[str]] = {}
-    for r in ev.itertuples():
-        hashes.setdefault((r.criterion_id, r.facility_id), []).append(f"{r.name} sha256:{r.sha256}")
-    a["evidence"] = [" ; ".join(hashes.get((c, f), [])) for c, f in
-                     zip(a["criterion_id"], a["facility_id"])]
+    held = ctx.findings.evidence_by_unit()
+    a["evidence"] = [" ; ".join(f"{name} sha256:{sha}" for name, sha in held.get((c, f), []))
+                     for c, f in zip(a["criterion_id"], a["facility_id"])]
     a["status"] = [STATUS_TEXT.get("" if pd.isna(s) else str(s), str(s)) for s in a["status"]]
     a["method"] = a["method"].fillna("").astype(str).str.replace("_", " ")
     cols = ["criterion_id", "category", "level", "facility_id", "status", "method", "notes",

@@ -100,12 +100,9 @@ def write_report_xlsx(ctx: Any, path: str | Path) -> Path:
     _fill_rule(ws, fnd, start, "kind", "Recommendation", AMBER)
 
     a = ctx.findings.answers.copy()
-    ev = ctx.findings.evidence
-    hashes: dict[tuple[str, str], list[str]] = {}
-    for r in ev.itertuples():
-        hashes.setdefault((r.criterion_id, r.facility_id), []).append(f"{r.name} {r.sha256}")
-    a["evidence_sha256"] = [" ; ".join(hashes.get((c, fid), [])) for c, fid in
-                            zip(a["criterion_id"], a["facility_id"])]
+    held = ctx.findings.evidence_by_unit()
+    a["evidence_sha256"] = [" ; ".join(f"{name} {sha}" for name, sha in held.get((c, fid), []))
+                            for c, fid in zip(a["criterion_id"], a["facility_id"])]
     a["requirement"] = [ctx.findings.requirement_text.get(c, "") for c in a["criterion_id"]]
     cols = ["criterion_id", "category", "level", "facility_id", "status", "method", "notes",
             "evidence_requested", "evidence_received", "evidence_sha256", "requirement",
