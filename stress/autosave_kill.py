@@ -19,24 +19,13 @@ from pathlib import Path
 
 from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, make_workspace
-from session_workers import MANY, answer_until_killed
+from session_workers import MANY, answer_until_killed, drain
 
 from ctpat_audit import db
 from ctpat_audit.audit import verify_audit_log
 from ctpat_audit.session import open_session
 
 ctx = mp.get_context("spawn")
-
-
-def _drain(recv, reported: list) -> None:
-    """What a killed child acknowledged before dying (a cut-off message is not a report)."""
-    while True:
-        try:
-            if not recv.poll(0):
-                return
-            reported.append(recv.recv())
-        except (EOFError, OSError, ValueError):
-            return
 
 
 def run(root: Path, quick: bool = False, seed: int = 20250602) -> Figures:
@@ -71,7 +60,7 @@ def run(root: Path, quick: bool = False, seed: int = 20250602) -> Figures:
             kills += 1
         for recv, p in zip(pipes, procs):
             p.join(30)
-            _drain(recv, reported)
+            drain(recv, reported)
             recv.close()
         check = db.connect(ws.db_path)
         try:

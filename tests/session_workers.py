@@ -38,6 +38,18 @@ def answer_until_killed(ws_path: str, session_id: str, worker: int, out) -> None
             k += 1
 
 
+def drain(recv, reported: list) -> None:
+    """Append what a killed child acknowledged on its pipe before dying (a message cut off
+    by the kill is not an acknowledgement)."""
+    while True:
+        try:
+            if not recv.poll(0):
+                return
+            reported.append(recv.recv())
+        except (EOFError, OSError, ValueError):
+            return
+
+
 def race_two_writers(root, sites=("PLANT-1", "WH-2"), timeout: float = 300):
     """Two spawned :func:`writer` processes answer every criterion of ``MANY`` at once, each
     at its own facility, on one new session in a new workspace under ``root``.

@@ -12,7 +12,7 @@ import signal
 
 import pytest
 from session_helpers import ACCOUNT, make_workspace
-from session_workers import MANY, answer_until_killed, race_two_writers
+from session_workers import MANY, answer_until_killed, drain, race_two_writers
 
 from ctpat_audit import db
 from ctpat_audit.audit import verify_audit_log
@@ -79,13 +79,7 @@ def test_killed_writers_lose_nothing_they_reported(tmp_path):
         for recv, p in zip(pipes, procs):
             p.join(30)
             assert p.exitcode == -signal.SIGKILL
-            while True:  # drain what it reported before dying (a cut-off message is not a report)
-                try:
-                    if not recv.poll(0):
-                        break
-                    reported.append(recv.recv())
-                except (EOFError, OSError, ValueError):
-                    break
+            drain(recv, reported)  # what it reported before dying
         check = db.connect(ws.db_path)
         assert db.integrity_ok(check)
         check.close()
