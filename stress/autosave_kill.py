@@ -9,7 +9,6 @@ integrity_check`` is ok after every round, and the audit chain verifies.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import random
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, make_workspace
-from session_workers import MANY, answer_until_killed, drain
+from session_workers import MANY, answer_until_killed, check_acknowledged, drain
 
 from ctpat_audit import db
 from ctpat_audit.audit import verify_audit_log
@@ -70,16 +69,8 @@ def run(root: Path, quick: bool = False, seed: int = 20250602) -> Figures:
 
     conn = db.connect(ws.db_path)
     try:
-        logged = {(json.loads(t)["criterion_id"], json.loads(n)["notes"])
-                  for t, n in conn.execute("SELECT target, new_value FROM audit_log "
-                                           "WHERE session_id = ? AND action = 'answer'", (sid,))}
-        lost = sum(1 for r in reported if r not in logged)
-        last: dict[str, str] = {}
-        for t, n in conn.execute("SELECT target, new_value FROM audit_log WHERE session_id = ? "
-                                 "AND action = 'answer' ORDER BY seq", (sid,)):
-            last[json.loads(t)["criterion_id"]] = json.loads(n)["notes"]
-        rows = dict(conn.execute("SELECT criterion_id, notes FROM answers WHERE session_id = ?",
-                                 (sid,)))
+        missing, rows, last = check_acknowledged(conn, sid, reported)
+        lost = len(missing)
         mismatched = sum(1 for k in set(rows) | set(last) if rows.get(k) != last.get(k))
         chain_ok = verify_audit_log(conn).ok
         integrity_failures += 0 if db.integrity_ok(conn) else 1

@@ -50,6 +50,23 @@ def drain(recv, reported: list) -> None:
             return
 
 
+def check_acknowledged(conn, session_id: str, reported: list):
+    """After killed writers: (acknowledged answers missing from the audit log, the answer
+    rows {criterion: notes}, the last audit entry per criterion {criterion: notes}); the two
+    dicts must be equal."""
+    import json
+
+    logged, last = set(), {}
+    for t, n in conn.execute("SELECT target, new_value FROM audit_log WHERE session_id = ? "
+                             "AND action = 'answer' ORDER BY seq", (session_id,)):
+        cid, notes = json.loads(t)["criterion_id"], json.loads(n)["notes"]
+        logged.add((cid, notes))
+        last[cid] = notes
+    rows = dict(conn.execute("SELECT criterion_id, notes FROM answers WHERE session_id = ?",
+                             (session_id,)))
+    return [r for r in reported if r not in logged], rows, last
+
+
 def race_two_writers(root, sites=("PLANT-1", "WH-2"), timeout: float = 300):
     """Two spawned :func:`writer` processes answer every criterion of ``MANY`` at once, each
     at its own facility, on one new session in a new workspace under ``root``.

@@ -4,7 +4,6 @@ Real processes (multiprocessing, spawn) on one real workspace file.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import random
@@ -12,7 +11,8 @@ import signal
 
 import pytest
 from session_helpers import ACCOUNT, make_workspace
-from session_workers import MANY, answer_until_killed, drain, race_two_writers
+from session_workers import (MANY, answer_until_killed, check_acknowledged, drain,
+                             race_two_writers)
 
 from ctpat_audit import db
 from ctpat_audit.audit import verify_audit_log
@@ -87,19 +87,9 @@ def test_killed_writers_lose_nothing_they_reported(tmp_path):
 
     conn = db.connect(ws.db_path)
     try:
-        logged = {(json.loads(t)["criterion_id"], json.loads(n)["notes"])
-                  for t, n in conn.execute("SELECT target, new_value FROM audit_log "
-                                           "WHERE session_id = ? AND action = 'answer'", (sid,))}
-        missing = [r for r in reported if r not in logged]
+        missing, rows, last = check_acknowledged(conn, sid, reported)
         assert not missing, missing[:5]
-        # every answer row equals the last audit entry written for it
-        last: dict[str, str] = {}
-        for t, n in conn.execute("SELECT target, new_value FROM audit_log WHERE session_id = ? "
-                                 "AND action = 'answer' ORDER BY seq", (sid,)):
-            last[json.loads(t)["criterion_id"]] = json.loads(n)["notes"]
-        rows = dict(conn.execute("SELECT criterion_id, notes FROM answers WHERE session_id = ?",
-                                 (sid,)))
-        assert rows == last
+        assert rows == last  # every answer row equals the last audit entry written for it
         assert verify_audit_log(conn).ok
     finally:
         conn.close()
