@@ -2,10 +2,11 @@
 
 Playwright never downloads a browser here: :class:`PdfEngine` launches the system chromium
 (``executable_path``, default ``/usr/bin/chromium`` or ``$CTPAT_CHROMIUM``) with networking
-features off, and every request a page makes other than ``file:`` and ``data:`` is aborted, so
-a report can fetch nothing. One engine keeps one browser open across many PDFs (a batch
-worker creates one and reuses it; about 0.4 s a PDF once warm); :func:`html_to_pdf` is the
-one-shot form.
+features off. The report's HTML is handed to one page as its content (``set_content``, no URL
+to load it from) with JavaScript off, and every request it makes other than ``data:`` is
+aborted, so a report can fetch nothing. One engine keeps one browser and one page open across
+many PDFs (a batch worker creates one and reuses it; each new document replaces the last);
+:func:`html_to_pdf` is the one-shot form.
 
 Pages: A4 or Letter, a running header (partner and session) and a footer with "page X of Y",
 both escaped (a partner's name is never markup). Page breaks follow the report's print CSS
@@ -58,6 +59,8 @@ class PdfEngine:
         self.executable = executable
         self._pw: Any = None
         self._browser: Any = None
+        self._ctx: Any = None
+        self._pg: Any = None
         # Playwright's sync API refuses to run where an asyncio loop is running (a Jupyter
         # kernel always has one) and its objects belong to the thread that made them: every
         # browser call therefore runs on this engine's own thread.
@@ -84,28 +87,53 @@ class PdfEngine:
         """Print ``html_path`` to ``out_path``; ``header``/``footer`` are plain text (escaped)."""
         return self._call(self._pdf, html_path, out_path, paper=paper, header=header, footer=footer)
 
+    def _page(self) -> Any:
+        """The one page every PDF is printed from (JavaScript off, offline, every request
+        other than ``data:`` aborted); made again if the browser or the page went away."""
+        page = self._pg
+        if page is None or page.is_closed() or not self._browser or not self._browser.is_connected():
+            self._drop_page()
+            self._ctx = self._start().new_context(java_script_enabled=False, offline=True)
+            page = self._ctx.new_page()
+            page.route("**/*", lambda route: route.continue_()
+                       if route.request.url.startswith("data:") else route.abort())
+            page.emulate_media(media="print")
+            self._pg = page
+        return page
+
+    def _drop_page(self) -> None:
+        ctx, self._ctx, self._pg = self._ctx, None, None
+        if ctx is not None:
+            try:
+                ctx.close()
+            except Exception as exc:  # noqa: BLE001 - closing a dead context is fine
+                log.debug("context close: %s", exc)
+
     def _pdf(self, html_path: str | Path, out_path: str | Path, *, paper: str,
              header: str, footer: str) -> Path:
         if paper not in PAPERS:
             raise PdfError(f"paper {paper!r}: expected one of {', '.join(PAPERS)}")
-        src = Path(html_path).resolve()
-        context = self._start().new_context(java_script_enabled=False, offline=True)
-        try:
-            page = context.new_page()
-            page.route("**/*", lambda route: route.continue_()
-                       if route.request.url.startswith(("file:", "data:")) else route.abort())
-            page.goto(src.as_uri(), wait_until="load")
-            page.emulate_media(media="print")
-            head = _band(html.escape(header), "")
-            foot = _band(html.escape(footer), 'page <span class="pageNumber"></span> of '
-                         '<span class="totalPages"></span>')
-            data = page.pdf(format=PAPERS[paper], print_background=True,
-                            display_header_footer=True, header_template=head,
-                            footer_template=foot, prefer_css_page_size=False,
-                            margin={"top": "16mm", "bottom": "16mm", "left": "12mm",
-                                    "right": "12mm"})
-        finally:
-            context.close()
+        markup = Path(html_path).read_text(encoding="utf-8")
+        head = _band(html.escape(header), "")
+        foot = _band(html.escape(footer), 'page <span class="pageNumber"></span> of '
+                     '<span class="totalPages"></span>')
+        for attempt in (1, 2):  # a crashed page is replaced once
+            page = self._page()
+            try:
+                # the page is reused: a new document replaces the last one (a new context per
+                # PDF would start a renderer process each time, about 1 s of CPU)
+                page.set_content(markup, wait_until="load")
+                data = page.pdf(format=PAPERS[paper], print_background=True,
+                                display_header_footer=True, header_template=head,
+                                footer_template=foot, prefer_css_page_size=False,
+                                margin={"top": "16mm", "bottom": "16mm", "left": "12mm",
+                                        "right": "12mm"})
+                break
+            except Exception as exc:
+                self._drop_page()
+                if attempt == 2:
+                    raise PdfError(f"{html_path}: chromium could not print it: {exc}") from exc
+                log.warning("chromium page failed (%s); retrying with a new page", exc)
         out = Path(out_path)
         out.write_bytes(data)
         return out
@@ -118,6 +146,7 @@ class PdfEngine:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ctpat-pdf")
 
     def _close(self) -> None:
+        self._drop_page()
         if self._browser is not None:
             try:
                 self._browser.close()

@@ -104,3 +104,26 @@ def test_prints_where_an_asyncio_loop_is_running(engine, tmp_path):
     text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "Inside a running loop" in text
+
+
+def test_one_page_serves_many_reports_and_forgets_the_last_one(engine, tmp_path):
+    """The engine prints every PDF from one page; a report never shows the previous one's
+    content, and a page that went away (crash) is replaced without losing the PDF."""
+    first = engine.pdf(_page(tmp_path, "<h1>ALPHA partner only</h1>"), tmp_path / "a.pdf")
+    page = engine._pg
+    second = engine.pdf(_page(tmp_path, "<h1>BETA partner</h1>"), tmp_path / "b.pdf")
+    assert engine._pg is page  # the same page, not a new renderer per report
+    assert "ALPHA" in _text(first)
+    assert "BETA" in _text(second) and "ALPHA" not in _text(second)
+    engine._call(page.close)  # as if the renderer had crashed
+    third = engine.pdf(_page(tmp_path, "<h1>GAMMA partner</h1>"), tmp_path / "c.pdf")
+    assert engine._pg is not page and "GAMMA" in _text(third)
+
+
+def test_a_report_cannot_read_local_files(engine, tmp_path):
+    secret = tmp_path / "secret.html"
+    secret.write_text("<p>SECRET-LOCAL-FILE</p>")
+    src = _page(tmp_path, f"<p>visible</p><iframe src='{secret.as_uri()}'></iframe>"
+                          f"<object data='{secret.as_uri()}'></object>")
+    text = _text(engine.pdf(src, tmp_path / "l.pdf"))
+    assert "visible" in text and "SECRET-LOCAL-FILE" not in text
