@@ -25,7 +25,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,8 @@ class Signer:
     hanko: Any  # pyhanko.sign.signers.Signer
     certificate: x509.Certificate
     identity: SignerIdentity
+    #: room kept for one signature in a PDF, sized once (signing.sign_pdf)
+    pdf_bytes_reserved: int | None = field(default=None, init=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
