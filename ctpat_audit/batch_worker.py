@@ -234,8 +234,12 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             if specialist is not None:
                 sign_report(folder, settings.workspace, specialist, "validated",
                             session_id=task.session_id, checkpoint=state.checkpoint)
+            # the folder is this worker's own and was signed just above; the whole report is
+            # verified after the countersignature (unless verification is switched off, in
+            # which case the countersignature checks what it signs over)
             entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
-                                session_id=task.session_id, checkpoint=state.checkpoint)
+                                session_id=task.session_id, checkpoint=state.checkpoint,
+                                check_prior=not settings.verify)
             res.signatures = _signature_meanings(folder) or [entry["meaning"]]
             lap("sign")
             if settings.verify:

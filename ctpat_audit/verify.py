@@ -156,7 +156,7 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     sigs: list[dict[str, Any]] = manifest["signatures"]
     for what, check in (("manifest signature", lambda: _check_manifest_signature(
                             folder, sigs, vc_factory, rep, _trusted_der(trust))),
-                        ("files", lambda: _check_files(folder, manifest, rep)),
+                        ("files", lambda: check_files(folder, manifest, rep)),
                         ("PDF signatures", lambda: _check_pdf(folder, report, sigs, vc_factory,
                                                               rep)),
                         ("authority", lambda: _check_authority(report, sigs, rep))):
@@ -277,7 +277,9 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
                             "latest signer's in the manifest")
 
 
-def _check_files(folder: Path, manifest: dict[str, Any], rep: VerificationReport) -> None:
+def check_files(folder: Path, manifest: dict[str, Any], rep: VerificationReport) -> None:
+    """Add to ``rep`` every file of ``folder`` missing from, added to or changed since
+    ``manifest`` (sizes and SHA-256)."""
     listed = {a.get("path"): a for a in manifest.get("artifacts", []) if isinstance(a, dict)}
     present = set(report_files(folder))
     for rel in sorted(set(listed) - present):

@@ -228,6 +228,19 @@ def test_tampered_report_is_not_countersigned(setup: Setup) -> None:
         sign_report(folder, setup.ws, setup.signer("sup"))
 
 
+def test_countersigning_with_the_quick_prior_check_still_refuses_changed_files(
+        setup: Setup) -> None:
+    """check_prior=False (the batch worker, which signed the folder itself a moment ago)
+    skips the signatures' cryptography, not the files: a changed file is still refused."""
+    folder = make_report(setup, evidence=False)
+    sign_report(folder, setup.ws, setup.signer("spec"))
+    before = (folder / "manifest.json").read_bytes()
+    (folder / "report.html").write_text("<html>changed</html>")
+    with pytest.raises(SigningError, match="report.html"):
+        sign_report(folder, setup.ws, setup.signer("sup"), check_prior=False)
+    assert (folder / "manifest.json").read_bytes() == before  # nothing countersigned
+
+
 def test_missing_pdf_is_a_clear_error(setup: Setup, tmp_path: Path) -> None:
     with pytest.raises(SigningError, match="no report.pdf"):
         sign_report(tmp_path, setup.ws, setup.signer("spec"))
