@@ -298,8 +298,8 @@ def show_exams(ctx: ReportContext) -> None:
     figs = [charts.exam_rate_by_port(ctx.comparison, "Exam rate by port and mode"),
             charts.exam_types(m.by_exam_type, "Exams by type"),
             charts.monthly_trend(m.by_month, "Exam rate by month")]
-    imgs = "".join(f'<figure class="chart"><img alt="chart" src="data:image/png;base64,'
-                   f'{_png(f)}"></figure>' for f in figs)
+    imgs = "".join(f'<figure class="chart"><img alt="{esc(f.axes[0].get_title() or "chart")}" '
+                   f'src="data:image/png;base64,{_png(f)}"></figure>' for f in figs)
     esc_rows = ctx.comparison[ctx.comparison["escalate"]]
     flag = (f"<p><b>Ports above the baseline</b> ({esc(ctx.comparison.attrs.get('test', ''))}):"
             f" {esc(', '.join(esc_rows['port_code'] + ' ' + esc_rows['mode']))}</p>"
