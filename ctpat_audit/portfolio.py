@@ -207,7 +207,7 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
     regions = backlog_by_region(vals, facilities, no_site_visits=no_site_visits)
     modes = validation_modes(partners)
     lap("validations")
-    review = review_portfolio(ws, cat, as_of)
+    review = review_portfolio(ws, cat, as_of, partners=partners, outreach=outreach)
     lap("review_portfolio")
     cands = suspension_candidates(review, outreach, incomplete_blank_share)
     lap("suspension_candidates")
@@ -272,7 +272,8 @@ def _summary(as_of: dt.date, cat: Catalogue, partners: pd.DataFrame, vals: pd.Da
 
 # --------------------------------------------------------------------------- bench
 def benchmark_portfolio(ws_path: str | Path, as_of: dt.date) -> dict[str, Any]:
-    """Seconds for one whole :func:`portfolio` call (and per step) and its peak memory.
+    """Seconds for one whole :func:`portfolio` call (and per step; the median of three
+    calls) and its peak memory.
 
     ``seconds_without_review`` leaves out :func:`review.review_portfolio`, which dominates at
     10,000 partners. Peak memory: the process's peak resident set size (``resource.getrusage``, which includes
@@ -287,10 +288,13 @@ def benchmark_portfolio(ws_path: str | Path, as_of: dt.date) -> dict[str, Any]:
 
     ws = open_workspace(ws_path)
     cat = load_catalogue(None, workspace=ws.path)
-    steps: dict[str, float] = {}
-    t0 = time.perf_counter()
-    result = portfolio(ws, as_of, cat, timings=steps)
-    seconds = time.perf_counter() - t0
+    runs: list[tuple[float, dict[str, float]]] = []
+    for _ in range(3):  # the median of three calls (the first also reads the files cold)
+        steps: dict[str, float] = {}
+        t0 = time.perf_counter()
+        result = portfolio(ws, as_of, cat, timings=steps)
+        runs.append((time.perf_counter() - t0, steps))
+    seconds, steps = sorted(runs, key=lambda r: r[0])[1]
     tracemalloc.start()
     portfolio(ws, as_of, cat)
     _, traced_peak = tracemalloc.get_traced_memory()

@@ -315,16 +315,21 @@ def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
             for i, a in enumerate(accounts)}
 
 
-def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
-    """One row per partner, overdue first (most days overdue first), then by risk."""
-    partners = ws.partners()
+def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
+                     partners: pd.DataFrame | None = None,
+                     outreach: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per partner, overdue first (most days overdue first), then by risk.
+
+    ``partners`` and ``outreach``: the workspace's tables when the caller has read them
+    already (:func:`portfolio.portfolio` does), so they are not read twice."""
+    partners = ws.partners() if partners is None else partners
     ent = ws.table("entities")
     entities: dict[str, list[str]] = {}
     for acc, et in zip(ent["account_id"].tolist(), ent["entity_type"].tolist()):
         entities.setdefault(acc, []).append(et)
     contacts = ws.table("contacts")
     officers = set(contacts.loc[contacts["role"] == COMPANY_OFFICER, "account_id"])
-    outreach = ws.table("outreach")
+    outreach = ws.table("outreach") if outreach is None else outreach
     unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)] \
         .groupby("account_id").size().to_dict()
     attempts = outreach.groupby("account_id").size().to_dict()
