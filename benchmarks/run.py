@@ -191,12 +191,16 @@ def main() -> None:
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
         from ctpat_audit.batch import select_sessions
-        from ctpat_audit.batch_bench import benchmark_single_report
+        from ctpat_audit.batch_bench import benchmark_floor, benchmark_single_report
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")
         print(f"single report from a warm start: {single}", flush=True)
-        return {**single, **benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
+        folder = next((root / "work" / "single").glob(f"*/{ids[1]}"))
+        floor = benchmark_floor(ws_b.path, folder, keys["demo.supervisor@cbp.example"],
+                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS")
+        print(f"fixed cost of every report (CPU s): {floor}", flush=True)
+        return {**single, **floor, **benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
                                             key=keys["demo.supervisor@cbp.example"],
                                             specialist_keys=ws_b.path / "demo-keys",
                                             passphrase_env="CTPAT_BENCH_PASS",

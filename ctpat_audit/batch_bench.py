@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["benchmark_batch", "benchmark_single_report", "naive_report"]
+__all__ = ["benchmark_batch", "benchmark_floor", "benchmark_single_report", "naive_report"]
 
 
 def _bin(name: str) -> str:
@@ -145,6 +145,115 @@ def benchmark_single_report(ws: str | Path, session_ids: list[str], out: str | P
         pool.close()
     return {"report_single_s": round(statistics.median(times), 3),
             "report_single_n": len(times)}
+
+
+def _machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine so far (kernels and chromium are other processes)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
+                    specialist_keys: str | Path, passphrase_env: str, n: int = 5
+                    ) -> dict[str, Any]:
+    """CPU seconds of the steps every batch report goes through whatever the notebook
+    computes, each measured alone on a quiet machine on one real report (means or medians of
+    ``n``); the kernel's own report work (loading the data, review, statistics, charts,
+    workbook) is not included.
+
+    - ``floor_kernel_cpu_s``: a two-cell notebook run by papermill in a fresh kernel forked from
+      the warm zygote (kernel start, execution, shutdown; machine-wide CPU);
+    - ``floor_html_cpu_s``: nbconvert export of the rendered report notebook;
+    - ``floor_pdf_cpu_s``: chromium printing that report's HTML with a warm browser
+      (machine-wide: chromium runs in its own processes);
+    - ``floor_sign_verify_cpu_s``: the specialist's signature, the supervisor's
+      countersignature and the verification of the result.
+
+    ``report``: an unsigned rendered report folder (report.ipynb, .html, .pdf, .xlsx).
+    ``batch_cpu_budget_s``: what 1,000 reports in 10 minutes allow per report on this
+    machine's cores."""
+    import nbformat
+    import papermill as pm
+
+    from .audit import ChainCheckpoint
+    from .batch_worker import _opened_by
+    from .engine import KernelPool
+    from .keys import load_signer
+    from .pdf import PdfEngine
+    from .report import export_html, notebook_summary
+    from .signing import sign_report
+    from .verify import verify_report
+
+    root, src = Path(ws), Path(report)
+    scratch = Path(tempfile.mkdtemp(prefix="ctpat-floor-"))
+    out: dict[str, Any] = {}
+    try:
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("y = x + 1")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, str(scratch / "tiny.ipynb"))
+        pool = KernelPool(1, cwd=str(root))
+        try:
+            def tiny(i: int) -> None:
+                pm.execute_notebook(str(scratch / "tiny.ipynb"), str(scratch / "tiny-out.ipynb"),
+                                    engine_name="ctpat-warm", kernel_pool=pool,
+                                    progress_bar=False, parameters={"x": i})
+            tiny(0)
+            time.sleep(2.0)  # the next kernel is forked and idle
+            c0 = _machine_cpu_s()
+            for i in range(n):
+                tiny(i + 1)
+            time.sleep(2.0)  # the pool has forked the replacement kernel (part of the cost)
+            out["floor_kernel_cpu_s"] = round((_machine_cpu_s() - c0) / n, 3)
+        finally:
+            pool.close()
+        executed = nbformat.read(str(src / "report.ipynb"), as_version=4)
+        header = notebook_summary(executed)["header"]
+        times = []
+        for _ in range(n + 1):
+            t = time.process_time()
+            export_html(executed, scratch / "report.html", header)
+            times.append(time.process_time() - t)
+        out["floor_html_cpu_s"] = round(statistics.median(times[1:]), 3)
+        with PdfEngine() as engine:
+            engine.pdf(src / "report.html", scratch / "warm.pdf")
+            c0 = _machine_cpu_s()
+            for i in range(n):
+                engine.pdf(src / "report.html", scratch / f"r{i}.pdf")
+            out["floor_pdf_cpu_s"] = round((_machine_cpu_s() - c0) / n, 3)
+        secret = os.environ[passphrase_env]
+        supervisor = load_signer(key, secret)
+        sid = notebook_summary(executed)["header"]["session_id"]
+        opened_by = _opened_by(str(root), sid)
+        spec_path = _find_key(Path(specialist_keys), opened_by, secret)
+        if spec_path is None:
+            raise ValueError(f"no key of {opened_by} in {specialist_keys}")
+        specialist = load_signer(spec_path, secret)
+        checkpoint = ChainCheckpoint()
+        times = []
+        for i in range(n + 1):
+            folder = scratch / f"s{i}" / sid
+            shutil.copytree(src, folder)
+            t = time.process_time()
+            sign_report(folder, root, specialist, "validated", session_id=sid,
+                        checkpoint=checkpoint)
+            sign_report(folder, root, supervisor, "approved", session_id=sid,
+                        checkpoint=checkpoint, check_prior=False)
+            if not verify_report(folder, root / "keys").ok:
+                raise RuntimeError(f"{folder}: the signed report does not verify")
+            times.append(time.process_time() - t)
+        out["floor_sign_verify_cpu_s"] = round(statistics.median(times[1:]), 3)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out["floor_cpu_s_per_report"] = round(sum(out[k] for k in (
+        "floor_kernel_cpu_s", "floor_html_cpu_s", "floor_pdf_cpu_s",
+        "floor_sign_verify_cpu_s")), 3)
+    out["batch_cpu_budget_s"] = round((os.cpu_count() or 1) * 600 / 1000, 3)
+    return out
 
 
 def _artifacts_command(argv: list[str]) -> None:
