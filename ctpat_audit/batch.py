@@ -8,7 +8,9 @@ and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch_in
 A report is **up to date** when the manifest's last run of its session succeeded with the same
 inputs hash (:func:`inputs_hash`: the session's identity, answers and evidence index, the
 workspace data snapshot, the template's bytes, the package version and the signing keys) and
-its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all.
+its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
+also rendering again reports already signed in ``OUT``, which are otherwise verified and
+countersigned as they are.
 """
 from __future__ import annotations
 
@@ -324,7 +326,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         supervisor_key=str(Path(key).resolve()) if key else None,
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
         passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
-        kernel_warmup=kernel_warmup, verify=verify,
+        kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
         **({"artifacts": artifacts} if artifacts else {}))
     selected = select_sessions(ws_root, status=status, since=since, until=until,
                                partners=partners, region=region)

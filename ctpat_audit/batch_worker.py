@@ -8,6 +8,8 @@ Every report is built in a private temporary folder ``OUT/.tmp/<random>/<session
 renamed into ``OUT/<account>/<session>/`` when it is complete, signed and verified, so an
 interrupted batch never leaves a half-written report where a finished one belongs. A failed
 report leaves its executed notebook (error marked by papermill) in ``OUT/_failed/<session>/``.
+A report already signed in ``OUT`` (the specialist signed it after the validation) is a record:
+it is verified and countersigned as it is, not rendered again (:func:`_adopt_signed`).
 """
 from __future__ import annotations
 
@@ -66,6 +68,9 @@ class BatchSettings:
     kernel_warmup: str | None = None  # None: engine.WARMUP_CODE (pandas, matplotlib, ours)
     timeout_s: int = 600
     verify: bool = True
+    #: a report already signed in OUT (a specialist signed it after the validation) is
+    #: countersigned as it is, never rendered again; ``--force`` turns this off
+    adopt_signed: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,10 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         mark[0] = now
 
     try:
+        existing = out / task.account_id / task.session_id
+        if settings.adopt_signed and _SAFE_NAME.fullmatch(task.account_id or "") and \
+                _SAFE_NAME.fullmatch(task.session_id) and (existing / "manifest.json").is_file():
+            return _adopt_signed(task, settings, state, res, existing, folder, lap)
         res.step = "execute"
         try:
             nb = pm.execute_notebook(
@@ -272,6 +281,58 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         res.duration_s = round(time.perf_counter() - t0, 3)
         res.finished_at = time.time()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
+                  res: ReportResult, existing: Path, folder: Path,
+                  lap: Callable[[str], None]) -> ReportResult:
+    """A signed report is already in OUT (the specialist signed it after the validation):
+    check it and countersign it as it is instead of rendering it again; a signed report is a
+    record and is never replaced by a new rendering. Works on a copy in ``folder``: the
+    report in OUT changes only when the countersigned copy verifies."""
+    from .manifest import read_manifest
+    from .report import notebook_summary
+    from .signing import sign_report
+    from .verify import verify_report
+
+    keys = Path(settings.workspace) / "keys"
+    shutil.rmtree(folder)
+    shutil.copytree(existing, folder)
+    res.step = "verify"
+    check = verify_report(folder, keys)
+    if not check.ok:
+        res.error = ("the signed report already in the output folder does not verify, so it "
+                     "was left as it is (--force renders it again): "
+                     + "; ".join(check.problems))
+        return res
+    meanings = [str(s.get("meaning")) for s in (read_manifest(folder) or {}).get(
+        "signatures", [])]
+    lap("verify")
+    if state.supervisor is not None and "approved" not in meanings:
+        res.step = "sign"
+        sign_report(folder, settings.workspace, state.supervisor, "approved",
+                    session_id=task.session_id, checkpoint=state.checkpoint,
+                    check_prior=False)  # the copy was verified in full just above
+        lap("sign")
+        if settings.verify:
+            res.step = "verify"
+            check = verify_report(folder, keys)
+            if not check.ok:
+                res.error = "verification failed: " + "; ".join(check.problems)
+                return res
+            lap("verify")
+        res.step = "publish"
+        publish_folder(folder, existing)
+    if (existing / "report.ipynb").is_file():
+        summary = notebook_summary(existing / "report.ipynb")
+        res.findings = _int(summary.get("findings"))
+        res.exam_rate = _float(summary.get("exam_rate"))
+        res.outcome = str(summary.get("outcome") or "")
+    res.signatures = _signature_meanings(existing)
+    res.folder = str(existing.relative_to(Path(settings.out)))
+    res.status, res.step = "ok", ""
+    shutil.rmtree(Path(settings.out) / "_failed" / task.session_id, ignore_errors=True)
+    return res
 
 
 def _keep_failed(out: Path, task: ReportTask, nb_path: Path) -> None:

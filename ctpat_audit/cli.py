@@ -541,7 +541,8 @@ def lab(workspace: Path, account_id: str | None, user: str | None, port: int | N
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Local worker processes (0: run in this process).")
 @click.option("--retry-failed", is_flag=True, help="Also re-run reports whose last run failed.")
-@click.option("--force", is_flag=True, help="Re-run every selected report.")
+@click.option("--force", is_flag=True, help="Re-run every selected report, also rendering "
+              "again reports already signed in OUT (otherwise countersigned as they are).")
 @click.option("--scheduler", default=None,
               help="Dask scheduler address (tcp://HOST:8786) instead of the local pool.")
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,

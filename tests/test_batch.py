@@ -242,3 +242,40 @@ def test_killed_batch_leaves_no_half_report_and_resumes_without_redoing(
     for sid in ids:
         assert verify_report(out / ACCOUNT / sid, setup.ws.path / "keys").ok
     assert not (out / ".tmp").exists() or not any((out / ".tmp").iterdir())
+
+
+def test_a_report_the_specialist_signed_is_countersigned_as_it_is(tmp_path: Path) -> None:
+    """The everyday flow: the specialist signed the report after the validation; the
+    supervisor's batch (no specialist keys) countersigns that very report, never renders it
+    again, and leaves a report that does not verify as it is."""
+    from signing_helpers import make_report
+
+    from ctpat_audit.manifest import read_manifest
+    from ctpat_audit.signing import sign_report
+
+    setup, _ = make_batch_setup(tmp_path, n=1)
+    out = setup.root / "reports"
+    good, bad = make_report(setup, evidence=False), make_report(setup, evidence=False)
+    for folder in (good, bad):
+        sign_report(folder, setup.ws, setup.signer("spec"))
+    (bad / "report.html").write_text("<html>changed after signing</html>")
+    signed_pdf, html = (good / "report.pdf").read_bytes(), (good / "report.html").read_bytes()
+    bad_manifest = (bad / "manifest.json").read_bytes()
+    summary = run_batch(setup.ws.path, workers=0, session_ids=[good.name, bad.name],
+                        **batch_kwargs(setup, out, specialist_keys=None))
+    by_id = {r.session_id: r for r in summary.results}
+    ok = by_id[good.name]
+    assert (ok.status, ok.signatures) == ("ok", ["validated", "approved"]), ok.error
+    pdf = (good / "report.pdf").read_bytes()
+    assert pdf.startswith(signed_pdf) and len(pdf) > len(signed_pdf)  # signed on, not redone
+    assert (good / "report.html").read_bytes() == html
+    assert [s["meaning"] for s in read_manifest(good)["signatures"]] == ["validated", "approved"]
+    assert verify_report(good, setup.ws.path / "keys").ok
+    failed = by_id[bad.name]
+    assert failed.status == "failed" and "does not verify" in failed.error
+    assert "report.html" in failed.error
+    assert (bad / "manifest.json").read_bytes() == bad_manifest  # left as it was
+    assert (bad / "report.html").read_text() == "<html>changed after signing</html>"
+    again = run_batch(setup.ws.path, workers=0, session_ids=[good.name],
+                      **batch_kwargs(setup, out, specialist_keys=None))
+    assert again.ran == 0 and (good / "report.pdf").read_bytes() == pdf  # up to date
