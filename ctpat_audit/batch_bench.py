@@ -227,7 +227,7 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
             out["floor_pdf_cpu_s"] = round((_machine_cpu_s() - c0) / n, 3)
         secret = os.environ[passphrase_env]
         supervisor = load_signer(key, secret)
-        sid = notebook_summary(executed)["header"]["session_id"]
+        sid = header["session_id"]
         opened_by = _opened_by(str(root), sid)
         spec_path = _find_key(Path(specialist_keys), opened_by, secret)
         if spec_path is None:

@@ -207,11 +207,10 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         res.timings[step] = round(now - mark[0], 3)
         mark[0] = now
 
+    final = _final_folder(out, task)  # None: the ids are not safe folder names
     try:
-        existing = out / task.account_id / task.session_id
-        if settings.adopt_signed and _SAFE_NAME.fullmatch(task.account_id or "") and \
-                _SAFE_NAME.fullmatch(task.session_id) and (existing / "manifest.json").is_file():
-            return _adopt_signed(task, settings, state, res, existing, folder, lap)
+        if settings.adopt_signed and final is not None and (final / "manifest.json").is_file():
+            return _adopt_signed(task, settings, state, res, final, folder, lap)
         res.step = "execute"
         try:
             nb = pm.execute_notebook(
@@ -227,10 +226,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         lap("execute")
         from .report import notebook_summary
 
-        summary = notebook_summary(nb)
-        res.findings = _int(summary.get("findings"))
-        res.exam_rate = _float(summary.get("exam_rate"))
-        res.outcome = str(summary.get("outcome") or "")
+        _record_summary(res, notebook_summary(nb))
         res.step = "artifacts"
         _resolve(settings.artifacts)(settings.workspace, task.session_id, nb_path, folder,
                                      state.artifact_state)
@@ -261,15 +257,11 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                     return res
                 lap("verify")
         res.step = "publish"
-        if not all(_SAFE_NAME.fullmatch(x) for x in (task.account_id, task.session_id)):
+        if final is None:
             raise ValueError(f"account {task.account_id!r} / session {task.session_id!r} is "
                              "not a safe folder name")
-        final = out / task.account_id / task.session_id
         publish_folder(folder, final)
-        res.folder = str(final.relative_to(out))
-        res.status, res.step = "ok", ""
-        shutil.rmtree(out / "_failed" / task.session_id, ignore_errors=True)
-        return res
+        return _succeeded(res, out, final)
     except Exception as exc:  # noqa: BLE001 - one partner's failure never stops the batch
         res.error = f"{type(exc).__name__}: {exc}"
         if res.step == "execute":
@@ -290,7 +282,6 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
     check it and countersign it as it is instead of rendering it again; a signed report is a
     record and is never replaced by a new rendering. Works on a copy in ``folder``: the
     report in OUT changes only when the countersigned copy verifies."""
-    from .manifest import read_manifest
     from .report import notebook_summary
     from .signing import sign_report
     from .verify import verify_report
@@ -305,10 +296,8 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
                      "was left as it is (--force renders it again): "
                      + "; ".join(check.problems))
         return res
-    meanings = [str(s.get("meaning")) for s in (read_manifest(folder) or {}).get(
-        "signatures", [])]
     lap("verify")
-    if state.supervisor is not None and "approved" not in meanings:
+    if state.supervisor is not None and "approved" not in _signature_meanings(folder):
         res.step = "sign"
         sign_report(folder, settings.workspace, state.supervisor, "approved",
                     session_id=task.session_id, checkpoint=state.checkpoint,
@@ -324,14 +313,30 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
         res.step = "publish"
         publish_folder(folder, existing)
     if (existing / "report.ipynb").is_file():
-        summary = notebook_summary(existing / "report.ipynb")
-        res.findings = _int(summary.get("findings"))
-        res.exam_rate = _float(summary.get("exam_rate"))
-        res.outcome = str(summary.get("outcome") or "")
+        _record_summary(res, notebook_summary(existing / "report.ipynb"))
     res.signatures = _signature_meanings(existing)
-    res.folder = str(existing.relative_to(Path(settings.out)))
+    return _succeeded(res, Path(settings.out), existing)
+
+
+def _final_folder(out: Path, task: ReportTask) -> Path | None:
+    """``OUT/<account>/<session>``, or None when either id is not a safe folder name."""
+    if not all(_SAFE_NAME.fullmatch(x or "") for x in (task.account_id, task.session_id)):
+        return None
+    return out / task.account_id / task.session_id
+
+
+def _record_summary(res: ReportResult, summary: dict[str, Any]) -> None:
+    """The figures the report notebook published, for the manifest and the index."""
+    res.findings = _int(summary.get("findings"))
+    res.exam_rate = _float(summary.get("exam_rate"))
+    res.outcome = str(summary.get("outcome") or "")
+
+
+def _succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
+    """Mark the report done in ``final``; a failed run's kept notebook is no longer needed."""
+    res.folder = str(final.relative_to(out))
     res.status, res.step = "ok", ""
-    shutil.rmtree(Path(settings.out) / "_failed" / task.session_id, ignore_errors=True)
+    shutil.rmtree(out / "_failed" / final.name, ignore_errors=True)  # the session id
     return res
 
 

@@ -331,13 +331,14 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
 
         if check_prior:
             check = verify_report(folder, keys_dir)
+            refused = not check.ok
         else:  # the signatures are the caller's own: only the files are checked again
             check = VerificationReport(folder)
             check_files(folder, prior_manifest, check)
-        if check.problems or (check_prior and not check.ok):
+            refused = bool(check.problems)
+        if refused:
             raise SigningError(folder, "the signed report does not verify, so it is not "
                                "countersigned: " + "; ".join(check.problems))
-    if prior_manifest:
         sid = prior_manifest["report"]["session_id"]
     else:
         sid = session_id or folder.name
