@@ -73,7 +73,7 @@ clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info
 
 catalogue-demo: install  ## regenerate the demonstration catalogue after confirmed_criteria.yaml changes
-	$(BIN)/python -m ctpat_audit.demo_catalogue
+	$(BIN)/python -m ctpat_audit.criteria.demonstration
 
 lab: install  ## JupyterLab on the demo workspace (run make demo first); ACCOUNT=0012345 USER_EMAIL=you@cbp.example
 	$(BIN)/ctpat-audit lab $(DEMO)/workspace $(if $(ACCOUNT),--account $(ACCOUNT),) $(if $(USER_EMAIL),--user $(USER_EMAIL),)

@@ -76,7 +76,7 @@ def workspace(partners: int, per_partner: float, out: dict) -> Path:
 
 
 def bench_partner_load(ws_path: Path, out: dict, n: int = 60) -> None:
-    from ctpat_audit.workspace import open_workspace
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(ws_path)
     ids = list(ws.partners()["account_id"])
@@ -95,9 +95,9 @@ def bench_partner_load(ws_path: Path, out: dict, n: int = 60) -> None:
 
 
 def bench_dashboard(ws_path: Path, out: dict) -> None:
-    from ctpat_audit.costs import cost_avoided, load_costs
-    from ctpat_audit.metrics import compare_to_baseline, exam_metrics, load_baseline
-    from ctpat_audit.workspace import open_workspace
+    from ctpat_audit.analysis.costs import cost_avoided, load_costs
+    from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics, load_baseline
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(ws_path)
     counts = ws.shipments(columns=["account_id"])["account_id"].value_counts()
@@ -145,7 +145,7 @@ def main() -> None:
     bench_dashboard(ws, out)
 
     def portfolio() -> dict:
-        from ctpat_audit.portfolio import benchmark_portfolio
+        from operations import benchmark_portfolio
         fig = benchmark_portfolio(ws, AS_OF)
         key = "portfolio_10k_s" if partners >= 10_000 else "portfolio_s"
         steps = {f"portfolio_step_{k}_s": v for k, v in fig.pop("steps", {}).items()}
@@ -153,10 +153,10 @@ def main() -> None:
                 **{f"portfolio_{k}": v for k, v in fig.items() if k not in ("partners",)}}
 
     def autosave() -> dict:
-        from ctpat_audit.intake import import_source
-        from ctpat_audit.sample import write_sample
-        from ctpat_audit.session import benchmark_autosave
-        from ctpat_audit.workspace import init_workspace
+        from ctpat_audit.intake.importer import import_source
+        from ctpat_audit.demo.sample_data import write_sample
+        from operations import benchmark_autosave
+        from ctpat_audit.workspace.reference import init_workspace
 
         scratch = WORK / "autosave"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -167,18 +167,18 @@ def main() -> None:
                 "autosave_max_ms": fig["max_ms"], "autosave_n": fig["n"]}
 
     def checklist() -> dict:
-        from ctpat_audit.checklist import benchmark_checklist
+        from operations import benchmark_checklist
         fig = benchmark_checklist(ws)
         return {("checklist_" + k if not k.startswith("checklist_") else k): v for k, v in fig.items()
                 if isinstance(v, (int, float))}
 
     def batch() -> dict:
-        from ctpat_audit.batch_bench import benchmark_batch
-        from ctpat_audit.intake import import_source
-        from ctpat_audit.sample import write_sample
-        from ctpat_audit.sample_sessions import write_sample_sessions
-        from ctpat_audit.signing import demo_keys
-        from ctpat_audit.workspace import init_workspace
+        from batch_bench import benchmark_batch
+        from ctpat_audit.intake.importer import import_source
+        from ctpat_audit.demo.sample_data import write_sample
+        from ctpat_audit.demo.sample_sessions import write_sample_sessions
+        from ctpat_audit.trust.signing import demo_keys
+        from ctpat_audit.workspace.reference import init_workspace
 
         n = 10 if args.quick else 200
         root = WORK / f"batch-{n}"
@@ -190,8 +190,8 @@ def main() -> None:
         write_sample_sessions(ws_b, n, 0, 7, AS_OF)
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
-        from ctpat_audit.batch import select_sessions
-        from ctpat_audit.batch_bench import benchmark_floor, benchmark_single_report
+        from ctpat_audit.batch.run import select_sessions
+        from batch_bench import benchmark_floor, benchmark_single_report
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")

@@ -1,8 +1,8 @@
 """ctpat-audit: audit and validation toolkit for the U.S. CBP CTPAT program."""
 from __future__ import annotations
 
-from .catalogue import Catalogue, Criterion, load_catalogue  # light: no pandas at import
-from .errors import CtpatError, IntakeError, NotFoundError, WorkspaceError
+from ctpat_audit.criteria.catalogue import Catalogue, Criterion, load_catalogue  # light: no pandas at import
+from ctpat_audit.core.errors import CtpatError, IntakeError, NotFoundError, WorkspaceError
 
 __version__ = "0.1.0"
 
@@ -25,9 +25,10 @@ __all__ = [
 ]
 
 # Signing pulls in cryptography and pyHanko: imported on first use only.
-_LAZY = {"sign_report": "signing", "load_signer": "keys", "verify_report": "verify",
-         "demo_keys": "signing", "render_report": "report", "Renderer": "report",
-         "ReportError": "report"}
+_LAZY = {"sign_report": "trust.signing", "load_signer": "trust.keys",
+         "verify_report": "trust.verify", "demo_keys": "trust.signing",
+         "render_report": "reports.pipeline", "Renderer": "reports.pipeline",
+         "ReportError": "reports.pipeline"}
 
 
 def __getattr__(name: str) -> object:

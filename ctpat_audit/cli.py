@@ -1,7 +1,7 @@
 """The ``ctpat-audit`` command line: a thin click group over the Python API.
 
 Commands only parse options and call the API; options map one-to-one to API arguments.
-Every :class:`~ctpat_audit.errors.CtpatError` becomes a plain message and exit code 2
+Every :class:`~ctpat_audit.core.errors.CtpatError` becomes a plain message and exit code 2
 (intake problems: a table of every problem, exit code 3).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .errors import CtpatError, IntakeError
+from ctpat_audit.core.errors import CtpatError, IntakeError
 
 
 class _Group(click.Group):
@@ -19,7 +19,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IntakeError as exc:
-            from .intake import print_problems
+            from ctpat_audit.intake.importer import print_problems
 
             print_problems(exc, stream=sys.stderr)
             sys.exit(3)
@@ -42,7 +42,7 @@ WORKSPACE = click.argument("workspace", type=click.Path(file_okay=False, path_ty
 @WORKSPACE
 def init(workspace: Path) -> None:
     """Create a workspace folder (SQLite records, Parquet exams, evidence, keys)."""
-    from .workspace import init_workspace
+    from ctpat_audit.workspace.reference import init_workspace
 
     ws = init_workspace(workspace)
     click.echo(f"workspace ready: {ws.path}")
@@ -56,9 +56,9 @@ def init(workspace: Path) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def import_(workspace: Path, source: Path, problems_xlsx: Path | None, quiet: bool) -> None:
     """Import SOURCE (a folder of CSV/Excel/Parquet files, or one workbook), all or nothing."""
-    from .errors import IntakeError as _IntakeError
-    from .intake import import_source, write_problems_xlsx
-    from .workspace import open_workspace
+    from ctpat_audit.core.errors import IntakeError as _IntakeError
+    from ctpat_audit.intake.importer import import_source, write_problems_xlsx
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)
     try:
@@ -82,7 +82,7 @@ def import_(workspace: Path, source: Path, problems_xlsx: Path | None, quiet: bo
 @click.option("--shipments-per-partner", default=250.0, show_default=True)
 def sample(out: Path, partners: int, seed: int, as_of, shipments_per_partner: float) -> None:
     """Write a realistic synthetic source folder to OUT (deterministic for a seed)."""
-    from .sample import write_sample
+    from ctpat_audit.demo.sample_data import write_sample
 
     write_sample(out, partners=partners, seed=seed, as_of=as_of.date() if as_of else None,
                  shipments_per_partner=shipments_per_partner, progress=True)
@@ -102,9 +102,9 @@ def review(workspace: Path, account_id: str | None, as_of, catalogue_version: st
     """Security-profile review of one partner, or of the whole portfolio (overdue first)."""
     import datetime as dt
 
-    from .catalogue import load_catalogue
-    from .review import format_partner_review, review_partner, review_portfolio, write_review_xlsx
-    from .workspace import open_workspace
+    from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.analysis.review import format_partner_review, review_partner, review_portfolio, write_review_xlsx
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)
     cat = load_catalogue(catalogue_version, workspace=ws.path)
@@ -152,7 +152,7 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
     """List or export the criteria of a catalogue; `catalogue import` reads CBP's tables."""
     if ctx.invoked_subcommand is not None:
         return
-    from .catalogue import check_entity_types, load_catalogue, write_xlsx
+    from ctpat_audit.criteria.catalogue import check_entity_types, load_catalogue, write_xlsx
 
     cat = load_catalogue(version, workspace=workspace)
     types = check_entity_types(entity_types) if entity_types else None
@@ -199,8 +199,8 @@ def catalogue_import(file: Path, entity_type: str, version: str, workspace: Path
     Any problem (bad id, wrong category, Must/Should missing or unknown, duplicates) is listed
     with its location and nothing is written.
     """
-    from .catalogue import workspace_path
-    from .msc_import import import_criteria_table
+    from ctpat_audit.criteria.catalogue import workspace_path
+    from ctpat_audit.criteria.official_import import import_criteria_table
 
     cat = import_criteria_table(file, entity_type, version, workspace)
     mine = cat.applicable([entity_type])
@@ -217,7 +217,7 @@ def catalogue_import(file: Path, entity_type: str, version: str, workspace: Path
 @_CATALOGUE_WS
 def catalogue_crosswalk(from_version: str, to_version: str, workspace: Path | None) -> None:
     """Map criterion ids from one catalogue version to another (same id, or a crosswalk file)."""
-    from .catalogue import crosswalk, load_catalogue, load_crosswalk
+    from ctpat_audit.criteria.catalogue import crosswalk, load_catalogue, load_crosswalk
 
     df = crosswalk(load_catalogue(from_version, workspace), load_catalogue(to_version, workspace),
                    load_crosswalk(from_version, to_version, workspace))
@@ -233,7 +233,7 @@ def catalogue_crosswalk(from_version: str, to_version: str, workspace: Path | No
 def sessions_(workspace: Path, account_id: str | None, status: str | None,
               kind: str | None) -> None:
     """List validation and self-assessment sessions, newest first."""
-    from .session import list_sessions
+    from ctpat_audit.sessions.session import list_sessions
 
     frame = list_sessions(workspace, account_id=account_id, status=status, kind=kind)
     cols = ["session_id", "account_id", "kind", "mode", "status", "opened_by", "opened_at",
@@ -247,8 +247,8 @@ def sessions_(workspace: Path, account_id: str | None, status: str | None,
               help="A head hash pinned earlier (e.g. in a signed report) that must still be there.")
 def audit_verify(workspace: Path, expected_head: str | None) -> None:
     """Check the workspace's hash-chained audit log end to end; exit 1 if it was tampered with."""
-    from .audit import verify_audit_log
-    from .session import connect_store
+    from ctpat_audit.workspace.audit import verify_audit_log
+    from ctpat_audit.sessions.session import connect_store
 
     _, conn = connect_store(workspace)
     try:
@@ -265,7 +265,7 @@ def audit_verify(workspace: Path, expected_head: str | None) -> None:
 @main.command()
 def formats() -> None:
     """Print the data format of every source table (Markdown, as in the README)."""
-    from .schemas import formats_markdown
+    from ctpat_audit.workspace.tables import formats_markdown
 
     click.echo(formats_markdown(), nl=False)
 
@@ -337,7 +337,7 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     The key goes into an encrypted PKCS#12 file, or (--pkcs11-module) is generated inside a
     PKCS#11 token and only the certificate is written.
     """
-    from .keys import init_ca, issue_signer
+    from ctpat_audit.trust.keys import init_ca, issue_signer
 
     ca_secret = _secret(ca_passphrase_env, ca_passphrase_file, "Workspace CA passphrase",
                         confirm=not (workspace / "keys" / "ca.pem").exists())
@@ -345,7 +345,7 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     if pkcs11_module:
         from cryptography.hazmat.primitives.serialization import Encoding
 
-        from .keys import issue_certificate, pkcs11_new_key, pkcs11_session
+        from ctpat_audit.trust.keys import issue_certificate, pkcs11_new_key, pkcs11_session
 
         if not (token_label and key_label):
             raise click.UsageError("--pkcs11-module needs --token-label and --key-label")
@@ -371,7 +371,7 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
 @WORKSPACE
 def keys_list(workspace: Path) -> None:
     """List the signer certificates issued in WORKSPACE (revoked ones marked)."""
-    from .keys import list_certs
+    from ctpat_audit.trust.keys import list_certs
 
     rows = list_certs(workspace)
     for r in rows:
@@ -390,7 +390,7 @@ def keys_list(workspace: Path) -> None:
 def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
                 ca_passphrase_file: Path | None) -> None:
     """Revoke certificate SERIAL (hex, as `keys list` shows): add it to WORKSPACE/keys/crl.pem."""
-    from .keys import load_ca, revoke
+    from ctpat_audit.trust.keys import load_ca, revoke
 
     ca = load_ca(workspace, _secret(ca_passphrase_env, ca_passphrase_file,
                                     "Workspace CA passphrase"))
@@ -408,7 +408,7 @@ def keys_demo(workspace: Path, passphrase_env: str | None, passphrase_file: Path
               out: Path | None) -> None:
     """DEMONSTRATION keys: a specialist per validation opener, a supervisor, and the Company
     Officer of each partner with a self-assessment (one passphrase for all, CA included)."""
-    from .signing import demo_keys
+    from ctpat_audit.trust.signing import demo_keys
 
     secret = _secret(passphrase_env, passphrase_file, "Passphrase for the demo keys")
     for who, path in demo_keys(workspace, secret, out_dir=out).items():
@@ -441,15 +441,15 @@ def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path
          token_label: str | None, key_label: str | None, pin_env: str | None,
          cert_file: Path | None) -> None:
     """Sign (or countersign) the report in REPORT_DIR: PAdES PDF + signed manifest."""
-    from .keys import load_signer
-    from .signing import sign_report
-    from .workspace import open_workspace
+    from ctpat_audit.trust.keys import load_signer
+    from ctpat_audit.trust.signing import sign_report
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)
     if pkcs11_module:
         from cryptography import x509
 
-        from .keys import pkcs11_session, pkcs11_signer
+        from ctpat_audit.trust.keys import pkcs11_session, pkcs11_signer
 
         if not (token_label and key_label and cert_file):
             raise click.UsageError("--pkcs11-module needs --token-label, --key-label, --cert")
@@ -459,7 +459,7 @@ def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path
             entry = sign_report(report_dir, ws, pkcs11_signer(session, cert,
                                                               key_label=key_label), meaning)
     elif key_dir:
-        from .signing import find_signer
+        from ctpat_audit.trust.signing import find_signer
 
         signer = find_signer(key_dir, ws, report_dir, _secret(
             passphrase_env, passphrase_file, f"Passphrase for the keys in {key_dir}"), meaning)
@@ -485,7 +485,7 @@ def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path
                                  "hash the manifest pinned (optional; not needed offline).")
 def verify(report_dir: Path, trust: Path, workspace: Path | None) -> None:
     """Verify a signed report folder offline; exit 1 on any failure."""
-    from .verify import verify_report
+    from ctpat_audit.trust.verify import verify_report
 
     report = verify_report(report_dir, trust, workspace)
     click.echo(report.text())
@@ -507,7 +507,7 @@ def lab(workspace: Path, account_id: str | None, user: str | None, port: int | N
     """Start JupyterLab (or Voila) on 127.0.0.1 with a random token and open the notebook."""
     import webbrowser
 
-    from .lab import start_lab, start_voila
+    from ctpat_audit.server.lab import start_lab, start_voila
 
     start = start_voila if voila else start_lab
     server = start(workspace, account_id, user=user, port=port)
@@ -568,7 +568,7 @@ def batch(workspace: Path, status: str, since: str | None, until: str | None,
           kernel_pool: int, no_progress: bool, artifacts: str | None,
           kernel_warmup: str | None) -> None:
     """Render, countersign and verify the reports of many sessions; write OUT/index.html."""
-    from .batch import read_partner_file, run_batch
+    from ctpat_audit.batch.run import read_partner_file, run_batch
 
     summary = run_batch(
         workspace, out=out, template=template, status=status or None, since=since, until=until,
@@ -612,10 +612,10 @@ def portfolio(workspace: Path, as_of, xlsx: Path | None, catalogue_version: str 
     suspension candidates, exam rates by port."""
     import datetime as dt
 
-    from .catalogue import load_catalogue
-    from .portfolio import portfolio as build
-    from .portfolio_output import format_portfolio, write_portfolio_xlsx
-    from .workspace import open_workspace
+    from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.analysis.portfolio import portfolio as build
+    from ctpat_audit.ui.portfolio_view import format_portfolio, write_portfolio_xlsx
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)
     cat = load_catalogue(catalogue_version, workspace=ws.path)
@@ -640,8 +640,8 @@ def questionnaire() -> None:
 @click.option("--catalogue-version", default=None)
 def questionnaire_export(workspace: Path, account_id: str, out: Path, catalogue_version: str | None) -> None:
     """Write ACCOUNT_ID's applicable criteria to a protected workbook with answer cells."""
-    from .questionnaire import export_questionnaire
-    from .workspace import open_workspace
+    from ctpat_audit.sessions.questionnaire import export_questionnaire
+    from ctpat_audit.workspace.reference import open_workspace
 
     path = export_questionnaire(open_workspace(workspace), account_id, out, catalogue_version=catalogue_version)
     click.echo(f"questionnaire written to {path}")
@@ -653,8 +653,8 @@ def questionnaire_export(workspace: Path, account_id: str, out: Path, catalogue_
 @click.option("--contact", required=True, help="E-mail of the partner contact who filled it in.")
 def questionnaire_import(workspace: Path, file: Path, contact: str) -> None:
     """Import a filled questionnaire as a self-assessment session (all or nothing)."""
-    from .questionnaire import import_questionnaire
-    from .workspace import open_workspace
+    from ctpat_audit.sessions.questionnaire import import_questionnaire
+    from ctpat_audit.workspace.reference import open_workspace
 
     r = import_questionnaire(open_workspace(workspace), file, contact)
     click.echo(f"self-assessment {r.session_id} for {r.account_id}: {r.answered} answered, {r.blank} left blank")
@@ -676,7 +676,7 @@ def questionnaire_import(workspace: Path, file: Path, contact: str) -> None:
 def report_cmd(workspace: Path, session_ids: tuple[str, ...], out: Path,
                formats: tuple[str, ...], paper: str, as_of: str | None, due_days: int) -> None:
     """Render a session's report to OUT/<account>/<session>/report.{ipynb,html,pdf,xlsx}."""
-    from .report import Renderer
+    from ctpat_audit.reports.pipeline import Renderer
 
     with Renderer(workspace, out, formats=formats, paper=paper, as_of=as_of,
                   due_days=due_days) as r:
@@ -696,7 +696,7 @@ def sample_sessions_cmd(workspace: Path, validations: int, self_assessments: int
     """Add submitted sample validations and self-assessments to a workspace (demo material)."""
     import datetime as dt
 
-    from .sample_sessions import write_sample_sessions
+    from ctpat_audit.demo.sample_sessions import write_sample_sessions
 
     day = as_of.date() if as_of else dt.date.today()
     ids = write_sample_sessions(workspace, validations, self_assessments, seed, day)

@@ -1,7 +1,7 @@
 """Recipe 4: a Hypothesis state machine over people, roles, role changes and signing attempts.
 
 The state is real: one workspace with its CA, certificates issued and revoked through
-``ctpat_audit.keys``, the partner's contacts table edited in SQLite, report folders made like
+``ctpat_audit.trust.keys``, the partner's contacts table edited in SQLite, report folders made like
 ``tests/signing_helpers.py`` does, and every signing attempt goes through ``sign_report``.
 An independent model written here from the rules (DESIGN.md, signing section) says who is
 entitled at that moment:
@@ -34,9 +34,9 @@ from session_helpers import ACCOUNT, OFFICER, USER
 from signing_helpers import (CA_PASS, KEY_PASS, OTHER_OFFICER, OTHER_SPECIALIST, SPECIALIST,
                              SUPERVISOR, make_report, make_setup)
 
-from ctpat_audit import keys
-from ctpat_audit.errors import CtpatError
-from ctpat_audit.signing import sign_report
+from ctpat_audit.trust import keys
+from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.trust.signing import sign_report
 
 NEEDS = {"validated": ("specialist", "validation"), "approved": ("supervisor", "validation"),
          "submitted": ("company_officer", "self_assessment")}

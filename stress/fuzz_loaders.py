@@ -88,7 +88,7 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from ctpat_audit.intake import check_source
+    from ctpat_audit.intake.importer import check_source
 
     import pyarrow as pa
 
@@ -209,7 +209,7 @@ def entity_bomb(path: Path) -> Path:
 
 
 def bombs(root: Path, quick: bool = False) -> dict[str, float]:
-    from ctpat_audit.intake import check_source
+    from ctpat_audit.intake.importer import check_source
 
     out = {}
     for name, make in (("zip", zip_bomb), ("entity", entity_bomb)):
@@ -231,7 +231,7 @@ def leading_zeros(root: Path, rounds: int, seed: int) -> int:
     """Round trips of ids with leading zeros through every format; returns ids changed."""
     import pandas as pd
 
-    from ctpat_audit.intake import check_source
+    from ctpat_audit.intake.importer import check_source
 
     rng = random.Random(seed)
     changed = 0

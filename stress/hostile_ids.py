@@ -25,9 +25,9 @@ from pathlib import Path
 from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, CRITERIA, make_workspace
 
-from ctpat_audit.errors import CtpatError
-from ctpat_audit.evidence import evidence_path
-from ctpat_audit.session import open_session, resume_session, validate_session_id
+from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.workspace.evidence import evidence_path
+from ctpat_audit.sessions.session import open_session, resume_session, validate_session_id
 
 PIECES = ["..", "../", "..\\", "/", "\\", "\x00", "%2e%2e%2f", "%2F", "%00", "..%c0%af",
           "\uff0e\uff0e\uff0f", "\u2215", "\u2044", "\uff0f", "\u2024\u2024", "\u0430",
@@ -66,7 +66,7 @@ def _papermill_assignments(params: dict) -> list[ast.stmt] | None:
 
 
 def run(root: Path, quick: bool = False, seed: int = 5) -> Figures:
-    from ctpat_audit.report import report_folder
+    from ctpat_audit.reports.pipeline import report_folder
 
     n = 300 if quick else 10_000
     root = Path(root).resolve()

@@ -66,14 +66,14 @@ from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from report_helpers import set_legal_name
 from session_helpers import ACCOUNT, CRITERIA, FACILITIES, make_workspace
 
-from ctpat_audit import db
-from ctpat_audit.batch_index import render_index_html, write_index
-from ctpat_audit.errors import InputError, Problem
-from ctpat_audit.excel import cell_value
-from ctpat_audit.intake import write_problems_xlsx
-from ctpat_audit.questionnaire import export_questionnaire
-from ctpat_audit.review import write_review_xlsx
-from ctpat_audit.session import open_session
+from ctpat_audit.workspace import db
+from ctpat_audit.batch.index import render_index_html, write_index
+from ctpat_audit.core.errors import InputError, Problem
+from ctpat_audit.core.xlsx import cell_value
+from ctpat_audit.intake.importer import write_problems_xlsx
+from ctpat_audit.sessions.questionnaire import export_questionnaire
+from ctpat_audit.analysis.review import write_review_xlsx
+from ctpat_audit.sessions.session import open_session
 
 STARTS = ["=", "+", "-", "@", "\t", "\r", "\t=", "\r=", " =", "=cmd|' /C calc'!A0",
           "=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)",
@@ -264,7 +264,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
     characters, over the length limit) are counted. One :class:`Renderer` (one browser)
     renders every session.
     """
-    from ctpat_audit.report import Renderer
+    from ctpat_audit.reports.pipeline import Renderer
 
     ws = make_workspace(root / "report_ws")
     sessions: list[tuple[str, str, dict[tuple[str, str], str], list[str]]] = []

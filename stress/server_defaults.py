@@ -8,7 +8,7 @@ from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, OFFICER, make_workspace
 from test_lab import _get
 
-from ctpat_audit.lab import start_lab, start_voila
+from ctpat_audit.server.lab import start_lab, start_voila
 
 
 def run(root: Path, quick: bool = False, seed: int = 0) -> Figures:

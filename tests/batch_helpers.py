@@ -15,7 +15,7 @@ from typing import Any
 from session_helpers import ACCOUNT, CRITERIA
 from signing_helpers import KEY_PASS, SPECIALIST, Setup, make_setup
 
-from ctpat_audit.session import open_session
+from ctpat_audit.sessions.session import open_session
 
 DATA = Path(__file__).parent / "data" / "batch"
 PASS_ENV = "CTPAT_TEST_BATCH_PASS"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.intake import import_source
-from ctpat_audit.sample import write_sample
-from ctpat_audit.workspace import init_workspace
+from ctpat_audit.intake.importer import import_source
+from ctpat_audit.demo.sample_data import write_sample
+from ctpat_audit.workspace.reference import init_workspace
 
 from sample_helpers import AS_OF, few_criteria
 

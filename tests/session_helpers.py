@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ctpat_audit import db
-from ctpat_audit.workspace import Workspace, init_workspace
+from ctpat_audit.workspace import db
+from ctpat_audit.workspace.reference import Workspace, init_workspace
 
 ACCOUNT = "0012345"
 OFFICER = "ana.officer@example.com"

@@ -4,7 +4,7 @@ Each function runs in a child process and talks to the test through a queue or a
 """
 from __future__ import annotations
 
-from ctpat_audit.session import resume_session
+from ctpat_audit.sessions.session import resume_session
 
 #: 1,000 criteria (categories 1-10 x 100) so every answer of a writer is a different row.
 MANY = [(f"{c}.{i}", "Must" if i % 3 else "Should") for c in range(1, 11) for i in range(1, 101)]
@@ -79,7 +79,7 @@ def race_two_writers(root, sites=("PLANT-1", "WH-2"), timeout: float = 300):
 
     from session_helpers import ACCOUNT, FakeClock, make_workspace
 
-    from ctpat_audit.session import open_session
+    from ctpat_audit.sessions.session import open_session
 
     ctx = mp.get_context("spawn")
     ws = make_workspace(Path(root) / "ws")

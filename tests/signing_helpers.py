@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from ctpat_audit import keys
-from ctpat_audit.session import open_session
+from ctpat_audit.trust import keys
+from ctpat_audit.sessions.session import open_session
 from session_helpers import ACCOUNT, CRITERIA, OFFICER, USER, make_workspace
 
 CA_PASS = "ca-passphrase-1"

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 from session_helpers import ACCOUNT, CRITERIA, FakeClock, make_workspace
 
-from ctpat_audit import audit, db
-from ctpat_audit.audit import GENESIS_HASH, entry_hash, verify_audit_log
-from ctpat_audit.session import open_session
+from ctpat_audit.workspace import audit, db
+from ctpat_audit.workspace.audit import GENESIS_HASH, entry_hash, verify_audit_log
+from ctpat_audit.sessions.session import open_session
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def _rows(conn):
 def test_empty_log_verifies_with_genesis_head(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     conn = db.connect(ws.db_path)
-    from ctpat_audit import store
+    from ctpat_audit.workspace import store
     store.ensure_schema(conn)
     result = verify_audit_log(conn)
     assert result.ok and result.entries == 0 and result.head_hash == GENESIS_HASH

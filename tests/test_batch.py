@@ -17,8 +17,8 @@ from batch_helpers import DATA, batch_kwargs, make_batch_setup
 from openpyxl import load_workbook
 from session_helpers import ACCOUNT
 
-from ctpat_audit import db
-from ctpat_audit.batch import (
+from ctpat_audit.workspace import db
+from ctpat_audit.batch.run import (
     BatchError,
     BatchManifest,
     plan_batch,
@@ -26,9 +26,9 @@ from ctpat_audit.batch import (
     run_batch,
     select_sessions,
 )
-from ctpat_audit.batch_index import index_rows, render_index_html, write_index
-from ctpat_audit.batch_worker import ReportResult, ReportTask
-from ctpat_audit.verify import verify_report
+from ctpat_audit.batch.index import index_rows, render_index_html, write_index
+from ctpat_audit.batch.worker import ReportResult, ReportTask
+from ctpat_audit.trust.verify import verify_report
 
 pytestmark = pytest.mark.slow
 
@@ -193,8 +193,8 @@ sys.path.insert(0, {tests!r})
 from pathlib import Path
 from batch_helpers import batch_kwargs
 from signing_helpers import Setup
-from ctpat_audit.batch import run_batch
-from ctpat_audit.keys import load_ca
+from ctpat_audit.batch.run import run_batch
+from ctpat_audit.trust.keys import load_ca
 if __name__ == "__main__":
     root = Path({root!r})
     setup = Setup(root, type("W", (), {{"path": root / "ws"}})(), None,
@@ -250,8 +250,8 @@ def test_a_report_the_specialist_signed_is_countersigned_as_it_is(tmp_path: Path
     again, and leaves a report that does not verify as it is."""
     from signing_helpers import make_report
 
-    from ctpat_audit.manifest import read_manifest
-    from ctpat_audit.signing import sign_report
+    from ctpat_audit.trust.manifest import read_manifest
+    from ctpat_audit.trust.signing import sign_report
 
     setup, _ = make_batch_setup(tmp_path, n=1)
     out = setup.root / "reports"

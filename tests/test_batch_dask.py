@@ -8,8 +8,8 @@ import pytest
 from batch_helpers import batch_kwargs, make_batch_setup
 from session_helpers import ACCOUNT
 
-from ctpat_audit.batch import BatchManifest, run_batch
-from ctpat_audit.verify import verify_report
+from ctpat_audit.batch.run import BatchManifest, run_batch
+from ctpat_audit.trust.verify import verify_report
 
 pytestmark = pytest.mark.slow
 

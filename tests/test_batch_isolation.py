@@ -2,7 +2,7 @@
 
 tests/data/batch/plants_state.ipynb first records what it can see of earlier reports (a user
 variable, a global set on the ctpat_audit package, a rebound module constant in
-ctpat_audit.vocabulary, matplotlib rcParams, an environment variable, a module planted in
+ctpat_audit.core.vocabulary, matplotlib rcParams, an environment variable, a module planted in
 sys.modules), then plants all of that with its own session id. Run one after another on ONE
 worker, each report must see nothing. A control run on one reused kernel whose user namespace
 is cleared (``%reset -f``) shows the same probe does catch the leaks.
@@ -17,9 +17,9 @@ import pytest
 from batch_helpers import DATA, make_batch_setup
 from session_helpers import ACCOUNT
 
-from ctpat_audit.batch import run_batch
-from ctpat_audit.batch_worker import SUMMARY_MIME
-from ctpat_audit.engine import KernelPool
+from ctpat_audit.batch.run import run_batch
+from ctpat_audit.batch.worker import SUMMARY_MIME
+from ctpat_audit.batch.kernel_pool import KernelPool
 
 pytestmark = pytest.mark.slow
 

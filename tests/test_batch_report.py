@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ctpat_audit.batch import BatchManifest, run_batch
-from ctpat_audit.intake import import_source
-from ctpat_audit.report import network_urls, notebook_summary
-from ctpat_audit.sample import write_sample
-from ctpat_audit.sample_sessions import write_sample_sessions
-from ctpat_audit.signing import demo_keys
-from ctpat_audit.verify import verify_report
-from ctpat_audit.workspace import init_workspace
+from ctpat_audit.batch.run import BatchManifest, run_batch
+from ctpat_audit.intake.importer import import_source
+from ctpat_audit.reports.pipeline import network_urls, notebook_summary
+from ctpat_audit.demo.sample_data import write_sample
+from ctpat_audit.demo.sample_sessions import write_sample_sessions
+from ctpat_audit.trust.signing import demo_keys
+from ctpat_audit.trust.verify import verify_report
+from ctpat_audit.workspace.reference import init_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("chromium") is None,
                                                    reason="Debian chromium not installed")]

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit import demo_catalogue
-from ctpat_audit import vocabulary as v
-from ctpat_audit.catalogue import (DEFAULT_VERSION, DEMO_LABEL, FRAME_COLUMNS, Catalogue,
+from ctpat_audit.criteria import demonstration as demo_catalogue
+from ctpat_audit.core import vocabulary as v
+from ctpat_audit.criteria.catalogue import (DEFAULT_VERSION, DEMO_LABEL, FRAME_COLUMNS, Catalogue,
                                    CatalogueError, Criterion, Crosswalk, catalogue_to_dict,
                                    criterion_sort_key, crosswalk, load_catalogue,
                                    load_catalogue_file, load_crosswalk, save_catalogue,
                                    write_xlsx)
-from ctpat_audit.errors import InputError, NotFoundError
+from ctpat_audit.core.errors import InputError, NotFoundError
 
 
 def _criterion(cid: str, levels: dict[str, str], provenance: str = "official") -> Criterion:
@@ -162,7 +162,7 @@ def test_crosswalk_same_ids_and_file_mappings(tmp_path: Path, small: Catalogue) 
 def test_committed_demo_catalogue_is_up_to_date() -> None:
     committed = demo_catalogue.OUTPUT_PATH.read_text(encoding="utf-8")
     assert committed == demo_catalogue.render(), (
-        "catalogue-demo-2019.11.json is stale: run `python -m ctpat_audit.demo_catalogue`")
+        "catalogue-demo-2019.11.json is stale: run `python -m ctpat_audit.criteria.demonstration`")
 
 
 def test_demo_is_deterministic_for_a_seed() -> None:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ctpat_audit import charts
-from ctpat_audit.metrics import compare_to_baseline, exam_metrics
+from ctpat_audit.ui import charts
+from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 AS_OF = dt.date(2025, 3, 1)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.checklist import (ChecklistWidget, SubmitPanel, benchmark_checklist,
+from ctpat_audit.ui.checklist import (ChecklistWidget, SubmitPanel,
                                    build_context, open_or_resume)
-from ctpat_audit.session import open_session, resume_session
-from ctpat_audit.workspace import open_workspace
+from ctpat_audit.sessions.session import open_session, resume_session
+from ctpat_audit.workspace.reference import open_workspace
+from benchmarks.operations import benchmark_checklist
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ WHEN = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 def _partner(ws: Path, *, types: int = 1, flagged: bool = False, facilities: int = 1) -> str:
     """A sample partner with at least this many entity types / facilities (and exam flags)."""
-    from ctpat_audit.exam_findings import flagged_criteria
+    from ctpat_audit.analysis.exam_flags import flagged_criteria
 
     w = open_workspace(ws)
     for acc in w.partners()["account_id"]:

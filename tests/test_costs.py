@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctpat_audit.costs import cost_avoided, load_costs
-from ctpat_audit.errors import InputError, IntakeError
-from ctpat_audit.metrics import compare_to_baseline, exam_metrics
+from ctpat_audit.analysis.costs import cost_avoided, load_costs
+from ctpat_audit.core.errors import InputError, IntakeError
+from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics
 
 AS_OF = dt.date(2025, 3, 1)
 
@@ -67,7 +67,7 @@ def test_shipped_costs_are_flexport_or_labelled_assumptions():
 
 def test_cost_avoided_range_by_hand(files):
     cfile, bfile = files
-    from ctpat_audit.metrics import load_baseline
+    from ctpat_audit.analysis.exam_metrics import load_baseline
 
     # Laredo: 20 shipments, 2 exams (nii, tailgate); Buffalo: 30 shipments, 1 exam (intensive)
     s = frame([("2304", "2024-06-01", 20, ["nii", "tailgate"]),
@@ -96,7 +96,7 @@ def test_cost_avoided_range_by_hand(files):
 
 def test_given_mix_and_no_exam_fallback(files):
     cfile, bfile = files
-    from ctpat_audit.metrics import load_baseline
+    from ctpat_audit.analysis.exam_metrics import load_baseline
 
     # no exams at all: 10 shipments at Laredo; avoided = 10 x 0.30 = 3, costed as NII
     s = frame([("2304", "2024-06-01", 10, [])])
@@ -116,7 +116,7 @@ def test_given_mix_and_no_exam_fallback(files):
 
 def test_more_exams_than_baseline_is_an_extra_cost(files):
     cfile, bfile = files
-    from ctpat_audit.metrics import load_baseline
+    from ctpat_audit.analysis.exam_metrics import load_baseline
 
     # Buffalo: 10 shipments, 3 NII exams, baseline 0.10 -> avoided = 1 - 3 = -2
     s = frame([("0901", "2024-06-01", 10, ["nii"] * 3)])

@@ -9,8 +9,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from ctpat_audit.engine import KernelPool, KernelStartError, WarmKernelEngine
-from ctpat_audit.kernel_fork import ForkError
+from ctpat_audit.batch.kernel_pool import KernelPool, KernelStartError, WarmKernelEngine
+from ctpat_audit.batch.kernel_fork import ForkError
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_engine_is_registered_through_the_entry_point() -> None:
 def test_runs_parameters_on_warm_kernels_then_a_failure_names_its_cell(tmp_path: Path) -> None:
     src = _notebook(tmp_path / "probe.ipynb",
                     "import sys, os\nprint(session_id, 'pandas' in sys.modules, "
-                    "'ctpat_audit.workspace' in sys.modules, os.getcwd())",
+                    "'ctpat_audit.workspace.reference' in sys.modules, os.getcwd())",
                     "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()")
     broken = _notebook(tmp_path / "broken.ipynb", "x = 1", "raise KeyError('partner 42')")
     with KernelPool(1, cwd=tmp_path) as pool:

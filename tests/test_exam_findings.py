@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from ctpat_audit import vocabulary as v
-from ctpat_audit.errors import IntakeError
-from ctpat_audit.exam_findings import (
+from ctpat_audit.core import vocabulary as v
+from ctpat_audit.core.errors import IntakeError
+from ctpat_audit.analysis.exam_flags import (
     DEFAULT_MAP, flagged_criteria, load_findings_map, priority_order,
 )
 

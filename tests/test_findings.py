@@ -6,8 +6,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from ctpat_audit import findings as F
-from ctpat_audit.errors import InputError
+from ctpat_audit.sessions import findings as F
+from ctpat_audit.core.errors import InputError
 
 DAY = dt.date(2026, 10, 1)
 
@@ -72,7 +72,7 @@ def test_per_facility_worst_status_and_comparison():
 def test_best_practices_are_stored_and_audited(tmp_path):
     from report_helpers import sample_workspace_with_sessions
 
-    from ctpat_audit.audit import audit_entries
+    from ctpat_audit.workspace.audit import audit_entries
 
     ws, ids = sample_workspace_with_sessions(tmp_path, validations=1, self_assessments=0,
                                              partners=6)

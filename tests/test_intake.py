@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from ctpat_audit.errors import IntakeError
-from ctpat_audit.intake import check_source, import_source, write_problems_xlsx
-from ctpat_audit.schemas import TABLES
-from ctpat_audit.workspace import init_workspace, open_workspace
+from ctpat_audit.core.errors import IntakeError
+from ctpat_audit.intake.importer import check_source, import_source, write_problems_xlsx
+from ctpat_audit.workspace.tables import TABLES
+from ctpat_audit.workspace.reference import init_workspace, open_workspace
 
 
 def _tree_digest(root: Path) -> dict[str, str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.errors import InputError
-from ctpat_audit.lab import account_parameter, parameter, start_lab, start_voila
+from ctpat_audit.core.errors import InputError
+from ctpat_audit.server.lab import account_parameter, parameter, start_lab, start_voila
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -154,8 +154,8 @@ def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypa
 
 
 def test_gap_table_lists_what_is_not_met_must_first(ws):
-    from ctpat_audit.checklist import open_or_resume
-    from ctpat_audit.lab import gap_table
+    from ctpat_audit.ui.checklist import open_or_resume
+    from ctpat_audit.server.lab import gap_table
 
     conn = sqlite3.connect(ws / "ctpat.sqlite")
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from ctpat_audit.errors import InputError, IntakeError
-from ctpat_audit.metrics import (
+from ctpat_audit.core.errors import InputError, IntakeError
+from ctpat_audit.analysis.exam_metrics import (
     ANY_PORT, compare_to_baseline, exam_metrics, exam_window, holm_adjust, load_baseline,
     portfolio_exam_rates, wilson_interval,
 )
@@ -352,9 +352,9 @@ def test_on_the_sample_workspace(sample_workspace):
     """The real workspace frame (string dtypes, pd.NA) goes through every function."""
     from sample_helpers import AS_OF as SAMPLE_AS_OF
 
-    from ctpat_audit.costs import cost_avoided, load_costs
-    from ctpat_audit.exam_findings import flagged_criteria
-    from ctpat_audit.workspace import open_workspace
+    from ctpat_audit.analysis.costs import cost_avoided, load_costs
+    from ctpat_audit.analysis.exam_flags import flagged_criteria
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(sample_workspace.path if hasattr(sample_workspace, "path")
                         else sample_workspace)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.catalogue import load_catalogue
-from ctpat_audit.errors import InputError, IntakeError
-from ctpat_audit.msc_import import PageProblem, import_criteria_table, read_criteria_table
+from ctpat_audit.criteria.catalogue import load_catalogue
+from ctpat_audit.core.errors import InputError, IntakeError
+from ctpat_audit.criteria.official_import import PageProblem, import_criteria_table, read_criteria_table
 
 HEADER = ["ID", "Criteria", "Implementation Guidance", "Must/Should"]
 LONG = ("The member keeps a written procedure for this practice, reviews it every year and "

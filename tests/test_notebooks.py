@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ctpat_audit.session import list_sessions
-from ctpat_audit.workspace import open_workspace
+from ctpat_audit.sessions.session import list_sessions
+from ctpat_audit.workspace.reference import open_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"

@@ -25,7 +25,7 @@ def test_cli_help_lists_the_commands():
 def test_readme_data_formats_match_the_schemas():
     from pathlib import Path
 
-    from ctpat_audit.schemas import formats_markdown
+    from ctpat_audit.workspace.tables import formats_markdown
 
     text = (Path(__file__).parent.parent / "README.md").read_text()
     section = text.split("<!-- formats:begin -->\n", 1)[1].split("<!-- formats:end -->", 1)[0]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit import keys
-from ctpat_audit.signing import sign_report
-from ctpat_audit.verify import verify_report
+from ctpat_audit.trust import keys
+from ctpat_audit.trust.signing import sign_report
+from ctpat_audit.trust.verify import verify_report
 from signing_helpers import CA_PASS, SPECIALIST, Setup, make_report
 from session_helpers import make_workspace
 

@@ -27,17 +27,17 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ctpat_audit.catalogue import Catalogue, Criterion
-from ctpat_audit.intake import import_source
-from ctpat_audit.metrics import load_baseline
-from ctpat_audit.portfolio import (
+from ctpat_audit.criteria.catalogue import Catalogue, Criterion
+from ctpat_audit.intake.importer import import_source
+from ctpat_audit.analysis.exam_metrics import load_baseline
+from ctpat_audit.analysis.portfolio import (
     Portfolio,
-    benchmark_portfolio,
     portfolio,
     validation_modes,
     validations_due,
 )
-from ctpat_audit.workspace import init_workspace
+from ctpat_audit.workspace.reference import init_workspace
+from benchmarks.operations import benchmark_portfolio
 
 AS_OF = dt.date(2026, 11, 1)
 D = dt.date
@@ -350,11 +350,11 @@ def test_summary_headline_counts(port):
 def test_cli_prints_summary_and_writes_workbook(hand_ws, tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
-    import ctpat_audit.portfolio as mod
+    import ctpat_audit.analysis.portfolio as mod
     from ctpat_audit.cli import main
 
     ws, baseline = hand_ws
-    monkeypatch.setattr("ctpat_audit.catalogue.load_catalogue",
+    monkeypatch.setattr("ctpat_audit.criteria.catalogue.load_catalogue",
                         lambda version=None, workspace=None: demo_test_catalogue())
     out = tmp_path / "p.xlsx"
     res = CliRunner().invoke(main, ["portfolio", str(ws.path), "--as-of", "2026-11-01",
@@ -386,7 +386,7 @@ def test_cli_prints_summary_and_writes_workbook(hand_ws, tmp_path, monkeypatch):
 
 def test_benchmark_reports_seconds_and_memory(hand_ws, monkeypatch):
     ws, _ = hand_ws
-    monkeypatch.setattr("ctpat_audit.catalogue.load_catalogue",
+    monkeypatch.setattr("ctpat_audit.criteria.catalogue.load_catalogue",
                         lambda version=None, workspace=None: demo_test_catalogue())
     b = benchmark_portfolio(ws.path, AS_OF)
     assert b["partners"] == 11 and b["seconds"] > 0 and b["peak_rss_mib"] > 0

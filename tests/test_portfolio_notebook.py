@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from ctpat_audit.portfolio import portfolio
+from ctpat_audit.analysis.portfolio import portfolio
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "portfolio.ipynb"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ctpat_audit.errors import IntakeError
-from ctpat_audit.questionnaire import (HEADER_ROW, QuestionnaireError, export_questionnaire,
+from ctpat_audit.core.errors import IntakeError
+from ctpat_audit.sessions.questionnaire import (HEADER_ROW, QuestionnaireError, export_questionnaire,
                                        import_questionnaire)
-from ctpat_audit.session import list_sessions, resume_session
-from ctpat_audit.workspace import open_workspace
+from ctpat_audit.sessions.session import list_sessions, resume_session
+from ctpat_audit.workspace.reference import open_workspace
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_export_is_protected_with_a_status_list_and_open_answer_cells(ws, partne
     assert not sheet.cell(row=first, column=7).protection.locked
     dv = sheet.data_validations.dataValidation[0]
     assert dv.type == "list" and "Does not meet" in dv.formula1
-    from ctpat_audit.catalogue import load_catalogue
+    from ctpat_audit.criteria.catalogue import load_catalogue
     n = len(load_catalogue().applicable(p.entity_types))
     assert sheet.max_row == HEADER_ROW + n
 

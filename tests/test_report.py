@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 from ctpat_audit.cli import main
-from ctpat_audit.findings import session_findings
-from ctpat_audit.report import Renderer, ReportError, network_urls
-from ctpat_audit.report_content import SECTIONS
-from ctpat_audit.session import resume_session
+from ctpat_audit.sessions.findings import session_findings
+from ctpat_audit.reports.pipeline import Renderer, ReportError, network_urls
+from ctpat_audit.reports.sections import SECTIONS
+from ctpat_audit.sessions.session import resume_session
 
 REPORT_DATE = "2026-10-15"
 
@@ -149,7 +149,7 @@ def test_broken_session_marks_notebook_and_names_cell(rendered, tmp_path):
 
 
 def test_bad_ids_and_options_refused(rendered, tmp_path):
-    from ctpat_audit.errors import InputError
+    from ctpat_audit.core.errors import InputError
 
     with Renderer(rendered["ws"].path, tmp_path) as r, pytest.raises(InputError):
         r.render("../../etc")
@@ -163,7 +163,7 @@ def test_long_unbroken_values_get_break_opportunities_and_stay_escaped():
     characters) instead of pushing the table's last columns off the printed page."""
     import html as html_mod
 
-    from ctpat_audit.report_content import esc
+    from ctpat_audit.reports.sections import esc
 
     hostile = "<script>alert(1)</script>" * 8
     out = esc(f"note {hostile} end")

@@ -6,9 +6,9 @@ import datetime as dt
 from openpyxl import load_workbook
 from report_helpers import sample_workspace_with_sessions, set_legal_name
 
-from ctpat_audit.report_content import load_context
-from ctpat_audit.report_excel import write_report_xlsx
-from ctpat_audit.session import open_session
+from ctpat_audit.reports.sections import load_context
+from ctpat_audit.reports.workbook import write_report_xlsx
+from ctpat_audit.sessions.session import open_session
 
 FORMULAS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\tx=1", "\r=2", '=HYPERLINK("http://e")']
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from ctpat_audit.catalogue import load_catalogue
-from ctpat_audit.review import (annual_review, answer_state, change, review_partner, review_portfolio,
+from ctpat_audit.criteria.catalogue import load_catalogue
+from ctpat_audit.analysis.review import (annual_review, answer_state, change, review_partner, review_portfolio,
                                 word_diff)
 
 D = dt.date
@@ -126,7 +126,7 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
 def test_portfolio_completeness_same_from_derived_file_and_from_the_responses(reviewed, tmp_path):
     import shutil
 
-    from ctpat_audit.workspace import open_workspace
+    from ctpat_audit.workspace.reference import open_workspace
 
     ws, cat, frame = reviewed
     copy = tmp_path / "ws"

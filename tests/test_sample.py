@@ -5,8 +5,8 @@ import datetime as dt
 
 import pandas as pd
 
-from ctpat_audit.intake import check_source
-from ctpat_audit.sample import SampleSpec, build_sample, write_sample
+from ctpat_audit.intake.importer import check_source
+from ctpat_audit.demo.sample_data import SampleSpec, build_sample, write_sample
 
 from sample_helpers import few_criteria
 
@@ -52,7 +52,7 @@ def test_written_sample_imports_cleanly(tmp_path):
 
 
 def test_every_partner_overdue_for_its_annual_review_has_outreach():
-    from ctpat_audit.review import annual_review
+    from ctpat_audit.analysis.review import annual_review
 
     f = build_sample(SPEC, criteria_for=few_criteria)
     contacted = set(f["outreach"]["account_id"])

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from report_helpers import sample_workspace_with_sessions
 
 from ctpat_audit.cli import main
-from ctpat_audit.session import list_sessions, resume_session
+from ctpat_audit.sessions.session import list_sessions, resume_session
 
 
 def _statuses(ws, ids):

@@ -8,12 +8,13 @@ import pytest
 from session_helpers import (ACCOUNT, CRITERIA, FACILITIES, OFFICER, USER, FakeClock,
                              make_workspace)
 
-from ctpat_audit import db
-from ctpat_audit.audit import verify_audit_log
-from ctpat_audit.errors import InputError, NotFoundError
-from ctpat_audit.session import (Session, SessionRuleError, benchmark_autosave,
+from ctpat_audit.workspace import db
+from ctpat_audit.workspace.audit import verify_audit_log
+from ctpat_audit.core.errors import InputError, NotFoundError
+from ctpat_audit.sessions.session import (Session, SessionRuleError,
                                  find_open_session, list_sessions, new_session_id,
                                  open_session, resume_session)
+from benchmarks.operations import benchmark_autosave
 
 SPEC = "spec@cbp.example"
 
@@ -82,7 +83,7 @@ def test_open_pins_the_catalogue_for_the_partner(ws):
                       catalogue_version="demo-2019.11") as s:
         assert s.catalogue_version == "demo-2019.11"
         assert s.criteria and all(c.level in ("Must", "Should") for c in s.criteria)
-        from ctpat_audit.catalogue import load_catalogue
+        from ctpat_audit.criteria.catalogue import load_catalogue
         cat = load_catalogue("demo-2019.11")
         expected = [(c.id, c.level_for(["importer"])) for c in cat.applicable(["importer"])]
         assert [(c.criterion_id, c.level) for c in s.criteria] == expected

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit import audit, db, keys
-from ctpat_audit.session import SessionRuleError, resume_session
-from ctpat_audit.signing import (MANIFEST, AuthorityError, SigningError, authority_problem,
+from ctpat_audit.workspace import audit, db
+
+from ctpat_audit.trust import keys
+from ctpat_audit.sessions.session import SessionRuleError, resume_session
+from ctpat_audit.trust.signing import (MANIFEST, AuthorityError, SigningError, authority_problem,
                                  demo_keys, file_sha256, sign_report)
-from ctpat_audit.verify import verify_report
+from ctpat_audit.trust.verify import verify_report
 from session_helpers import ACCOUNT, OFFICER
 from signing_helpers import (CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup)
 
@@ -272,7 +274,7 @@ def test_demo_keys(tmp_path: Path) -> None:
 
 
 def test_notebook_sign_panel_signs_refuses_and_clears_the_passphrase(setup: Setup) -> None:
-    from ctpat_audit.sign_widget import sign_panel
+    from ctpat_audit.ui.sign_panel import sign_panel
 
     folder = make_report(setup, evidence=False)
     panel = sign_panel(folder, setup.ws, setup.p12["spec2"])
@@ -294,7 +296,7 @@ def test_stamps_go_under_the_signatures_heading(setup: Setup) -> None:
     from fpdf import FPDF
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    from ctpat_audit.signing import stamp_box
+    from ctpat_audit.trust.signing import stamp_box
 
     folder = make_report(setup, evidence=False)
     pdf = FPDF(unit="pt", format="A4")  # 595 x 842 pt
@@ -356,7 +358,7 @@ def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeyp
 
 def test_a_failure_while_writing_leaves_no_half_signed_report(setup: Setup,
                                                               monkeypatch) -> None:
-    from ctpat_audit import signing
+    from ctpat_audit.trust import signing
 
     folder = make_report(setup, evidence=False)
     before = (folder / "report.pdf").read_bytes()

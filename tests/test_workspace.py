@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from ctpat_audit import db
-from ctpat_audit.errors import NotFoundError, WorkspaceError
-from ctpat_audit.intake import import_source
-from ctpat_audit.workspace import init_workspace, open_workspace
+from ctpat_audit.workspace import db
+from ctpat_audit.core.errors import NotFoundError, WorkspaceError
+from ctpat_audit.intake.importer import import_source
+from ctpat_audit.workspace.reference import init_workspace, open_workspace
 
 
 def test_init_creates_layout_and_is_idempotent(tmp_path):

@@ -1,0 +1,426 @@
+"""Supervisor batch: many reports rendered, countersigned and verified; resumable; local or Dask.
+
+:func:`run_batch` selects sessions (:func:`select_sessions`), works out which reports are
+already up to date from the batch manifest (:class:`BatchManifest`, ``OUT/batch-manifest.jsonl``),
+runs the rest on a local pool of worker processes or on a Dask cluster, records every result,
+and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch.index`).
+
+A report is **up to date** when the manifest's last run of its session succeeded with the same
+inputs hash (:func:`inputs_hash`: the session's identity, answers and evidence index, the
+workspace data snapshot, the template's bytes, the package version and the signing keys) and
+its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
+also rendering again reports already signed in ``OUT``, which are otherwise verified and
+countersigned as they are.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctpat_audit.core import package_data
+from ctpat_audit.batch.worker import (
+    BatchSettings,
+    ReportResult,
+    ReportTask,
+    close_worker_states,
+    render_one,
+)
+from ctpat_audit.core.errors import CtpatError
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "MANIFEST_NAME",
+    "BatchError",
+    "BatchManifest",
+    "BatchSummary",
+    "inputs_hash",
+    "plan_batch",
+    "run_batch",
+    "select_sessions",
+]
+
+MANIFEST_NAME = "batch-manifest.jsonl"
+DEFAULT_TEMPLATE = package_data.templates_dir() / "report.ipynb"
+
+
+class BatchError(CtpatError):
+    """A batch cannot start as asked (bad option, missing template or key)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        self.what = what
+        super().__init__(f"{what}: {message}")
+
+
+# --- selection -------------------------------------------------------------------------------
+
+def _date(value: str | dt.date | None, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return (value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+                ).isoformat()
+    except ValueError:
+        raise BatchError(what, f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def read_partner_file(path: str | Path) -> list[str]:
+    """Account ids, one a line (blank lines and ``#`` comments ignored)."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BatchError(str(p), f"cannot read the partner list ({exc})") from None
+    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+def select_sessions(ws: object, *, status: str | None = "submitted,signed",
+                    since: Any = None, until: Any = None, partners: Iterable[str] | None = None,
+                    region: str | None = None, kind: str = "validation") -> list[dict[str, str]]:
+    """Sessions to report on, oldest first: kind, status, date range, partner list, region.
+
+    ``status``: one status or several separated by commas (default: the completed ones,
+    submitted or signed by their specialist).
+    Dates apply to the day the session was submitted (opened, when never submitted), both
+    ends included. ``region`` is ``COUNTRY[/STATE[/CITY]]`` matched (case-insensitively)
+    against the partner's facilities; an empty part matches any (``MX//Monterrey``).
+    """
+    from ctpat_audit.workspace import db
+    from ctpat_audit.workspace.store import SESSION_STATUSES
+
+    wanted_status = [x.strip() for x in (status or "").split(",") if x.strip()]
+    for x in wanted_status:
+        if x not in SESSION_STATUSES:
+            raise BatchError("--status", f"{x!r} is not one of {', '.join(SESSION_STATUSES)}")
+    lo, hi = _date(since, "--since"), _date(until, "--until")
+    sql = ("SELECT s.session_id, s.account_id, s.status, s.opened_by, "
+           "substr(COALESCE(s.submitted_at, s.opened_at), 1, 10) AS day FROM sessions s "
+           "WHERE s.kind = ?")
+    args: list[Any] = [kind]
+    if wanted_status:
+        sql += f" AND s.status IN ({', '.join('?' * len(wanted_status))})"
+        args += wanted_status
+    if lo:
+        sql += " AND day >= ?"
+        args.append(lo)
+    if hi:
+        sql += " AND day <= ?"
+        args.append(hi)
+    if region:
+        parts = [p.strip().lower() for p in region.split("/")]
+        if not parts[0] or len(parts) > 3:
+            raise BatchError("--region", f"{region!r}: expected COUNTRY[/STATE[/CITY]]")
+        pairs = [(c, p) for c, p in zip(("country", "state_province", "city"), parts) if p]
+        cond = " AND ".join(f"lower(trim(COALESCE(f.{c}, ''))) = ?" for c, _ in pairs)
+        sql += (" AND EXISTS (SELECT 1 FROM facilities f WHERE f.account_id = s.account_id "
+                f"AND {cond})")
+        args += [p for _, p in pairs]
+    root = Path(getattr(ws, "path", ws))
+    conn = db.connect(root / "ctpat.sqlite", readonly=True)
+    try:
+        rows = conn.execute(sql + " ORDER BY day, s.session_id", args).fetchall()
+    finally:
+        conn.close()
+    wanted = set(partners) if partners is not None else None
+    return [{"session_id": r[0], "account_id": r[1], "status": r[2], "opened_by": r[3],
+             "day": r[4]} for r in rows if wanted is None or r[1] in wanted]
+
+
+def inputs_hash(conn: Any, session_id: str, template_sha: str, extra: str = "") -> str:
+    """SHA-256 over what the report is made from (not its own signing entries)."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+
+    def feed(rows: Iterable[Any]) -> None:
+        for r in rows:
+            h.update(json.dumps(list(r), default=str).encode())
+            h.update(b"\n")
+
+    feed(conn.execute("SELECT session_id, account_id, kind, mode, catalogue_version, "
+                      "opened_by, facilities, supersedes FROM sessions WHERE session_id = ?",
+                      (session_id,)))
+    feed(conn.execute("SELECT criterion_id, category, level FROM session_criteria "
+                      "WHERE session_id = ? ORDER BY position", (session_id,)))
+    feed(conn.execute("SELECT criterion_id, facility_id, status, method, notes, "
+                      "evidence_requested, evidence_received FROM answers WHERE session_id = ? "
+                      "ORDER BY criterion_id, facility_id", (session_id,)))
+    feed(conn.execute("SELECT criterion_id, facility_id, sha256, name FROM evidence "
+                      "WHERE session_id = ? ORDER BY evidence_id", (session_id,)))
+    with contextlib.suppress(sqlite3.OperationalError):  # no meta table: no snapshot
+        feed(conn.execute("SELECT key, value FROM meta WHERE key = 'source_sha256'"))
+    h.update(f"template={template_sha};package={version('ctpat-audit')};{extra}".encode())
+    return h.hexdigest()
+
+
+# --- the batch manifest --------------------------------------------------------------------
+
+class BatchManifest:
+    """``OUT/batch-manifest.jsonl``: one JSON line per report run, appended and fsynced.
+
+    The last line of a session wins. A line cut short by a kill is ignored when read.
+    Only the batch's coordinating process writes it.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.path = Path(out) / MANIFEST_NAME
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return latest
+        with self.path.open("rb") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    continue  # a torn last line after SIGKILL
+                if isinstance(rec, dict) and isinstance(rec.get("session_id"), str):
+                    latest[rec["session_id"]] = rec
+        return latest
+
+    def record(self, result: ReportResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(result.to_dict(), sort_keys=True) + "\n").encode()
+        with self.path.open("ab") as f:
+            if f.tell() and not _ends_with_newline(self.path):
+                f.write(b"\n")
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+@dataclass
+class Plan:
+    run: list[ReportTask] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    failed_kept: list[str] = field(default_factory=list)
+
+
+def plan_batch(tasks: list[ReportTask], runs: dict[str, dict[str, Any]], out: Path, *,
+               retry_failed: bool = False, force: bool = False) -> Plan:
+    """Which tasks to run: new, changed inputs, missing folders; failures only when asked."""
+    plan = Plan()
+    for t in tasks:
+        rec = runs.get(t.session_id)
+        if force or rec is None or rec.get("inputs_hash") != t.inputs_hash:
+            plan.run.append(t)
+        elif rec.get("status") == "ok":
+            if (out / str(rec.get("folder", "")) / "manifest.json").exists() or (
+                    rec.get("folder") and (out / rec["folder"]).is_dir()):
+                plan.up_to_date.append(t.session_id)
+            else:
+                plan.run.append(t)
+        elif retry_failed:
+            plan.run.append(t)
+        else:
+            plan.failed_kept.append(t.session_id)
+    return plan
+
+
+# --- running ---------------------------------------------------------------------------------
+
+@dataclass
+class BatchSummary:
+    """What one :func:`run_batch` call did."""
+
+    selected: int
+    ran: int
+    ok: int
+    failed: int
+    skipped: int
+    wall_s: float
+    index_html: Path
+    index_xlsx: Path
+    results: list[ReportResult]
+
+
+def _tasks(ws_root: Path, selected: list[dict[str, str]], template: Path,
+           extra: str) -> list[ReportTask]:
+    from ctpat_audit.workspace import db
+
+    tsha = hashlib.sha256(template.read_bytes()).hexdigest()
+    conn = db.connect(ws_root / "ctpat.sqlite", readonly=True)
+    try:
+        return [ReportTask(s["session_id"], s["account_id"],
+                           inputs_hash(conn, s["session_id"], tsha, extra)) for s in selected]
+    finally:
+        conn.close()
+
+
+def _key_tag(*paths: str | None) -> str:
+    tags = []
+    for p in paths:
+        if p and Path(p).is_file():
+            tags.append(hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16])
+        elif p and Path(p).is_dir():
+            tags += [hashlib.sha256(k.read_bytes()).hexdigest()[:16]
+                     for k in sorted(Path(p).glob("*.p12"))]
+    return "keys=" + ",".join(tags)
+
+
+def run_batch(workspace: str | Path, *, out: str | Path = "reports",
+              template: str | Path | None = None, status: str | None = "submitted,signed",
+              since: Any = None, until: Any = None, partners: Iterable[str] | None = None,
+              region: str | None = None, workers: int = 2, retry_failed: bool = False,
+              force: bool = False, scheduler: str | None = None, key: str | Path | None = None,
+              specialist_keys: str | Path | None = None, passphrase_env: str | None = None,
+              kernel_pool: int = 1, fork_kernels: bool = True, kernel_warmup: str | None = None,
+              artifacts: str | None = None, progress: bool = True,
+              session_ids: list[str] | None = None, verify: bool = True,
+              on_result: Callable[[ReportResult], None] | None = None) -> BatchSummary:
+    """Render, countersign and verify every selected session's report; write the index.
+
+    ``key``: the supervisor's PKCS#12 file (countersigns "approved"); ``specialist_keys``: a
+    folder of specialists' keys used to sign "validated" first where the session's specialist
+    has a key there (demonstration and benchmark flows); both opened with the passphrase in
+    the environment variable ``passphrase_env``. Without ``key`` reports are rendered but not
+    signed. ``scheduler``: a Dask scheduler address (``tcp://host:8786``) instead of the local
+    pool; workers must see the workspace and ``out`` at the same paths (shared storage).
+    ``kernel_pool``: warm kernels kept ready per worker; ``fork_kernels``: fork them from a
+    pre-imported zygote (fast) rather than start each as a new interpreter;
+    ``kernel_warmup``: the code run before forking (default: pandas, matplotlib, ctpat_audit).
+    """
+    from ctpat_audit.batch.index import write_index
+
+    t0 = time.perf_counter()
+    ws_root = Path(getattr(workspace, "path", workspace)).resolve()
+    if not (ws_root / "ctpat.sqlite").exists():
+        raise BatchError(str(ws_root), "no ctpat.sqlite here; not a workspace")
+    tpl = Path(template) if template else DEFAULT_TEMPLATE
+    if not tpl.is_file():
+        raise BatchError(str(tpl), "report template notebook not found (templates/report.ipynb)")
+    if key and not passphrase_env:
+        raise BatchError("--passphrase-env", "name the environment variable holding the key "
+                         "passphrase (never pass a passphrase on the command line)")
+    if passphrase_env and passphrase_env not in os.environ:
+        raise BatchError("--passphrase-env", f"environment variable {passphrase_env} is not set")
+    if key and not Path(key).is_file():
+        raise BatchError(str(key), "supervisor key file not found")
+    if key:  # open it here, so a wrong passphrase stops the batch before any worker starts
+        from ctpat_audit.trust.keys import KeyStoreError, load_signer
+
+        try:
+            load_signer(key, os.environ[str(passphrase_env)])
+        except KeyStoreError as exc:
+            raise BatchError(str(key), f"{exc}; nothing was rendered") from None
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / ".tmp", ignore_errors=True)  # leftovers of an interrupted batch
+    settings = BatchSettings(
+        workspace=str(ws_root), out=str(out_dir), template=str(tpl.resolve()),
+        supervisor_key=str(Path(key).resolve()) if key else None,
+        specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
+        passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
+        kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
+        **({"artifacts": artifacts} if artifacts else {}))
+    selected = select_sessions(ws_root, status=status, since=since, until=until,
+                               partners=partners, region=region)
+    if session_ids is not None:
+        keep = set(session_ids)
+        selected = [s for s in selected if s["session_id"] in keep]
+    tasks = _tasks(ws_root, selected, tpl, _key_tag(settings.supervisor_key,
+                                                    settings.specialist_keys))
+    manifest = BatchManifest(out_dir)
+    runs = manifest.runs()
+    plan = plan_batch(tasks, runs, out_dir, retry_failed=retry_failed, force=force)
+    results: list[ReportResult] = []
+    bar = _progress(len(plan.run), progress)
+    try:
+        for res in _execute(plan.run, settings, workers, scheduler):
+            manifest.record(res)
+            results.append(res)
+            if on_result:
+                on_result(res)
+            bar.update(1)
+            bar.set_postfix(failed=sum(r.status != "ok" for r in results), refresh=False)
+    finally:
+        bar.close()
+        latest = manifest.runs()
+        rows = [latest[t.session_id] for t in tasks if t.session_id in latest]
+        html, xlsx = write_index(out_dir, rows, title=f"CTPAT batch: {ws_root.name}")
+    ok = sum(r.status == "ok" for r in results)
+    return BatchSummary(selected=len(tasks), ran=len(results), ok=ok, failed=len(results) - ok,
+                        skipped=len(plan.up_to_date) + len(plan.failed_kept),
+                        wall_s=time.perf_counter() - t0, index_html=html, index_xlsx=xlsx,
+                        results=results)
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="report", disable=not enabled, dynamic_ncols=True,
+                desc="reports")
+
+
+def _execute(tasks: list[ReportTask], settings: BatchSettings, workers: int,
+             scheduler: str | None) -> Iterator[ReportResult]:
+    if not tasks:
+        return
+    if scheduler:
+        from ctpat_audit.batch.cluster import run_on_dask
+
+        yield from run_on_dask(tasks, settings, scheduler)
+    elif workers <= 0:
+        try:
+            for t in tasks:
+                yield render_one(t, settings)
+        finally:
+            close_worker_states()
+    else:
+        yield from _local_pool(tasks, settings, workers)
+
+
+def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
+                workers: int) -> Iterator[ReportResult]:
+    """A pool of spawned worker processes; each keeps its warm kernels and browser."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                             mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    pending = {ex.submit(render_one, t, settings): t for t in tasks}
+    finished = False
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task = pending.pop(fut)
+                try:
+                    yield fut.result()
+                except Exception as exc:  # noqa: BLE001 - a dead worker fails one report
+                    yield ReportResult(task.session_id, task.account_id, task.inputs_hash,
+                                       "failed", step="worker",
+                                       error=f"{type(exc).__name__}: {exc}",
+                                       finished_at=time.time())
+        finished = True
+    finally:
+        for fut in pending:
+            fut.cancel()
+        if not finished:  # Ctrl-C or an error here: stop the workers now (reports in
+            for proc in list(getattr(ex, "_processes", {}).values()):  # flight are only in
+                proc.terminate()  # OUT/.tmp, never published, redone on the next run)
+        ex.shutdown(wait=finished, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
+    their kernel zygote, which inherits the ignored signal)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,96 @@
+"""openpyxl workbooks with safe cells and readable defaults.
+
+Safe cells: text from users never becomes a formula. openpyxl treats a string that starts
+with ``=`` as a formula; Excel and LibreOffice also evaluate text starting with ``+ - @`` (and
+tab/CR tricks) when a CSV or typed cell is re-entered. Every string is written as an explicit
+string cell (``data_type = 's'``), so the stored XML holds an inline/shared string, never an
+``<f>`` element, and the value reads exactly as it was entered.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=13)
+# characters Excel will not store in a cell (XML 1.0 forbids them)
+_ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)], "\ufffd")
+
+
+def cell_value(value: object) -> object:
+    """A value openpyxl can store: NA -> None, numpy scalars -> Python, dates as dates."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime().date() if value == value.normalize() else value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()  # numpy scalar
+    if isinstance(value, str):
+        return value.translate(_ILLEGAL)
+    return value
+
+
+def set_cell(ws: Worksheet, row: int, col: int, value: object) -> Cell:
+    """Write one cell; strings are always stored as text, never as a formula."""
+    value = cell_value(value)
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # even "=1+1" stays text
+    else:
+        cell.value = value
+        if isinstance(value, dt.date):
+            cell.number_format = "yyyy-mm-dd"
+    return cell
+
+
+def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
+                widths: dict[str, int] | None = None, wrap: Iterable[str] = ()) -> None:
+    """A header row with styles, the rows, frozen header, auto-filter and column widths."""
+    wrap = set(wrap)
+    columns: Sequence[str] = [str(c) for c in frame.columns]
+    for j, name in enumerate(columns, start=1):
+        c = set_cell(ws, start_row, j, name)
+        c.fill, c.font = HEADER_FILL, HEADER_FONT
+        c.alignment = Alignment(vertical="center", wrap_text=True)
+    for i, row in enumerate(frame.itertuples(index=False, name=None), start=start_row + 1):
+        for j, value in enumerate(row, start=1):
+            c = set_cell(ws, i, j, value)
+            if columns[j - 1] in wrap:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    last = get_column_letter(max(1, len(columns)))
+    ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"
+    for j, name in enumerate(columns, start=1):
+        if widths and name in widths:
+            width = widths[name]
+        else:
+            sample = frame[name].head(200).astype("string").fillna("").str.len()
+            width = int(min(60, max(len(name) + 2, (sample.max() if len(sample) else 0) + 2)))
+        ws.column_dimensions[get_column_letter(j)].width = width
+
+
+def title_row(ws: Worksheet, text: str, row: int = 1) -> None:
+    c = set_cell(ws, row, 1, text)
+    c.font = TITLE_FONT
+
+
+def save(wb: Workbook, path: str | Path) -> Path:
+    """Save through a temporary file and rename, so a reader never sees half a workbook."""
+    from ctpat_audit.core.files import replacing
+
+    path = Path(path)
+    with replacing(path) as tmp:
+        wb.save(tmp)
+    return path

@@ -1,0 +1,1 @@
+"""Package data: data shipped with ctpat-audit (no code)."""

@@ -1,0 +1,4 @@
+"""Demonstration data: sample sources, sample sessions.
+
+May import any package below the CLI.
+"""

@@ -1,0 +1,344 @@
+"""Jupyter entry points: start JupyterLab or Voila safely, and the notebooks' small helpers.
+
+Servers listen on 127.0.0.1 only and always with a random token (never an empty one). The
+token travels in the ``JUPYTER_TOKEN`` environment variable, not on the command line, so it
+does not show in the process list. The workspace, partner and user are handed to the notebooks
+through ``CTPAT_*`` environment variables that their parameters cells fall back on; the
+notebooks themselves are never rewritten.
+
+The helpers below the servers (:func:`parameter`, :func:`partner_summary`,
+:func:`catalogue_banner`, :func:`gap_table`) keep notebook cells to one call each.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctpat_audit.core import package_data
+from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError
+
+__all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
+           "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
+           "partner_summary", "catalogue_banner", "gap_table",
+           "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
+
+ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
+VALIDATION_NOTEBOOK, SELF_ASSESSMENT_NOTEBOOK = "validation.ipynb", "self_assessment.ipynb"
+HOST = "127.0.0.1"
+
+
+class LabError(CtpatError):
+    """A Jupyter server did not start (or stopped); carries the command and its output."""
+
+    def __init__(self, what: str, message: str, output: str = "") -> None:
+        self.what, self.output = what, output
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"{what}: {message}" + (f"\n--- server output ---\n{tail}" if tail
+                                                   else ""))
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder (next to the package in a source checkout)."""
+    path = package_data.notebooks_dir()
+    if not (path / VALIDATION_NOTEBOOK).is_file():
+        raise NotFoundError("notebooks folder", str(path),
+                            "run from a source checkout of ctpat-audit (notebooks/ with "
+                            "validation.ipynb), or pass notebook_dir=")
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def new_token() -> str:
+    """A random URL-safe token (256 bits); never empty."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class LabServer:
+    """A running JupyterLab or Voila process; ``url`` opens ``path`` with the token."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    token: str = field(repr=False)
+    path: str
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}{self.path}?token={self.token}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") \
+            if self.log_path.is_file() else ""
+
+    def wait_ready(self, timeout: float = 60.0, probe: str = "api/status",
+                   authenticated: bool = True) -> None:
+        """Wait until the server answers ``probe`` (with the token: 200, else any HTTP status);
+        LabError if the process dies or the time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LabError("server", f"exited with code {self.process.returncode}",
+                               self.output())
+            try:
+                req = urllib.request.Request(self.base_url + probe,
+                                             headers={"Authorization": f"token {self.token}"})
+                with urllib.request.urlopen(req, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                if not authenticated:
+                    return  # it answers: up (Voila has no cheap authenticated endpoint)
+                time.sleep(0.25)
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                time.sleep(0.25)
+        raise LabError("server", f"not ready after {timeout:.0f} s", self.output())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server (and its kernels), killing it if it does not stop in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+
+    def __enter__(self) -> LabServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _env(workspace: str | Path, account_id: str | None, user: str | None,
+         token: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"JUPYTER_TOKEN": token, ENV_WORKSPACE: str(Path(workspace).resolve())})
+    env.pop("JUPYTER_TOKEN_FILE", None)
+    for key, value in ((ENV_ACCOUNT, account_id), (ENV_USER, user)):
+        if value:
+            env[key] = value
+        else:
+            env.pop(key, None)
+    return env
+
+
+def _private_log(name: str) -> Path:
+    """A log file in a fresh folder only this user can read (server logs may show the URL)."""
+    return Path(tempfile.mkdtemp(prefix=f"ctpat-{name}-")) / f"{name}.log"
+
+
+def _spawn(args: list[str], env: dict[str, str], log_path: Path, port: int, token: str,
+           path: str, cwd: Path) -> LabServer:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                stdin=subprocess.DEVNULL)
+    return LabServer(proc, port, token, path, log_path)
+
+
+def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str | None = None,
+              port: int | None = None, notebook_dir: str | Path | None = None,
+              notebook: str = VALIDATION_NOTEBOOK, token: str | None = None,
+              expose_app: bool = False, strip_outputs: bool = True,
+              log_path: str | Path | None = None, wait: bool = True,
+              timeout: float = 60.0) -> LabServer:
+    """Start JupyterLab on 127.0.0.1 with a token, rooted at the notebooks folder.
+
+    ``url`` opens ``notebook`` in Lab. ``expose_app`` sets ``LabApp.expose_app_in_browser`` (for
+    browser tests that drive ``window.jupyterapp``). ``strip_outputs``: notebooks are saved
+    without outputs and widget state (:func:`strip_outputs_on_save`), so partner data never
+    lands in the repository's notebooks; the answers live in the workspace and come back when
+    the notebook is run again. The server log goes to ``log_path``
+    (default: a fresh private temporary folder).
+    """
+    from ctpat_audit.workspace.reference import open_workspace
+
+    ws = open_workspace(workspace)  # fail early, in plain words, on a wrong folder
+    root = Path(notebook_dir) if notebook_dir else notebooks_dir()
+    if not (root / notebook).is_file():
+        raise NotFoundError("notebook", str(root / notebook))
+    token = token or new_token()
+    if not token:
+        raise InputError("token", token, "a non-empty token")
+    port = port or free_port()
+    args = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={root.resolve()}", "--ServerApp.allow_remote_access=False",
+            "--ServerApp.terminals_enabled=False",
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+            "jupyterlab.NeverCheckForUpdate"]
+    if strip_outputs:
+        args.append("--FileContentsManager.pre_save_hook="
+                    "ctpat_audit.server.lab.strip_outputs_on_save")
+    if expose_app:
+        args.append("--LabApp.expose_app_in_browser=True")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
+        args.append("--ServerApp.allow_root=True")
+    log = Path(log_path) if log_path else _private_log("jupyterlab")
+    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token,
+                    f"lab/tree/{notebook}", root)
+    if wait:
+        try:
+            server.wait_ready(timeout)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def start_voila(workspace: str | Path, account_id: str | None = None, *,
+                user: str | None = None, port: int | None = None,
+                notebook_dir: str | Path | None = None,
+                notebook: str = SELF_ASSESSMENT_NOTEBOOK, token: str | None = None,
+                log_path: str | Path | None = None, wait: bool = True,
+                timeout: float = 60.0) -> LabServer:
+    """Serve the self-assessment notebook with Voila (no code shown) on 127.0.0.1, with a token."""
+    from ctpat_audit.workspace.reference import open_workspace
+
+    try:
+        import voila  # noqa: F401
+    except ImportError as exc:
+        raise LabError("voila", "is not installed; install it with "
+                       "`uv pip install voila` in this environment") from exc
+    ws = open_workspace(workspace)
+    root = Path(notebook_dir) if notebook_dir else notebooks_dir()
+    if not (root / notebook).is_file():
+        raise NotFoundError("notebook", str(root / notebook))
+    token, port = token or new_token(), port or free_port()
+    # auto_token: the identity provider then takes the token from JUPYTER_TOKEN (our env)
+    args = [sys.executable, "-m", "voila", str((root / notebook).resolve()), "--no-browser",
+            f"--Voila.ip={HOST}", f"--Voila.port={port}", "--Voila.port_retries=0",
+            "--Voila.auto_token=True", "--VoilaConfiguration.strip_sources=True",
+            "--VoilaConfiguration.show_tracebacks=False"]
+    log = Path(log_path) if log_path else _private_log("voila")
+    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root)
+    if wait:
+        try:
+            server.wait_ready(timeout, probe="voila/static/", authenticated=False)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def strip_outputs_on_save(model: dict[str, Any], **_kwargs: Any) -> None:
+    """Jupyter pre-save hook: drop outputs, execution counts and saved widget state."""
+    if model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    content = model["content"]
+    content.get("metadata", {}).pop("widgets", None)
+    for cell in content.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+
+
+# --- notebook helpers ----------------------------------------------------------------------
+
+def parameter(name: str, value: Any, env: str | None = None, *, required: bool = True) -> Any:
+    """A notebook parameter: its value if set, else the ``CTPAT_*`` variable ``ctpat-audit lab``
+    set, else (when required) an error that says how to set it."""
+    if value not in (None, ""):
+        return value
+    fallback = os.environ.get(env or f"CTPAT_{name.upper()}", "")
+    if fallback:
+        return fallback
+    if required:
+        raise InputError(f"notebook parameter {name}", value,
+                         f"a value: set {name} in the parameters cell at the top, run with "
+                         f"`papermill ... -p {name} VALUE`, or start with `ctpat-audit lab "
+                         "WORKSPACE --account ID`")
+    return value
+
+
+def account_parameter(workspace: str | Path, value: Any) -> str:
+    """The account id parameter as text, resolving a number back to its account id.
+
+    ``papermill -p account_id 0012345`` passes the *number* 12345 (leading zeros lost);
+    a number is accepted when exactly one account of the workspace reads as that number,
+    otherwise the error says to pass it as text with ``-r account_id 0012345``.
+    """
+    value = parameter("account_id", value, ENV_ACCOUNT)
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError("notebook parameter account_id", value, "the account id as text")
+    from ctpat_audit.workspace.reference import open_workspace
+
+    ids = open_workspace(workspace).partners()["account_id"].astype(str)
+    match = [a for a in ids if a.isdigit() and int(a) == value]
+    if len(match) != 1:
+        raise InputError("notebook parameter account_id", value,
+                         "the account id as text, leading zeros included: papermill -p turns "
+                         "0012345 into the number 12345; use `-r account_id 0012345`")
+    print(f"account_id {value} read as a number; using account {match[0]}")
+    return match[0]
+
+
+def partner_summary(partner: Any) -> pd.DataFrame:
+    """The partner's profile as a two-column table (what, value) for the top of a notebook."""
+    rows = [("Account", partner.account_id), ("Legal name", partner.legal_name),
+            ("Status", partner.status),
+            ("Business entity types", ", ".join(partner.entity_types) or "(none)"),
+            ("Certified", partner.certification_date),
+            ("Last validation", f"{partner.last_validation_date or '-'} "
+                                f"({partner.last_validation_type or '-'})"),
+            ("Security profile anniversary", partner.profile_anniversary),
+            ("Last profile review", partner.last_profile_review_date),
+            ("Facilities", len(partner.facilities)), ("Contacts", len(partner.contacts)),
+            ("Company Officers", ", ".join(partner.company_officers["name"].astype(str))
+             or "NONE (no one can submit agreements)"),
+            ("Shipments on file", len(partner.shipments))]
+    return pd.DataFrame({"what": pd.array([r[0] for r in rows], dtype="str"),
+                         "value": pd.array(["-" if r[1] is None else str(r[1]) for r in rows],
+                                           dtype="str")})
+
+
+def catalogue_banner(catalogue: Any) -> Any:
+    """An HTML banner naming the catalogue; loud when it is a demonstration."""
+    import html
+
+    from IPython.display import HTML
+
+    label = html.escape(f"{catalogue.label} (version {catalogue.version})")
+    if catalogue.is_demonstration:
+        return HTML("<div style='background:#fff3cd;border:2px solid #b8860b;padding:6px'>"
+                    f"<b>{label}</b>: criteria text and Must/Should levels are for "
+                    "demonstration; import CBP's official tables for real validations.</div>")
+    return HTML(f"<div><b>Criteria catalogue:</b> {label}</div>")
+
+
+def gap_table(session: Any) -> pd.DataFrame:
+    """Units not answered 'meets' or 'not applicable' (the gaps left), Must first."""
+    a = session.answers(include_unanswered=True)
+    gaps = a[~a["status"].isin(["meets", "not_applicable"])].copy()
+    gaps["status"] = gaps["status"].fillna("unanswered").replace("nan", "unanswered")
+    gaps["notes"] = gaps["notes"].fillna("")
+    gaps = gaps.sort_values(["level", "category"], key=lambda s: s.map({"Must": 0, "Should": 1})
+                            if s.name == "level" else s, kind="stable")
+    cols = ["criterion_id", "facility_id", "category", "level", "status", "notes"]
+    if not session.facilities:
+        cols.remove("facility_id")
+    return gaps[cols].reset_index(drop=True)

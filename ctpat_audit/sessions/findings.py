@@ -1,0 +1,317 @@
+"""Findings of a session: Requirements, Recommendations, Best Practices, outcome, comparison.
+
+Rules (issue 6; the Must/Should levels are the ones pinned in the session from the catalogue):
+
+* a **Must** criterion answered ``does_not_meet`` (at any facility) is a **Requirement**: the
+  partner must act, due ``report date + due_days`` (90 days by default, configurable);
+* a **Should** criterion answered ``does_not_meet`` is a **Recommendation** (no due date);
+* **Best Practices** (practices beyond the criteria) are recorded by the specialist with
+  :func:`record_best_practice` in the workspace table ``best_practices`` (created by
+  :func:`ensure_schema`; each record is also an audit-log entry);
+* the **overall outcome** (see :data:`OUTCOMES`) with the reasons that led to it;
+* where the partner has a submitted self-assessment, :func:`compare_self_assessment` sets the
+  partner's answer beside the validator's finding per criterion (agree / disagree / one side
+  only).
+
+The outcome labels and the 90-day default are this toolkit's working assumptions (labelled as
+such in :data:`OUTCOME_NOTE`), not quoted CBP rules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctpat_audit.workspace import audit, db
+from ctpat_audit.core.errors import InputError
+
+__all__ = [
+    "DEFAULT_DUE_DAYS",
+    "FINDING_COLUMNS",
+    "OUTCOMES",
+    "OUTCOME_NOTE",
+    "Outcome",
+    "SessionFindings",
+    "best_practices",
+    "build_findings",
+    "compare_self_assessment",
+    "criterion_status",
+    "ensure_schema",
+    "latest_self_assessment",
+    "overall_outcome",
+    "record_best_practice",
+    "session_findings",
+]
+
+DEFAULT_DUE_DAYS = 90
+OUTCOMES = {
+    "no_action": "Validated: no action required",
+    "recommendations": "Validated with recommendations",
+    "action_required": "Action required: requirements to correct",
+    "incomplete": "Incomplete: Must criteria not verified",
+}
+OUTCOME_NOTE = ("Outcome labels and the 90-day correction period are this toolkit's working "
+                "assumptions, configurable per report; they are not quoted from CBP.")
+FINDING_COLUMNS = ["finding_id", "kind", "criterion_id", "category", "level", "facility_id",
+                   "requirement", "validator_notes", "due_date", "owner", "partner_response",
+                   "status"]
+
+BEST_PRACTICE_DDL = """
+CREATE TABLE IF NOT EXISTS best_practices (
+    practice_id  INTEGER PRIMARY KEY,
+    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
+    criterion_id TEXT NOT NULL DEFAULT '',
+    text         TEXT NOT NULL,
+    recorded_by  TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL
+)"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str  # key of OUTCOMES
+    label: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def criterion_status(answers: pd.DataFrame) -> pd.DataFrame:
+    """One status per criterion over its facilities: does_not_meet wins, then not_verified,
+    then meets; not_applicable only when every facility says so; unanswered is ``""``."""
+    order = ["does_not_meet", "not_verified", "", "meets", "not_applicable"]
+    rows = []
+    for cid, g in answers.groupby("criterion_id", sort=False):
+        st = [("" if pd.isna(s) else str(s)) for s in g["status"]]
+        worst = min(st, key=order.index) if st else ""
+        rows.append({"criterion_id": cid, "status": worst})
+    return pd.DataFrame(rows, columns=["criterion_id", "status"]).astype(str)
+
+
+def build_findings(answers: pd.DataFrame, requirement_text: dict[str, str],
+                   report_date: dt.date, due_days: int = DEFAULT_DUE_DAYS) -> pd.DataFrame:
+    """Requirements and Recommendations, one per criterion and facility not met.
+
+    ``answers``: :meth:`Session.answers` (criterion_id, category, level, facility_id, status,
+    notes). ``requirement_text``: criterion id -> the criterion's text (may be empty).
+    """
+    if not isinstance(due_days, int) or due_days < 1:
+        raise InputError("due_days", due_days, "a whole number of days >= 1")
+    due = report_date + dt.timedelta(days=due_days)
+    bad = answers[answers["status"].astype(str) == "does_not_meet"]
+    rows = []
+    for r in bad.itertuples(index=False):
+        must = str(r.level) == "Must"
+        rows.append({"kind": "Requirement" if must else "Recommendation",
+                     "criterion_id": str(r.criterion_id), "category": int(r.category),
+                     "level": str(r.level), "facility_id": str(r.facility_id or ""),
+                     "requirement": requirement_text.get(str(r.criterion_id), ""),
+                     "validator_notes": "" if pd.isna(r.notes) else str(r.notes),
+                     "due_date": due if must else None, "owner": "", "partner_response": "",
+                     "status": "open"})
+    frame = pd.DataFrame(rows, columns=FINDING_COLUMNS[1:])
+    if len(frame):
+        from ctpat_audit.criteria.catalogue import criterion_sort_key
+
+        frame["_k"] = [(0 if k == "Requirement" else 1, *criterion_sort_key(c), f)
+                       for k, c, f in zip(frame["kind"], frame["criterion_id"],
+                                          frame["facility_id"])]
+        frame = frame.sort_values("_k", kind="stable").drop(columns="_k")
+    prefix = {"Requirement": "R", "Recommendation": "C"}
+    counter: dict[str, int] = {}
+    ids = []
+    for k in frame["kind"]:
+        counter[k] = counter.get(k, 0) + 1
+        ids.append(f"{prefix[k]}{counter[k]:02d}")
+    frame.insert(0, "finding_id", pd.array(ids, dtype="str"))
+    frame = frame.reset_index(drop=True)
+    for col in FINDING_COLUMNS:
+        if col not in ("category", "due_date"):
+            frame[col] = pd.array(frame[col].tolist(), dtype="str")
+    frame["category"] = pd.array(frame["category"].tolist(), dtype="Int64")
+    frame["due_date"] = pd.array(frame["due_date"].tolist(), dtype=object)
+    return frame
+
+
+def overall_outcome(answers: pd.DataFrame, findings: pd.DataFrame) -> Outcome:
+    """The outcome of a session and why (unverified Must criteria first, then findings)."""
+    per = criterion_status(answers)
+    levels = answers.drop_duplicates("criterion_id").set_index("criterion_id")["level"]
+    per["level"] = per["criterion_id"].map(levels).astype(str)
+    must_open = per[(per["level"] == "Must") & per["status"].isin(["", "not_verified"])]
+    n_req = int((findings["kind"] == "Requirement").sum())
+    n_rec = int((findings["kind"] == "Recommendation").sum())
+    reasons = []
+    if len(must_open):
+        ids = ", ".join(must_open["criterion_id"].head(10))
+        more = "" if len(must_open) <= 10 else f" and {len(must_open) - 10} more"
+        reasons.append(f"{len(must_open)} Must criteria not verified or unanswered: {ids}{more}")
+    if n_req:
+        ids = ", ".join(dict.fromkeys(findings.loc[findings["kind"] == "Requirement",
+                                                   "criterion_id"]))
+        reasons.append(f"{n_req} Requirement(s): Must criteria not met ({ids})")
+    if n_rec:
+        reasons.append(f"{n_rec} Recommendation(s): Should criteria not met")
+    met = int((per["status"] == "meets").sum())
+    reasons.append(f"{met} of {len(per)} criteria met")
+    code = ("incomplete" if len(must_open) else "action_required" if n_req
+            else "recommendations" if n_rec else "no_action")
+    return Outcome(code, OUTCOMES[code], reasons)
+
+
+def compare_self_assessment(validator: pd.DataFrame, partner: pd.DataFrame) -> pd.DataFrame:
+    """Per criterion: the partner's self-assessed status beside the validator's finding.
+
+    ``agreement``: ``agree`` (same status), ``disagree`` (different statuses; ``partner
+    overstated`` when the partner said meets and the validator found does_not_meet),
+    ``validator only`` / ``partner only`` when one side has no answer.
+    """
+    v = criterion_status(validator).rename(columns={"status": "validator_status"})
+    p = criterion_status(partner).rename(columns={"status": "partner_status"})
+    levels = validator.drop_duplicates("criterion_id").set_index("criterion_id")["level"]
+    t = v.merge(p, on="criterion_id", how="left")
+    t["partner_status"] = t["partner_status"].fillna("").astype(str)
+    t.insert(1, "level", t["criterion_id"].map(levels).astype(str))
+
+    def judge(ps: str, vs: str) -> str:
+        if not ps and not vs:
+            return ""
+        if not ps:
+            return "validator only"
+        if not vs:
+            return "partner only"
+        if ps == vs:
+            return "agree"
+        if ps == "meets" and vs == "does_not_meet":
+            return "disagree: partner overstated"
+        return "disagree"
+
+    t["agreement"] = pd.array([judge(a, b) for a, b in zip(t["partner_status"],
+                                                           t["validator_status"])], dtype="str")
+    return t[["criterion_id", "level", "partner_status", "validator_status", "agreement"]]
+
+
+# --- best practices (stored) ---------------------------------------------------------------
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the ``best_practices`` table if missing (idempotent)."""
+    have = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                        "name='best_practices'").fetchone()
+    if not have:
+        with db.write(conn):
+            conn.execute(BEST_PRACTICE_DDL)
+
+
+def record_best_practice(ws: Any, session_id: str, text: str, *, actor: str,
+                         criterion_id: str = "", at: dt.datetime | None = None) -> int:
+    """Record a practice beyond the criteria seen in this session; returns its id."""
+    text = str(text).strip()
+    if not text or len(text) > 5000:
+        raise InputError("best practice", text[:40], "a description of 1 to 5,000 characters")
+    stamp = (at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    conn = _connect(ws)
+    try:
+        ensure_schema(conn)
+        with db.write(conn):
+            if not conn.execute("SELECT 1 FROM sessions WHERE session_id = ?",
+                                (session_id,)).fetchone():
+                raise InputError("session_id", session_id, "a session of this workspace")
+            cur = conn.execute("INSERT INTO best_practices (session_id, criterion_id, text, "
+                               "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                               (session_id, criterion_id, text, actor, stamp))
+            audit.append(conn, at=stamp, actor=actor, action="best_practice",
+                         session_id=session_id, target={"criterion_id": criterion_id},
+                         old=None, new={"text": text})
+            return int(cur.lastrowid or 0)
+    finally:
+        conn.close()
+
+
+def best_practices(ws: Any, session_id: str) -> pd.DataFrame:
+    """The Best Practices recorded for a session, oldest first."""
+    cols = ["criterion_id", "text", "recorded_by", "recorded_at"]
+    conn = _connect(ws)
+    try:
+        ensure_schema(conn)
+        rows = conn.execute("SELECT criterion_id, text, recorded_by, recorded_at FROM "
+                            "best_practices WHERE session_id = ? ORDER BY practice_id",
+                            (session_id,)).fetchall()
+    finally:
+        conn.close()
+    return pd.DataFrame(rows, columns=cols).astype(str)
+
+
+def _connect(ws: Any) -> sqlite3.Connection:
+    root = Path(getattr(ws, "path", ws))
+    return db.connect(root / "ctpat.sqlite")
+
+
+# --- one session, everything the report needs -----------------------------------------------
+
+def latest_self_assessment(ws: Any, account_id: str) -> str | None:
+    """The partner's most recent submitted (or signed) self-assessment session id, if any."""
+    from ctpat_audit.sessions.session import list_sessions
+
+    s = list_sessions(ws, account_id=account_id, kind="self_assessment")
+    s = s[s["status"].isin(["submitted", "signed"])]
+    if s.empty:
+        return None
+    return str(s.sort_values("opened_at")["session_id"].iloc[-1])
+
+
+@dataclass
+class SessionFindings:
+    session: dict[str, Any]  # the session row
+    answers: pd.DataFrame  # every unit, answered or not
+    evidence: pd.DataFrame
+    findings: pd.DataFrame
+    outcome: Outcome
+    best_practices: pd.DataFrame
+    comparison: pd.DataFrame | None  # None: no submitted self-assessment
+    self_assessment_id: str | None
+    report_date: dt.date
+    due_days: int
+    requirement_text: dict[str, str]
+
+    def evidence_by_unit(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """(criterion, facility) -> [(file name, SHA-256), ...] of the evidence held there."""
+        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for r in self.evidence.itertuples():
+            out.setdefault((r.criterion_id, r.facility_id), []).append((r.name, r.sha256))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        k = self.findings["kind"]
+        return {"requirements": int((k == "Requirement").sum()),
+                "recommendations": int((k == "Recommendation").sum()),
+                "best_practices": len(self.best_practices)}
+
+
+def session_findings(ws: Any, session_id: str, report_date: dt.date,
+                     due_days: int = DEFAULT_DUE_DAYS) -> SessionFindings:
+    """Everything findings-related for one session (reads the workspace, pure otherwise)."""
+    from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.core.errors import CtpatError
+    from ctpat_audit.sessions.session import resume_session
+
+    with resume_session(ws, session_id) as s:
+        info = s.info()
+        answers = s.answers(include_unanswered=True)
+        ev = s.evidence()
+        try:
+            cat = load_catalogue(version=s.catalogue_version, workspace=s.root)
+            text = {c.id: c.requirement for c in cat.criteria}
+        except (CtpatError, OSError):
+            text = {}
+    findings = build_findings(answers, text, report_date, due_days)
+    outcome = overall_outcome(answers, findings)
+    comparison, sa_id = None, None
+    if info["kind"] == "validation":
+        sa_id = latest_self_assessment(ws, info["account_id"])
+        if sa_id:
+            with resume_session(ws, sa_id) as sa:
+                comparison = compare_self_assessment(answers, sa.answers())
+    return SessionFindings(info, answers, ev, findings, outcome, best_practices(ws, session_id),
+                           comparison, sa_id, report_date, due_days, text)

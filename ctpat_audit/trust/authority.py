@@ -1,0 +1,74 @@
+"""Who may sign what: the meanings of a signature and the rules of authority (pure functions).
+
+A validation is signed ``validated`` by the session's specialist, then countersigned
+``approved`` by a supervisor who is another person; a self-assessment is signed ``submitted``
+only by a contact holding the Company Officer role for that partner.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.trust.keys import SignerIdentity
+
+__all__ = ["MEANINGS", "authority_problem", "default_meaning"]
+
+#: meaning -> (stamp label, role required, session kind)
+MEANINGS: dict[str, tuple[str, str, str]] = {
+    "validated": ("Validated by", "specialist", "validation"),
+    "approved": ("Approved by", "supervisor", "validation"),
+    "submitted": ("Submitted by Company Officer", "company_officer", "self_assessment"),
+}
+
+
+def default_meaning(role: str) -> str:
+    """The meaning a role signs with: specialist validated, supervisor approved, officer
+    submitted."""
+    return {"specialist": "validated", "supervisor": "approved",
+            "company_officer": "submitted"}.get(role, "validated")
+
+
+def authority_problem(kind: str, account_id: str, opened_by: str, who: SignerIdentity,
+                      meaning: str, prior: list[dict[str, Any]],
+                      contact_roles: list[str] | None) -> tuple[str, str] | None:
+    """(rule, message) when ``who`` may not sign with ``meaning``; None when entitled.
+
+    ``prior``: signatures already on the report (dicts with meaning, email), in order.
+    ``contact_roles``: the signer's portal roles for the partner in the workspace now;
+    None skips that check (offline verification has no workspace).
+    """
+    if meaning not in MEANINGS:
+        return "unknown_meaning", f"meaning must be one of {', '.join(MEANINGS)}"
+    label, role, needed_kind = MEANINGS[meaning]
+    done = [p["meaning"] for p in prior]
+    if kind != needed_kind:
+        return "wrong_kind", f"a {kind.replace('_', '-')} is not signed '{meaning}'"
+    if who.role != role:
+        return "wrong_role", (f"'{label}' needs a {role} certificate; this certificate says "
+                              f"{who.role or 'no role'}")
+    if meaning == "validated":
+        if done:
+            return "already_signed", "the report already carries " + ", ".join(done)
+        if who.email.lower() != opened_by.strip().lower():
+            return "not_session_specialist", (f"the validation was opened by {opened_by}; only "
+                                              "that specialist signs it first")
+    elif meaning == "approved":
+        if "validated" not in done:
+            return "needs_specialist_first", "the specialist signs first ('validated')"
+        if "approved" in done:
+            return "already_signed", "the report is already approved"
+        first = next(p for p in prior if p["meaning"] == "validated")
+        if first["email"].lower() == who.email.lower():
+            return "same_person", "a supervisor cannot approve a report they validated"
+    else:  # submitted
+        if done:
+            return "already_signed", "the self-assessment is already submitted"
+        if who.account_id != account_id:
+            return "wrong_partner", (f"the certificate is for partner {who.account_id}, the "
+                                     f"self-assessment is for partner {account_id}")
+        if contact_roles is not None and COMPANY_OFFICER not in contact_roles:
+            return "not_company_officer", (
+                f"{who.email} does not hold the {COMPANY_OFFICER} role for partner "
+                f"{account_id} in the workspace contacts (roles now: "
+                f"{', '.join(contact_roles) or 'none'})")
+    return None

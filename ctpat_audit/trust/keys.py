@@ -1,0 +1,421 @@
+"""Signer keys and the workspace certificate authority (trust store in ``WORKSPACE/keys``).
+
+::
+
+    WORKSPACE/keys/
+      ca.pem          the workspace root certificate (ECDSA P-256, self-signed): the trust root
+      ca.p12          the CA private key, in a PKCS#12 file encrypted with the CA passphrase
+      crl.pem         certificate revocation list signed by the CA (``keys revoke``)
+      certs/<serial>.pem  every signer certificate issued (public; for ``keys list``)
+
+A signer certificate is ECDSA P-256 (the family PIV cards use) and names the person
+(CN, e-mail in the subject and as an RFC 822 alternative name) and the role: the subject's
+OU is the role (``specialist``, ``supervisor`` or ``company_officer``) and, for a Company
+Officer, the subject's ``O`` is ``CTPAT partner <account>``. The same facts are carried
+machine-readably in a non-critical extension (:data:`ROLE_OID`, a UTF-8 JSON string
+``{"role": ..., "account_id": ...}``), which is what :func:`identity_of` reads. Key usage:
+digitalSignature + nonRepudiation (contentCommitment).
+
+Private keys are never written in clear: signer keys go into a PKCS#12 file encrypted with
+the signer's passphrase (AES-256, PBKDF2), or stay in a PKCS#11 token (:func:`pkcs11_signer`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ctpat_audit.core.errors import CtpatError, InputError
+from ctpat_audit.core.files import write_atomic
+
+__all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
+           "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
+           "identity_of", "fingerprint", "load_signer", "pkcs11_signer", "pkcs11_session",
+           "pkcs11_new_key", "trust_paths"]
+
+ROLES = ("specialist", "supervisor", "company_officer")
+#: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
+ROLE_OID = x509.ObjectIdentifier("2.25.216744935310437462915393574339617396071")
+CA_VALIDITY_DAYS = 3650
+SIGNER_VALIDITY_DAYS = 730
+Clock = Callable[[], dt.datetime]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class KeyStoreError(CtpatError):
+    """A key, certificate, passphrase or trust-store file is missing or unusable."""
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who a certificate names: printed name, e-mail, role, partner account (officers)."""
+
+    name: str
+    email: str
+    role: str
+    account_id: str | None = None
+
+    @property
+    def role_label(self) -> str:
+        if self.role == "company_officer":
+            return f"Company Officer, partner {self.account_id}"
+        return self.role.capitalize()
+
+
+@dataclass
+class Signer:
+    """A private key able to sign (PKCS#12 or PKCS#11) with its certificate and identity."""
+
+    hanko: Any  # pyhanko.sign.signers.Signer
+    certificate: x509.Certificate
+    identity: SignerIdentity
+    #: room kept for one signature in a PDF, sized once (signing.sign_pdf)
+    pdf_bytes_reserved: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.certificate)
+
+
+@dataclass
+class CertificateAuthority:
+    """The workspace CA: its certificate and (unlocked) private key."""
+
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    folder: Path
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint of the DER certificate, lowercase hex."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def trust_paths(trust: str | Path) -> tuple[Path, Path | None]:
+    """(root certificate, CRL or None) of a trust store folder or a CA .pem file."""
+    trust = Path(trust)
+    if trust.is_dir():
+        ca, crl = trust / "ca.pem", trust / "crl.pem"
+    else:
+        ca, crl = trust, trust.with_name("crl.pem")
+    if not ca.is_file():
+        raise KeyStoreError(ca, "no workspace root certificate here; create keys with "
+                        "`ctpat-audit keys new WORKSPACE ...` or pass --trust WORKSPACE/keys")
+    return ca, (crl if crl.is_file() else None)
+
+
+def _passphrase(passphrase: str | bytes, what: str) -> bytes:
+    data = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+    if len(data) < 8:
+        raise InputError(what, "(hidden)", "a passphrase of at least 8 characters")
+    return data
+
+
+def _encryption(passphrase: bytes) -> serialization.KeySerializationEncryption:
+    return (serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(200_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256()).build(passphrase))
+
+
+# --- the certificate authority -----------------------------------------------------------------
+
+def keys_folder(workspace: str | Path) -> Path:
+    ws = Path(getattr(workspace, "path", workspace))
+    return ws / "keys"
+
+
+def init_ca(workspace: str | Path, passphrase: str | bytes, *, name: str | None = None,
+            clock: Clock = _now) -> CertificateAuthority:
+    """Create the workspace CA (ca.pem + encrypted ca.p12) unless it exists; then load it."""
+    folder = keys_folder(workspace)
+    if (folder / "ca.pem").exists():
+        return load_ca(workspace, passphrase)
+    secret = _passphrase(passphrase, "CA passphrase")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = clock()
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ctpat-audit workspace"),
+        x509.NameAttribute(NameOID.COMMON_NAME,
+                           name or f"ctpat-audit root {Path(folder).parent.name}"[:64])])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=CA_VALIDITY_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    p12 = pkcs12.serialize_key_and_certificates(b"ctpat-audit CA", key, cert, None,
+                                                 _encryption(secret))
+    write_atomic(folder / "ca.p12", p12, 0o600)
+    write_atomic(folder / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
+    ca = CertificateAuthority(cert, key, folder)
+    _write_crl(ca, [], clock)
+    return ca
+
+
+def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthority:
+    """Unlock the workspace CA with its passphrase."""
+    folder = keys_folder(workspace)
+    path = folder / "ca.p12"
+    if not path.is_file():
+        raise KeyStoreError(path, "no workspace CA; `ctpat-audit keys new` creates it")
+    try:
+        key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(),
+                                                        _passphrase(passphrase, "CA passphrase"))
+    except ValueError as exc:
+        raise KeyStoreError(path, "cannot open the CA key: wrong passphrase or damaged "
+                            "file") from exc
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and cert is not None
+    return CertificateAuthority(cert, key, folder)
+
+
+# --- signer certificates -----------------------------------------------------------------------
+
+def _check_identity(name: str, email: str, role: str, account_id: str | None) -> SignerIdentity:
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise InputError("name", name, "the signer's printed name (1-64 characters)")
+    if not isinstance(email, str) or email.count("@") != 1 or len(email) > 128 or " " in email:
+        raise InputError("email", email, "an e-mail address like ana@example.com")
+    if role not in ROLES:
+        raise InputError("role", role, "one of " + ", ".join(ROLES))
+    if role == "company_officer" and not account_id:
+        raise InputError("account", account_id, "the partner account id of a Company Officer")
+    if role != "company_officer" and account_id:
+        raise InputError("account", account_id, "no account: only a Company Officer has one")
+    return SignerIdentity(name.strip(), email.strip().lower(), role, account_id or None)
+
+
+def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, email: str,
+                      role: str, account_id: str | None = None, *,
+                      clock: Clock = _now) -> x509.Certificate:
+    """Issue a signer certificate for a P-256 public key (from a new key or a token)."""
+    who = _check_identity(name, email, role, account_id)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
+            not isinstance(public_key.curve, ec.SECP256R1):
+        raise InputError("public key", type(public_key).__name__, "an ECDSA P-256 public key")
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, who.name),
+             x509.NameAttribute(NameOID.EMAIL_ADDRESS, who.email),
+             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, who.role)]
+    if who.account_id:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME,
+                                        f"CTPAT partner {who.account_id}"))
+    role_value = json.dumps({"role": who.role, "account_id": who.account_id},
+                            sort_keys=True).encode("utf-8")
+    der_utf8 = b"\x0c" + _der_len(len(role_value)) + role_value
+    now = clock()
+    cert = (x509.CertificateBuilder().subject_name(x509.Name(attrs))
+            .issuer_name(ca.certificate.subject).public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=SIGNER_VALIDITY_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(who.email)]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca.key.public_key()), critical=False)
+            .add_extension(x509.UnrecognizedExtension(ROLE_OID, der_utf8), critical=False)
+            .sign(ca.key, hashes.SHA256()))
+    write_atomic(ca.folder / "certs" / f"{cert.serial_number:x}.pem",
+                  cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def issue_signer(ca: CertificateAuthority, out: str | Path, passphrase: str | bytes, *,
+                 name: str, email: str, role: str, account_id: str | None = None,
+                 clock: Clock = _now) -> x509.Certificate:
+    """Create a P-256 key and its certificate; write both to an encrypted PKCS#12 ``out``."""
+    secret = _passphrase(passphrase, "key passphrase")
+    out = Path(out)
+    if out.exists():
+        raise KeyStoreError(out, "exists; choose a new file name (keys are never overwritten)")
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue_certificate(ca, key.public_key(), name, email, role, account_id, clock=clock)
+    data = pkcs12.serialize_key_and_certificates(email.encode("utf-8"), key, cert,
+                                                  [ca.certificate], _encryption(secret))
+    write_atomic(out, data, 0o600)
+    return cert
+
+
+def identity_of(cert: x509.Certificate) -> SignerIdentity:
+    """The signer identity a certificate carries (role extension; subject as fallback)."""
+    def attr(oid: x509.ObjectIdentifier) -> str | None:
+        found = cert.subject.get_attributes_for_oid(oid)
+        return str(found[0].value) if found else None
+
+    role, account = attr(NameOID.ORGANIZATIONAL_UNIT_NAME) or "", None
+    try:
+        raw = cert.extensions.get_extension_for_oid(ROLE_OID).value.value  # type: ignore
+        info = json.loads(raw[1 + (1 if raw[1] < 0x80 else 1 + (raw[1] & 0x7F)):])
+        role, account = info["role"], info.get("account_id")
+    except (x509.ExtensionNotFound, ValueError, KeyError, IndexError):
+        pass
+    return SignerIdentity(attr(NameOID.COMMON_NAME) or "", (attr(NameOID.EMAIL_ADDRESS) or
+                                                            "").lower(), role, account)
+
+
+# --- revocation --------------------------------------------------------------------------------
+
+def _read_crl(folder: Path) -> x509.CertificateRevocationList | None:
+    path = folder / "crl.pem"
+    return x509.load_pem_x509_crl(path.read_bytes()) if path.is_file() else None
+
+
+def _write_crl(ca: CertificateAuthority, revoked: list[x509.RevokedCertificate],
+               clock: Clock) -> None:
+    now = clock()
+    old = _read_crl(ca.folder)
+    number = 1
+    if old is not None:
+        try:
+            number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+        except x509.ExtensionNotFound:
+            pass
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.certificate.subject)
+               .last_update(now - dt.timedelta(minutes=5))
+               .next_update(now + dt.timedelta(days=CA_VALIDITY_DAYS))
+               .add_extension(x509.CRLNumber(number), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   ca.key.public_key()), critical=False))
+    for item in revoked:
+        builder = builder.add_revoked_certificate(item)
+    crl = builder.sign(ca.key, hashes.SHA256())
+    write_atomic(ca.folder / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+
+
+def revoke(ca: CertificateAuthority, serial: int | str, *, clock: Clock = _now) -> None:
+    """Add a certificate serial (int or hex text) to the CA-signed CRL ``keys/crl.pem``."""
+    number = int(serial, 16) if isinstance(serial, str) else int(serial)
+    old = _read_crl(ca.folder)
+    revoked = list(old) if old is not None else []
+    if any(r.serial_number == number for r in revoked):
+        return
+    revoked.append(x509.RevokedCertificateBuilder().serial_number(number)
+                   .revocation_date(clock() - dt.timedelta(seconds=1)).build())
+    _write_crl(ca, revoked, clock)
+
+
+def list_certs(workspace: str | Path) -> list[dict[str, Any]]:
+    """Every signer certificate issued in this workspace, with its revocation status."""
+    folder = keys_folder(workspace)
+    crl = _read_crl(folder)
+    revoked = {r.serial_number for r in crl} if crl is not None else set()
+    rows = []
+    for path in sorted((folder / "certs").glob("*.pem")):
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        who = identity_of(cert)
+        rows.append({"serial": f"{cert.serial_number:x}", "name": who.name, "email": who.email,
+                     "role": who.role, "account_id": who.account_id,
+                     "not_after": cert.not_valid_after_utc.isoformat(),
+                     "revoked": cert.serial_number in revoked,
+                     "fingerprint": fingerprint(cert)})
+    return rows
+
+
+# --- loading signers ---------------------------------------------------------------------------
+
+def load_signer(p12_path: str | Path, passphrase: str | bytes) -> Signer:
+    """A signer from an encrypted PKCS#12 file (key + certificate + CA chain)."""
+    from pyhanko.sign import signers
+
+    path = Path(p12_path)
+    if not path.is_file():
+        raise KeyStoreError(path, "no such key file")
+    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+    try:
+        key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), secret)
+    except ValueError as exc:
+        raise KeyStoreError(path, "cannot open the key: wrong passphrase or damaged file") from exc
+    hanko = signers.SimpleSigner.load_pkcs12(str(path), passphrase=secret)
+    if hanko is None or cert is None or key is None:
+        raise KeyStoreError(path, "not a PKCS#12 file with a key and its certificate")
+    return Signer(hanko, cert, identity_of(cert))
+
+
+def pkcs11_signer(session: Any, certificate: x509.Certificate, *, key_label: str | None = None,
+                  key_id: bytes | None = None) -> Signer:
+    """A signer whose P-256 key stays in a PKCS#11 token (``session``: an open python-pkcs11
+    session, logged in). EC keys in SoftHSM2 need pyHanko's ``use_raw_mechanism=True``: the
+    token signs the digest pyHanko computed (CKM_ECDSA) instead of hashing itself."""
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign.pkcs11 import PKCS11Signer
+
+    asn1_cert = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    hanko = PKCS11Signer(session, key_label=key_label, key_id=key_id, signing_cert=asn1_cert,
+                         use_raw_mechanism=True, other_certs_to_pull=None)
+    return Signer(hanko, certificate, identity_of(certificate))
+
+
+@contextmanager
+def pkcs11_session(module: str | Path, token_label: str, pin: str) -> Iterator[Any]:
+    """A logged-in read-write session on the token labelled ``token_label``."""
+    import pkcs11
+
+    try:
+        token = pkcs11.lib(str(module)).get_token(token_label=token_label)
+    except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
+        raise KeyStoreError(module, f"no single token labelled {token_label!r}") from exc
+    try:
+        session = token.open(rw=True, user_pin=pin)
+    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
+        raise KeyStoreError(module, f"token {token_label!r}: wrong PIN") from exc
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def pkcs11_new_key(session: Any, label: str) -> ec.EllipticCurvePublicKey:
+    """Generate a P-256 key pair inside the token (private key sensitive, never extractable);
+    returns the public key, to be certified with :func:`issue_certificate`."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    from pkcs11 import Attribute, KeyType, ObjectClass
+    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+
+    if list(session.get_objects({Attribute.LABEL: label, Attribute.CLASS:
+                                 ObjectClass.PRIVATE_KEY})):
+        raise KeyStoreError(label, "the token already holds a key with this label")
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+        local=True)
+    pub, _ = params.generate_keypair(store=True, label=label, private_template={
+        Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})
+    key = load_der_public_key(encode_ec_public_key(pub))
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key

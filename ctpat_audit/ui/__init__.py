@@ -1,0 +1,4 @@
+"""What a person sees in a notebook or terminal: checklist widgets, the sign panel, notebook helpers, charts and portfolio views.
+
+Reaches data only through ``sessions``, ``analysis``, ``criteria``, ``trust`` and the workspace's read API.
+"""

@@ -1,0 +1,488 @@
+"""The checklist widget: a specialist's (or partner's) criterion-by-criterion view of a session.
+
+Everything a card shows is gathered once by :func:`build_context` (pure data: the session's
+pinned criteria joined with the catalogue text, the partner's security-profile responses,
+exam-history flags and the previous validation's finding). The widgets hold no rules: every
+change goes straight to :class:`~ctpat_audit.sessions.session.Session` (``answer``, ``attach``,
+``submit``), which saves it at once; a refused change (:class:`~ctpat_audit.core.errors.CtpatError`)
+is shown in plain words next to the criterion and kept pending until it can be saved.
+
+Only one category's cards exist at a time (paged by category), so a partner with 150+ criteria
+renders quickly; :func:`benchmark_checklist` measures it for ``make bench``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+import traitlets
+
+from ctpat_audit.core import vocabulary as v
+from ctpat_audit.core.errors import CtpatError, NotFoundError
+from ctpat_audit.sessions.session import Session, find_open_session, list_sessions, open_session, resume_session
+
+__all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
+           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS", "METHOD_LABELS"]
+
+STATUS_LABELS = {"meets": "Meets", "does_not_meet": "Does not meet",
+                 "not_applicable": "Not applicable", "not_verified": "Not verified"}
+METHOD_LABELS = {"observed_on_site": "Observed on site", "live_video": "Live video",
+                 "photos_video_submitted": "Photos/video submitted",
+                 "document_review": "Document review", "interview": "Interview"}
+STATUS_FILTERS = (("All", "all"), ("Unanswered", "unanswered"),
+                  *((label, code) for code, label in STATUS_LABELS.items()))
+_NONE = ""  # the "not set" choice of a dropdown (stored as NULL)
+_CATEGORY_NAMES = {c.number: c.name for c in v.CATEGORIES}
+_FOCUS_AREAS = {c.number: c.focus_area for c in v.CATEGORIES}
+
+
+# --- what the cards show (pure data) --------------------------------------------------------
+
+@dataclass(frozen=True)
+class CriterionInfo:
+    """One criterion as the checklist shows it; all text is plain (escaped when rendered)."""
+
+    criterion_id: str
+    category: int
+    level: str  # Must | Should, for this partner
+    requirement: str
+    guide_label: str  # "Observe on site" | "Request (virtual)" | "Have ready"
+    guide: str
+    response_now: str  # "2026: text" or ""
+    response_before: str
+    previous_finding: str  # "" when there is no earlier validation answer
+    flag: str  # why exam history flags it, "" when not flagged
+
+    @property
+    def focus_area(self) -> str:
+        return _FOCUS_AREAS.get(self.category, "")
+
+
+@dataclass(frozen=True)
+class ChecklistContext:
+    """What the checklist needs besides the session: labels and one CriterionInfo each."""
+
+    legal_name: str
+    catalogue_label: str
+    is_demonstration: bool
+    facilities: dict[str, str]  # facility id -> "F01 - Monterrey plant (MX)", in scope only
+    criteria: tuple[CriterionInfo, ...]  # flagged first (most pressing first), then the rest
+    flagged_categories: tuple[int, ...]
+
+
+def _plain(value: object) -> Any:
+    """A DataFrame cell as a plain value: missing (None, NA, NaN) becomes None."""
+    return None if value is None or value is pd.NA or (isinstance(value, float)
+                                                       and value != value) else value
+
+
+def _responses_by_key(frame: pd.DataFrame) -> dict[tuple[int, str], tuple[object, object]]:
+    return {(int(y), str(c)): (t, i) for y, c, t, i in zip(
+        frame["profile_year"], frame["criterion_id"], frame["response_text"],
+        frame["implemented"]) if y is not pd.NA}
+
+
+def _response_text(responses: dict[tuple[int, str], tuple[object, object]], year: int | None,
+                   cid: str) -> str:
+    if year is None:
+        return ""
+    if (year, cid) not in responses:
+        return f"{year}: (no response)"
+    text, impl = responses[(year, cid)]
+    text, impl = _plain(text), _plain(impl)
+    text = "" if text is None else str(text).strip()
+    said = "" if impl is None else (" [says implemented]" if impl
+                                                      else " [says not implemented]")
+    return f"{year}: {text or '(blank)'}{said}"
+
+
+def previous_findings(workspace: str | Path, session: Session) -> dict[str, str]:
+    """Per criterion, the latest earlier submitted/signed validation's answer, in words."""
+    frame = list_sessions(workspace, account_id=session.account_id, kind="validation")
+    frame = frame[frame["status"].isin(["submitted", "signed"])
+                  & (frame["opened_at"] < session.opened_at)
+                  & (frame["session_id"] != session.id)]
+    if frame.empty:
+        return {}
+    prev_id, prev_at = str(frame["session_id"].iloc[0]), str(frame["opened_at"].iloc[0])[:10]
+    with resume_session(workspace, prev_id) as prev:
+        answers = prev.answers()
+    out: dict[str, list[str]] = {}
+    for row in answers.itertuples(index=False):
+        if not _plain(row.status):
+            continue
+        where = f" at {row.facility_id}" if row.facility_id else ""
+        note = f": {row.notes}" if _plain(row.notes) else ""
+        out.setdefault(row.criterion_id, []).append(
+            f"{STATUS_LABELS.get(row.status, row.status)}{where}{note}")
+    return {cid: f"{prev_id} ({prev_at}): " + "; ".join(parts) for cid, parts in out.items()}
+
+
+def build_context(session: Session, *, as_of: dt.date | None = None) -> ChecklistContext:
+    """Gather the checklist's text for a session: catalogue, responses, flags, history.
+
+    ``as_of``: exam history counted is the 12 months before it (all history when None).
+    """
+    from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.analysis.exam_flags import flagged_criteria
+    from ctpat_audit.workspace.reference import open_workspace
+
+    partner = open_workspace(session.root).partner(session.account_id)
+    try:
+        cat = load_catalogue(session.catalogue_version, workspace=session.root)
+        text, label, demo = ({c.id: c for c in cat.criteria}, cat.label, cat.is_demonstration)
+    except NotFoundError:
+        text, label, demo = {}, f"catalogue {session.catalogue_version} (text not available)", False
+    flagged = flagged_criteria(partner.shipments, as_of=as_of, months=12 if as_of else None)
+    flags: dict[str | int, list[str]] = {}  # criterion id, or category for category-wide
+    for row in flagged.itertuples(index=False):
+        key = row.criterion_id if isinstance(row.criterion_id, str) and row.criterion_id \
+            else int(row.category)
+        flags.setdefault(key, []).append(f"{row.discrepancy_label} x{row.count} "
+                                         f"(latest {str(row.latest_date)[:10]})"
+                                         + ("" if isinstance(key, str) else
+                                            f", category {key}"))
+    responses = _responses_by_key(partner.responses)
+    years = sorted({y for y, _c in responses
+                    if as_of is None or int(y) <= as_of.year}, reverse=True)
+    now_y, before_y = (years + [None, None])[:2]
+    history = previous_findings(session.root, session)
+    guide_label = {"in_person": "Observe on site", "virtual": "Request (virtual validation)"
+                   }.get(session.mode, "Have ready")
+    infos = []
+    for pc in session.criteria:
+        crit = text.get(pc.criterion_id)
+        guide = "" if crit is None else (crit.observe if session.mode == "in_person"
+                                         else crit.request)
+        infos.append(CriterionInfo(
+            pc.criterion_id, pc.category, pc.level, crit.requirement if crit else "",
+            guide_label, guide, _response_text(responses, now_y, pc.criterion_id),
+            _response_text(responses, before_y, pc.criterion_id),
+            history.get(pc.criterion_id, ""),
+            "; ".join(flags.get(pc.criterion_id, []) + flags.get(pc.category, []))))
+    # criteria flagged by name first, then those of flagged categories, then catalogue order
+    rank: dict[str | int, int] = {}
+    for key in [c for c in flagged["criterion_id"] if isinstance(c, str) and c] + [
+            int(c) for c, cid in zip(flagged["category"], flagged["criterion_id"])
+            if not (isinstance(cid, str) and cid)]:
+        rank.setdefault(key, len(rank))
+    infos.sort(key=lambda i: min(rank.get(i.criterion_id, len(rank)),
+                                 rank.get(i.category, len(rank)) + 0.5))
+    fac = partner.facilities.set_index("facility_id")
+    facilities = {f: f"{f} - {fac.at[f, 'name']} ({fac.at[f, 'city']}, {fac.at[f, 'country']})"
+                  if f in fac.index else f for f in session.facilities}
+    return ChecklistContext(partner.legal_name, label, demo, facilities, tuple(infos),
+                            tuple(dict.fromkeys(int(c) for c in flagged["category"])))
+
+
+def open_or_resume(workspace: str | Path, account_id: str, kind: str, mode: str | None,
+                   actor: str, session_id: str | None = None,
+                   facilities: list[str] | None = None) -> Session:
+    """The session a notebook works on: ``session_id`` if given, else the partner's open one
+    of this kind (and mode), else a new one (in person: all the partner's facilities unless
+    ``facilities`` names the ones visited)."""
+    if session_id:
+        return resume_session(workspace, session_id, actor=actor)
+    found = find_open_session(workspace, account_id, kind, actor=actor)
+    if found is not None and (kind != "validation" or found.mode == mode):
+        return found
+    if found is not None:
+        found.close()
+    if kind == "validation" and mode == "in_person" and facilities is None:
+        from ctpat_audit.workspace.reference import open_workspace
+
+        facilities = open_workspace(workspace).partner(account_id).facilities[
+            "facility_id"].astype(str).tolist()
+    return open_session(workspace, account_id, kind, mode, actor, facilities=facilities)
+
+
+# --- widgets -------------------------------------------------------------------------------
+
+def _css_id(criterion_id: str) -> str:
+    return "ctpat-c-" + criterion_id.replace(".", "-")
+
+
+def _options(labels: dict[str, str]) -> list[tuple[str, str]]:
+    return [("(not set)", _NONE), *((label, code) for code, label in labels.items())]
+
+
+class CriterionCard(widgets.VBox):
+    """One criterion at one facility: its text and the answer fields, saved on every change."""
+
+    def __init__(self, info: CriterionInfo, session: Session, facility_id: str,
+                 answer: dict[str, Any] | None, evidence_names: list[str],
+                 on_saved: Callable[[], None] = lambda: None) -> None:
+        self.info, self.session, self.facility_id, self._on_saved = (info, session,
+                                                                     facility_id, on_saved)
+        self.pending: dict[str, Any] = {}
+        a = answer or {}
+        esc = html.escape
+        flag = f"<div style='color:#8a4b00'>&#9873; Exam history: {esc(info.flag)}</div>" \
+            if info.flag else ""
+        self.text = widgets.HTML(
+            f"<b>{esc(info.criterion_id)}</b> <span style='border:1px solid #555;padding:0 4px'>"
+            f"{esc(info.level)}</span> {esc(info.requirement) or '<i>(no text)</i>'}{flag}"
+            f"<div><b>{esc(info.guide_label)}:</b> {esc(info.guide) or '-'}</div>"
+            f"<div><b>Security profile</b> {esc(info.response_now) or '(none)'}"
+            f"<br><b>Last year</b> {esc(info.response_before) or '(none)'}</div>"
+            f"<div><b>Previous validation:</b> {esc(info.previous_finding) or '(none)'}</div>")
+        self.status = widgets.Dropdown(options=_options(STATUS_LABELS),
+                                       value=a.get("status") or _NONE, description="Status")
+        self.method = widgets.Dropdown(options=_options(METHOD_LABELS),
+                                       value=a.get("method") or _NONE, description="Method")
+        self_assessing = session.kind == "self_assessment"
+        self.notes = widgets.Textarea(value=a.get("notes") or "", description="Notes",
+                                      continuous_update=False,
+                                      placeholder="How your company meets this ..."
+                                      if self_assessing else "What you saw ...",
+                                      layout=widgets.Layout(width="95%"))
+        self.requested = widgets.Text(value=a.get("evidence_requested") or "",
+                                      description="Requested", continuous_update=False)
+        self.received = widgets.Checkbox(value=bool(a.get("evidence_received")),
+                                         description="Evidence received")
+        self.upload = widgets.FileUpload(multiple=True, description="Evidence")
+        self.evidence = widgets.HTML(self._evidence_html(evidence_names))
+        self.message = widgets.HTML("")
+        for w, cls in ((self.status, "ctpat-status"), (self.method, "ctpat-method"),
+                       (self.notes, "ctpat-notes"), (self.message, "ctpat-message")):
+            w.add_class(cls)
+        for w, field in ((self.status, "status"), (self.method, "method"),
+                         (self.notes, "notes"), (self.requested, "evidence_requested"),
+                         (self.received, "evidence_received")):
+            w.observe(self._saver(field), names="value")
+        self.upload.observe(self._on_upload, names="value")
+        fields = [self.status] if self_assessing else [self.status, self.method]
+        virtual = [widgets.HBox([self.requested, self.received])] \
+            if session.mode == "virtual" else []
+        super().__init__([self.text, widgets.HBox(fields), *virtual, self.notes,
+                          widgets.HBox([self.upload, self.evidence]), self.message],
+                         layout=widgets.Layout(border="1px solid #bbb", padding="4px",
+                                               margin="4px 0"))
+        self.add_class("ctpat-card")
+        self.add_class(_css_id(info.criterion_id))
+
+    @staticmethod
+    def _evidence_html(names: list[str]) -> str:
+        return ("Files: " + ", ".join(html.escape(n) for n in names)) if names else ""
+
+    def _saver(self, field: str) -> Callable[[dict[str, Any]], None]:
+        def save(change: dict[str, Any]) -> None:
+            value = change["new"]
+            self.save({field: (None if value == _NONE and field in ("status", "method")
+                               else value)})
+        return save
+
+    def save(self, changes: dict[str, Any]) -> bool:
+        """Save these changes and any still pending from a refused attempt; True when saved."""
+        attempt = {**self.pending, **changes}
+        try:
+            self.session.answer(self.info.criterion_id, facility_id=self.facility_id, **attempt)
+        except CtpatError as exc:
+            self.pending = attempt
+            self.message.value = ("<div style='color:#b00020'><b>Not saved:</b> "
+                                  f"{html.escape(str(exc))}</div>")
+            return False
+        self.pending = {}
+        self.message.value = "<span style='color:#2e7d32'>Saved</span>"
+        self._on_saved()
+        return True
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        names, errors = [], []
+        for f in files:
+            try:
+                row = self.session.attach(self.info.criterion_id, f["name"],
+                                          bytes(f["content"]), facility_id=self.facility_id)
+                names.append(row["name"])
+            except CtpatError as exc:
+                errors.append(html.escape(str(exc)))
+        stored = self.session.evidence()
+        mine = stored[(stored["criterion_id"] == self.info.criterion_id)
+                      & (stored["facility_id"] == self.facility_id)]
+        self.evidence.value = self._evidence_html(mine["name"].tolist())
+        self.message.value = ("<div style='color:#b00020'><b>Not attached:</b> "
+                              + "<br>".join(errors) + "</div>") if errors else \
+            f"<span style='color:#2e7d32'>Attached {html.escape(', '.join(names))}</span>"
+        self.upload.value = ()
+
+
+class ChecklistWidget(widgets.VBox):
+    """Header, filters, one category page of :class:`CriterionCard` and a next button."""
+
+    category = traitlets.Int(0)  # the page shown
+    facility_id = traitlets.Unicode("")
+    focus = traitlets.Unicode("")  # criterion the next button went to
+
+    def __init__(self, session: Session, context: ChecklistContext | None = None, *,
+                 as_of: dt.date | None = None) -> None:
+        t0 = time.perf_counter()
+        self.session = session
+        self.context = context or build_context(session, as_of=as_of)
+        self.cards: dict[str, CriterionCard] = {}
+        self.header = widgets.HTML()
+        self.header.add_class("ctpat-header")
+        self.focus_area = widgets.Dropdown(options=["All", *v.FOCUS_AREAS], description="Focus")
+        self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, value="all",
+                                              description="Status")
+        self.flagged_only = widgets.Checkbox(description="Flagged by exam history",
+                                             indent=False)
+        self.page = widgets.Dropdown(description="Category",
+                                     layout=widgets.Layout(width="460px"))
+        self.page.add_class("ctpat-page")
+        self.next_button = widgets.Button(description="Next unanswered", icon="forward",
+                                          layout=widgets.Layout(width="auto"))
+        self.next_button.on_click(lambda _b: self.go_next())
+        self.facility = widgets.Dropdown(options=[(lbl, f) for f, lbl in
+                                                  self.context.facilities.items()],
+                                         description="Facility")
+        self.body = widgets.VBox()
+        controls = [self.focus_area, self.page, self.status_filter, self.flagged_only]
+        top = [self.facility] if self.context.facilities else []
+        super().__init__([self.header, widgets.HBox(top + [self.next_button]),
+                          widgets.HBox(controls[:2]), widgets.HBox(controls[2:]), self.body])
+        self.facility_id = self.facility.value or ""
+        self.facility.observe(lambda c: setattr(self, "facility_id", c["new"] or ""), "value")
+        for w in (self.focus_area, self.status_filter, self.flagged_only):
+            w.observe(lambda _c: self._refresh_pages(), "value")
+        self._syncing = False
+        self.page.observe(self._on_page_choice, "value")
+        self._refresh_pages(first=True)
+        self.refresh_header()
+        self.render_seconds = time.perf_counter() - t0
+
+    # pages -----------------------------------------------------------------------------
+    def visible(self) -> list[CriterionInfo]:
+        """Criteria passing the focus-area, flagged and status filters (flagged first)."""
+        area, status, flagged = (self.focus_area.value, self.status_filter.value,
+                                 self.flagged_only.value)
+        answers = self._answers()
+        out = []
+        for info in self.context.criteria:
+            got = answers.get(info.criterion_id, {}).get("status")
+            if ((area == "All" or info.focus_area == area) and (not flagged or info.flag)
+                    and (status == "all" or (status == "unanswered" and not got)
+                         or got == status)):
+                out.append(info)
+        return out
+
+    def _answers(self) -> dict[str, dict[str, Any]]:
+        frame = self.session.answers()
+        frame = frame[frame["facility_id"] == self.facility_id]
+        return {r["criterion_id"]: {k: _plain(r[k]) for k in r.index}
+                for _, r in frame.iterrows()}
+
+    def _refresh_pages(self, first: bool = False) -> None:
+        cats = list(dict.fromkeys(i.category for i in self.visible()))  # most pressing first
+        flagged = set(self.context.flagged_categories)
+        options = [(f"{'* ' if c in flagged else ''}{c}. {_CATEGORY_NAMES.get(c, '')}", c)
+                   for c in sorted(cats)]
+        keep = self.category if self.category in cats else None
+        if first and cats:
+            keep = cats[0]
+        self._syncing = True
+        try:
+            self.page.options = options
+            self.page.value = keep if keep is not None else (options[0][1] if options else None)
+        finally:
+            self._syncing = False
+        if self.category == (self.page.value or 0):
+            self.render_page()
+        else:
+            self.category = self.page.value or 0
+
+    def _on_page_choice(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.category = change["new"] or 0
+
+    @traitlets.observe("category", "facility_id")
+    def _on_page(self, _change: dict[str, Any]) -> None:
+        if self.page.value != self.category and self.category in {
+                value for _label, value in self.page.options}:
+            self._syncing = True
+            try:
+                self.page.value = self.category
+            finally:
+                self._syncing = False
+        self.render_page()
+
+    def render_page(self) -> None:
+        """Build the cards of the current category (the only cards that exist)."""
+        answers = self._answers()
+        ev = self.session.evidence()
+        ev = ev[ev["facility_id"] == self.facility_id]
+        names = ev.groupby("criterion_id")["name"].apply(list).to_dict() if len(ev) else {}
+        self.cards = {i.criterion_id: CriterionCard(i, self.session, self.facility_id,
+                                                    answers.get(i.criterion_id),
+                                                    names.get(i.criterion_id, []),
+                                                    self.refresh_header)
+                      for i in self.visible() if i.category == self.category}
+        for cid, card in self.cards.items():
+            card.layout.border = "2px solid #e07b00" if cid == self.focus else "1px solid #bbb"
+        self.body.children = tuple(self.cards.values()) or (
+            widgets.HTML("<i>No criteria match these filters.</i>"),)
+
+    def go_next(self) -> str | None:
+        """Show the next criterion with no answer (at the selected facility); its id or None."""
+        fid = self.facility_id if self.context.facilities else None
+        cid = self.session.next_unanswered(after=self.focus or None, facility_id=fid)
+        if cid is None:
+            self.header.value += "<div><b>Every criterion has an answer.</b></div>"
+            return None
+        info = next(i for i in self.context.criteria if i.criterion_id == cid)
+        with self.hold_trait_notifications():
+            self.focus_area.value, self.flagged_only.value = "All", False
+            if self.status_filter.value not in ("all", "unanswered"):
+                self.status_filter.value = "all"
+        self.focus = cid
+        if self.category == info.category:
+            self.render_page()
+        else:
+            self.category = info.category
+        return cid
+
+    def refresh_header(self) -> None:
+        p = self.session.progress()
+        c, esc = self.context, html.escape
+        demo = (f"<div style='background:#fff3cd;padding:2px'><b>{esc(c.catalogue_label)}</b>"
+                "</div>") if c.is_demonstration else f"<div>{esc(c.catalogue_label)}</div>"
+        must = ", ".join(p.must_not_met) or "none"
+        mode = {"none": "self-assessment"}.get(self.session.mode, self.session.mode)
+        self.header.value = (
+            f"{demo}<h3>{esc(c.legal_name)} ({esc(self.session.account_id)})</h3>"
+            f"<div>Session {esc(self.session.id)} - {esc(mode.replace('_', ' '))} - "
+            f"status {esc(self.session.status)}</div>"
+            f"<div class='ctpat-progress'><b>Progress:</b> {p.answered}/{p.applicable} "
+            f"answered. <b>Must criteria not met so far:</b> {esc(must)}</div>")
+
+
+class SubmitPanel(widgets.VBox):
+    """A submit button for the session (the session decides who may submit)."""
+
+    def __init__(self, session: Session, actor: str) -> None:
+        self.session = session
+        self.actor = widgets.Text(value=actor, description="Submitted by",
+                                  style={"description_width": "initial"})
+        self.button = widgets.Button(description="Submit", button_style="warning")
+        self.message = widgets.HTML(f"Progress: {html.escape(str(session.progress()))}")
+        self.button.on_click(lambda _b: self.submit())
+        super().__init__([widgets.HBox([self.actor, self.button]), self.message])
+
+    def submit(self) -> bool:
+        try:
+            self.session.submit(self.actor.value)
+        except CtpatError as exc:
+            self.message.value = ("<div style='color:#b00020'><b>Not submitted:</b> "
+                                  f"{html.escape(str(exc))}</div>")
+            return False
+        self.message.value = f"<b>Submitted</b>: session {html.escape(self.session.id)}"
+        return True

@@ -1,0 +1,281 @@
+"""SQLite persistence of sessions, their pinned criteria, answers and the evidence index.
+
+Only SQL lives here: no rule of what may be answered (that is :mod:`ctpat_audit.sessions.session`).
+Row functions take a connection opened by :func:`ctpat_audit.workspace.db.connect`; functions that
+change data must be called inside :func:`ctpat_audit.workspace.db.write` (BEGIN IMMEDIATE), together
+with the matching :func:`ctpat_audit.workspace.audit.append`, so a change and its audit entry commit
+as one.
+
+Tables (created by :func:`ensure_schema`): ``sessions``, ``session_criteria`` (the criteria
+and Must/Should levels resolved when the session was opened), ``answers`` (one row per session,
+criterion and facility; facility ``""`` when not per facility), ``evidence`` (index of
+evidence files stored by SHA-256) and ``audit_log`` (see :mod:`ctpat_audit.workspace.audit`).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ctpat_audit.workspace import audit, db
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
+    import pandas as pd
+
+SESSION_KINDS: dict[str, str] = {"validation": "V", "self_assessment": "S"}  # kind -> id prefix
+SESSION_MODES = ("in_person", "virtual", "none")  # "none": self-assessment
+SESSION_STATUSES = ("open", "submitted", "signed", "superseded")
+ANSWER_STATUSES = ("meets", "does_not_meet", "not_applicable", "not_verified")
+OBSERVATION_METHODS = ("observed_on_site", "live_video", "photos_video_submitted",
+                       "document_review", "interview")
+LEVELS = ("Must", "Should")
+SESSION_ID_PATTERN = r"^[VS]-[A-Z2-7]{10}$"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id        TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES partners(account_id),
+    kind              TEXT NOT NULL CHECK (kind IN {_in(tuple(SESSION_KINDS))}),
+    mode              TEXT NOT NULL CHECK (mode IN {_in(SESSION_MODES)}),
+    catalogue_version TEXT NOT NULL,
+    opened_by         TEXT NOT NULL,
+    opened_at         TEXT NOT NULL,
+    facilities        TEXT NOT NULL DEFAULT '[]',
+    status            TEXT NOT NULL DEFAULT 'open' CHECK (status IN {_in(SESSION_STATUSES)}),
+    supersedes        TEXT REFERENCES sessions(session_id),
+    submitted_by      TEXT,
+    submitted_at      TEXT,
+    signed_by         TEXT,
+    signed_at         TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id, kind, status);
+CREATE TABLE IF NOT EXISTS session_criteria (
+    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
+    position     INTEGER NOT NULL,
+    criterion_id TEXT NOT NULL,
+    category     INTEGER NOT NULL,
+    level        TEXT NOT NULL CHECK (level IN {_in(LEVELS)}),
+    PRIMARY KEY (session_id, criterion_id)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    session_id         TEXT NOT NULL REFERENCES sessions(session_id),
+    criterion_id       TEXT NOT NULL,
+    facility_id        TEXT NOT NULL DEFAULT '',
+    status             TEXT CHECK (status IS NULL OR status IN {_in(ANSWER_STATUSES)}),
+    method             TEXT CHECK (method IS NULL OR method IN {_in(OBSERVATION_METHODS)}),
+    notes              TEXT NOT NULL DEFAULT '',
+    evidence_requested TEXT NOT NULL DEFAULT '',
+    evidence_received  INTEGER CHECK (evidence_received IS NULL OR evidence_received IN (0, 1)),
+    answered_by        TEXT NOT NULL,
+    answered_at        TEXT NOT NULL,
+    PRIMARY KEY (session_id, criterion_id, facility_id),
+    FOREIGN KEY (session_id, criterion_id) REFERENCES session_criteria(session_id, criterion_id)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    evidence_id  INTEGER PRIMARY KEY,
+    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
+    criterion_id TEXT NOT NULL,
+    facility_id  TEXT NOT NULL DEFAULT '',
+    sha256       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    media_type   TEXT NOT NULL,
+    added_by     TEXT NOT NULL,
+    added_at     TEXT NOT NULL,
+    UNIQUE (session_id, criterion_id, facility_id, sha256),
+    FOREIGN KEY (session_id, criterion_id) REFERENCES session_criteria(session_id, criterion_id)
+);
+CREATE INDEX IF NOT EXISTS evidence_sha ON evidence(sha256)
+"""
+
+#: Answer fields a user sets (the rest is identity and who/when).
+ANSWER_FIELDS = ("status", "method", "notes", "evidence_requested", "evidence_received")
+SESSION_COLUMNS = ("session_id", "account_id", "kind", "mode", "catalogue_version", "opened_by",
+                   "opened_at", "facilities", "status", "supersedes", "submitted_by",
+                   "submitted_at", "signed_by", "signed_at")
+ANSWER_COLUMNS = ("session_id", "criterion_id", "facility_id", *ANSWER_FIELDS, "answered_by",
+                  "answered_at")
+EVIDENCE_COLUMNS = ("evidence_id", "session_id", "criterion_id", "facility_id", "sha256", "name",
+                    "size", "media_type", "added_by", "added_at")
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the session tables and the audit log if missing (idempotent, one transaction)."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if {"sessions", "session_criteria", "answers", "evidence", "audit_log"} <= have:
+        return
+    with db.write(conn):
+        for stmt in (s.strip() for s in SCHEMA.split(";\n")):
+            if stmt:
+                conn.execute(stmt)
+        audit.ensure_schema(conn)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PinnedCriterion:
+    """A criterion as pinned in a session: id, category and the partner's Must/Should level."""
+
+    criterion_id: str
+    category: int
+    level: str  # "Must" | "Should"
+
+
+def insert_session(conn: sqlite3.Connection, row: dict[str, Any],
+                   criteria: list[PinnedCriterion]) -> None:
+    """Insert a session and its pinned criteria (inside a write transaction)."""
+    values = dict(row)
+    values["facilities"] = json.dumps(list(values.get("facilities") or []))
+    cols = [c for c in SESSION_COLUMNS if c in values]
+    conn.execute(f"INSERT INTO sessions ({', '.join(cols)}) VALUES "
+                 f"({', '.join('?' * len(cols))})", tuple(values[c] for c in cols))
+    conn.executemany(
+        "INSERT INTO session_criteria (session_id, position, criterion_id, category, level) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(row["session_id"], i, c.criterion_id, c.category, c.level)
+         for i, c in enumerate(criteria)])
+
+
+def get_session(conn: sqlite3.Connection, session_id: str) -> dict[str, Any] | None:
+    """The session row as a dict (facilities decoded to a list), or None."""
+    row = conn.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE session_id = ?",
+                       (session_id,)).fetchone()
+    if row is None:
+        return None
+    out = dict(zip(SESSION_COLUMNS, tuple(row)))
+    out["facilities"] = json.loads(out["facilities"])
+    return out
+
+
+def pinned_criteria(conn: sqlite3.Connection, session_id: str) -> list[PinnedCriterion]:
+    rows = conn.execute("SELECT criterion_id, category, level FROM session_criteria "
+                        "WHERE session_id = ? ORDER BY position", (session_id,))
+    return [PinnedCriterion(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
+def update_session(conn: sqlite3.Connection, session_id: str, **changes: Any) -> None:
+    """Set columns of a session (inside a write transaction)."""
+    bad = set(changes) - set(SESSION_COLUMNS[1:])
+    if bad:
+        raise ValueError(f"not session columns: {sorted(bad)}")
+    sets = ", ".join(f"{c} = ?" for c in changes)
+    conn.execute(f"UPDATE sessions SET {sets} WHERE session_id = ?",
+                 (*changes.values(), session_id))
+
+
+def sessions_frame(conn: sqlite3.Connection, account_id: str | None = None,
+                   status: str | None = None, kind: str | None = None) -> pd.DataFrame:
+    """Sessions, newest first, optionally filtered; ``facilities`` is a list per row."""
+    import pandas as pd
+
+    where, args = [], []
+    for col, val in (("account_id", account_id), ("status", status), ("kind", kind)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            args.append(val)
+    sql = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = [tuple(r) for r in conn.execute(sql + " ORDER BY opened_at DESC, session_id", args)]
+    frame = pd.DataFrame(rows, columns=list(SESSION_COLUMNS))
+    for c in SESSION_COLUMNS:
+        if c != "facilities":
+            frame[c] = pd.Series(frame[c].tolist(), index=frame.index, dtype="str")
+    frame["facilities"] = pd.Series([json.loads(f) for f in frame["facilities"]],
+                                    index=frame.index, dtype="object")
+    return frame
+
+
+# --- answers --------------------------------------------------------------------------------
+
+def get_answer(conn: sqlite3.Connection, session_id: str, criterion_id: str,
+               facility_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers "
+        "WHERE session_id = ? AND criterion_id = ? AND facility_id = ?",
+        (session_id, criterion_id, facility_id)).fetchone()
+    return None if row is None else _answer_dict(tuple(row))
+
+
+def _answer_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(ANSWER_COLUMNS, row))
+    if out["evidence_received"] is not None:
+        out["evidence_received"] = bool(out["evidence_received"])
+    return out
+
+
+def put_answer(conn: sqlite3.Connection, answer: dict[str, Any]) -> None:
+    """Insert or replace one answer row (inside a write transaction)."""
+    values = dict(answer)
+    if values.get("evidence_received") is not None:
+        values["evidence_received"] = int(bool(values["evidence_received"]))
+    conn.execute(
+        f"INSERT INTO answers ({', '.join(ANSWER_COLUMNS)}) VALUES "
+        f"({', '.join('?' * len(ANSWER_COLUMNS))}) "
+        "ON CONFLICT (session_id, criterion_id, facility_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in ANSWER_COLUMNS[3:]),
+        tuple(values.get(c) for c in ANSWER_COLUMNS))
+
+
+def answer_rows(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {', '.join('a.' + c for c in ANSWER_COLUMNS)} FROM answers a "
+        "JOIN session_criteria c USING (session_id, criterion_id) "
+        "WHERE a.session_id = ? ORDER BY c.position, a.facility_id", (session_id,))
+    return [_answer_dict(tuple(r)) for r in rows]
+
+
+# --- evidence index -------------------------------------------------------------------------
+
+def find_evidence(conn: sqlite3.Connection, session_id: str, criterion_id: str,
+                  facility_id: str, sha256: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM evidence WHERE session_id = ? AND "
+        "criterion_id = ? AND facility_id = ? AND sha256 = ?",
+        (session_id, criterion_id, facility_id, sha256)).fetchone()
+    return None if row is None else dict(zip(EVIDENCE_COLUMNS, tuple(row)))
+
+
+def insert_evidence(conn: sqlite3.Connection, row: dict[str, Any]) -> int:
+    """Add an evidence index row (inside a write transaction); returns its evidence_id."""
+    cols = [c for c in EVIDENCE_COLUMNS if c != "evidence_id"]
+    cur = conn.execute(f"INSERT INTO evidence ({', '.join(cols)}) VALUES "
+                       f"({', '.join('?' * len(cols))})", tuple(row[c] for c in cols))
+    return int(cur.lastrowid or 0)
+
+
+def evidence_rows(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM evidence "
+                        "WHERE session_id = ? ORDER BY evidence_id", (session_id,))
+    return [dict(zip(EVIDENCE_COLUMNS, tuple(r))) for r in rows]
+
+
+# --- reference tables (owned by the workspace; read only here) -----------------------------
+
+def partner_exists(conn: sqlite3.Connection, account_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM partners WHERE account_id = ?",
+                        (account_id,)).fetchone() is not None
+
+
+def contact_roles(conn: sqlite3.Connection, account_id: str, email: str) -> list[str]:
+    """Portal roles of the contact with this e-mail (case-insensitive) in this account."""
+    rows = conn.execute("SELECT role FROM contacts WHERE account_id = ? "
+                        "AND lower(trim(email)) = lower(trim(?))", (account_id, email))
+    return [str(r[0]) for r in rows]
+
+
+def facility_ids(conn: sqlite3.Connection, account_id: str) -> list[str] | None:
+    """The partner's facility ids, or None when the workspace has no facilities table."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='facilities'"
+                    ).fetchone() is None:
+        return None
+    rows = conn.execute("SELECT facility_id FROM facilities WHERE account_id = ?",
+                        (account_id,))
+    return [str(r[0]) for r in rows]

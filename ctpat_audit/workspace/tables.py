@@ -1,0 +1,175 @@
+"""Declarative schemas of the tables a source holds.
+
+What a table must contain is declared here, as data; how it is checked lives in
+``validation.py`` and how files are read in ``sources.py``. The README's data-format section
+is generated from these declarations (``ctpat-audit formats``), so the two cannot drift.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ctpat_audit.core import vocabulary as v
+
+Kind = Literal["text", "id", "date", "int", "bool", "choice", "criterion_id"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True  # a value must be present in every row
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    max_length: int = 10_000
+
+    def expected(self) -> str:
+        """What a good value looks like, in words, for error messages and the README."""
+        return {
+            "text": "text",
+            "id": "an identifier (text; leading zeros are kept)",
+            "date": "a date as YYYY-MM-DD (a time of day after it is ignored)",
+            "int": "a whole number",
+            "bool": "true or false (also yes/no, 1/0)",
+            "choice": "one of: " + ", ".join(self.choices),
+            "criterion_id": "a criterion id like 6.1 (category.number, category 1-12)",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # a row's identity; duplicates are errors
+    refers_to_partner: bool = True  # account_id must name a partner
+    bulk: bool = False  # stored as Parquet rather than in SQLite
+    checks: tuple[str, ...] = field(default=())  # names of row rules (see validation.py)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+ACCOUNT = Column("account_id", "id", description="CTPAT account number, as text")
+
+PARTNERS = Table(
+    "partners", "One row per CTPAT account.",
+    (
+        ACCOUNT,
+        Column("legal_name", "text", description="registered company name"),
+        Column("status", "choice", choices=v.PARTNER_STATUSES),
+        Column("certification_date", "date", required=False,
+               description="empty for applicants"),
+        Column("last_validation_date", "date", required=False),
+        Column("last_validation_type", "choice", required=False, choices=v.VALIDATION_MODES),
+        Column("profile_anniversary", "date",
+               description="security-profile anniversary date (the annual review is due by it)"),
+        Column("last_profile_review_date", "date", required=False,
+               description="when the Company Officer last submitted the annual profile review"),
+    ),
+    key=("account_id",), refers_to_partner=False,
+    checks=("validation_type_with_date",),
+)
+
+ENTITIES = Table(
+    "entities", "Business entity types of a partner; several for an expanded profile model.",
+    (
+        ACCOUNT,
+        Column("entity_type", "choice", choices=tuple(v.ENTITY_TYPES)),
+    ),
+    key=("account_id", "entity_type"),
+)
+
+FACILITIES = Table(
+    "facilities", "Locations and facilities of a partner.",
+    (
+        ACCOUNT,
+        Column("facility_id", "id", description="unique within the account"),
+        Column("name", "text"),
+        Column("kind", "choice", choices=v.FACILITY_KINDS),
+        Column("country", "text", description="ISO 3166-1 alpha-2 code, e.g. US, MX, CA, CN"),
+        Column("state_province", "text", required=False),
+        Column("city", "text"),
+    ),
+    key=("account_id", "facility_id"),
+    checks=("country_code",),
+)
+
+CONTACTS = Table(
+    "contacts", "People of an account and their CTPAT Portal role.",
+    (
+        ACCOUNT,
+        Column("name", "text"),
+        Column("email", "text"),
+        Column("role", "choice", choices=v.CONTACT_ROLES),
+        Column("is_primary", "bool", required=False,
+               description="primary point of contact (must be a Company Officer)"),
+    ),
+    key=("account_id", "email"),
+    checks=("email_format",),
+)
+
+PROFILE_RESPONSES = Table(
+    "profile_responses", "The partner's security-profile answers, per criterion and year.",
+    (
+        ACCOUNT,
+        Column("profile_year", "int"),
+        Column("criterion_id", "criterion_id"),
+        Column("response_text", "text", required=False),
+        Column("implemented", "bool", required=False,
+               description="whether the partner says the criterion is implemented"),
+    ),
+    key=("account_id", "profile_year", "criterion_id"),
+)
+
+SHIPMENTS = Table(
+    "shipments", "Entries (shipments) and their exams; bulk, stored as Parquet.",
+    (
+        ACCOUNT,
+        Column("entry_id", "id", description="entry number, unique"),
+        Column("entry_date", "date"),
+        Column("port_code", "id", description="four-digit CBP port code, e.g. 2304 (Laredo)"),
+        Column("mode", "choice", choices=v.MODES),
+        Column("examined", "bool"),
+        Column("exam_type", "choice", required=False, choices=tuple(v.EXAM_TYPES),
+               description="required when examined"),
+        Column("exam_result", "choice", required=False, choices=tuple(v.EXAM_RESULTS),
+               description="required when examined"),
+    ),
+    key=("entry_id",), bulk=True,
+    checks=("port_code_format", "exam_fields_when_examined"),
+)
+
+OUTREACH = Table(
+    "outreach", "CBP's attempts to reach a partner, and their outcome.",
+    (
+        ACCOUNT,
+        Column("contacted_on", "date"),
+        Column("channel", "choice", choices=v.OUTREACH_CHANNELS),
+        Column("outcome", "choice", choices=v.OUTREACH_OUTCOMES),
+        Column("note", "text", required=False),
+    ),
+    key=("account_id", "contacted_on", "channel"),
+)
+
+#: In import order (partners first: the others refer to it).
+TABLES: tuple[Table, ...] = (PARTNERS, ENTITIES, FACILITIES, CONTACTS, PROFILE_RESPONSES,
+                             SHIPMENTS, OUTREACH)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def formats_markdown() -> str:
+    """The data-format section of the README, generated from the declarations above."""
+    out = []
+    for t in TABLES:
+        where = "Parquet in the workspace" if t.bulk else "SQLite in the workspace"
+        out.append(f"#### `{t.name}`\n\n{t.description} Key: `{' + '.join(t.key)}`; stored as {where}.\n")
+        out.append("| column | required | expected | notes |\n|---|---|---|---|")
+        for c in t.columns:
+            out.append(f"| `{c.name}` | {'yes' if c.required else 'no'} | {c.expected()} | {c.description} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,1 @@
+"""Package data: notebooks shipped with ctpat-audit (no code)."""

@@ -1,0 +1,1 @@
+"""Package data: templates shipped with ctpat-audit (no code)."""
