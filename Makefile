@@ -17,7 +17,7 @@ CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # characters in report PDFs: partners' names and notes are not all Latin).
 SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback
 
-.PHONY: install system-deps demo test bench stress clean catalogue-demo lab
+.PHONY: install system-deps demo test lint bench stress clean catalogue-demo lab
 
 $(STAMP): pyproject.toml constraints/overrides.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,11 @@ demo: install
 	@echo "Portfolio workbook: $(DEMO)/portfolio.xlsx. Open a partner in JupyterLab: make lab ACCOUNT=<id> USER_EMAIL=<you>"
 
 TEST_JOBS ?= auto
-test: install  ## the whole suite, one pytest worker per core (a test file stays on one worker)
+test: install lint  ## quality gates, then the whole suite, one pytest worker per core (a test file stays on one worker)
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+
+lint: install  ## layer contracts (import-linter)
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import IntakeError, Problem
-from ctpat_audit.analysis.exam_metrics import DATA_DIR, _check_columns, _dates, exam_window, read_data_table
+from ctpat_audit.analysis.exam_metrics import DATA_DIR, check_columns, entry_dates, exam_window, read_data_table
 
 DEFAULT_MAP = DATA_DIR / "exam_findings_map.csv"
 CONFIRMED_CRITERIA = DATA_DIR / "confirmed_criteria.yaml"
@@ -108,8 +108,8 @@ def flagged_criteria(shipments: pd.DataFrame, mapping: pd.DataFrame | None = Non
     date (desc), category, then criterion. Columns: FLAGGED_COLUMNS.
     """
     mapping = load_findings_map() if mapping is None else mapping
-    _check_columns(shipments, ("entry_id", "entry_date", "examined", "exam_result"))
-    dates = _dates(shipments["entry_date"])
+    check_columns(shipments, ("entry_id", "entry_date", "examined", "exam_result"))
+    dates = entry_dates(shipments["entry_date"])
     keep = shipments["examined"].fillna(False).to_numpy(dtype=bool, copy=True)
     keep &= shipments["exam_result"].isin(DISCREPANCIES).to_numpy()
     if as_of is not None:

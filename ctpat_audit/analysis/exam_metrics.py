@@ -102,14 +102,16 @@ def exam_window(as_of: dt.date, months: int = 12) -> tuple[pd.Timestamp, pd.Time
     return start, end
 
 
-def _check_columns(shipments: pd.DataFrame, needed: Sequence[str]) -> None:
+def check_columns(shipments: pd.DataFrame, needed: Sequence[str]) -> None:
+    """Refuse a shipments table that lacks any of the ``needed`` columns."""
     missing = [c for c in needed if c not in shipments.columns]
     if missing:
         raise InputError("shipments table", sorted(shipments.columns),
                          "columns " + ", ".join(needed) + f" (missing: {', '.join(missing)})")
 
 
-def _dates(col: pd.Series) -> pd.Series:
+def entry_dates(col: pd.Series) -> pd.Series:
+    """Entry dates as datetimes (parsed when they are still text)."""
     return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col)
 
 
@@ -183,9 +185,9 @@ def exam_metrics(shipments: pd.DataFrame, as_of: dt.date, months: int = 12,
     ``shipments`` is the SHIPMENTS table of one partner (schemas.SHIPMENTS). Rows outside the
     window are ignored; an empty window gives zero counts and NaN rates, not an error.
     """
-    _check_columns(shipments, REQUIRED_COLUMNS)
+    check_columns(shipments, REQUIRED_COLUMNS)
     start, end = exam_window(as_of, months)
-    dates = _dates(shipments["entry_date"])
+    dates = entry_dates(shipments["entry_date"])
     inside = ((dates >= start) & (dates < end)).to_numpy()
     rows = shipments.loc[inside].copy()
     rows["entry_date"] = dates[inside]
@@ -247,13 +249,13 @@ def portfolio_exam_rates(shipments_all: pd.DataFrame, as_of: dt.date | None = No
     about a second.
     """
     by = list(by)
-    _check_columns(shipments_all, ["account_id", "examined", *by]
+    check_columns(shipments_all, ["account_id", "examined", *by]
                    + (["entry_date"] if as_of is not None else []))
     examined = _examined(shipments_all["examined"])
     keep = None
     if as_of is not None:
         start, end = exam_window(as_of, months)
-        d = _dates(shipments_all["entry_date"]).to_numpy()
+        d = entry_dates(shipments_all["entry_date"]).to_numpy()
         keep = (d >= start.to_datetime64()) & (d < end.to_datetime64())
         examined = examined[keep]
 
@@ -413,7 +415,9 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _match_baseline(table: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+def match_baseline(table: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+    """Join each port/mode row to its baseline rate: the port's own row, else the mode's
+    any-port row."""
     exact = baseline[baseline["port_code"] != ANY_PORT]
     anyp = baseline[baseline["port_code"] == ANY_PORT].drop(columns="port_code")
     t = table.merge(exact, on=["port_code", "mode"], how="left")
@@ -456,7 +460,7 @@ def compare_to_baseline(metrics: PartnerExamMetrics, baseline: pd.DataFrame,
     baseline), p_holm (Holm-adjusted across rows with a baseline), escalate (p_holm <= alpha)
     and test (the test in words; also in ``.attrs["test"]``).
     """
-    t = _match_baseline(metrics.by_port_mode, baseline)
+    t = match_baseline(metrics.by_port_mode, baseline)
     n = t["shipments"].to_numpy(dtype=float)
     b = t["baseline_rate"].to_numpy(dtype=float)
     t["expected_exams"] = n * b

@@ -124,10 +124,10 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     one-sided exact binomial p <= metrics.ALPHA); the test in words in ``.attrs["test"]``.
     Sorted by shipments, largest first.
     """
-    from ctpat_audit.analysis.exam_metrics import ALPHA, _match_baseline, above_baseline_test, describe_test, portfolio_exam_rates
+    from ctpat_audit.analysis.exam_metrics import ALPHA, match_baseline, above_baseline_test, describe_test, portfolio_exam_rates
 
     t = portfolio_exam_rates(shipments, as_of=as_of, months=months, by=("port_code", "mode"))
-    t = _match_baseline(t, baseline)
+    t = match_baseline(t, baseline)
     n = t["shipments"].to_numpy(dtype=float)
     b = t["baseline_rate"].to_numpy(dtype=float)
     t["exams_avoided"] = n * (b - t["exam_rate"].to_numpy(dtype=float))
