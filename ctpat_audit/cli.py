@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ctpat_audit.core import clock
 from ctpat_audit.core.errors import CtpatError, IntakeError
 
 
@@ -100,7 +101,6 @@ def sample(out: Path, partners: int, seed: int, as_of, shipments_per_partner: fl
 def review(workspace: Path, account_id: str | None, as_of, catalogue_version: str | None,
            xlsx: Path | None, limit: int) -> None:
     """Security-profile review of one partner, or of the whole portfolio (overdue first)."""
-    import datetime as dt
 
     from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.analysis.review import format_partner_review, review_partner, review_portfolio, write_review_xlsx
@@ -108,7 +108,7 @@ def review(workspace: Path, account_id: str | None, as_of, catalogue_version: st
 
     ws = open_workspace(workspace)
     cat = load_catalogue(catalogue_version, workspace=ws.path)
-    day = as_of.date() if as_of else dt.date.today()
+    day = as_of.date() if as_of else clock.today()
     if account_id:
         r = review_partner(ws.partner(account_id), cat, day)
         click.echo(format_partner_review(r))
@@ -610,7 +610,6 @@ def portfolio(workspace: Path, as_of, xlsx: Path | None, catalogue_version: str 
               due_within_days: int, baseline: Path | None, limit: int) -> None:
     """Supervisors' portfolio: validations due, backlog by region, in-person vs virtual,
     suspension candidates, exam rates by port."""
-    import datetime as dt
 
     from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.analysis.portfolio import portfolio as build
@@ -619,7 +618,7 @@ def portfolio(workspace: Path, as_of, xlsx: Path | None, catalogue_version: str 
 
     ws = open_workspace(workspace)
     cat = load_catalogue(catalogue_version, workspace=ws.path)
-    day = as_of.date() if as_of else dt.date.today()
+    day = as_of.date() if as_of else clock.today()
     p = build(ws, day, cat, due_within_days=due_within_days, baseline=baseline)
     click.echo(format_portfolio(p, limit=limit))
     if xlsx:
@@ -694,11 +693,10 @@ def report_cmd(workspace: Path, session_ids: tuple[str, ...], out: Path,
 def sample_sessions_cmd(workspace: Path, validations: int, self_assessments: int, seed: int,
                         as_of) -> None:
     """Add submitted sample validations and self-assessments to a workspace (demo material)."""
-    import datetime as dt
 
     from ctpat_audit.demo.sample_sessions import write_sample_sessions
 
-    day = as_of.date() if as_of else dt.date.today()
+    day = as_of.date() if as_of else clock.today()
     ids = write_sample_sessions(workspace, validations, self_assessments, seed, day)
     for kind, values in ids.items():
         click.echo(f"{kind}: {' '.join(values) or '-'}")

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ctpat_audit.core.clock import utc_now
+
 __all__ = ["index_rows", "render_index_html", "write_index"]
 
 COLUMNS = ("account_id", "session_id", "status", "duration_s", "findings", "outcome", "exam_rate",
@@ -106,7 +108,7 @@ def write_index(out: str | Path, records: list[dict[str, Any]], *, title: str = 
 
     out = Path(out)
     rows = index_rows(records)
-    generated = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (now or utc_now()).strftime("%Y-%m-%d %H:%M UTC")
     page = out / "index.html"
     tmp = out / f".index.html.{os.getpid()}"
     tmp.write_text(render_index_html(rows, title=title, generated=generated), encoding="utf-8")

@@ -35,6 +35,34 @@ VALIDATION_MODES = ("in_person", "virtual")
 CONTACT_ROLES = ("Company Officer", "Admin", "User", "Consultant")
 COMPANY_OFFICER = "Company Officer"
 
+#: Sessions: kinds (with their id prefix), modes, statuses. "none" is a self-assessment's mode.
+SESSION_KINDS: dict[str, str] = {"validation": "V", "self_assessment": "S"}
+SESSION_MODES = ("in_person", "virtual", "none")
+SESSION_STATUSES = ("open", "submitted", "signed", "superseded")
+SESSION_STATUS_LABELS: dict[str, str] = {"open": "Open", "submitted": "Submitted, read-only",
+                                         "signed": "Signed, read-only",
+                                         "superseded": "Superseded by a revision"}
+MODE_LABELS: dict[str, str] = {"in_person": "In person (site visit)", "virtual": "Virtual",
+                               "none": "Self-assessment"}
+
+#: How a criterion was answered: one set of labels for the checklist, the questionnaire and the
+#: report. The codes are what the database holds.
+ANSWER_STATUS_LABELS: dict[str, str] = {"meets": "Meets", "does_not_meet": "Does not meet",
+                                        "not_applicable": "Not applicable",
+                                        "not_verified": "Not verified"}
+ANSWER_STATUSES = tuple(ANSWER_STATUS_LABELS)
+NOT_ANSWERED = "Not answered"
+
+#: How the specialist observed a criterion being met.
+OBSERVATION_METHOD_LABELS: dict[str, str] = {
+    "observed_on_site": "Observed on site", "live_video": "Live video",
+    "photos_video_submitted": "Photos/video submitted", "document_review": "Document review",
+    "interview": "Interview"}
+OBSERVATION_METHODS = tuple(OBSERVATION_METHOD_LABELS)
+
+#: A criterion's level for an entity type (CBP's MSC tables).
+LEVELS = ("Must", "Should")
+
 FACILITY_KINDS = ("plant", "warehouse", "office", "distribution_center", "terminal",
                   "yard", "port", "other")
 

@@ -12,7 +12,6 @@ account's rows; tables absent from the source are left as they are.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import sys
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from typing import TextIO
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ctpat_audit.core.clock import utc_now
 from ctpat_audit.workspace import db
 
 from ctpat_audit.intake import sources
@@ -200,7 +200,7 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
     checked = check_source(source, ws, progress=progress)
     if checked.problems:
         raise IntakeError(checked.problems)
-    now = (clock or (lambda: dt.datetime.now(dt.timezone.utc)))()
+    now = (clock or utc_now)()
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
     digest = _sha256_files(checked.files)
     frames = checked.frames

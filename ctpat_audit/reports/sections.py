@@ -24,6 +24,7 @@ import pandas as pd
 
 from ctpat_audit.sessions.findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
 from ctpat_audit.reports.summary import SUMMARY_MIME
+from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, NOT_ANSWERED
 
 __all__ = [
     "SECTIONS",
@@ -51,8 +52,7 @@ SECTIONS = [("partner", "Partner and validation"), ("profile", "Security-profile
             ("checklist", "Criterion-by-criterion results"),
             ("comparison", "Self-assessment compared with the validation"),
             ("appendix", "Appendix: provenance"), ("signatures", "Signatures")]
-STATUS_TEXT = {"meets": "Meets", "does_not_meet": "Does not meet", "not_applicable": "N/A",
-               "not_verified": "Not verified", "": "Not answered"}
+STATUS_TEXT = {**ANSWER_STATUS_LABELS, "": NOT_ANSWERED}
 
 
 _LONG_RUN = re.compile(r"\S{40,}")

@@ -12,7 +12,6 @@ caught. Text is stored as text (``excel.set_cell``): a note starting with ``=`` 
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ctpat_audit.core import xlsx as excel
 from ctpat_audit.criteria.catalogue import load_catalogue
 from ctpat_audit.core.errors import CtpatError, IntakeError, Problem
-from ctpat_audit.workspace.store import ANSWER_STATUSES
+from ctpat_audit.core.clock import Clock, utc_now
+from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, ANSWER_STATUSES
 
 FORMAT = "ctpat-audit questionnaire 1"
 SHEET, META = "Questionnaire", "_meta"
@@ -33,8 +33,7 @@ HEADER_ROW = 5
 COLUMNS = ("criterion_id", "category", "must_should", "requirement", "have_ready",
            "status", "notes", "evidence")
 ANSWER_COLUMNS = ("status", "notes", "evidence")
-STATUS_LABELS = {"meets": "Meets", "does_not_meet": "Does not meet",
-                 "not_applicable": "Not applicable", "not_verified": "Not verified"}
+STATUS_LABELS = ANSWER_STATUS_LABELS
 MAX_NOTES = 20_000
 OPEN_FILL = PatternFill("solid", fgColor="FFF7D6")
 
@@ -57,7 +56,7 @@ def _digest(ids: list[str]) -> str:
 
 def export_questionnaire(ws, account_id: str, path: str | Path, *,
                          catalogue_version: str | None = None,
-                         clock=lambda: dt.datetime.now(dt.UTC)) -> Path:
+                         clock: Clock = utc_now) -> Path:
     """Write the partner's applicable criteria to a protected workbook with answer cells."""
     partner = ws.partner(account_id)
     cat = load_catalogue(catalogue_version, workspace=ws.path)
@@ -184,7 +183,7 @@ def read_questionnaire(path: str | Path) -> tuple[dict, list[dict], list[Problem
 def import_questionnaire(ws, path: str | Path, contact: str,
                          clock=None) -> ImportedQuestionnaire:
     """Check a filled questionnaire and, if clean, save it as a new self-assessment session."""
-    from ctpat_audit.sessions.session import open_session, utc_now
+    from ctpat_audit.sessions.session import open_session
 
     meta, rows, problems = read_questionnaire(path)
     if problems:

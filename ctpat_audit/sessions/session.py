@@ -24,15 +24,14 @@ from __future__ import annotations
 import base64
 import re
 import sqlite3
-import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ctpat_audit.core.clock import Clock, timestamp, utc_now
 from ctpat_audit.workspace import audit, db, evidence, store
 from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError, WorkspaceError
 from ctpat_audit.workspace.store import (ANSWER_FIELDS, ANSWER_STATUSES, OBSERVATION_METHODS, SESSION_ID_PATTERN,
@@ -46,15 +45,10 @@ __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_se
            "list_sessions", "find_open_session", "validate_session_id", "utc_now",
            "connect_store", "compute_progress", "next_unanswered"]
 
-Clock = Callable[[], datetime]
 _KEEP: Any = object()  # "leave this field as it is" in Session.answer
 _ID_RE = re.compile(SESSION_ID_PATTERN)
 _CRITERION_RE = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 MAX_TEXT = 20_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SessionRuleError(CtpatError):
@@ -97,10 +91,7 @@ def _clean_text(what: str, value: object, *, required: bool, limit: int = 200) -
 
 
 def _stamp(clock: Clock) -> str:
-    now = clock()
-    if now.tzinfo is None:
-        raise InputError("clock", now, "a timezone-aware datetime (UTC)")
-    return now.astimezone(UTC).isoformat(timespec="microseconds")
+    return timestamp(clock())
 
 
 def _paths(ws: object) -> tuple[Path, Path]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import CtpatError, InputError
 from ctpat_audit.core.files import write_atomic
 
@@ -48,11 +49,7 @@ ROLES = ("specialist", "supervisor", "company_officer")
 ROLE_OID = x509.ObjectIdentifier("2.25.216744935310437462915393574339617396071")
 CA_VALIDITY_DAYS = 3650
 SIGNER_VALIDITY_DAYS = 730
-Clock = Callable[[], dt.datetime]
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class KeyStoreError(CtpatError):
@@ -143,7 +140,7 @@ def keys_folder(workspace: str | Path) -> Path:
 
 
 def init_ca(workspace: str | Path, passphrase: str | bytes, *, name: str | None = None,
-            clock: Clock = _now) -> CertificateAuthority:
+            clock: Clock = utc_now) -> CertificateAuthority:
     """Create the workspace CA (ca.pem + encrypted ca.p12) unless it exists; then load it."""
     folder = keys_folder(workspace)
     if (folder / "ca.pem").exists():
@@ -210,7 +207,7 @@ def _check_identity(name: str, email: str, role: str, account_id: str | None) ->
 
 def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, email: str,
                       role: str, account_id: str | None = None, *,
-                      clock: Clock = _now) -> x509.Certificate:
+                      clock: Clock = utc_now) -> x509.Certificate:
     """Issue a signer certificate for a P-256 public key (from a new key or a token)."""
     who = _check_identity(name, email, role, account_id)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
@@ -259,7 +256,7 @@ def _der_len(n: int) -> bytes:
 
 def issue_signer(ca: CertificateAuthority, out: str | Path, passphrase: str | bytes, *,
                  name: str, email: str, role: str, account_id: str | None = None,
-                 clock: Clock = _now) -> x509.Certificate:
+                 clock: Clock = utc_now) -> x509.Certificate:
     """Create a P-256 key and its certificate; write both to an encrypted PKCS#12 ``out``."""
     secret = _passphrase(passphrase, "key passphrase")
     out = Path(out)
@@ -319,7 +316,7 @@ def _write_crl(ca: CertificateAuthority, revoked: list[x509.RevokedCertificate],
     write_atomic(ca.folder / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
 
-def revoke(ca: CertificateAuthority, serial: int | str, *, clock: Clock = _now) -> None:
+def revoke(ca: CertificateAuthority, serial: int | str, *, clock: Clock = utc_now) -> None:
     """Add a certificate serial (int or hex text) to the CA-signed CRL ``keys/crl.pem``."""
     number = int(serial, 16) if isinstance(serial, str) else int(serial)
     old = _read_crl(ca.folder)

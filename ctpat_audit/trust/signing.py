@@ -29,13 +29,13 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.workspace import audit, db, store
 from ctpat_audit.core.errors import CtpatError
 from ctpat_audit.trust.keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
@@ -51,11 +51,7 @@ __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_si
            "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
-Clock = Callable[[], dt.datetime]
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class AuthorityError(CtpatError):
@@ -223,7 +219,7 @@ def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule:
 
 
 def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | None = None,
-                *, session_id: str | None = None, clock: Clock = _now,
+                *, session_id: str | None = None, clock: Clock = utc_now,
                 checkpoint: audit.ChainCheckpoint | None = None,
                 check_prior: bool = True) -> dict[str, Any]:
     """Sign a report folder (see module doc); returns the new signature entry of the manifest.

@@ -31,11 +31,8 @@ from ctpat_audit.sessions.session import Session, find_open_session, list_sessio
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
            "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS", "METHOD_LABELS"]
 
-STATUS_LABELS = {"meets": "Meets", "does_not_meet": "Does not meet",
-                 "not_applicable": "Not applicable", "not_verified": "Not verified"}
-METHOD_LABELS = {"observed_on_site": "Observed on site", "live_video": "Live video",
-                 "photos_video_submitted": "Photos/video submitted",
-                 "document_review": "Document review", "interview": "Interview"}
+STATUS_LABELS = v.ANSWER_STATUS_LABELS
+METHOD_LABELS = v.OBSERVATION_METHOD_LABELS
 STATUS_FILTERS = (("All", "all"), ("Unanswered", "unanswered"),
                   *((label, code) for code, label in STATUS_LABELS.items()))
 _NONE = ""  # the "not set" choice of a dropdown (stored as NULL)

@@ -18,18 +18,13 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ctpat_audit.core.vocabulary import (ANSWER_STATUSES, LEVELS, OBSERVATION_METHODS, SESSION_KINDS,
+                                         SESSION_MODES, SESSION_STATUSES)
 from ctpat_audit.workspace import audit, db
 
 if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
     import pandas as pd
 
-SESSION_KINDS: dict[str, str] = {"validation": "V", "self_assessment": "S"}  # kind -> id prefix
-SESSION_MODES = ("in_person", "virtual", "none")  # "none": self-assessment
-SESSION_STATUSES = ("open", "submitted", "signed", "superseded")
-ANSWER_STATUSES = ("meets", "does_not_meet", "not_applicable", "not_verified")
-OBSERVATION_METHODS = ("observed_on_site", "live_video", "photos_video_submitted",
-                       "document_review", "interview")
-LEVELS = ("Must", "Should")
 SESSION_ID_PATTERN = r"^[VS]-[A-Z2-7]{10}$"
 
 
