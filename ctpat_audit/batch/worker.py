@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: What a report notebook displays to hand its figures to the batch index (one definition,
-#: in report.py): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
+#: What a report notebook displays to hand its figures to the batch index (defined in
+#: reports.summary): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
 from ctpat_audit.reports.summary import SUMMARY_MIME
 
 __all__ = [

@@ -4,7 +4,7 @@
 
     WORKSPACE/
       ctpat.sqlite     records: partners, entities, facilities, contacts, profile responses,
-                       outreach (+ sessions, answers, evidence index, audit log: see store.py)
+                       outreach (+ sessions, answers, evidence index, audit log: see workspace.store)
       exams/           shipment and exam history as Parquet, sorted by account
       profile/         each profile answer's state (blank/short/answered), derived at import
       evidence/        evidence files by SHA-256

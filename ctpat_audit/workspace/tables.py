@@ -1,7 +1,7 @@
 """Declarative schemas of the tables a source holds.
 
 What a table must contain is declared here, as data; how it is checked lives in
-``validation.py`` and how files are read in ``sources.py``. The README's data-format section
+:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`. The README's data-format section
 is generated from these declarations (``ctpat-audit formats``), so the two cannot drift.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Table:
     key: tuple[str, ...]  # a row's identity; duplicates are errors
     refers_to_partner: bool = True  # account_id must name a partner
     bulk: bool = False  # stored as Parquet rather than in SQLite
-    checks: tuple[str, ...] = field(default=())  # names of row rules (see validation.py)
+    checks: tuple[str, ...] = field(default=())  # names of row rules (see intake.checks)
 
     @property
     def column_names(self) -> tuple[str, ...]:
