@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from math import comb
 from pathlib import Path
 
@@ -329,23 +328,19 @@ def _big(n: int, partners: int, seed: int = 1) -> pd.DataFrame:
     })
 
 
-def test_speed_partner_and_portfolio():
+def test_partner_and_portfolio_figures_at_volume():
+    # speed targets live in `make bench` (partner_dashboard_s, portfolio_10k_s), not here
     one = _big(5_000, 1)
     one["entry_id"] = [f"E{i}" for i in range(len(one))]
     one["mode"] = "truck"
     one["exam_type"] = np.where(one["examined"], "nii", None)
     one["exam_result"] = np.where(one["examined"], "cleared", None)
-    t0 = time.perf_counter()
     m = exam_metrics(one, AS_OF)
-    assert time.perf_counter() - t0 < 0.5
     assert m.shipments > 0
     big = _big(1_000_000, 2_000)
-    t0 = time.perf_counter()
     p = portfolio_exam_rates(big, as_of=AS_OF)
-    elapsed = time.perf_counter() - t0
     assert p["shipments"].sum() == int(((big["entry_date"] >= "2024-03-01")
                                         & (big["entry_date"] < "2025-03-01")).sum())
-    assert elapsed < 1.0  # 5,000,000 rows take about 5x this (see the benchmark)
 
 
 def test_on_the_sample_workspace(sample_workspace):
