@@ -20,6 +20,13 @@ from session_helpers import ACCOUNT
 
 from ctpat_audit.batch.kernel_pool import KernelPool
 from ctpat_audit.batch.run import BatchManifest
+from ctpat_audit.batch.worker import (
+    BatchSettings,
+    ReportTask,
+    close_worker_states,
+    render_one,
+    worker_state,
+)
 from ctpat_audit.cli import main
 from ctpat_audit.reports.execute import execute_report
 from ctpat_audit.reports.failure import FAILED_TAG, NOTE_TAG, ReportError
@@ -127,3 +134,21 @@ def test_a_cell_that_runs_out_of_time_is_named_and_marked(tmp_path: Path) -> Non
     assert FAILED_TAG in nb.cells[4].metadata["tags"]
     assert NOTE_TAG in nb.cells[5].metadata["tags"]
     assert "never reached" in nb.cells[6].source and not nb.cells[6].outputs
+
+
+def test_the_batch_refuses_unsafe_ids_before_a_kernel_runs(tmp_path: Path) -> None:
+    """The batch and ctpat-audit report share one safe-id check (reports.publish)."""
+    setup, ids = make_batch_setup(tmp_path, n=1)
+    out = tmp_path / "out"
+    settings = BatchSettings(workspace=str(setup.ws.path), out=str(out),
+                             template=str(DATA / "report_min.ipynb"),
+                             kernel_warmup=LIGHT_WARMUP)
+    try:
+        res = render_one(ReportTask(ids[0], "../elsewhere", "h"), settings)
+        assert (res.status, res.step, res.failed_cell) == ("failed", "publish", None)
+        assert res.error == "account id '../elsewhere' is not a safe folder name"
+        assert worker_state(settings).pool.stats.handed_out == 0  # no report was executed
+    finally:
+        close_worker_states()
+    assert not (tmp_path / "elsewhere").exists()
+    assert not out.exists() or not any(out.rglob("*.ipynb"))
