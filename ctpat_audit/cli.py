@@ -584,7 +584,8 @@ def batch(workspace: Path, status: str, since: str | None, until: str | None,
         if r.status != "ok":
             cell = f" cell {r.failed_cell}" if r.failed_cell is not None else ""
             first = (r.error.strip().splitlines() or [""])[0]
-            click.echo(f"FAILED {r.account_id}/{r.session_id} at {r.step}{cell}: {first}",
+            kept = f"; executed notebook kept at {out / r.notebook}" if r.notebook else ""
+            click.echo(f"FAILED {r.account_id}/{r.session_id} at {r.step}{cell}: {first}{kept}",
                        err=True)
     click.echo(f"index: {summary.index_html}")
     click.echo(f"workbook: {summary.index_xlsx}")
@@ -672,13 +673,19 @@ def questionnaire_import(workspace: Path, file: Path, contact: str) -> None:
 @click.option("--as-of", default=None, help="Report date YYYY-MM-DD (default: submission date).")
 @click.option("--due-days", default=90, show_default=True,
               help="Days after the report date a Requirement is due.")
+@click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Report notebook (default templates/report.ipynb).")
 def report_cmd(workspace: Path, session_ids: tuple[str, ...], out: Path,
-               formats: tuple[str, ...], paper: str, as_of: str | None, due_days: int) -> None:
-    """Render a session's report to OUT/<account>/<session>/report.{ipynb,html,pdf,xlsx}."""
-    from ctpat_audit.reports.pipeline import Renderer
+               formats: tuple[str, ...], paper: str, as_of: str | None, due_days: int,
+               template: Path | None) -> None:
+    """Render a session's report to OUT/<account>/<session>/report.{ipynb,html,pdf,xlsx}.
+
+    A failed notebook run names the failing cell and keeps the executed notebook in
+    OUT/_failed/<session>/, as the batch does."""
+    from ctpat_audit.reports.pipeline import DEFAULT_TEMPLATE, Renderer
 
     with Renderer(workspace, out, formats=formats, paper=paper, as_of=as_of,
-                  due_days=due_days) as r:
+                  due_days=due_days, template=template or DEFAULT_TEMPLATE) as r:
         for sid in session_ids:
             click.echo(f"report written to {r.render(sid)}")
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.core import package_data
 from ctpat_audit.batch.worker import (
     BatchSettings,
     ReportResult,
@@ -36,6 +35,7 @@ from ctpat_audit.batch.worker import (
     render_one,
 )
 from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.reports.execute import DEFAULT_TEMPLATE
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "batch-manifest.jsonl"
-DEFAULT_TEMPLATE = package_data.templates_dir() / "report.ipynb"
 
 
 class BatchError(CtpatError):

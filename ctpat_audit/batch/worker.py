@@ -2,12 +2,17 @@
 
 A worker process (local pool or Dask worker) keeps what is expensive in :class:`WorkerState`,
 created lazily on first use: a :class:`~ctpat_audit.batch.kernel_pool.KernelPool` of warm single-use
-kernels, the signer keys (loaded once) and the artifact renderer's own state (one browser).
+kernels, the signer keys (loaded once), the artifact renderer's own state (one browser) and
+the audit-chain checkpoint.
 
-Every report is built in a private temporary folder ``OUT/.tmp/<random>/<session>/`` and only
-renamed into ``OUT/<account>/<session>/`` when it is complete, signed and verified, so an
-interrupted batch never leaves a half-written report where a finished one belongs. A failed
-report leaves its executed notebook (error marked by papermill) in ``OUT/_failed/<session>/``.
+The steps are the report pipeline's, the same functions ``ctpat-audit report`` runs
+(:mod:`ctpat_audit.reports.pipeline`): the notebook is executed on the warm-kernel engine
+(``ctpat-warm``), exported, and built in a private folder ``OUT/.tmp/<random>/<session>/``
+that is renamed into ``OUT/<account>/<session>/`` only when it is complete, signed and
+verified, so an interrupted batch never leaves a half-written report where a finished one
+belongs. A failed report leaves its executed notebook, marked at the failing cell, in
+``OUT/_failed/<session>/``; the result names the cell and the reason as
+:class:`~ctpat_audit.reports.failure.ReportError` does.
 A report already signed in ``OUT`` (the specialist signed it after the validation) is a record:
 it is verified and countersigned as it is, not rendered again (:func:`_adopt_signed`).
 """
@@ -17,20 +22,21 @@ import contextlib
 import importlib
 import logging
 import os
-import re
 import shutil
-import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 #: What a report notebook displays to hand its figures to the batch index (defined in
-#: reports.summary): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
+#: :mod:`ctpat_audit.reports.summary`): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
 from ctpat_audit.reports.summary import SUMMARY_MIME
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ctpat_audit.reports.publish import Scratch
 
 __all__ = [
     "SUMMARY_MIME",
@@ -38,12 +44,10 @@ __all__ = [
     "ReportResult",
     "ReportTask",
     "WorkerState",
-    "publish_folder",
     "render_one",
 ]
 
 log = logging.getLogger(__name__)
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,9 @@ class ReportResult:
     duration_s: float = 0.0
     folder: str = ""  # relative to OUT
     step: str = ""  # where it failed: execute, artifacts, sign, verify, publish
-    failed_cell: int | None = None
+    failed_cell: int | None = None  # index in the executed notebook (ReportError.cell_index)
     error: str = ""
+    notebook: str = ""  # a failed run's executed notebook, relative to OUT
     findings: int | None = None
     exam_rate: float | None = None
     outcome: str = ""
@@ -179,27 +184,27 @@ def _resolve(spec: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def publish_folder(tmp: Path, final: Path) -> None:
-    """Move a finished report folder into place (a rename; an older one is replaced)."""
-    from ctpat_audit.core.files import replace_folder
-
-    replace_folder(tmp, final)
-
-
 def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
-    """Execute, render, sign, verify and publish one report; never raises for report errors."""
-    import papermill as pm
+    """Execute, render, sign, verify and publish one report; never raises for report errors.
+
+    The steps are the report pipeline's (:mod:`ctpat_audit.reports.pipeline`), run on this
+    worker's warm kernels and browser; a failure is recorded in the result (step, failing
+    cell, one-line reason, kept notebook) instead of raised.
+    """
+    from ctpat_audit.reports.execute import execute_report
+    from ctpat_audit.reports.failure import ReportError
+    from ctpat_audit.reports.publish import (
+        publish_report,
+        report_folder,
+        scratch_report,
+    )
+    from ctpat_audit.reports.summary import notebook_summary
 
     t0 = time.perf_counter()
     state = worker_state(settings)
     out = Path(settings.out)
     res = ReportResult(task.session_id, task.account_id, task.inputs_hash, "failed",
                        worker=f"{os.uname().nodename}:{os.getpid()}")
-    (out / ".tmp").mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{task.session_id}-", dir=out / ".tmp"))
-    folder = scratch / task.session_id
-    folder.mkdir()
-    nb_path = folder / "report.ipynb"
     mark = [time.perf_counter()]
 
     def lap(step: str) -> None:
@@ -207,72 +212,67 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         res.timings[step] = round(now - mark[0], 3)
         mark[0] = now
 
-    final = _final_folder(out, task)  # None: the ids are not safe folder names
+    scratch: Scratch | None = None
     try:
-        if settings.adopt_signed and final is not None and (final / "manifest.json").is_file():
-            return _adopt_signed(task, settings, state, res, final, folder, lap)
-        res.step = "execute"
-        try:
-            nb = pm.execute_notebook(
-                settings.template, str(nb_path), engine_name="ctpat-warm",
-                kernel_pool=state.pool, progress_bar=False, cwd=None,
-                parameters={"workspace": settings.workspace, "session_id": task.session_id,
-                            "workbook": str((folder / "report.xlsx").resolve())},
-                execution_timeout=settings.timeout_s)
-        except pm.PapermillExecutionError as exc:
-            res.failed_cell, res.error = exc.cell_index, f"{exc.ename}: {exc.evalue}"
-            _keep_failed(out, task, nb_path)
-            return res
-        lap("execute")
-        from ctpat_audit.reports.summary import notebook_summary
+        res.step = "publish"  # the ids must be safe folder names before anything is built
+        final = report_folder(out, task.account_id, task.session_id)
+        with scratch_report(out, task.session_id) as scratch:
+            folder = scratch.folder
+            if settings.adopt_signed and (final / "manifest.json").is_file():
+                return _adopt_signed(task, settings, state, res, final, folder, lap)
+            res.step = "execute"
+            nb = execute_report(settings.workspace, task.session_id, scratch.notebook,
+                                template=settings.template, workbook=folder / "report.xlsx",
+                                engine_name="ctpat-warm", kernel_pool=state.pool,
+                                execution_timeout=settings.timeout_s)
+            lap("execute")
+            _record_summary(res, notebook_summary(nb))
+            res.step = "artifacts"
+            _resolve(settings.artifacts)(settings.workspace, task.session_id, scratch.notebook,
+                                         folder, state.artifact_state)
+            lap("artifacts")
+            if state.supervisor is not None:
+                from ctpat_audit.trust.signing import sign_report
 
-        _record_summary(res, notebook_summary(nb))
-        res.step = "artifacts"
-        _resolve(settings.artifacts)(settings.workspace, task.session_id, nb_path, folder,
-                                     state.artifact_state)
-        lap("artifacts")
-        if state.supervisor is not None:
-            from ctpat_audit.trust.signing import sign_report
+                res.step = "sign"
+                specialist = state.specialists.get(_opened_by(settings.workspace,
+                                                              task.session_id))
+                if specialist is not None:
+                    sign_report(folder, settings.workspace, specialist, "validated",
+                                session_id=task.session_id, checkpoint=state.checkpoint)
+                # the folder is this worker's own and was signed just above; the whole report
+                # is verified after the countersignature (unless verification is switched
+                # off, in which case the countersignature checks what it signs over)
+                entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
+                                    session_id=task.session_id, checkpoint=state.checkpoint,
+                                    check_prior=not settings.verify)
+                res.signatures = _signature_meanings(folder) or [entry["meaning"]]
+                lap("sign")
+                if settings.verify:
+                    from ctpat_audit.trust.verify import verify_report
 
-            res.step = "sign"
-            specialist = state.specialists.get(_opened_by(settings.workspace, task.session_id))
-            if specialist is not None:
-                sign_report(folder, settings.workspace, specialist, "validated",
-                            session_id=task.session_id, checkpoint=state.checkpoint)
-            # the folder is this worker's own and was signed just above; the whole report is
-            # verified after the countersignature (unless verification is switched off, in
-            # which case the countersignature checks what it signs over)
-            entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
-                                session_id=task.session_id, checkpoint=state.checkpoint,
-                                check_prior=not settings.verify)
-            res.signatures = _signature_meanings(folder) or [entry["meaning"]]
-            lap("sign")
-            if settings.verify:
-                from ctpat_audit.trust.verify import verify_report
-
-                res.step = "verify"
-                check = verify_report(folder, Path(settings.workspace) / "keys")
-                if not check.ok:
-                    res.error = "verification failed: " + "; ".join(check.problems)
-                    return res
-                lap("verify")
-        res.step = "publish"
-        if final is None:
-            raise ValueError(f"account {task.account_id!r} / session {task.session_id!r} is "
-                             "not a safe folder name")
-        publish_folder(folder, final)
-        return _succeeded(res, out, final)
+                    res.step = "verify"
+                    check = verify_report(folder, Path(settings.workspace) / "keys")
+                    if not check.ok:
+                        res.error = "verification failed: " + "; ".join(check.problems)
+                        return res
+                    lap("verify")
+            res.step = "publish"
+            return _succeeded(res, out, publish_report(folder, out, task.account_id,
+                                                       task.session_id))
+    except ReportError as exc:  # the pipeline's own account of the failure
+        res.failed_cell, res.error = exc.cell_index, exc.reason
+        return res
     except Exception as exc:  # noqa: BLE001 - one partner's failure never stops the batch
         res.error = f"{type(exc).__name__}: {exc}"
-        if res.step == "execute":
+        if res.step == "execute":  # the kernel did not start or papermill itself failed
             res.error += "\n" + traceback.format_exc(limit=3)
-        if nb_path.exists():
-            _keep_failed(out, task, nb_path)
         return res
     finally:
+        if scratch is not None and scratch.kept is not None:
+            res.notebook = str(scratch.kept.relative_to(out))
         res.duration_s = round(time.perf_counter() - t0, 3)
         res.finished_at = time.time()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
@@ -282,6 +282,7 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
     check it and countersign it as it is instead of rendering it again; a signed report is a
     record and is never replaced by a new rendering. Works on a copy in ``folder``: the
     report in OUT changes only when the countersigned copy verifies."""
+    from ctpat_audit.reports.publish import publish_report
     from ctpat_audit.reports.summary import notebook_summary
     from ctpat_audit.trust.signing import sign_report
     from ctpat_audit.trust.verify import verify_report
@@ -311,18 +312,11 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
                 return res
             lap("verify")
         res.step = "publish"
-        publish_folder(folder, existing)
+        publish_report(folder, settings.out, task.account_id, task.session_id)
     if (existing / "report.ipynb").is_file():
         _record_summary(res, notebook_summary(existing / "report.ipynb"))
     res.signatures = _signature_meanings(existing)
     return _succeeded(res, Path(settings.out), existing)
-
-
-def _final_folder(out: Path, task: ReportTask) -> Path | None:
-    """``OUT/<account>/<session>``, or None when either id is not a safe folder name."""
-    if not all(_SAFE_NAME.fullmatch(x or "") for x in (task.account_id, task.session_id)):
-        return None
-    return out / task.account_id / task.session_id
 
 
 def _record_summary(res: ReportResult, summary: dict[str, Any]) -> None:
@@ -334,20 +328,12 @@ def _record_summary(res: ReportResult, summary: dict[str, Any]) -> None:
 
 def _succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
     """Mark the report done in ``final``; a failed run's kept notebook is no longer needed."""
+    from ctpat_audit.reports.failure import clear_failed
+
     res.folder = str(final.relative_to(out))
     res.status, res.step = "ok", ""
-    shutil.rmtree(out / "_failed" / final.name, ignore_errors=True)  # the session id
+    clear_failed(out, res.session_id)
     return res
-
-
-def _keep_failed(out: Path, task: ReportTask, nb_path: Path) -> None:
-    """Keep the failed run's executed notebook (papermill marked the failing cell)."""
-    dest = out / "_failed" / task.session_id
-    dest.mkdir(parents=True, exist_ok=True)
-    if nb_path.exists():
-        tmp = dest / f".report.ipynb.{os.getpid()}"
-        shutil.copyfile(nb_path, tmp)
-        os.replace(tmp, dest / "report.ipynb")
 
 
 def _opened_by(ws: str, session_id: str) -> str:

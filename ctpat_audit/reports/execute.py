@@ -1,0 +1,81 @@
+"""Execute the report notebook with papermill, on the engine the caller chooses.
+
+``ctpat-audit report`` runs ``templates/report.ipynb`` on papermill's own engine and a new
+``python3`` kernel; the batch passes the warm-kernel engine (``engine_name="ctpat-warm"``
+with its ``kernel_pool``), which this package never imports. Either way the notebook gets
+the same parameters and a failure is reported the same way: a
+:class:`~ctpat_audit.reports.failure.ReportError` naming the failing cell, with the executed
+notebook marked there (:func:`~ctpat_audit.reports.failure.mark_failed_notebook`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ctpat_audit.core import package_data
+from ctpat_audit.reports.failure import (
+    ReportError,
+    mark_failed_notebook,
+    one_line,
+    strip_ansi,
+)
+
+__all__ = ["DEFAULT_TEMPLATE", "execute_report", "report_parameters"]
+
+DEFAULT_TEMPLATE = package_data.templates_dir() / "report.ipynb"
+
+
+def report_parameters(workspace: str | Path, session_id: str, *, as_of: str | None = None,
+                      due_days: int = 90, workbook: str | Path | None = None) -> dict[str, Any]:
+    """The report notebook's parameters. ``workbook``: where the kernel writes
+    ``report.xlsx`` ("": it writes none); ``as_of`` "": the session's submission date."""
+    return {"workspace": str(Path(workspace).resolve()), "session_id": session_id,
+            "as_of": as_of or "", "due_days": int(due_days),
+            "workbook": str(Path(workbook).resolve()) if workbook else ""}
+
+
+def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
+                   as_of: str | None = None, due_days: int = 90,
+                   template: str | Path = DEFAULT_TEMPLATE, workbook: str | Path | None = None,
+                   engine_name: str | None = None, kernel_name: str = "python3",
+                   execution_timeout: float | None = None, **engine_kw: Any) -> Any:
+    """Execute the report notebook to ``out_nb``; the executed notebook.
+
+    ``engine_name``: a papermill engine (None: papermill's own, on a new ``kernel_name``
+    kernel); ``engine_kw`` go to it (``kernel_pool=`` for ``ctpat-warm``).
+    ``execution_timeout``: seconds a cell may run. A cell that raises, runs out of time or
+    loses its kernel raises :class:`ReportError` with that cell's index, and ``out_nb`` is
+    left marked at that cell.
+    """
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    params = report_parameters(workspace, session_id, as_of=as_of, due_days=due_days,
+                               workbook=workbook)
+    kw: dict[str, Any] = {"progress_bar": False, "kernel_name": kernel_name, **engine_kw}
+    if engine_name is not None:
+        kw["engine_name"] = engine_name
+    if execution_timeout is not None:
+        kw["execution_timeout"] = execution_timeout
+    try:
+        return pm.execute_notebook(str(template), str(out_nb), parameters=params, **kw)
+    except pm.PapermillExecutionError as exc:
+        reason = one_line(exc.ename, exc.evalue)
+        cell = mark_failed_notebook(out_nb, exc.cell_index, reason)
+        raise ReportError(session_id, reason,
+                          cell_index=exc.cell_index if cell is None else cell, source=exc.source or "",
+                          traceback=strip_ansi("\n".join(exc.traceback or []))) from None
+    except (CellTimeoutError, DeadKernelError) as exc:
+        # no error output to point at: the run stopped in the last cell it started
+        reason = one_line(type(exc).__name__, exc)
+        cell = mark_failed_notebook(out_nb, None, reason)
+        raise ReportError(session_id, reason, cell_index=cell,
+                          source=_cell_source(out_nb, cell)) from exc
+
+
+def _cell_source(nb_path: Path, index: int | None) -> str:
+    import nbformat
+
+    if index is None:
+        return ""
+    return str(nbformat.read(str(nb_path), as_version=4).cells[index].source)
