@@ -345,7 +345,8 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     if pkcs11_module:
         from cryptography.hazmat.primitives.serialization import Encoding
 
-        from ctpat_audit.trust.keys import issue_certificate, pkcs11_new_key, pkcs11_session
+        from ctpat_audit.trust.keys import issue_certificate
+        from ctpat_audit.trust.token import pkcs11_new_key, pkcs11_session
 
         if not (token_label and key_label):
             raise click.UsageError("--pkcs11-module needs --token-label and --key-label")
@@ -449,7 +450,7 @@ def sign(report_dir: Path, workspace: Path, key_dir: Path | None, key_file: Path
     if pkcs11_module:
         from cryptography import x509
 
-        from ctpat_audit.trust.keys import pkcs11_session, pkcs11_signer
+        from ctpat_audit.trust.token import pkcs11_session, pkcs11_signer
 
         if not (token_label and key_label and cert_file):
             raise click.UsageError("--pkcs11-module needs --token-label, --key-label, --cert")

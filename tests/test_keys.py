@@ -174,3 +174,37 @@ def test_cli_keys_new_list_revoke_and_sign(tmp_path: Path, monkeypatch) -> None:
     assert "Validated by Sam Spec (specialist)" in res.output
     res = runner.invoke(main, ["verify", str(folder), "--trust", str(ws.path / "keys")])
     assert res.exit_code == 0 and "VERIFIED" in res.output
+
+
+def test_has_ca_before_and_after_the_first_key(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert not keys.has_ca(ws)
+    keys.init_ca(ws, CA_PASS)
+    assert keys.has_ca(ws)
+
+
+def test_a_token_certificate_never_overwrites_a_file_nor_touches_the_token(
+        ca: keys.CertificateAuthority, tmp_path: Path) -> None:
+    from ctpat_audit.trust.token import issue_token_certificate
+
+    out = tmp_path / "spec.pem"
+    out.write_text("kept")
+    # the module does not exist: reaching the token would fail with another error
+    with pytest.raises(keys.KeyStoreError, match="exists; choose a new file name"):
+        issue_token_certificate(ca, out, module=tmp_path / "no-such-module.so",
+                                token_label="t", pin="123456", key_label="k", name="Sam Spec",
+                                email="sam@cbp.example", role="specialist")
+    assert out.read_text() == "kept"
+
+
+def test_load_certificate_says_what_is_wrong(ca: keys.CertificateAuthority,
+                                             tmp_path: Path) -> None:
+    from ctpat_audit.trust.token import load_certificate
+
+    with pytest.raises(keys.KeyStoreError, match="no such certificate file"):
+        load_certificate(tmp_path / "missing.pem")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    with pytest.raises(keys.KeyStoreError, match="not a PEM certificate"):
+        load_certificate(junk)
+    assert load_certificate(ca.folder / "ca.pem") == ca.certificate

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.trust import keys
+from ctpat_audit.trust import token as token_keys
 from ctpat_audit.trust.signing import sign_report
 from ctpat_audit.trust.verify import verify_report
 from signing_helpers import CA_PASS, SPECIALIST, Setup, make_report
@@ -65,7 +66,7 @@ def test_sign_and_verify_with_a_p256_key_in_softhsm2(token: str, tmp_path: Path)
         assert priv[Attribute.SENSITIVE] and not priv[Attribute.EXTRACTABLE]
         public_key = load_der_public_key(encode_ec_public_key(pub))
         cert = keys.issue_certificate(ca, public_key, "Sam Spec", SPECIALIST, "specialist")
-        signer = keys.pkcs11_signer(session, cert, key_label="sam-spec")
+        signer = token_keys.pkcs11_signer(session, cert, key_label="sam-spec")
         assert signer.identity.role == "specialist"
 
         setup = Setup(tmp_path, ws, ca, {})
