@@ -168,6 +168,14 @@ def test_cli_verify_exit_codes(setup: Setup, signed: Path, copy: Path) -> None:
     assert "report.html: SHA-256 differs" in bad.output and "FAILED" in bad.output
 
 
+def test_verify_without_a_trust_store_says_so(signed: Path) -> None:
+    from ctpat_audit.core.errors import InputError
+
+    with pytest.raises(InputError, match="trust store: got None, expected the folder "
+                                         "WORKSPACE/keys"):
+        verify_report(signed, None)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("edit", [
     lambda m: m.update(signatures="x"),
     lambda m: m.update(signatures=[]),
