@@ -39,7 +39,7 @@ def test_broken_session_fails_alone_with_its_cell_and_the_rest_is_signed(tmp_pat
     out = tmp_path / "reports"
     kw = batch_kwargs(setup, out)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    args = [str(Path(sys.executable).parent / "ctpat-audit"), "batch", str(setup.ws.path),
+    args = [str(Path(sys.executable).parent / "ctpat-audit"), "batch", "-w", str(setup.ws.path),
             "--out", str(out), "--template", str(DATA / "report_min.ipynb"), "--workers", "1",
             "--key", str(setup.p12["sup"]), "--specialist-keys", str(setup.root),
             "--passphrase-env", kw["passphrase_env"], "--no-progress",

@@ -111,7 +111,7 @@ def _paths(ws: object) -> tuple[Path, Path]:
     dbp = root / "ctpat.sqlite"
     if not dbp.is_file():
         raise WorkspaceError(root, "no ctpat.sqlite here; create the workspace with "
-                             "`ctpat-audit init` and import partners first")
+                             f"`ctpat-audit init -w {root}` and import partners first")
     return root, dbp
 
 

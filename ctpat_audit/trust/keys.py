@@ -115,7 +115,7 @@ def trust_paths(trust: str | Path) -> tuple[Path, Path | None]:
         ca, crl = trust, trust.with_name("crl.pem")
     if not ca.is_file():
         raise KeyStoreError(ca, "no workspace root certificate here; create keys with "
-                        "`ctpat-audit keys new WORKSPACE ...` or pass --trust WORKSPACE/keys")
+                        "`ctpat-audit keys new -w WORKSPACE ...` or pass --trust WORKSPACE/keys")
     return ca, (crl if crl.is_file() else None)
 
 
@@ -184,7 +184,7 @@ def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthor
     folder = keys_folder(workspace)
     path = folder / "ca.p12"
     if not path.is_file():
-        raise KeyStoreError(path, "no workspace CA; `ctpat-audit keys new` creates it")
+        raise KeyStoreError(path, "no workspace CA; `ctpat-audit keys new -w WORKSPACE` creates it")
     try:
         key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(),
                                                         _passphrase(passphrase, "CA passphrase"))
