@@ -38,7 +38,8 @@ def as_of_option(help: str, *, default_today: bool = False, iso: bool = False
         day = value.date() if value else (dt.date.today() if default_today else None)
         return day.isoformat() if iso and day else day
 
-    return click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), callback=convert,
+    return click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                        callback=convert,
                         help=help)
 
 
