@@ -46,15 +46,15 @@ demo: install
 	rm -rf $(DEMO)
 	find $(REPORTS) -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 	$(BIN)/ctpat-audit sample $(DEMO)/source --partners $(PARTNERS) --seed $(SEED) --as-of $(AS_OF)
-	$(BIN)/ctpat-audit init $(DEMO)/workspace
-	$(BIN)/ctpat-audit import $(DEMO)/workspace $(DEMO)/source
-	$(BIN)/ctpat-audit sample-sessions $(DEMO)/workspace --validations $(VALIDATIONS) --self-assessments 3 --seed $(SEED) --as-of $(AS_OF)
-	$(BIN)/ctpat-audit portfolio $(DEMO)/workspace --as-of $(AS_OF) --limit 8 --xlsx $(DEMO)/portfolio.xlsx
-	$(CTPAT_PASS) $(BIN)/ctpat-audit keys demo $(DEMO)/workspace --passphrase-env CTPAT_DEMO_PASS
-	$(CTPAT_PASS) $(BIN)/ctpat-audit batch $(DEMO)/workspace --out $(REPORTS) \
+	$(BIN)/ctpat-audit init -w $(DEMO)/workspace
+	$(BIN)/ctpat-audit import -w $(DEMO)/workspace $(DEMO)/source
+	$(BIN)/ctpat-audit sample-sessions -w $(DEMO)/workspace --validations $(VALIDATIONS) --self-assessments 3 --seed $(SEED) --as-of $(AS_OF)
+	$(BIN)/ctpat-audit portfolio -w $(DEMO)/workspace --as-of $(AS_OF) --limit 8 --xlsx $(DEMO)/portfolio.xlsx
+	$(CTPAT_PASS) $(BIN)/ctpat-audit keys demo -w $(DEMO)/workspace --passphrase-env CTPAT_DEMO_PASS
+	$(CTPAT_PASS) $(BIN)/ctpat-audit batch -w $(DEMO)/workspace --out $(REPORTS) \
 	    --specialist-keys $(DEMO)/workspace/demo-keys --key $(DEMO)/workspace/demo-keys/supervisor-demo.supervisor_cbp.example.p12 \
 	    --passphrase-env CTPAT_DEMO_PASS
-	$(BIN)/ctpat-audit verify $$(ls -d $(REPORTS)/*/V-* | head -1) --trust $(DEMO)/workspace/keys --workspace $(DEMO)/workspace
+	$(BIN)/ctpat-audit verify $$(ls -d $(REPORTS)/*/V-* | head -1) --trust $(DEMO)/workspace/keys -w $(DEMO)/workspace
 	@echo
 	@echo "Signed, countersigned and verified reports: $(REPORTS)/index.html (and $(REPORTS)/index.xlsx)"
 	@echo "Portfolio workbook: $(DEMO)/portfolio.xlsx. Open a partner in JupyterLab: make lab ACCOUNT=<id> USER_EMAIL=<you>"
@@ -79,4 +79,4 @@ catalogue-demo: install  ## regenerate the demonstration catalogue after confirm
 	$(BIN)/python -m ctpat_audit.criteria.demonstration
 
 lab: install  ## JupyterLab on the demo workspace (run make demo first); ACCOUNT=0012345 USER_EMAIL=you@cbp.example
-	$(BIN)/ctpat-audit lab $(DEMO)/workspace $(if $(ACCOUNT),--account $(ACCOUNT),) $(if $(USER_EMAIL),--user $(USER_EMAIL),)
+	$(BIN)/ctpat-audit lab -w $(DEMO)/workspace $(if $(ACCOUNT),--account $(ACCOUNT),) $(if $(USER_EMAIL),--user $(USER_EMAIL),)

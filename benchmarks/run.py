@@ -63,8 +63,8 @@ def workspace(partners: int, per_partner: float, out: dict) -> Path:
                         "--seed", "1", "--shipments-per-partner", str(per_partner),
                         "--as-of", AS_OF.isoformat()], check=True)
     shutil.rmtree(ws, ignore_errors=True)
-    subprocess.run([str(BIN / "ctpat-audit"), "init", str(ws)], check=True, stdout=subprocess.DEVNULL)
-    wall, peak = run_child([str(BIN / "ctpat-audit"), "import", str(ws), str(src), "--quiet"])
+    subprocess.run([str(BIN / "ctpat-audit"), "init", "-w", str(ws)], check=True, stdout=subprocess.DEVNULL)
+    wall, peak = run_child([str(BIN / "ctpat-audit"), "import", "-w", str(ws), str(src), "--quiet"])
     import pyarrow.parquet as pq
     n_ship = pq.ParquetFile(src / "shipments.parquet").metadata.num_rows
     out.update({"import_s": round(wall, 2), "import_peak_mem_gib": round(peak, 3),

@@ -161,13 +161,13 @@ def test_cli_audit_verify_and_sessions(logged, tmp_path):
 
     ws_path = str(tmp_path / "ws")
     runner = CliRunner()
-    ok = runner.invoke(main, ["audit-verify", ws_path])
+    ok = runner.invoke(main, ["audit-verify", "-w", ws_path])
     assert ok.exit_code == 0 and "audit log OK: 6 entries" in ok.output
-    listed = runner.invoke(main, ["sessions", ws_path, "--status", "open"])
+    listed = runner.invoke(main, ["sessions", "-w", ws_path, "--status", "open"])
     assert listed.exit_code == 0 and "V-" in listed.output and "virtual" in listed.output
     _unguard(logged)
     logged.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
-    bad = runner.invoke(main, ["audit-verify", ws_path])
+    bad = runner.invoke(main, ["audit-verify", "-w", ws_path])
     assert bad.exit_code == 1 and "BROKEN" in bad.output and "seq 2: hash_mismatch" in bad.output
 
 

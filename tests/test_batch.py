@@ -39,7 +39,7 @@ def test_broken_session_fails_alone_with_its_cell_and_the_rest_is_signed(tmp_pat
     out = tmp_path / "reports"
     kw = batch_kwargs(setup, out)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    args = [str(Path(sys.executable).parent / "ctpat-audit"), "batch", str(setup.ws.path),
+    args = [str(Path(sys.executable).parent / "ctpat-audit"), "batch", "-w", str(setup.ws.path),
             "--out", str(out), "--template", str(DATA / "report_min.ipynb"), "--workers", "1",
             "--key", str(setup.p12["sup"]), "--specialist-keys", str(setup.root),
             "--passphrase-env", kw["passphrase_env"], "--no-progress",
@@ -279,3 +279,21 @@ def test_a_report_the_specialist_signed_is_countersigned_as_it_is(tmp_path: Path
     again = run_batch(setup.ws.path, workers=0, session_ids=[good.name],
                       **batch_kwargs(setup, out, specialist_keys=None))
     assert again.ran == 0 and (good / "report.pdf").read_bytes() == pdf  # up to date
+
+
+def test_summary_headline_and_one_line_per_failure(tmp_path: Path) -> None:
+    from ctpat_audit.batch.run import BatchSummary
+
+    ok = ReportResult("V-AAAAAAAAAA", ACCOUNT, "h1", "ok")
+    cell = ReportResult("V-BBBBBBBBBB", ACCOUNT, "h2", "failed", step="execute", failed_cell=4,
+                        error="\nZeroDivisionError: division by zero\n  File ...")
+    sign = ReportResult("V-CCCCCCCCCC", "0099999", "h3", "failed", step="sign",
+                        error="wrong passphrase")
+    summary = BatchSummary(selected=4, ran=3, ok=1, failed=2, skipped=1, wall_s=12.345,
+                           index_html=tmp_path / "index.html", index_xlsx=tmp_path / "index.xlsx",
+                           results=[ok, cell, sign])
+    assert summary.headline() == ("4 selected, 3 run (1 ok, 2 failed), 1 up to date or kept "
+                                  "failed; 12.3 s")
+    assert summary.failure_lines() == [
+        f"FAILED {ACCOUNT}/V-BBBBBBBBBB at execute cell 4: ZeroDivisionError: division by zero",
+        "FAILED 0099999/V-CCCCCCCCCC at sign: wrong passphrase"]

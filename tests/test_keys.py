@@ -120,35 +120,35 @@ def test_cli_keys_new_list_revoke_and_sign(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("KEY_PASS", KEY_PASS)
     runner = CliRunner()
     out = tmp_path / "spec.p12"
-    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Sam Spec", "--email",
+    res = runner.invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "Sam Spec", "--email",
                                "sam@cbp.example", "--role", "specialist", "--out", str(out),
                                "--passphrase-env", "KEY_PASS", "--ca-passphrase-env", "CA_PASS"])
     assert res.exit_code == 0, res.output
     assert out.is_file() and (ws.path / "keys" / "ca.pem").is_file()
     # a passphrase is never accepted as a plain argument
-    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "X", "--email",
+    res = runner.invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "X", "--email",
                                "x@cbp.example", "--role", "specialist", "--passphrase", "x"])
     assert res.exit_code == 2 and "No such option" in res.output
     # passphrase from a file, CA passphrase from the (hidden) prompt
     pw = tmp_path / "pw.txt"
     pw.write_text(KEY_PASS + "\n")
-    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Ana Officer", "--email",
+    res = runner.invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "Ana Officer", "--email",
                                "ana@example.com", "--role", "company_officer", "--account",
                                ACCOUNT, "--out", str(tmp_path / "co.p12"),
                                "--passphrase-file", str(pw)], input=CA_PASS + "\n")
     assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["keys", "list", str(ws.path)])
+    res = runner.invoke(main, ["keys", "list", "-w", str(ws.path)])
     assert "specialist" in res.output and f"partner {ACCOUNT}" in res.output
     serial = next(r["serial"] for r in keys.list_certs(ws.path)
                   if r["email"] == "ana@example.com")
-    res = runner.invoke(main, ["keys", "revoke", str(ws.path), serial, "--ca-passphrase-env",
+    res = runner.invoke(main, ["keys", "revoke", "-w", str(ws.path), serial, "--ca-passphrase-env",
                                "CA_PASS"])
-    assert res.exit_code == 0 and "REVOKED" in runner.invoke(main, ["keys", "list",
+    assert res.exit_code == 0 and "REVOKED" in runner.invoke(main, ["keys", "list", "-w",
                                                                     str(ws.path)]).output
-    res = runner.invoke(main, ["keys", "revoke", str(ws.path), serial], input="bad-pass-1\n")
-    assert res.exit_code == 2 and "wrong passphrase" in res.output
+    res = runner.invoke(main, ["keys", "revoke", "-w", str(ws.path), serial], input="bad-pass-1\n")
+    assert res.exit_code == 1 and "wrong passphrase" in res.output
 
-    # sign: a report folder of a session this specialist did not open is refused (exit 2)
+    # sign: a report folder of a session this specialist did not open is refused (exit 1)
     from ctpat_audit.sessions.session import open_session
     from session_helpers import CRITERIA
 
@@ -160,7 +160,7 @@ def test_cli_keys_new_list_revoke_and_sign(tmp_path: Path, monkeypatch) -> None:
     write_pdf(folder / "report.pdf", sid)
     res = runner.invoke(main, ["sign", str(folder), "--workspace", str(ws.path), "--key",
                                str(out), "--passphrase-env", "KEY_PASS"])
-    assert res.exit_code == 2 and "opened by other@cbp.example" in res.output
+    assert res.exit_code == 1 and "opened by other@cbp.example" in res.output
     # ... and the session this specialist opened is signed, then verifies
     with open_session(ws, ACCOUNT, "validation", "virtual", "sam@cbp.example",
                       criteria=CRITERIA, catalogue_version="test") as s:
@@ -174,3 +174,37 @@ def test_cli_keys_new_list_revoke_and_sign(tmp_path: Path, monkeypatch) -> None:
     assert "Validated by Sam Spec (specialist)" in res.output
     res = runner.invoke(main, ["verify", str(folder), "--trust", str(ws.path / "keys")])
     assert res.exit_code == 0 and "VERIFIED" in res.output
+
+
+def test_has_ca_before_and_after_the_first_key(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert not keys.has_ca(ws)
+    keys.init_ca(ws, CA_PASS)
+    assert keys.has_ca(ws)
+
+
+def test_a_token_certificate_never_overwrites_a_file_nor_touches_the_token(
+        ca: keys.CertificateAuthority, tmp_path: Path) -> None:
+    from ctpat_audit.trust.token import issue_token_certificate
+
+    out = tmp_path / "spec.pem"
+    out.write_text("kept")
+    # the module does not exist: reaching the token would fail with another error
+    with pytest.raises(keys.KeyStoreError, match="exists; choose a new file name"):
+        issue_token_certificate(ca, out, module=tmp_path / "no-such-module.so",
+                                token_label="t", pin="123456", key_label="k", name="Sam Spec",
+                                email="sam@cbp.example", role="specialist")
+    assert out.read_text() == "kept"
+
+
+def test_load_certificate_says_what_is_wrong(ca: keys.CertificateAuthority,
+                                             tmp_path: Path) -> None:
+    from ctpat_audit.trust.token import load_certificate
+
+    with pytest.raises(keys.KeyStoreError, match="no such certificate file"):
+        load_certificate(tmp_path / "missing.pem")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    with pytest.raises(keys.KeyStoreError, match="not a PEM certificate"):
+        load_certificate(junk)
+    assert load_certificate(ca.folder / "ca.pem") == ca.certificate

@@ -117,7 +117,7 @@ def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
 
 
 def test_cli_prints_url_with_token_and_stops_on_interrupt(ws):
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", str(ws),
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", "-w", str(ws),
                              "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

@@ -58,9 +58,9 @@ def test_report_and_batch_report_a_failing_cell_alike(tmp_path: Path) -> None:
     template = str(DATA / "report_min.ipynb")
     runner = CliRunner()
 
-    one = runner.invoke(main, ["report", ws, "--session", sid, "--out", str(tmp_path / "one"),
+    one = runner.invoke(main, ["report", "-w", ws, "--session", sid, "--out", str(tmp_path / "one"),
                                "--template", template, "--format", "ipynb"])
-    assert one.exit_code == 2, one.output
+    assert one.exit_code == 1, one.output
     found = re.search(r"notebook cell (\d+) \('([^']*)'\): (.*); executed notebook kept at "
                       r"(\S+)", one.output)
     assert found, one.output
@@ -69,7 +69,7 @@ def test_report_and_batch_report_a_failing_cell_alike(tmp_path: Path) -> None:
     assert excerpt.startswith("failing = sum(")
     assert not (tmp_path / "one" / ACCOUNT).exists()  # nothing published
 
-    many = runner.invoke(main, ["batch", ws, "--out", str(tmp_path / "many"), "--template",
+    many = runner.invoke(main, ["batch", "-w", ws, "--out", str(tmp_path / "many"), "--template",
                                 template, "--workers", "0", "--no-progress",
                                 "--kernel-warmup", LIGHT_WARMUP])
     assert many.exit_code == 1, many.output

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.trust import keys
+from ctpat_audit.trust import token as token_keys
 from ctpat_audit.trust.signing import sign_report
 from ctpat_audit.trust.verify import verify_report
 from signing_helpers import CA_PASS, SPECIALIST, Setup, make_report
@@ -65,7 +66,7 @@ def test_sign_and_verify_with_a_p256_key_in_softhsm2(token: str, tmp_path: Path)
         assert priv[Attribute.SENSITIVE] and not priv[Attribute.EXTRACTABLE]
         public_key = load_der_public_key(encode_ec_public_key(pub))
         cert = keys.issue_certificate(ca, public_key, "Sam Spec", SPECIALIST, "specialist")
-        signer = keys.pkcs11_signer(session, cert, key_label="sam-spec")
+        signer = token_keys.pkcs11_signer(session, cert, key_label="sam-spec")
         assert signer.identity.role == "specialist"
 
         setup = Setup(tmp_path, ws, ca, {})
@@ -91,16 +92,16 @@ def test_cli_keys_new_and_sign_through_the_token(token: str, tmp_path: Path,
     p11 = ["--pkcs11-module", MODULE, "--token-label", token, "--key-label", "cli-spec",
            "--pin-env", "TOKEN_PIN"]
     cert = tmp_path / "spec.pem"
-    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Sam Spec", "--email",
+    res = runner.invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "Sam Spec", "--email",
                                SPECIALIST, "--role", "specialist", "--out", str(cert),
                                "--ca-passphrase-env", "CA_PASS", *p11])
     assert res.exit_code == 0, res.output
     assert "generated in token" in res.output and b"PRIVATE" not in cert.read_bytes()
-    res = runner.invoke(main, ["keys", "new", str(ws.path), "--name", "Sam Spec", "--email",
+    res = runner.invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "Sam Spec", "--email",
                                SPECIALIST, "--role", "specialist", "--out",
                                str(tmp_path / "again.pem"), "--ca-passphrase-env", "CA_PASS",
                                *p11])
-    assert res.exit_code == 2 and "already holds a key" in res.output
+    assert res.exit_code == 1 and "already holds a key" in res.output
 
     setup = Setup(tmp_path, ws, keys.load_ca(ws.path, CA_PASS), {})
     folder = make_report(setup, evidence=False)
@@ -110,5 +111,5 @@ def test_cli_keys_new_and_sign_through_the_token(token: str, tmp_path: Path,
     monkeypatch.setenv("TOKEN_PIN", "000000")
     bad = runner.invoke(main, ["sign", str(folder), "--workspace", str(ws.path), "--cert",
                                str(cert), *p11])
-    assert bad.exit_code == 2 and "wrong PIN" in bad.output
+    assert bad.exit_code == 1 and "wrong PIN" in bad.output
     assert verify_report(folder, ws.path / "keys").ok

@@ -357,7 +357,7 @@ def test_cli_prints_summary_and_writes_workbook(hand_ws, tmp_path, monkeypatch):
     monkeypatch.setattr("ctpat_audit.criteria.catalogue.load_catalogue",
                         lambda version=None, workspace=None: demo_test_catalogue())
     out = tmp_path / "p.xlsx"
-    res = CliRunner().invoke(main, ["portfolio", str(ws.path), "--as-of", "2026-11-01",
+    res = CliRunner().invoke(main, ["portfolio", "-w", str(ws.path), "--as-of", "2026-11-01",
                                     "--baseline", str(baseline), "--xlsx", str(out)])
     assert res.exit_code == 0, res.output
     text = res.output

@@ -116,14 +116,14 @@ def test_cli_round_trip_and_exit_codes(ws, partner, tmp_path):
     p, email = partner
     exe = str(Path(sys.executable).parent / "ctpat-audit")
     out = tmp_path / "cli.xlsx"
-    r = subprocess.run([exe, "questionnaire", "export", str(ws.path), p.account_id, "--out", str(out)],
+    r = subprocess.run([exe, "questionnaire", "export", "-w", str(ws.path), p.account_id, "--out", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     _fill(out, {0: ("Bogus", "", "")})
-    r = subprocess.run([exe, "questionnaire", "import", str(ws.path), str(out), "--contact", email],
+    r = subprocess.run([exe, "questionnaire", "import", "-w", str(ws.path), str(out), "--contact", email],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 3 and "unknown_status" in r.stderr and "Questionnaire" in r.stderr
     _fill(out, {0: ("Meets", "ok", "")})
-    r = subprocess.run([exe, "questionnaire", "import", str(ws.path), str(out), "--contact", email],
+    r = subprocess.run([exe, "questionnaire", "import", "-w", str(ws.path), str(out), "--contact", email],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "1 answered" in r.stdout

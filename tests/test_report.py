@@ -142,10 +142,10 @@ def test_broken_session_marks_notebook_and_names_cell(rendered, tmp_path):
     assert [o for o in failed.outputs if o.output_type == "error"]
     assert not (tmp_path / "V-AAAAAAAAAA").exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["_failed"]
-    # the CLI prints the same error and exits 2
-    res = CliRunner().invoke(main, ["report", str(ws.path), "--session", "V-AAAAAAAAAA",
+    # the CLI prints the same error and exits 1
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.path), "--session", "V-AAAAAAAAAA",
                                     "--out", str(tmp_path / "cli"), "--format", "ipynb"])
-    assert res.exit_code == 2 and "notebook cell" in res.output
+    assert res.exit_code == 1 and "notebook cell" in res.output
 
 
 def test_bad_ids_and_options_refused(rendered, tmp_path):

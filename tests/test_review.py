@@ -106,7 +106,7 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
     ws, _, frame = reviewed
     exe = Path(sys.executable).parent / "ctpat-audit"
     out = tmp_path / "review.xlsx"
-    r = subprocess.run([str(exe), "review", str(ws.path), "--as-of", "2026-11-01", "--xlsx", str(out)],
+    r = subprocess.run([str(exe), "review", "-w", str(ws.path), "--as-of", "2026-11-01", "--xlsx", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "DEMONSTRATION" in r.stdout and frame.iloc[0]["account_id"] in r.stdout
@@ -116,11 +116,11 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
     header = [c.value for c in sheet[2]]
     assert header[:4] == ["account_id", "legal_name", "status", "entity_types"]
     assert sheet.freeze_panes == "A3"
-    one = subprocess.run([str(exe), "review", str(ws.path), frame.iloc[0]["account_id"], "--as-of", "2026-11-01"],
+    one = subprocess.run([str(exe), "review", "-w", str(ws.path), frame.iloc[0]["account_id"], "--as-of", "2026-11-01"],
                          capture_output=True, text=True, timeout=120)
     assert one.returncode == 0 and "annual review:" in one.stdout and "suspension risk:" in one.stdout
-    missing = subprocess.run([str(exe), "review", str(ws.path), "nope"], capture_output=True, text=True)
-    assert missing.returncode == 2 and "no partner" in missing.stderr
+    missing = subprocess.run([str(exe), "review", "-w", str(ws.path), "nope"], capture_output=True, text=True)
+    assert missing.returncode == 1 and "no partner" in missing.stderr
 
 
 def test_portfolio_completeness_same_from_derived_file_and_from_the_responses(reviewed, tmp_path):

@@ -44,7 +44,7 @@ def test_sample_sessions_are_realistic_and_deterministic(tmp_path):
 def test_cli_sample_sessions(tmp_path):
     ws, _ = sample_workspace_with_sessions(tmp_path, validations=0, self_assessments=0,
                                            partners=6)
-    r = CliRunner().invoke(main, ["sample-sessions", str(ws.path), "--validations", "1",
+    r = CliRunner().invoke(main, ["sample-sessions", "-w", str(ws.path), "--validations", "1",
                                   "--self-assessments", "1", "--seed", "3",
                                   "--as-of", "2026-11-01"])
     assert r.exit_code == 0, r.output

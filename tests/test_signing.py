@@ -339,7 +339,7 @@ def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeyp
     folder = make_report(ws_setup)
     monkeypatch.setenv("DEMO_PASS", "demo-passphrase")
     runner = CliRunner()
-    res = runner.invoke(main, ["keys", "demo", str(ws_setup.ws.path), "--passphrase-env",
+    res = runner.invoke(main, ["keys", "demo", "-w", str(ws_setup.ws.path), "--passphrase-env",
                                "DEMO_PASS"])
     assert res.exit_code == 0, res.output
     assert SPECIALIST in res.output and "demo.supervisor@cbp.example" in res.output
@@ -350,7 +350,7 @@ def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeyp
         assert res.exit_code == 0, res.output
         assert who in res.output
     res = runner.invoke(main, ["sign", str(folder), *common])
-    assert res.exit_code == 2 and "no key" in res.output
+    assert res.exit_code == 1 and "no key" in res.output
     res = runner.invoke(main, ["verify", str(folder), "--trust",
                                str(ws_setup.ws.path / "keys")])
     assert res.exit_code == 0 and "VERIFIED" in res.output

@@ -168,6 +168,27 @@ def test_cli_verify_exit_codes(setup: Setup, signed: Path, copy: Path) -> None:
     assert "report.html: SHA-256 differs" in bad.output and "FAILED" in bad.output
 
 
+def test_cli_verify_reads_no_workspace_from_the_environment(setup: Setup, signed: Path,
+                                                            tmp_path: Path) -> None:
+    """$CTPAT_WORKSPACE names the user's own workspace, not the one a report came from: an
+    audit-log check against it would fail a genuine report, so verify needs -w for it."""
+    other = tmp_path / "elsewhere"
+    res = CliRunner().invoke(main, ["verify", str(signed), "--trust", str(trust(setup))],
+                             env={"CTPAT_WORKSPACE": str(other)})
+    assert res.exit_code == 0 and "VERIFIED" in res.output, res.output
+    res = CliRunner().invoke(main, ["verify", str(signed), "--trust", str(trust(setup)),
+                                    "-w", str(other)])
+    assert res.exit_code == 1 and "audit log" in res.output
+
+
+def test_verify_without_a_trust_store_says_so(signed: Path) -> None:
+    from ctpat_audit.core.errors import InputError
+
+    with pytest.raises(InputError, match="trust store: got None, expected the folder "
+                                         "WORKSPACE/keys"):
+        verify_report(signed, None)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("edit", [
     lambda m: m.update(signatures="x"),
     lambda m: m.update(signatures=[]),

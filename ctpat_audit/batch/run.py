@@ -248,6 +248,25 @@ class BatchSummary:
     index_xlsx: Path
     results: list[ReportResult]
 
+    def headline(self) -> str:
+        """One line: reports selected, run (ok, failed), skipped, and the wall time."""
+        return (f"{self.selected} selected, {self.ran} run ({self.ok} ok, {self.failed} "
+                f"failed), {self.skipped} up to date or kept failed; {self.wall_s:.1f} s")
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed report: which, the step (and notebook cell) where it failed,
+        and the first line of the error (the index has the whole of it)."""
+        lines = []
+        for r in self.results:
+            if r.status != "ok":
+                cell = f" cell {r.failed_cell}" if r.failed_cell is not None else ""
+                first = (r.error.strip().splitlines() or [""])[0]
+                kept = (f"; executed notebook kept at {self.index_html.parent / r.notebook}"
+                        if r.notebook else "")
+                lines.append(f"FAILED {r.account_id}/{r.session_id} at {r.step}{cell}: "
+                             f"{first}{kept}")
+        return lines
+
 
 def _tasks(ws_root: Path, selected: list[dict[str, str]], template: Path,
            extra: str) -> list[ReportTask]:

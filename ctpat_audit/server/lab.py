@@ -269,7 +269,7 @@ def parameter(name: str, value: Any, env: str | None = None, *, required: bool =
         raise InputError(f"notebook parameter {name}", value,
                          f"a value: set {name} in the parameters cell at the top, run with "
                          f"`papermill ... -p {name} VALUE`, or start with `ctpat-audit lab "
-                         "WORKSPACE --account ID`")
+                         "-w WORKSPACE --account ID`")
     return value
 
 

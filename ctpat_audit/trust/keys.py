@@ -17,14 +17,12 @@ machine-readably in a non-critical extension (:data:`ROLE_OID`, a UTF-8 JSON str
 digitalSignature + nonRepudiation (contentCommitment).
 
 Private keys are never written in clear: signer keys go into a PKCS#12 file encrypted with
-the signer's passphrase (AES-256, PBKDF2), or stay in a PKCS#11 token (:func:`pkcs11_signer`).
+the signer's passphrase (AES-256, PBKDF2), or stay in a PKCS#11 token (:mod:`ctpat_audit.trust.token`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,7 @@ from ctpat_audit.core.files import write_atomic
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
            "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
-           "identity_of", "fingerprint", "load_signer", "pkcs11_signer", "pkcs11_session",
-           "pkcs11_new_key", "trust_paths"]
+           "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca"]
 
 ROLES = ("specialist", "supervisor", "company_officer")
 #: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
@@ -114,7 +111,7 @@ def trust_paths(trust: str | Path) -> tuple[Path, Path | None]:
         ca, crl = trust, trust.with_name("crl.pem")
     if not ca.is_file():
         raise KeyStoreError(ca, "no workspace root certificate here; create keys with "
-                        "`ctpat-audit keys new WORKSPACE ...` or pass --trust WORKSPACE/keys")
+                        "`ctpat-audit keys new -w WORKSPACE ...` or pass --trust WORKSPACE/keys")
     return ca, (crl if crl.is_file() else None)
 
 
@@ -139,11 +136,16 @@ def keys_folder(workspace: str | Path) -> Path:
     return ws / "keys"
 
 
+def has_ca(workspace: str | Path) -> bool:
+    """Whether the workspace CA exists yet (:func:`init_ca` creates it on first use)."""
+    return (keys_folder(workspace) / "ca.pem").exists()
+
+
 def init_ca(workspace: str | Path, passphrase: str | bytes, *, name: str | None = None,
             clock: Clock = utc_now) -> CertificateAuthority:
     """Create the workspace CA (ca.pem + encrypted ca.p12) unless it exists; then load it."""
     folder = keys_folder(workspace)
-    if (folder / "ca.pem").exists():
+    if has_ca(workspace):
         return load_ca(workspace, passphrase)
     secret = _passphrase(passphrase, "CA passphrase")
     key = ec.generate_private_key(ec.SECP256R1())
@@ -178,7 +180,7 @@ def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthor
     folder = keys_folder(workspace)
     path = folder / "ca.p12"
     if not path.is_file():
-        raise KeyStoreError(path, "no workspace CA; `ctpat-audit keys new` creates it")
+        raise KeyStoreError(path, "no workspace CA; `ctpat-audit keys new -w WORKSPACE` creates it")
     try:
         key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(),
                                                         _passphrase(passphrase, "CA passphrase"))
@@ -363,56 +365,3 @@ def load_signer(p12_path: str | Path, passphrase: str | bytes) -> Signer:
     if hanko is None or cert is None or key is None:
         raise KeyStoreError(path, "not a PKCS#12 file with a key and its certificate")
     return Signer(hanko, cert, identity_of(cert))
-
-
-def pkcs11_signer(session: Any, certificate: x509.Certificate, *, key_label: str | None = None,
-                  key_id: bytes | None = None) -> Signer:
-    """A signer whose P-256 key stays in a PKCS#11 token (``session``: an open python-pkcs11
-    session, logged in). EC keys in SoftHSM2 need pyHanko's ``use_raw_mechanism=True``: the
-    token signs the digest pyHanko computed (CKM_ECDSA) instead of hashing itself."""
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko.sign.pkcs11 import PKCS11Signer
-
-    asn1_cert = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-    hanko = PKCS11Signer(session, key_label=key_label, key_id=key_id, signing_cert=asn1_cert,
-                         use_raw_mechanism=True, other_certs_to_pull=None)
-    return Signer(hanko, certificate, identity_of(certificate))
-
-
-@contextmanager
-def pkcs11_session(module: str | Path, token_label: str, pin: str) -> Iterator[Any]:
-    """A logged-in read-write session on the token labelled ``token_label``."""
-    import pkcs11
-
-    try:
-        token = pkcs11.lib(str(module)).get_token(token_label=token_label)
-    except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
-        raise KeyStoreError(module, f"no single token labelled {token_label!r}") from exc
-    try:
-        session = token.open(rw=True, user_pin=pin)
-    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
-        raise KeyStoreError(module, f"token {token_label!r}: wrong PIN") from exc
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def pkcs11_new_key(session: Any, label: str) -> ec.EllipticCurvePublicKey:
-    """Generate a P-256 key pair inside the token (private key sensitive, never extractable);
-    returns the public key, to be certified with :func:`issue_certificate`."""
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-    from pkcs11 import Attribute, KeyType, ObjectClass
-    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
-
-    if list(session.get_objects({Attribute.LABEL: label, Attribute.CLASS:
-                                 ObjectClass.PRIVATE_KEY})):
-        raise KeyStoreError(label, "the token already holds a key with this label")
-    params = session.create_domain_parameters(
-        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-        local=True)
-    pub, _ = params.generate_keypair(store=True, label=label, private_template={
-        Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})
-    key = load_der_public_key(encode_ec_public_key(pub))
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return key

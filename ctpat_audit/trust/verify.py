@@ -26,6 +26,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ctpat_audit.core.errors import InputError
 from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
 from ctpat_audit.trust.manifest import (MANIFEST, MANIFEST_SIG, ManifestError, file_sha256, read_manifest,
                        report_files)
@@ -126,12 +127,16 @@ def _status_problem(status: Any) -> str | None:
 
 def verify_report(report_dir: str | Path, trust: str | Path,
                   workspace: str | Path | None = None) -> VerificationReport:
-    """Check a signed report folder against a trust store (``WS/keys`` or a CA .pem file).
+    """Check a signed report folder against a trust store (``WS/keys`` or a CA .pem file;
+    required: InputError when None).
 
     ``workspace`` (optional, not needed offline): also check that workspace's audit log end
     to end and that it still holds the head hash the manifest pinned (not truncated or
     rewritten since signing).
     """
+    if trust is None:
+        raise InputError("trust store", trust, "the folder WORKSPACE/keys or the workspace's "
+                         "ca.pem file: the root certificate the signatures are checked against")
     folder = Path(report_dir)
     rep = VerificationReport(folder)
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ctpat_audit.analysis.portfolio import Portfolio
+from ctpat_audit.ui.terminal import plain_frame
 
 #: Columns shown in the terminal, per table (the workbook has every column).
 TERMINAL_COLUMNS = {
@@ -34,17 +35,6 @@ def _rate_text(rate: float, lo: float, hi: float) -> str:
     return f"{100 * rate:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
 
 
-def _clip(frame: pd.DataFrame, width: int = 48) -> pd.DataFrame:
-    out = frame.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            text = out[c].astype(object).where(out[c].notna(), "").map(str)
-            out[c] = text.map(lambda s: s if len(s) <= width else s[:width - 3] + "...")
-        elif pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d").fillna("")
-    return out.astype(object).where(out.notna(), "")
-
-
 def _section(title: str, frame: pd.DataFrame, total: int, limit: int) -> list[str]:
     shown = min(limit, len(frame))
     head = f"{title} ({'none' if total == 0 else f'top {shown} of {total}' if total > shown else total})"
@@ -52,7 +42,7 @@ def _section(title: str, frame: pd.DataFrame, total: int, limit: int) -> list[st
     if len(frame):
         with pd.option_context("display.width", 250, "display.max_columns", 50,
                                "display.max_colwidth", 60):
-            lines.append(_clip(frame.head(limit)).to_string(index=False))
+            lines.append(plain_frame(frame.head(limit)).to_string(index=False))
     return lines
 
 

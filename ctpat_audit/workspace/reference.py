@@ -77,7 +77,7 @@ def open_workspace(path: str | Path) -> "Workspace":
     path = Path(path)
     if not (path / DB_NAME).is_file():
         raise WorkspaceError(path, "is not a ctpat-audit workspace "
-                             f"(no {DB_NAME}); create one with `ctpat-audit init {path}`")
+                             f"(no {DB_NAME}); create one with `ctpat-audit init -w {path}`")
     return Workspace(path)
 
 

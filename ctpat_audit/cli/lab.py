@@ -1,0 +1,38 @@
+"""``lab``: JupyterLab (or Voila) for one user on 127.0.0.1."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ctpat_audit.cli.options import workspace_option
+
+
+@click.command()
+@workspace_option()
+@click.option("--account", "account_id", default=None, help="Partner account id to open.")
+@click.option("--user", default=None, help="Specialist (or, with --voila, contact e-mail).")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@click.option("--voila", is_flag=True,
+              help="Serve the self-assessment notebook with Voila (no code shown).")
+def lab(workspace: Path, account_id: str | None, user: str | None, port: int | None,
+        no_browser: bool, voila: bool) -> None:
+    """Start JupyterLab (or Voila) on 127.0.0.1 with a random token and open the notebook."""
+    import webbrowser
+
+    from ctpat_audit.server.lab import start_lab, start_voila
+
+    start = start_voila if voila else start_lab
+    server = start(workspace, account_id, user=user, port=port)
+    click.echo(f"{'Voila' if voila else 'JupyterLab'} is running (workspace {workspace}).")
+    click.echo(f"Open: {server.url}")
+    click.echo("Press Ctrl-C to stop.")
+    if not no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping ...")
+    finally:
+        server.stop()
