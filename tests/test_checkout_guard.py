@@ -15,6 +15,13 @@ from checkout_guard import changes, snapshot
 TESTS = Path(__file__).resolve().parent
 
 
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This environment without what the running pytest (or its xdist worker) set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(extra)
+    return env
+
+
 def test_snapshot_and_changes_name_what_was_created_changed_and_deleted(tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "mod.py").write_text("x = 1\n")
@@ -83,7 +90,7 @@ def _run(root: Path, basetemp: Path, *args: str) -> subprocess.CompletedProcess[
     lib = basetemp.parent / "lib"  # the plugin imported from a copy: its bytecode lands there
     lib.mkdir(exist_ok=True)
     shutil.copy2(TESTS / "checkout_guard.py", lib)
-    env = {**os.environ, "PYTHONPATH": str(lib)}
+    env = _clean_env(PYTHONPATH=str(lib))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode is written, and must not count
     return subprocess.run([sys.executable, "-m", "pytest", "-q", f"--basetemp={basetemp}",
                            *args], cwd=root, env=env, capture_output=True, text=True,
@@ -121,7 +128,7 @@ def test_artifacts_go_to_ctpat_test_artifacts_and_the_run_says_where(tmp_path):
     """The real suite's conftest: a worker saves a chart under $CTPAT_TEST_ARTIFACTS, and the
     controller prints that folder at the end of the run."""
     art = tmp_path / "artifacts"
-    env = {**os.environ, "CTPAT_TEST_ARTIFACTS": str(art)}
+    env = _clean_env(CTPAT_TEST_ARTIFACTS=str(art))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
            f"--basetemp={tmp_path / 'basetemp'}", "tests/test_charts.py", "-k", "backlog"]
     run = subprocess.run(cmd, cwd=TESTS.parent, env=env, capture_output=True, text=True,
