@@ -1,7 +1,9 @@
-"""Charts: built from real metrics, saved as PNG to tests/artifacts/, contents checked."""
+"""Charts: built from real metrics, saved as PNG to the run's artifacts folder (outside the
+checkout; printed at the end of the run), contents checked."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -10,10 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ctpat_audit.ui import charts
 from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics
+from ctpat_audit.ui import charts
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 AS_OF = dt.date(2025, 3, 1)
 
 
@@ -48,15 +49,18 @@ def comparison(metrics):
     return compare_to_baseline(metrics, base)
 
 
-def save(fig: Figure, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    fig.savefig(path)
-    assert path.stat().st_size > 5_000  # a real image, not an empty canvas
-    return path
+@pytest.fixture
+def save(artifacts_dir: Path) -> Callable[[Figure, str], Path]:
+    """Save a figure as ``name`` in the artifacts folder and check it is a real image."""
+    def save_figure(fig: Figure, name: str) -> Path:
+        path = artifacts_dir / name
+        fig.savefig(path)
+        assert path.stat().st_size > 5_000  # a real image, not an empty canvas
+        return path
+    return save_figure
 
 
-def test_exam_rate_by_port(comparison):
+def test_exam_rate_by_port(comparison, save):
     rc_before = dict(matplotlib.rcParams)
     fig = charts.exam_rate_by_port(comparison)
     assert dict(matplotlib.rcParams) == rc_before  # no global style change
@@ -80,7 +84,7 @@ def test_exam_rate_by_port(comparison):
     save(fig, "exam_rate_by_port.png")
 
 
-def test_exam_types(metrics):
+def test_exam_types(metrics, save):
     fig = charts.exam_types(metrics.by_exam_type)
     ax = fig.axes[0]
     assert len(ax.patches) == 5  # one bar per exam type, zeros included
@@ -89,7 +93,7 @@ def test_exam_types(metrics):
     save(fig, "exam_types.png")
 
 
-def test_monthly_trend(metrics):
+def test_monthly_trend(metrics, save):
     fig = charts.monthly_trend(metrics.by_month)
     ax = fig.axes[0]
     assert len(ax.lines) == 2
@@ -102,7 +106,7 @@ def test_monthly_trend(metrics):
     save(fig, "monthly_trend.png")
 
 
-def test_backlog_by_region():
+def test_backlog_by_region(save):
     frame = pd.DataFrame({"region": ["MX / Tamaulipas / Reynosa", "US / TX / Laredo",
                                      "MX / Nuevo Leon / Monterrey", "US / TX / Laredo"],
                           "backlog": [12, 5, 9, 2]})

@@ -1,6 +1,9 @@
-"""`ctpat-audit lab`: JupyterLab and Voila on 127.0.0.1, refused without the token."""
+"""`ctpat-audit lab`: JupyterLab and Voila on 127.0.0.1, refused without the token, serving the
+user's own copies of the notebooks (the installed ones are never opened or written)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -16,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.core.errors import InputError
-from ctpat_audit.server.lab import account_parameter, parameter, start_lab, start_voila
+from ctpat_audit.server.lab import (account_parameter, notebooks_dir, parameter, start_lab,
+                                    start_voila)
+from ctpat_audit.server.user_notebooks import ORIGIN_FILE, prepare_user_notebooks
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -52,6 +57,46 @@ def ws(sample_workspace, tmp_path: Path) -> Path:
     return dst
 
 
+def _installed_state() -> dict[str, str]:
+    """Every file under the installed notebooks folder (bytecode aside) with its SHA-256."""
+    root = notebooks_dir()
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _api(server, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.base_url + path, data=data, method=method, headers={
+        "Authorization": f"token {server.token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read().decode()
+            return r.status, json.loads(text) if text else {}
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def _read_until_open(proc: subprocess.Popen) -> list[str]:
+    """The CLI's lines up to and including the one with the URL."""
+    lines, deadline = [], time.monotonic() + 60
+    while not (lines and "Open:" in lines[-1]) and time.monotonic() < deadline:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line or proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+        lines.append(line)
+    return lines
+
+
+def _cli_lab(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", *args,
+                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    proc.send_signal(2)  # Ctrl-C
+    proc.wait(20)
+
+
 def test_jupyterlab_refuses_requests_without_the_token(ws):
     with start_lab(ws, "0000001") as server:
         assert server.token and len(server.token) >= 32 and server.base_url.startswith(
@@ -74,11 +119,39 @@ def test_jupyterlab_refuses_requests_without_the_token(ws):
     assert server.process.poll() is not None  # stopped with the context
 
 
-def test_lab_saves_notebooks_without_outputs_or_widget_state(ws, tmp_path):
-    import json
+def test_lab_serves_the_users_copy_and_never_writes_the_installed_notebooks(ws):
+    before = _installed_state()
+    with start_lab(ws, "0000001", user="Ana.Specialist@CBP.example") as server:
+        copy_dir = ws / "notebooks" / "ana.specialist@cbp.example"
+        assert server.root == copy_dir.resolve()
+        shipped = {name for name in before if name.endswith(".ipynb")}
+        assert server.notebooks is not None and set(server.notebooks.copied) == shipped
+        assert any(str(copy_dir) in line for line in server.notices)
+        status, listing = _api(server, "GET", "api/contents")
+        assert status == 200
+        assert {c["name"] for c in listing["content"]} == shipped  # .origin.json is hidden
+        status, model = _api(server, "GET", "api/contents/validation.ipynb")
+        assert status == 200
+        nb = model["content"]
+        nb["cells"].append({"cell_type": "markdown", "metadata": {}, "id": "my-note",
+                            "source": "Ana's working note"})
+        status, _ = _api(server, "PUT", "api/contents/validation.ipynb",
+                         {"type": "notebook", "format": "json", "content": nb})
+        assert status == 200
+        status, _ = _api(server, "POST", "api/contents/validation.ipynb/checkpoints")
+        assert status == 201
+    assert "Ana's working note" in (copy_dir / "validation.ipynb").read_text()
+    assert (copy_dir / ".ipynb_checkpoints" / "validation-checkpoint.ipynb").is_file()
+    assert _installed_state() == before  # same files, same bytes: no checkpoint, no edit
+    # the next launch keeps the edited copy as it is and has nothing to say
+    again = prepare_user_notebooks(ws, "ana.specialist@cbp.example")
+    assert again.notices() == [] and again.folder == copy_dir
+    assert "Ana's working note" in (copy_dir / "validation.ipynb").read_text()
 
+
+def test_lab_saves_notebooks_without_outputs_or_widget_state(ws, tmp_path):
     root = tmp_path / "nbs"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "notebooks", root)
+    shutil.copytree(notebooks_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
     nb = json.loads((root / "validation.ipynb").read_text())
     code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ACME secrets"}]
@@ -103,6 +176,8 @@ def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
                               "LIMIT 1").fetchone()
     conn.close()
     with start_voila(ws, acc, user=email) as server:
+        assert server.root == (ws / "notebooks" / email.lower()).resolve()
+        assert sorted(p.name for p in server.root.glob("*.ipynb")) == ["self_assessment.ipynb"]
         status, where, _ = _get(server.base_url)
         assert status in (302, 403) and (status == 403 or "/login" in where)
         status, _, body = _get(server.url, timeout=120)
@@ -117,23 +192,54 @@ def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
 
 
 def test_cli_prints_url_with_token_and_stops_on_interrupt(ws):
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", "-w", str(ws),
-                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    # a copy made from an older installed notebook: lab says so in one line and names the option
+    user = "old.copy@cbp.example"
+    folder = prepare_user_notebooks(ws, user).folder
+    older = (folder / "validation.ipynb").read_bytes().replace(b'"parameters"',
+                                                                b'"parameters", "v0"', 1)
+    (folder / "validation.ipynb").write_bytes(older)
+    origin = json.loads((folder / ORIGIN_FILE).read_text())
+    origin["validation.ipynb"] = {"sha256": hashlib.sha256(older).hexdigest(), "version": "0.0.1"}
+    (folder / ORIGIN_FILE).write_text(json.dumps(origin))
+    proc = _cli_lab("-w", str(ws), "--user", user)
     try:
-        line, deadline = "", time.monotonic() + 60
-        while "Open:" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            assert line or proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+        lines = _read_until_open(proc)
         url = re.search(r"(http://127\.0\.0\.1:\d+/lab/tree/validation\.ipynb\?token=\S+)",
-                        line)
-        assert url, line
+                        lines[-1])
+        assert url, lines
         assert _get(url.group(1))[0] == 200
         assert _get(url.group(1).split("?")[0])[0] == 302
     finally:
-        proc.send_signal(2)  # Ctrl-C
-        proc.wait(20)
+        _interrupt(proc)
     assert proc.returncode == 0
+    newer = [line for line in lines if "--refresh-notebooks" in line]
+    assert len(newer) == 1 and "validation.ipynb" in newer[0] and "newer" in newer[0], lines
+    assert "portfolio.ipynb" not in newer[0]
+    assert (folder / "validation.ipynb").read_bytes() == older  # told, never overwritten
+
+
+def test_cli_refresh_notebooks_keeps_the_old_copy_as_a_backup(ws):
+    user = "ana@cbp.example"
+    folder = prepare_user_notebooks(ws, user).folder
+    edited = (folder / "validation.ipynb").read_bytes().replace(b'"parameters"',
+                                                                 b'"parameters", "mine"', 1)
+    (folder / "validation.ipynb").write_bytes(edited)
+    installed = (notebooks_dir() / "validation.ipynb").read_bytes()
+    proc = _cli_lab("-w", str(ws), "--user", user, "--refresh-notebooks")
+    try:
+        lines = _read_until_open(proc)
+    finally:
+        _interrupt(proc)
+    assert proc.returncode == 0
+    backups = list((folder / "backups").glob("validation-*.ipynb"))
+    assert len(backups) == 1 and re.fullmatch(r"validation-\d{8}T\d{6}Z\.ipynb",
+                                              backups[0].name)
+    assert backups[0].read_bytes() == edited
+    assert (folder / "validation.ipynb").read_bytes() == installed
+    said = [line for line in lines if "Refreshed validation.ipynb" in line]
+    assert len(said) == 1 and str(backups[0]) in said[0], lines
+    # the copies that matched the installed ones are left alone, without backups
+    assert sorted(p.name.split("-")[0] for p in (folder / "backups").iterdir()) == ["validation"]
 
 
 def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypatch):

@@ -16,15 +16,22 @@ from ctpat_audit.cli.options import workspace_option
 @click.option("--no-browser", is_flag=True, help="Only print the URL.")
 @click.option("--voila", is_flag=True,
               help="Serve the self-assessment notebook with Voila (no code shown).")
+@click.option("--refresh-notebooks", is_flag=True,
+              help="Replace your copies of the notebooks (WORKSPACE/notebooks/<user>/) with "
+                   "the installed ones; each old copy is kept as a timestamped backup.")
 def lab(workspace: Path, account_id: str | None, user: str | None, port: int | None,
-        no_browser: bool, voila: bool) -> None:
-    """Start JupyterLab (or Voila) on 127.0.0.1 with a random token and open the notebook."""
+        no_browser: bool, voila: bool, refresh_notebooks: bool) -> None:
+    """Start JupyterLab (or Voila) on 127.0.0.1 with a random token and open your copy of the
+    notebook."""
     import webbrowser
 
     from ctpat_audit.server.lab import start_lab, start_voila
 
     start = start_voila if voila else start_lab
-    server = start(workspace, account_id, user=user, port=port)
+    server = start(workspace, account_id, user=user, port=port,
+                   refresh_notebooks=refresh_notebooks)
+    for line in server.notices:
+        click.echo(line)
     click.echo(f"{'Voila' if voila else 'JupyterLab'} is running (workspace {workspace}).")
     click.echo(f"Open: {server.url}")
     click.echo("Press Ctrl-C to stop.")

@@ -3,8 +3,10 @@
 Servers listen on 127.0.0.1 only and always with a random token (never an empty one). The
 token travels in the ``JUPYTER_TOKEN`` environment variable, not on the command line, so it
 does not show in the process list. The workspace, partner and user are handed to the notebooks
-through ``CTPAT_*`` environment variables that their parameters cells fall back on; the
-notebooks themselves are never rewritten.
+through ``CTPAT_*`` environment variables that their parameters cells fall back on, so the
+notebooks need no rewriting. The servers open the user's own copies of the notebooks in
+``WORKSPACE/notebooks/<user>/`` (:mod:`ctpat_audit.server.user_notebooks`), never the installed
+ones.
 
 The helpers below the servers (:func:`parameter`, :func:`partner_summary`,
 :func:`catalogue_banner`, :func:`gap_table`) keep notebook cells to one call each.
@@ -28,6 +30,7 @@ import pandas as pd
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError
+from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebooks
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
@@ -50,12 +53,12 @@ class LabError(CtpatError):
 
 
 def notebooks_dir() -> Path:
-    """The repository's ``notebooks/`` folder (next to the package in a source checkout)."""
+    """The installed notebooks (read-only originals: servers open the user's copies)."""
     path = package_data.notebooks_dir()
     if not (path / VALIDATION_NOTEBOOK).is_file():
         raise NotFoundError("notebooks folder", str(path),
-                            "run from a source checkout of ctpat-audit (notebooks/ with "
-                            "validation.ipynb), or pass notebook_dir=")
+                            "reinstall ctpat-audit: its notebooks (validation.ipynb) are "
+                            "missing")
     return path
 
 
@@ -73,13 +76,25 @@ def new_token() -> str:
 
 @dataclass
 class LabServer:
-    """A running JupyterLab or Voila process; ``url`` opens ``path`` with the token."""
+    """A running JupyterLab or Voila process; ``url`` opens ``path`` with the token.
+
+    ``root`` is the folder the server serves (Lab's root, Voila's notebook folder);
+    ``notebooks`` says what was done to the user's copies there (``None`` when the caller
+    chose the folder).
+    """
 
     process: subprocess.Popen[bytes]
     port: int
     token: str = field(repr=False)
     path: str
     log_path: Path
+    root: Path
+    notebooks: UserNotebooks | None = None
+
+    @property
+    def notices(self) -> list[str]:
+        """Lines for the person who started the server (copies made, refreshed or outdated)."""
+        return self.notebooks.notices() if self.notebooks else []
 
     @property
     def base_url(self) -> str:
@@ -151,42 +166,63 @@ def _private_log(name: str) -> Path:
 
 
 def _spawn(args: list[str], env: dict[str, str], log_path: Path, port: int, token: str,
-           path: str, cwd: Path) -> LabServer:
+           path: str, root: Path, notebooks: UserNotebooks | None) -> LabServer:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
                                 stdin=subprocess.DEVNULL)
-    return LabServer(proc, port, token, path, log_path)
+    return LabServer(proc, port, token, path, log_path, root, notebooks)
+
+
+def _notebook_root(workspace: Path, user: str | None, notebook: str,
+                   notebook_dir: str | Path | None, names: list[str] | None,
+                   refresh: bool) -> tuple[Path, UserNotebooks | None]:
+    """The folder to serve: ``notebook_dir`` as given, else the user's copies (made if
+    missing, refreshed only when asked)."""
+    if notebook_dir is not None:
+        if refresh:
+            raise InputError("refresh_notebooks", refresh, "False with notebook_dir= (only "
+                             "the user's copies in the workspace are refreshed)")
+        root, copies = Path(notebook_dir).resolve(), None
+    else:
+        copies = prepare_user_notebooks(workspace, user, names, refresh=refresh)
+        root = copies.folder.resolve()
+    if not (root / notebook).is_file():
+        raise NotFoundError("notebook", str(root / notebook))
+    return root, copies
 
 
 def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str | None = None,
               port: int | None = None, notebook_dir: str | Path | None = None,
-              notebook: str = VALIDATION_NOTEBOOK, token: str | None = None,
-              expose_app: bool = False, strip_outputs: bool = True,
+              notebook: str = VALIDATION_NOTEBOOK, refresh_notebooks: bool = False,
+              token: str | None = None, expose_app: bool = False, strip_outputs: bool = True,
               log_path: str | Path | None = None, wait: bool = True,
               timeout: float = 60.0) -> LabServer:
-    """Start JupyterLab on 127.0.0.1 with a token, rooted at the notebooks folder.
+    """Start JupyterLab on 127.0.0.1 with a token, rooted at the user's notebook folder.
 
-    ``url`` opens ``notebook`` in Lab. ``expose_app`` sets ``LabApp.expose_app_in_browser`` (for
-    browser tests that drive ``window.jupyterapp``). ``strip_outputs``: notebooks are saved
-    without outputs and widget state (:func:`strip_outputs_on_save`), so partner data never
-    lands in the repository's notebooks; the answers live in the workspace and come back when
-    the notebook is run again. The server log goes to ``log_path``
-    (default: a fresh private temporary folder).
+    The root is ``WORKSPACE/notebooks/<user>/`` (``user`` ``None``: the login name) holding the
+    user's copies of the installed notebooks: missing copies are made, existing ones are kept
+    as they are unless ``refresh_notebooks`` (see
+    :func:`~ctpat_audit.server.user_notebooks.prepare_user_notebooks`); ``notebook_dir`` serves
+    a folder of the caller's choosing instead. ``url`` opens ``notebook`` in Lab.
+    ``expose_app`` sets ``LabApp.expose_app_in_browser`` (for browser tests that drive
+    ``window.jupyterapp``). ``strip_outputs``: notebooks are saved without outputs and widget
+    state (:func:`strip_outputs_on_save`), so partner data never lands in a notebook file; the
+    answers live in the workspace and come back when the notebook is run again. The server log
+    goes to ``log_path`` (default: a fresh private temporary folder).
     """
     from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)  # fail early, in plain words, on a wrong folder
-    root = Path(notebook_dir) if notebook_dir else notebooks_dir()
-    if not (root / notebook).is_file():
-        raise NotFoundError("notebook", str(root / notebook))
+    root, copies = _notebook_root(ws.path, user, notebook, notebook_dir, None,
+                                  refresh_notebooks)
     token = token or new_token()
     if not token:
         raise InputError("token", token, "a non-empty token")
     port = port or free_port()
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root.resolve()}", "--ServerApp.allow_remote_access=False",
+            f"--ServerApp.root_dir={root}", "--ServerApp.allow_remote_access=False",
             "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
             "jupyterlab.NeverCheckForUpdate"]
@@ -199,7 +235,7 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
         args.append("--ServerApp.allow_root=True")
     log = Path(log_path) if log_path else _private_log("jupyterlab")
     server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token,
-                    f"lab/tree/{notebook}", root)
+                    f"lab/tree/{notebook}", root, copies)
     if wait:
         try:
             server.wait_ready(timeout)
@@ -212,10 +248,14 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
 def start_voila(workspace: str | Path, account_id: str | None = None, *,
                 user: str | None = None, port: int | None = None,
                 notebook_dir: str | Path | None = None,
-                notebook: str = SELF_ASSESSMENT_NOTEBOOK, token: str | None = None,
-                log_path: str | Path | None = None, wait: bool = True,
-                timeout: float = 60.0) -> LabServer:
-    """Serve the self-assessment notebook with Voila (no code shown) on 127.0.0.1, with a token."""
+                notebook: str = SELF_ASSESSMENT_NOTEBOOK, refresh_notebooks: bool = False,
+                token: str | None = None, log_path: str | Path | None = None,
+                wait: bool = True, timeout: float = 60.0) -> LabServer:
+    """Serve the self-assessment notebook with Voila (no code shown) on 127.0.0.1, with a token.
+
+    Voila runs the user's copy of ``notebook`` in ``WORKSPACE/notebooks/<user>/`` (made if
+    missing; refreshed only with ``refresh_notebooks``), or the one in ``notebook_dir``.
+    """
     from ctpat_audit.workspace.reference import open_workspace
 
     try:
@@ -224,17 +264,17 @@ def start_voila(workspace: str | Path, account_id: str | None = None, *,
         raise LabError("voila", "is not installed; install it with "
                        "`uv pip install voila` in this environment") from exc
     ws = open_workspace(workspace)
-    root = Path(notebook_dir) if notebook_dir else notebooks_dir()
-    if not (root / notebook).is_file():
-        raise NotFoundError("notebook", str(root / notebook))
+    root, copies = _notebook_root(ws.path, user, notebook, notebook_dir, [notebook],
+                                  refresh_notebooks)
     token, port = token or new_token(), port or free_port()
     # auto_token: the identity provider then takes the token from JUPYTER_TOKEN (our env)
-    args = [sys.executable, "-m", "voila", str((root / notebook).resolve()), "--no-browser",
+    args = [sys.executable, "-m", "voila", str(root / notebook), "--no-browser",
             f"--Voila.ip={HOST}", f"--Voila.port={port}", "--Voila.port_retries=0",
             "--Voila.auto_token=True", "--VoilaConfiguration.strip_sources=True",
             "--VoilaConfiguration.show_tracebacks=False"]
     log = Path(log_path) if log_path else _private_log("voila")
-    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root)
+    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root,
+                    copies)
     if wait:
         try:
             server.wait_ready(timeout, probe="voila/static/", authenticated=False)
