@@ -9,7 +9,8 @@ import pytest
 
 from ctpat_audit.criteria.catalogue import load_catalogue
 from ctpat_audit.core.errors import InputError, IntakeError
-from ctpat_audit.criteria.official_import import PageProblem, import_criteria_table, read_criteria_table
+from ctpat_audit.criteria.official_import import import_criteria_table, read_criteria_table
+from ctpat_audit.criteria.table_problems import PageProblem
 
 HEADER = ["ID", "Criteria", "Implementation Guidance", "Must/Should"]
 LONG = ("The member keeps a written procedure for this practice, reviews it every year and "
@@ -125,7 +126,7 @@ WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "pdf": write_pdf}
 @pytest.mark.parametrize("kind", ["csv", "xlsx", "pdf"])
 def test_good_table_is_read_in_every_format(tmp_path: Path, kind: str) -> None:
     path = WRITERS[kind](tmp_path / f"importer.{kind}", _rows(GOOD))
-    rows = read_criteria_table(path)
+    rows = read_criteria_table(path).rows
     got = {r.cells["id"]: r for r in rows}
     assert list(got) == ["1.1", "1.2", "2.1", "6.1", "6.2", "6.10", "7.37"]
     long_row = got["2.1"]
@@ -147,7 +148,7 @@ def test_pdf_rows_wrap_across_a_page_break(tmp_path: Path) -> None:
     start = next(i for i, t in enumerate(texts) if "2.1 The supply chain" in t)
     end = next(i for i, t in enumerate(texts) if "fewer staff are present." in t)
     assert end > start + 1  # row 2.1 really runs over two page breaks
-    rows = read_criteria_table(path)
+    rows = read_criteria_table(path).rows
     got = {r.cells["id"]: r for r in rows}
     assert got["2.1"].cells["criteria"] == "The supply chain risk is assessed in writing. " + LONG
     assert got["2.1"].cells["guidance"] == "Map the flow first. " + LONG
