@@ -256,11 +256,31 @@ def _place(cells: list[Cell], columns: list[Column]) -> tuple[list[Cell], bool]:
     return out, spans
 
 
-def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None
-                 ) -> tuple[Table, list[Row]]:
+def _header_above(bbox: tuple[float, float, float, float], free: list[Word]
+                  ) -> tuple[list[Column], list[Word]] | None:
+    """A header printed above a ruled table, outside its rules (headings may stand between
+    them): its labels and words. ``free`` holds the words above the table outside any other."""
+    x0, top, x1, _ = bbox
+    near = [w for w in free if w.bottom <= top + 1 and x0 - 3 <= w.x0 <= x1 + 3]
+    lines = _by_line(near)
+    band = _header_band(lines)
+    if band is None:
+        return None
+    first, last, labels = band
+    return labels, [w for ln in lines[first:last + 1] for w in ln]
+
+
+def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None,
+                 above: list[Column] | None = None) -> tuple[Table, list[Row]]:
     grid = _grid_rows(table, words)
     found = _header_of(grid)
     first_row = [c.text for c in grid[0][1]] if grid else []
+    xs = _cluster(x for _, cells in grid for c in cells for x in (c.x0, c.x1))
+    if found is None and above is not None:
+        columns = [Column(a, b, " ".join(lb.label for lb in above
+                                         if a <= (lb.x0 + lb.x1) / 2 <= b))
+                   for a, b in zip(xs, xs[1:])]
+        found = (columns, 0)
     if found is not None:
         columns, skip = found
         t = Table(True, columns, True, True, first_row)
@@ -268,7 +288,6 @@ def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None
     elif previous is not None:
         t = Table(True, [Column(c.x0, c.x1, c.label) for c in previous], False, True, first_row)
     else:
-        xs = _cluster(x for _, cells in grid for c in cells for x in (c.x0, c.x1))
         t = Table(True, [Column(a, b, "") for a, b in zip(xs, xs[1:])], False, False, first_row)
     rows = []
     for top, cells in grid:
@@ -399,9 +418,17 @@ def read_page(page: Any, number: int, previous: list[Column] | None) -> PageLayo
     tables: list[Table] = []
     rows: list[Row] = []
     used: set[int] = set()
-    for found in sorted(_ruled_tables(page), key=lambda t: t.bbox[1]):
+    ruled = sorted(_ruled_tables(page), key=lambda t: t.bbox[1])
+    free = [w for w in words if not any(_inside(w, t.bbox) for t in ruled)]
+    floor = 0.0  # the bottom of the table before: a header above a table is below it
+    for found in ruled:
         inside = [w for w in words if _inside(w, found.bbox)]
-        table, table_rows = _ruled_table(found, inside, previous)
+        above = _header_above(found.bbox, [w for w in free if id(w) not in used
+                                           and w.top >= floor])
+        floor = found.bbox[3]
+        if above is not None:
+            used |= {id(w) for w in above[1]}
+        table, table_rows = _ruled_table(found, inside, previous, above[0] if above else None)
         tables.append(table)
         rows += table_rows
         used |= {id(w) for w in inside}

@@ -77,6 +77,10 @@ def header_column(text: object) -> str | None:
     for canon, names in COLUMNS.items():
         if n in names:
             return canon
+    compact = n.replace(" ", "")  # a word broken inside a narrow cell ("Must/Shoul d")
+    for canon, names in COLUMNS.items():
+        if compact in {name.replace(" ", "") for name in names}:
+            return canon
     entity = level_column_entity(n)
     return f"level:{entity}" if entity else None
 
@@ -130,7 +134,8 @@ def is_focus_area(text: str) -> bool:
 
 
 def normalise_level(text: str) -> str | None:
-    return {"must": "Must", "should": "Should"}.get(norm(text))
+    """"Must" or "Should" (any case, or broken inside a narrow cell: "Shoul d"), else None."""
+    return {"must": "Must", "should": "Should"}.get(norm(text).replace(" ", ""))
 
 
 @dataclass
