@@ -297,3 +297,41 @@ def test_cli_import_prints_every_problem_or_merges(tmp_path: Path) -> None:
     assert listing.exit_code == 0
     assert listing.output.startswith("CBP Minimum Security Criteria, version v1")
     assert "DEMONSTRATION" not in listing.output
+
+
+def test_xlsx_ids_stored_as_numbers_are_refused_with_their_cell(tmp_path: Path) -> None:
+    """6.20 typed into a number cell is 6.2: the import cannot tell which id was meant."""
+    rows = _rows([("Seal Security", "6.1", "Seal procedures.", "", "Must"),
+                  (None, 6.2, "Seals after loading.", "", "Must"),
+                  (None, 6.20, "A later seal criterion.", "", "Should"),
+                  ("Security Vision and Responsibility", 1.20, "A lone 1.20.", "", "Should")])
+    path = write_xlsx(tmp_path / "numbers.xlsx", rows)
+    with pytest.raises(IntakeError) as info:
+        read_criteria_table(path)
+    problems = info.value.problems
+    assert [(p.code, p.sheet, p.row, p.column, p.value) for p in problems] == [
+        ("number_id", "Importers", 6, "ID", "6.2"), ("number_id", "Importers", 7, "ID", "6.2"),
+        ("number_id", "Importers", 9, "ID", "1.2")]
+    assert "as text" in problems[0].expected.lower() or "as Text" in problems[0].expected
+
+
+def test_cli_problems_workbook_has_every_problem_and_the_report_a_pattern(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from ctpat_audit.cli import main
+
+    blank = [("Seal Security", "6.1", "Seal procedures.", "", "")]
+    blank += [(None, f"6.{n}", f"Seal criterion {n}.", "", "") for n in range(2, 13)]
+    path = write_csv(tmp_path / "blank.csv", _rows(blank))
+    out = tmp_path / "problems.xlsx"
+    result = CliRunner().invoke(main, ["catalogue", "import", str(path), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(tmp_path / "ws"),
+                                       "--problems", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "12 problems in blank.csv" in result.output
+    assert "9 more rows" in result.output and "12 rows in all" in result.output
+    assert result.output.count("missing_level") == 4  # three examples and the pattern
+    ws = load_workbook(out)["problems"]
+    got = [(r[2].value, r[5].value) for r in ws.iter_rows(min_row=2)]
+    assert got == [(n, "missing_level") for n in range(3, 15)]
