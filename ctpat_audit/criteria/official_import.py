@@ -19,15 +19,22 @@ per-entity applicability.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import InputError, Problem
-from ctpat_audit.criteria.catalogue import (Catalogue, Criterion, builtin_path, check_version,
-                                            criterion_sort_key, load_catalogue_file,
-                                            save_catalogue, workspace_path)
+from ctpat_audit.criteria.catalogue import (
+    Catalogue,
+    Criterion,
+    builtin_path,
+    check_version,
+    criterion_sort_key,
+    load_catalogue_file,
+    save_catalogue,
+    workspace_path,
+)
 from ctpat_audit.criteria.table_layout import ID_RE, TableRow, normalise_level
 from ctpat_audit.criteria.table_problems import CriteriaTableError, page_problem
 

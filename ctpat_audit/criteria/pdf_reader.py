@@ -21,10 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.criteria.pdf_tables import Column, PageLayout, Row, Table, join_lines, read_pdf
-from ctpat_audit.criteria.table_layout import (EXPECTED_HEADERS, REQUIRED, DISPLAY, TableRow,
-                                               header_column, heading_category, is_focus_area,
-                                               looks_like_id)
+from ctpat_audit.criteria.pdf_model import PageLayout, Row, Table, join_lines
+from ctpat_audit.criteria.pdf_tables import read_pdf
+from ctpat_audit.criteria.table_layout import (
+    DISPLAY,
+    EXPECTED_HEADERS,
+    REQUIRED,
+    TableRow,
+    header_column,
+    heading_category,
+    is_focus_area,
+    looks_like_id,
+)
 from ctpat_audit.criteria.table_problems import page_problem
 
 
@@ -150,16 +158,18 @@ class _Walk:
 def read_pdf_rows(path: Path) -> PdfRead:
     """Criterion rows of a CBP-layout criteria table in a PDF."""
     import pdfplumber
+    from pdfminer.psexceptions import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
 
     try:
         pdf = pdfplumber.open(path)
-    except Exception as exc:  # pdfminer raises many kinds for damaged files
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds for damaged files
         return PdfRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                          f"a PDF document ({type(exc).__name__}: {exc})")])
     with pdf:
         try:
             pages = read_pdf(pdf)
-        except Exception as exc:  # a damaged page stream
+        except (PdfminerException, PSException) as exc:  # a damaged page stream
             return PdfRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                              f"a readable PDF ({type(exc).__name__}: {exc})")])
     walk = _Walk(path.name)
@@ -176,4 +186,4 @@ def read_pdf_rows(path: Path) -> PdfRead:
     return walk.finish(pages)
 
 
-__all__ = ["Column", "PdfRead", "read_pdf_rows"]
+__all__ = ["PdfRead", "read_pdf_rows"]

@@ -19,155 +19,30 @@ page numbers (text repeated on most pages, or a page number alone) are marked as
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from ctpat_audit.criteria.table_layout import COLUMNS, header_column
+from ctpat_audit.criteria.pdf_alignment import aligned_table, header_band, match_header
+from ctpat_audit.criteria.pdf_model import (
+    Cell,
+    Column,
+    PageLayout,
+    Row,
+    Table,
+    Word,
+    by_line,
+    free_row,
+    page_words,
+)
 
-_HEADER_WORDS = {w for names in COLUMNS.values() for n in names for w in re.split(r"[ /]", n) if w}
 _PAGE_NUMBER = re.compile(r"^(page\s*)?\d+(\s*(of|/)\s*\d+)?$|(^|\s)page\s*\d+(\s*(of|/)\s*\d+)?$",
                           re.IGNORECASE)
 _RULED = {"vertical_strategy": "lines", "horizontal_strategy": "lines", "snap_tolerance": 3,
           "join_tolerance": 3, "intersection_tolerance": 3, "edge_min_length": 3}
 MIN_COLUMNS = 3  # ID, Criteria and Must/Should at least: a box with fewer is not the table
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    line: int  # the text line on the page, from 1 at the top
-
-
-@dataclass
-class Cell:
-    """The words of one cell (or, for free text, of one line)."""
-
-    x0: float
-    x1: float
-    words: list[Word] = field(default_factory=list)
-
-    @property
-    def lines(self) -> list[str]:
-        out: dict[int, list[Word]] = {}
-        for w in sorted(self.words, key=lambda w: (w.line, w.x0)):
-            out.setdefault(w.line, []).append(w)
-        return [" ".join(w.text for w in ws) for ws in out.values()]
-
-    @property
-    def text(self) -> str:
-        return join_lines(self.lines)
-
-    @property
-    def line(self) -> int | None:
-        return min((w.line for w in self.words), default=None)
-
-
-def join_lines(lines: Iterable[str]) -> str:
-    """Wrapped lines as one text; a word broken after a hyphen ("high-" + "security") is
-    joined without a space."""
-    out = ""
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[0].isalpha():
-            out += line
-        else:
-            out = f"{out} {line}" if out else line
-    return out
-
-
-@dataclass
-class Column:
-    x0: float
-    x1: float
-    label: str  # the header text ("" when not known)
-
-
-@dataclass
-class Table:
-    """One table on a page, with its columns."""
-
-    ruled: bool
-    columns: list[Column]
-    header_found: bool  # the header is on this page (else inherited, or not understood)
-    understood: bool  # the columns are known (a header here or earlier)
-    first_row: list[str] = field(default_factory=list)  # what the top row reads, for problems
-
-
-@dataclass
-class Row:
-    """A table row (one cell per column of ``table``) or a line of free text (``table`` None)."""
-
-    cells: list[Cell]
-    top: float
-    table: Table | None = None
-    spans: bool = False  # one cell across several columns: a heading or introduction
-    furniture: bool = False
-
-    @property
-    def text(self) -> str:
-        return " ".join(c.text for c in self.cells if c.words)
-
-    @property
-    def first_line(self) -> str:
-        cell = next((c for c in self.cells if c.words), None)
-        return cell.lines[0] if cell else ""
-
-    @property
-    def line(self) -> int | None:
-        return min((c.line for c in self.cells if c.line is not None), default=None)
-
-
-@dataclass
-class PageLayout:
-    number: int
-    width: float
-    height: float
-    tables: list[Table]
-    rows: list[Row]
-    lines: list[str]  # the page's text lines, for messages
-
-
-# -- words and lines -------------------------------------------------------------------------
-
-def _words(page: Any) -> tuple[list[Word], list[str]]:
-    """The page's words, each with its text line (pdfplumber's grouping of the page's text)."""
-    lines = page.extract_text_lines(return_chars=False)
-    tops = [(ln["top"], ln["bottom"]) for ln in lines]
-    out = []
-    for w in page.extract_words(x_tolerance=1.5, y_tolerance=2):
-        middle = (w["top"] + w["bottom"]) / 2
-        best = min(range(len(tops)), key=lambda i: 0 if tops[i][0] - 1 <= middle <= tops[i][1] + 1
-                   else min(abs(middle - tops[i][0]), abs(middle - tops[i][1])))
-        out.append(Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], best + 1))
-    return out, [ln["text"] for ln in lines]
-
-
-def _by_line(words: Iterable[Word]) -> list[list[Word]]:
-    lines: dict[int, list[Word]] = {}
-    for w in words:
-        lines.setdefault(w.line, []).append(w)
-    return [sorted(lines[k], key=lambda w: w.x0) for k in sorted(lines)]
-
-
-def _free_row(words: list[Word]) -> Row:
-    return Row([Cell(min(w.x0 for w in words), max(w.x1 for w in words), words)],
-               min(w.top for w in words), spans=True)
-
-
-# -- headers ---------------------------------------------------------------------------------
-
-def _match_header(labels: list[Column]) -> bool:
-    """Whether labels read as a criteria table header: an ID column and one more known one."""
-    known = [header_column(c.label) for c in labels]
-    return "id" in known and sum(k is not None for k in known) >= 2
 
 
 # -- ruled tables ----------------------------------------------------------------------------
@@ -234,7 +109,7 @@ def _header_of(grid: list[tuple[float, list[Cell]]]) -> tuple[list[Column], int]
                 elif c.text:
                     same.label = f"{same.label} {c.text}".strip()
         labels.sort(key=lambda c: c.x0)
-        if _match_header(labels):
+        if match_header(labels):
             return labels, k
     return None
 
@@ -262,8 +137,8 @@ def _header_above(bbox: tuple[float, float, float, float], free: list[Word]
     them): its labels and words. ``free`` holds the words above the table outside any other."""
     x0, top, x1, _ = bbox
     near = [w for w in free if w.bottom <= top + 1 and x0 - 3 <= w.x0 <= x1 + 3]
-    lines = _by_line(near)
-    band = _header_band(lines)
+    lines = by_line(near)
+    band = header_band(lines)
     if band is None:
         return None
     first, last, labels = band
@@ -279,7 +154,7 @@ def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None,
     if found is None and above is not None:
         columns = [Column(a, b, " ".join(lb.label for lb in above
                                          if a <= (lb.x0 + lb.x1) / 2 <= b))
-                   for a, b in zip(xs, xs[1:])]
+                   for a, b in itertools.pairwise(xs)]
         found = (columns, 0)
     if found is not None:
         columns, skip = found
@@ -288,7 +163,7 @@ def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None,
     elif previous is not None:
         t = Table(True, [Column(c.x0, c.x1, c.label) for c in previous], False, True, first_row)
     else:
-        t = Table(True, [Column(a, b, "") for a, b in zip(xs, xs[1:])], False, False, first_row)
+        t = Table(True, [Column(a, b, "") for a, b in itertools.pairwise(xs)], False, False, first_row)
     rows = []
     for top, cells in grid:
         placed, spans = _place(cells, t.columns)
@@ -297,124 +172,11 @@ def _ruled_table(table: Any, words: list[Word], previous: list[Column] | None,
     return t, rows
 
 
-# -- tables without rules: text alignment ----------------------------------------------------
-
-def _labels(band: list[list[Word]]) -> list[Column]:
-    """Header labels: words of the header lines joined when they touch on a line or stack
-    above one another (a header wrapped inside its column)."""
-    labels: list[list[Word]] = []
-    for line in band:
-        for w in line:
-            size = w.bottom - w.top
-            target = next((lb for lb in labels if any(
-                (o.line == w.line and 0 <= w.x0 - o.x1 < 0.9 * size) or
-                (o.line != w.line and min(o.x1, w.x1) > max(o.x0, w.x0)) for o in lb)), None)
-            if target is None:
-                labels.append([w])
-            else:
-                target.append(w)
-    out = []
-    for lb in labels:
-        text = " ".join(" ".join(w.text for w in ws) for ws in _by_line(lb))
-        out.append(Column(min(w.x0 for w in lb), max(w.x1 for w in lb), text))
-    return sorted(out, key=lambda c: c.x0)
-
-
-def _header_band(lines: list[list[Word]]) -> tuple[int, int, list[Column]] | None:
-    """The header lines of an unruled table: a line naming ID and another column, with the
-    lines just above and below it that hold only header words ("Must /" over "Should")."""
-    for i, line in enumerate(lines):
-        if not any(w.text.casefold() == "id" for w in line):
-            continue
-        first, last = i, i
-        height = max(w.bottom - w.top for w in line)
-
-        def header_only(j: int, near: int) -> bool:
-            other = lines[j]
-            gap = min(abs(other[0].top - lines[near][0].top), 99)
-            return gap < 2.2 * height and all(
-                any(p in _HEADER_WORDS for p in re.split(r"[ /]", w.text.casefold()) if p)
-                or w.text == "/" for w in other)
-
-        while first > 0 and header_only(first - 1, first):
-            first -= 1
-        while last + 1 < len(lines) and header_only(last + 1, last):
-            last += 1
-        labels = _labels(lines[first:last + 1])
-        if _match_header(labels):
-            return first, last, labels
-    return None
-
-
-def _boundaries(centres: list[float], lines: list[list[Word]]) -> list[float]:
-    """Between each pair of neighbouring column centres, the x that the fewest body lines
-    cover (the middle of the widest such strip)."""
-    out = []
-    for a, b in zip(centres, centres[1:]):
-        lo, hi = int(a) + 1, int(b)
-        if hi <= lo:
-            out.append((a + b) / 2)
-            continue
-        cover = [0] * (hi - lo)
-        for line in lines:
-            hit = [False] * (hi - lo)
-            for w in line:
-                for x in range(max(lo, int(w.x0) - 1), min(hi, int(w.x1) + 2)):
-                    hit[x - lo] = True
-            cover = [c + h for c, h in zip(cover, hit)]
-        least = min(cover)
-        best, run_start, best_len = lo, None, -1
-        for i, c in enumerate(cover + [least + 1]):
-            if c == least and run_start is None:
-                run_start = i
-            elif c != least and run_start is not None:
-                if i - run_start > best_len:
-                    best_len, best = i - run_start, lo + (run_start + i) / 2
-                run_start = None
-        out.append(best)
-    return out
-
-
-def _aligned_table(words: list[Word], previous: list[Column] | None
-                   ) -> tuple[Table, list[Row]] | None:
-    lines = _by_line(words)
-    band = _header_band(lines)
-    if band is not None:
-        first, last, labels = band
-        body = lines[last + 1:]
-        found = True
-        first_row = [c.label for c in labels]
-    elif previous is not None:
-        labels, body, found, first_row = previous, lines, False, []
-    else:
-        return None
-    centres = [(c.x0 + c.x1) / 2 for c in labels]
-    bounds = _boundaries(centres, body)
-    edges = [float("-inf"), *bounds, float("inf")]
-    columns = [Column(max(edges[j], labels[j].x0 if j == 0 else edges[j]),
-                      min(edges[j + 1], 1e6), labels[j].label) for j in range(len(labels))]
-    table = Table(False, columns, found, True, first_row)
-    rows = []
-    for line in body:
-        if any(w.x0 < b - 1 and w.x1 > b + 1 for w in line for b in bounds):
-            rows.append(_free_row(line))
-            continue
-        cells = [Cell(c.x0, c.x1) for c in columns]
-        for w in line:
-            mid = (w.x0 + w.x1) / 2
-            j = sum(mid > b for b in bounds)
-            cells[j].words.append(w)
-        rows.append(Row(cells, min(w.top for w in line), table))
-    head = [w for ln in lines[:first] for w in ln] if band is not None else []
-    rows[:0] = [_free_row(ln) for ln in _by_line(head)]
-    return table, rows
-
-
 # -- pages -----------------------------------------------------------------------------------
 
 def read_page(page: Any, number: int, previous: list[Column] | None) -> PageLayout:
     """One page's tables and rows; ``previous`` is the last header's columns before it."""
-    words, text_lines = _words(page)
+    words, text_lines = page_words(page)
     tables: list[Table] = []
     rows: list[Row] = []
     used: set[int] = set()
@@ -436,12 +198,12 @@ def read_page(page: Any, number: int, previous: list[Column] | None) -> PageLayo
             previous = table.columns
     rest = [w for w in words if id(w) not in used]
     if not tables:
-        aligned = _aligned_table(rest, previous)
+        aligned = aligned_table(rest, previous)
         if aligned is not None:
             tables.append(aligned[0])
             return PageLayout(number, page.width, page.height, tables,
                               sorted(aligned[1], key=lambda r: r.top), text_lines)
-    rows += [_free_row(ln) for ln in _by_line(rest)]
+    rows += [free_row(ln) for ln in by_line(rest)]
     return PageLayout(number, page.width, page.height, tables, sorted(rows, key=lambda r: r.top),
                       text_lines)
 

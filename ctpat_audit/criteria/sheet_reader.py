@@ -8,12 +8,19 @@ names the sheet, row, column and value and says to store the column as text.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.criteria.table_layout import (DISPLAY, EXPECTED_HEADERS, REQUIRED, TableRow,
-                                               header_column, heading_category, is_id)
+from ctpat_audit.criteria.table_layout import (
+    DISPLAY,
+    EXPECTED_HEADERS,
+    REQUIRED,
+    TableRow,
+    header_column,
+    heading_category,
+    is_id,
+)
 
 HEADER_SEARCH_ROWS = 20
 
@@ -112,7 +119,7 @@ def read_xlsx_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
 
     try:
         wb = load_workbook(path, read_only=False, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for damaged files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for damaged files
         return [], [Problem(path.name, None, None, None, None, "unreadable",
                             f"an .xlsx workbook ({type(exc).__name__}: {exc})")]
     first: list[Problem] = []
