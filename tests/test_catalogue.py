@@ -201,6 +201,16 @@ def test_demo_keeps_confirmed_criteria_with_their_sources() -> None:
             assert c.provenance == "reference"
             expected = ({t: raw["all"] for t in v.ENTITY_TYPES} if "all" in raw else raw)
             assert dict(c.must_should) == expected  # nothing added to what was read
+        elif item.get("level_entity_unstated"):
+            # the level was read, the entity types were not: every assumed type gets that level
+            assert set(c.must_should.values()) == {item["level_entity_unstated"]}, c.id
+            assert c.provenance == "demonstration" and "assumption" in c.source
+    leveled = [i for i in confirmed["criteria"]
+               if i.get("must_should") or i.get("level_entity_unstated")]
+    assert len(leveled) >= 60
+    for item in leveled:
+        assert item["sources"] and all(k in confirmed["sources"] for k in item["sources"])
+        assert all(confirmed["sources"][k].get("url") for k in item["sources"])
     assert cat.criterion("6.1").level_for(["sea_carrier"]) == "Must"
     assert cat.criterion("7.37").applies_to(["customs_broker"])
     assert cat.criterion("1.1").level_for(["importer"]) == "Should"
