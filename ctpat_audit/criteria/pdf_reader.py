@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.criteria.pdf_model import PageLayout, Row, Table, join_lines
+from ctpat_audit.criteria.pdf_model import Cell, PageLayout, Row, Table, join_lines
 from ctpat_audit.criteria.pdf_tables import read_pdf
 from ctpat_audit.criteria.table_layout import (
     DISPLAY,
@@ -31,6 +31,7 @@ from ctpat_audit.criteria.table_layout import (
     header_column,
     heading_category,
     is_focus_area,
+    is_id,
     looks_like_id,
 )
 from ctpat_audit.criteria.table_problems import page_problem
@@ -43,6 +44,13 @@ class PdfRead:
     rows: list[TableRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+
+
+def _id_text(cell: Cell) -> str:
+    """The ID cell's text; an id wrapped inside a narrow cell ("12.1" over "5") is joined."""
+    lines = cell.lines
+    joined = "".join(lines)
+    return joined if len(lines) > 1 and is_id(joined) else cell.text
 
 
 def _canon(table: Table) -> list[str | None]:
@@ -106,7 +114,7 @@ class _Walk:
             return
         self.table_seen = True
         cells = {name: cell for name, cell in zip(canon, row.cells) if name}
-        ident = cells["id"].text if "id" in cells else ""
+        ident = _id_text(cells["id"]) if "id" in cells else ""
         named = heading_category(row.first_line) or heading_category(row.text)
         if row.spans or named or is_focus_area(row.text) or (
                 ident and not looks_like_id(ident.split()[0]) and not table.ruled):
@@ -117,7 +125,10 @@ class _Walk:
             if continuing:
                 self.extend(cells, page)
                 return
-        self.current = TableRow({k: c.text for k, c in cells.items()}, row.line or 0,
+        texts = {k: c.text for k, c in cells.items()}
+        if "id" in texts:
+            texts["id"] = ident
+        self.current = TableRow(texts, row.line or 0,
                                 self.heading, page=page,
                                 headers={k: c.label for k, c in zip(canon, table.columns) if k},
                                 where={k: (page, c.line) for k, c in cells.items()
