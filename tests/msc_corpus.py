@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import html
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Union
 
 from ctpat_audit.core import vocabulary as v
 
@@ -43,7 +43,7 @@ class Focus:
     text: str
 
 
-Item = Union[Crit, Heading, Focus]
+Item = Crit | Heading | Focus
 
 SUBJECTS = ["The member", "Management", "The company", "Each site", "The security lead",
             "CTPAT Members", "The partner", "Every facility", "Supervisors", "The team"]
@@ -88,12 +88,12 @@ GUIDES = ["A simple checklist is enough for a small site.",
           "A template is available from most industry associations.",
           "Keep older versions so that changes can be traced.",
           "Where a step is skipped, note the reason and who approved it."]
-INTROS = ["Members build this part of the program on their own risks; the rows below say what "
-          "is required and what is recommended.",
-          "A weakness here is often how contraband enters a shipment, so these criteria ask "
-          "for written steps and records that show the steps were followed.",
-          "This section explains what a member is expected to do and how a specialist may "
-          "verify it during a validation visit."]
+INTROS = [("Members build this part of the program on their own risks; the rows below say what "
+          "is required and what is recommended."),
+          ("A weakness here is often how contraband enters a shipment, so these criteria ask "
+          "for written steps and records that show the steps were followed."),
+          ("This section explains what a member is expected to do and how a specialist may "
+          "verify it during a validation visit.")]
 
 
 def _sentence(rng: random.Random, category: int, level: str) -> str:

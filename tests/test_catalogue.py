@@ -8,14 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.criteria import demonstration as demo_catalogue
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.criteria.catalogue import (DEFAULT_VERSION, DEMO_LABEL, FRAME_COLUMNS, Catalogue,
-                                   CatalogueError, Criterion, Crosswalk, catalogue_to_dict,
-                                   criterion_sort_key, crosswalk, load_catalogue,
-                                   load_catalogue_file, load_crosswalk, save_catalogue,
-                                   write_xlsx)
 from ctpat_audit.core.errors import InputError, NotFoundError
+from ctpat_audit.criteria import demonstration as demo_catalogue
+from ctpat_audit.criteria.catalogue import (
+    DEFAULT_VERSION,
+    DEMO_LABEL,
+    FRAME_COLUMNS,
+    Catalogue,
+    CatalogueError,
+    Criterion,
+    Crosswalk,
+    catalogue_to_dict,
+    criterion_sort_key,
+    crosswalk,
+    load_catalogue,
+    load_catalogue_file,
+    load_crosswalk,
+    save_catalogue,
+    write_xlsx,
+)
 
 
 def _criterion(cid: str, levels: dict[str, str], provenance: str = "official") -> Criterion:

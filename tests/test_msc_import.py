@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.criteria.catalogue import load_catalogue
 from ctpat_audit.core.errors import InputError, IntakeError
-from ctpat_audit.criteria.official_import import import_criteria_table, read_criteria_table
+from ctpat_audit.criteria.catalogue import load_catalogue
+from ctpat_audit.criteria.official_import import (
+    import_criteria_table,
+    read_criteria_table,
+)
 from ctpat_audit.criteria.table_problems import PageProblem
 
 HEADER = ["ID", "Criteria", "Implementation Guidance", "Must/Should"]
@@ -18,9 +21,9 @@ LONG = ("The member keeps a written procedure for this practice, reviews it ever
         "site and on every shift, including nights and weekends when fewer staff are present.")
 
 # (heading or None, id, criteria, guidance, level): a small table in CBP's layout (text ours)
-INTRO = ("TEXT", "Risk assessment helps a member find where its supply chain is weak; this "
+INTRO = ("TEXT", ("Risk assessment helps a member find where its supply chain is weak; this "
          "introduction, like those in CBP's tables, spans the full width of the table and "
-         "wraps over more than one line without belonging to any criterion.")
+         "wraps over more than one line without belonging to any criterion."))
 GOOD = [
     ("TEXT", "Corporate Security"),
     ("Security Vision and Responsibility", "1.1", "Management states its support for security.",

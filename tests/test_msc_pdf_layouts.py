@@ -8,13 +8,22 @@ from pathlib import Path
 
 import pdfplumber
 import pytest
+from msc_corpus import (
+    BY_NAME,
+    LAYOUTS,
+    Crit,
+    FpdfStyle,
+    HtmlStyle,
+    chromium_pdf,
+    expected_rows,
+    fpdf_pdf,
+    make_spec,
+    plant,
+)
 
 from ctpat_audit.criteria.official_import import read_criteria_table
 from ctpat_audit.criteria.table_layout import header_column
 from ctpat_audit.criteria.table_problems import CriteriaTableError, PageProblem
-
-from msc_corpus import (BY_NAME, LAYOUTS, Crit, FpdfStyle, HtmlStyle, chromium_pdf,
-                        expected_rows, fpdf_pdf, make_spec, plant)
 
 pytestmark = pytest.mark.browser
 
