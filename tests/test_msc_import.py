@@ -338,3 +338,21 @@ def test_cli_problems_workbook_has_every_problem_and_the_report_a_pattern(tmp_pa
     ws = load_workbook(out)["problems"]
     got = [(r[2].value, r[5].value) for r in ws.iter_rows(min_row=2)]
     assert got == [(n, "missing_level") for n in range(3, 15)]
+
+
+def test_extra_columns_are_ignored_with_one_notice_each(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+
+    rows = [[*HEADER, "Notes", "Owner"]] + [r + ["see plan", "ops"] for r in _rows(GOOD)[1:]]
+    path = write_xlsx(tmp_path / "notes.xlsx", rows)
+    table = read_criteria_table(path)
+    assert table.notices == [
+        "column 'Notes' (sheet Importers, row 3) is not one the import reads; it was ignored",
+        "column 'Owner' (sheet Importers, row 3) is not one the import reads; it was ignored"]
+    assert [r.cells["id"] for r in table.rows] == ["1.1", "1.2", "2.1", "6.1", "6.2", "6.10", "7.37"]
+    result = CliRunner().invoke(main, ["catalogue", "import", str(path), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("note: column") == 2

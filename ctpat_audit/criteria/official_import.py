@@ -71,9 +71,8 @@ def _read(path: Path) -> tuple[list[TableRow], list[Problem], list[str]]:
         return pdf.rows, pdf.problems, pdf.notices
     from ctpat_audit.criteria.sheet_reader import read_csv_rows, read_xlsx_rows
 
-    reader = read_csv_rows if suffix == ".csv" else read_xlsx_rows
-    rows, problems = reader(path)
-    return rows, problems, []
+    sheet = read_csv_rows(path) if suffix == ".csv" else read_xlsx_rows(path)
+    return sheet.rows, sheet.problems, sheet.notices
 
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".pdf")

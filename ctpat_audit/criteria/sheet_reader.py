@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
@@ -23,6 +24,15 @@ from ctpat_audit.criteria.table_layout import (
 )
 
 HEADER_SEARCH_ROWS = 20
+
+
+@dataclass
+class SheetRead:
+    """What a .csv or .xlsx table gave: criterion rows, problems, notices (ignored columns)."""
+
+    rows: list[TableRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -43,7 +53,7 @@ def _header(cells: list[object]) -> dict[str, int]:
 
 
 def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
-                   sheet: str | None) -> tuple[list[TableRow], list[Problem]]:
+                   sheet: str | None) -> SheetRead:
     """Rows of a spreadsheet-like grid (row number, cell values): find the header, then read.
 
     Cell values are text, or numbers as a workbook stores them.
@@ -52,6 +62,7 @@ def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
     names: dict[str, str] = {}
     rows: list[TableRow] = []
     problems: list[Problem] = []
+    notices: list[str] = []
     heading: int | None = None
     first_rows: list[str] = []
     for number, values in grid:
@@ -61,11 +72,15 @@ def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
             if "id" in candidate and "criteria" in candidate:
                 header = candidate
                 names = {k: texts[i] for k, i in candidate.items()}
+                where = f"sheet {sheet}, row {number}" if sheet else f"row {number}"
+                notices += [f"column '{t}' ({where}) is not one the import reads; it was ignored"
+                            for i, t in enumerate(texts) if t and i not in candidate.values()]
                 has_level = "level" in header or any(k.startswith("level:") for k in header)
                 missing = [c for c in REQUIRED if c not in header and not (c == "level" and has_level)]
                 if missing:
-                    return [], [Problem(file, sheet, number, " / ".join(DISPLAY[m] for m in missing),
-                                        None, "missing_column", f"columns {EXPECTED_HEADERS}")]
+                    return SheetRead(problems=[Problem(
+                        file, sheet, number, " / ".join(DISPLAY[m] for m in missing), None,
+                        "missing_column", f"columns {EXPECTED_HEADERS}")])
             elif len(first_rows) < HEADER_SEARCH_ROWS:
                 first_rows.append(" | ".join(t for t in texts if t))
                 continue
@@ -92,17 +107,19 @@ def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
                 continue  # a focus-area title or an introductory paragraph, not a criterion
         rows.append(TableRow(cell, number, heading, sheet=sheet, headers=names))
     if header is None:
-        return [], [Problem(file, sheet, None, None, "; ".join(first_rows[:3])[:200] or None,
-                            "missing_column", f"a header row with the columns {EXPECTED_HEADERS}")]
-    return rows, problems
+        return SheetRead(problems=[Problem(
+            file, sheet, None, None, "; ".join(first_rows[:3])[:200] or None, "missing_column",
+            f"a header row with the columns {EXPECTED_HEADERS}")])
+    return SheetRead(rows, problems, notices)
 
 
-def read_csv_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
+def read_csv_rows(path: Path) -> SheetRead:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [], [Problem(path.name, None, None, None, None, "not_utf8",
-                            f"UTF-8 text (byte {exc.start} is not UTF-8); save the file as CSV UTF-8")]
+        return SheetRead(problems=[Problem(
+            path.name, None, None, None, None, "not_utf8",
+            f"UTF-8 text (byte {exc.start} is not UTF-8); save the file as CSV UTF-8")])
     reader = csv.reader(text.splitlines(keepends=True))
 
     def grid() -> Iterable[tuple[int, list[object]]]:
@@ -114,19 +131,19 @@ def read_csv_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
     return rows_from_grid(grid(), path.name, None)
 
 
-def read_xlsx_rows(path: Path) -> tuple[list[TableRow], list[Problem]]:
+def read_xlsx_rows(path: Path) -> SheetRead:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(path, read_only=False, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for damaged files
-        return [], [Problem(path.name, None, None, None, None, "unreadable",
-                            f"an .xlsx workbook ({type(exc).__name__}: {exc})")]
+        return SheetRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
+                                           f"an .xlsx workbook ({type(exc).__name__}: {exc})")])
     first: list[Problem] = []
     for ws in wb.worksheets:
         grid = ((r[0].row, [c.value for c in r]) for r in ws.iter_rows() if r)
-        rows, problems = rows_from_grid(grid, path.name, ws.title)
-        if rows or (problems and problems[0].code != "missing_column"):
-            return rows, problems
-        first = first or problems
-    return [], first[:1]
+        read = rows_from_grid(grid, path.name, ws.title)
+        if read.rows or (read.problems and read.problems[0].code != "missing_column"):
+            return read
+        first = first or read.problems
+    return SheetRead(problems=first[:1])
