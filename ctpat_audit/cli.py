@@ -152,7 +152,8 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
     """List or export the criteria of a catalogue; `catalogue import` reads CBP's tables."""
     if ctx.invoked_subcommand is not None:
         return
-    from ctpat_audit.criteria.catalogue import check_entity_types, load_catalogue, write_xlsx
+    from ctpat_audit.criteria.catalogue import check_entity_types, load_catalogue
+    from ctpat_audit.criteria.catalogue_workbook import write_xlsx
 
     cat = load_catalogue(version, workspace=workspace)
     types = check_entity_types(entity_types) if entity_types else None

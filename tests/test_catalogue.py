@@ -26,8 +26,8 @@ from ctpat_audit.criteria.catalogue import (
     load_catalogue_file,
     load_crosswalk,
     save_catalogue,
-    write_xlsx,
 )
+from ctpat_audit.criteria.catalogue_workbook import write_xlsx
 
 
 def _criterion(cid: str, levels: dict[str, str], provenance: str = "official") -> Criterion:
