@@ -8,14 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.criteria import demonstration as demo_catalogue
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.criteria.catalogue import (DEFAULT_VERSION, DEMO_LABEL, FRAME_COLUMNS, Catalogue,
-                                   CatalogueError, Criterion, Crosswalk, catalogue_to_dict,
-                                   criterion_sort_key, crosswalk, load_catalogue,
-                                   load_catalogue_file, load_crosswalk, save_catalogue,
-                                   write_xlsx)
 from ctpat_audit.core.errors import InputError, NotFoundError
+from ctpat_audit.criteria import demonstration as demo_catalogue
+from ctpat_audit.criteria.catalogue import (
+    DEFAULT_VERSION,
+    DEMO_LABEL,
+    FRAME_COLUMNS,
+    Catalogue,
+    CatalogueError,
+    Criterion,
+    Crosswalk,
+    catalogue_to_dict,
+    criterion_sort_key,
+    crosswalk,
+    load_catalogue,
+    load_catalogue_file,
+    load_crosswalk,
+    save_catalogue,
+)
+from ctpat_audit.criteria.catalogue_workbook import write_xlsx
 
 
 def _criterion(cid: str, levels: dict[str, str], provenance: str = "official") -> Criterion:
@@ -201,6 +213,16 @@ def test_demo_keeps_confirmed_criteria_with_their_sources() -> None:
             assert c.provenance == "reference"
             expected = ({t: raw["all"] for t in v.ENTITY_TYPES} if "all" in raw else raw)
             assert dict(c.must_should) == expected  # nothing added to what was read
+        elif item.get("level_entity_unstated"):
+            # the level was read, the entity types were not: every assumed type gets that level
+            assert set(c.must_should.values()) == {item["level_entity_unstated"]}, c.id
+            assert c.provenance == "demonstration" and "assumption" in c.source
+    leveled = [i for i in confirmed["criteria"]
+               if i.get("must_should") or i.get("level_entity_unstated")]
+    assert len(leveled) >= 60
+    for item in leveled:
+        assert item["sources"] and all(k in confirmed["sources"] for k in item["sources"])
+        assert all(confirmed["sources"][k].get("url") for k in item["sources"])
     assert cat.criterion("6.1").level_for(["sea_carrier"]) == "Must"
     assert cat.criterion("7.37").applies_to(["customs_broker"])
     assert cat.criterion("1.1").level_for(["importer"]) == "Should"
@@ -235,13 +257,16 @@ def test_xlsx_export_has_label_columns_and_safe_text(tmp_path: Path) -> None:
     ws = wb["Criteria"]
     assert ws["A1"].value == DEMO_LABEL
     header = [c.value for c in ws[4]]
-    assert header[:7] == ["id", "category", "must_should", "requirement", "observe", "request",
-                          "source"]
+    assert header == ["ID", "Category", "Criteria", "Implementation Guidance",
+                      "Must/Should (importer)", "Must/Should (sea_carrier)", "Observe", "Request",
+                      "Source", "Provenance"]
     assert ws.freeze_panes == "A5" and ws.auto_filter.ref.startswith("A4")
     assert ws["A4"].font.bold
     rows = {r[0].value: r for r in ws.iter_rows(min_row=5)}
-    assert rows["1.9"][3].value == "=HYPERLINK(\"x\")" and rows["1.9"][3].data_type == "s"
-    assert rows["1.9"][4].data_type == "s" and rows["1.9"][5].data_type == "s"
+    assert rows["1.9"][2].value == "=HYPERLINK(\"x\")" and rows["1.9"][2].data_type == "s"
+    assert rows["1.9"][6].data_type == "s" and rows["1.9"][7].data_type == "s"
+    assert rows["1.9"][4].value == "Must" and rows["1.9"][5].value is None
+    assert all(r[0].data_type == "s" for r in rows.values())  # ids are text, never numbers
     assert len(rows) == len(cat.applicable(["importer", "sea_carrier"]))
     assert "DEMONSTRATION" in wb["About"]["A1"].value
 
@@ -279,3 +304,47 @@ def test_cli_lists_union_with_demonstration_label(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "pirate" in bad.output
     missing = CliRunner().invoke(main, ["catalogue", "--version", "1999.01"])
     assert missing.exit_code == 1 and "demo-2019.11" in missing.output
+
+
+def test_xlsx_export_imports_back_to_the_same_catalogue(tmp_path: Path) -> None:
+    """Export then import: every criterion with the same text, guidance, levels per entity
+    type, observe, request and source; ids such as 6.10 and 6.1 stay apart."""
+    from ctpat_audit.criteria.official_import import import_criteria_table
+
+    def crit(cid: str, levels: dict[str, str], guidance: str) -> Criterion:
+        c = _criterion(cid, levels)
+        return Criterion(**{**c.__dict__, "guidance": guidance, "source": f"table {cid}"})
+
+    original = Catalogue("v1", "official", "Official test", (
+        crit("6.1", {"importer": "Must", "sea_carrier": "Should"}, "Seal guidance."),
+        crit("6.10", {"sea_carrier": "Must"}, ""),
+        crit("6.2", {"importer": "Should"}, "Line one.\nLine two."),
+        crit("12.20", {"importer": "Must", "highway_carrier": "Must"}, "Training."),
+    ), imported_tables={"importer": "a.pdf", "sea_carrier": "b.pdf"})
+    path = write_xlsx(original, tmp_path / "export.xlsx")
+    again = import_criteria_table(path, None, "v2", tmp_path / "ws")
+    ordered = tuple(sorted(original.criteria, key=lambda c: criterion_sort_key(c.id)))
+    assert [c.id for c in ordered] == ["6.1", "6.2", "6.10", "12.20"]
+    assert again.criteria == ordered
+    assert [dict(c.must_should) for c in again.criteria] == [dict(c.must_should) for c in ordered]
+    assert [(c.guidance, c.observe, c.request, c.source) for c in again.criteria] == \
+        [(c.guidance, c.observe, c.request, c.source) for c in ordered]
+    assert again.imported_tables == {t: "export.xlsx" for t in
+                                     ("importer", "highway_carrier", "sea_carrier")}
+    # one entity type's columns only
+    only = import_criteria_table(path, "sea_carrier", "v3", tmp_path / "ws")
+    assert [(c.id, dict(c.must_should)) for c in only.criteria] == \
+        [("6.1", {"sea_carrier": "Should"}), ("6.10", {"sea_carrier": "Must"})]
+
+
+def test_export_of_a_demonstration_catalogue_is_not_imported_as_official(tmp_path: Path) -> None:
+    from ctpat_audit.criteria.official_import import import_criteria_table
+    from ctpat_audit.criteria.table_problems import CriteriaTableError
+
+    path = write_xlsx(load_catalogue(), tmp_path / "demo.xlsx")
+    with pytest.raises(CriteriaTableError) as info:
+        import_criteria_table(path, None, "laundered", tmp_path / "ws")
+    codes = {p.code for p in info.value.every}
+    assert codes == {"not_official"}
+    assert len(info.value.problems) == 4  # three examples and the pattern
+    assert not (tmp_path / "ws" / "catalogues" / "laundered.json").exists()

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.criteria.catalogue import load_catalogue
 from ctpat_audit.core.errors import InputError, IntakeError
-from ctpat_audit.criteria.official_import import PageProblem, import_criteria_table, read_criteria_table
+from ctpat_audit.criteria.catalogue import load_catalogue
+from ctpat_audit.criteria.official_import import (
+    import_criteria_table,
+    read_criteria_table,
+)
+from ctpat_audit.criteria.table_problems import PageProblem
 
 HEADER = ["ID", "Criteria", "Implementation Guidance", "Must/Should"]
 LONG = ("The member keeps a written procedure for this practice, reviews it every year and "
@@ -17,9 +21,9 @@ LONG = ("The member keeps a written procedure for this practice, reviews it ever
         "site and on every shift, including nights and weekends when fewer staff are present.")
 
 # (heading or None, id, criteria, guidance, level): a small table in CBP's layout (text ours)
-INTRO = ("TEXT", "Risk assessment helps a member find where its supply chain is weak; this "
+INTRO = ("TEXT", ("Risk assessment helps a member find where its supply chain is weak; this "
          "introduction, like those in CBP's tables, spans the full width of the table and "
-         "wraps over more than one line without belonging to any criterion.")
+         "wraps over more than one line without belonging to any criterion."))
 GOOD = [
     ("TEXT", "Corporate Security"),
     ("Security Vision and Responsibility", "1.1", "Management states its support for security.",
@@ -125,7 +129,7 @@ WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "pdf": write_pdf}
 @pytest.mark.parametrize("kind", ["csv", "xlsx", "pdf"])
 def test_good_table_is_read_in_every_format(tmp_path: Path, kind: str) -> None:
     path = WRITERS[kind](tmp_path / f"importer.{kind}", _rows(GOOD))
-    rows = read_criteria_table(path)
+    rows = read_criteria_table(path).rows
     got = {r.cells["id"]: r for r in rows}
     assert list(got) == ["1.1", "1.2", "2.1", "6.1", "6.2", "6.10", "7.37"]
     long_row = got["2.1"]
@@ -147,7 +151,7 @@ def test_pdf_rows_wrap_across_a_page_break(tmp_path: Path) -> None:
     start = next(i for i, t in enumerate(texts) if "2.1 The supply chain" in t)
     end = next(i for i, t in enumerate(texts) if "fewer staff are present." in t)
     assert end > start + 1  # row 2.1 really runs over two page breaks
-    rows = read_criteria_table(path)
+    rows = read_criteria_table(path).rows
     got = {r.cells["id"]: r for r in rows}
     assert got["2.1"].cells["criteria"] == "The supply chain risk is assessed in writing. " + LONG
     assert got["2.1"].cells["guidance"] == "Map the flow first. " + LONG
@@ -296,3 +300,59 @@ def test_cli_import_prints_every_problem_or_merges(tmp_path: Path) -> None:
     assert listing.exit_code == 0
     assert listing.output.startswith("CBP Minimum Security Criteria, version v1")
     assert "DEMONSTRATION" not in listing.output
+
+
+def test_xlsx_ids_stored_as_numbers_are_refused_with_their_cell(tmp_path: Path) -> None:
+    """6.20 typed into a number cell is 6.2: the import cannot tell which id was meant."""
+    rows = _rows([("Seal Security", "6.1", "Seal procedures.", "", "Must"),
+                  (None, 6.2, "Seals after loading.", "", "Must"),
+                  (None, 6.20, "A later seal criterion.", "", "Should"),
+                  ("Security Vision and Responsibility", 1.20, "A lone 1.20.", "", "Should")])
+    path = write_xlsx(tmp_path / "numbers.xlsx", rows)
+    with pytest.raises(IntakeError) as info:
+        read_criteria_table(path)
+    problems = info.value.problems
+    assert [(p.code, p.sheet, p.row, p.column, p.value) for p in problems] == [
+        ("number_id", "Importers", 6, "ID", "6.2"), ("number_id", "Importers", 7, "ID", "6.2"),
+        ("number_id", "Importers", 9, "ID", "1.2")]
+    assert "as text" in problems[0].expected.lower() or "as Text" in problems[0].expected
+
+
+def test_cli_problems_workbook_has_every_problem_and_the_report_a_pattern(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from ctpat_audit.cli import main
+
+    blank = [("Seal Security", "6.1", "Seal procedures.", "", "")]
+    blank += [(None, f"6.{n}", f"Seal criterion {n}.", "", "") for n in range(2, 13)]
+    path = write_csv(tmp_path / "blank.csv", _rows(blank))
+    out = tmp_path / "problems.xlsx"
+    result = CliRunner().invoke(main, ["catalogue", "import", str(path), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(tmp_path / "ws"),
+                                       "--problems", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "12 problems in blank.csv" in result.output
+    assert "9 more rows" in result.output and "12 rows in all" in result.output
+    assert result.output.count("missing_level") == 4  # three examples and the pattern
+    ws = load_workbook(out)["problems"]
+    got = [(r[2].value, r[5].value) for r in ws.iter_rows(min_row=2)]
+    assert got == [(n, "missing_level") for n in range(3, 15)]
+
+
+def test_extra_columns_are_ignored_with_one_notice_each(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ctpat_audit.cli import main
+
+    rows = [[*HEADER, "Notes", "Owner"]] + [r + ["see plan", "ops"] for r in _rows(GOOD)[1:]]
+    path = write_xlsx(tmp_path / "notes.xlsx", rows)
+    table = read_criteria_table(path)
+    assert table.notices == [
+        "column 'Notes' (sheet Importers, row 3) is not one the import reads; it was ignored",
+        "column 'Owner' (sheet Importers, row 3) is not one the import reads; it was ignored"]
+    assert [r.cells["id"] for r in table.rows] == ["1.1", "1.2", "2.1", "6.1", "6.2", "6.10", "7.37"]
+    result = CliRunner().invoke(main, ["catalogue", "import", str(path), "--entity", "importer",
+                                       "--version", "v1", "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("note: column") == 2

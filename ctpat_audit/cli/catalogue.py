@@ -30,7 +30,8 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
             raise click.UsageError(f"give -w after the subcommand: `catalogue "
                                    f"{ctx.invoked_subcommand} ... -w {workspace}`")
         return
-    from ctpat_audit.criteria.catalogue import load_catalogue, write_xlsx
+    from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.criteria.catalogue_workbook import write_xlsx
     from ctpat_audit.ui.terminal import format_catalogue
 
     cat = load_catalogue(version, workspace=workspace)
@@ -43,25 +44,41 @@ def catalogue(ctx: click.Context, version: str | None, workspace: Path | None,
 
 @catalogue.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--entity", "entity_type", required=True, metavar="TYPE",
-              help="The business entity type whose table FILE is (e.g. importer, sea_carrier).")
+@click.option("--entity", "entity_type", default=None, metavar="TYPE",
+              help="The business entity type whose table FILE is (e.g. importer, sea_carrier); "
+                   "not needed for a workbook from `catalogue --xlsx` (a column per type).")
 @click.option("--version", "version", required=True,
               help="Catalogue version to create or merge into (e.g. 2019.11-official).")
 @workspace_option("Workspace to store the catalogue in (WORKSPACE/catalogues/<version>.json).")
-def catalogue_import(file: Path, entity_type: str, version: str, workspace: Path) -> None:
+@click.option("--problems", "problems_xlsx", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every problem found, one row each, to this .xlsx file.")
+def catalogue_import(file: Path, entity_type: str | None, version: str, workspace: Path,
+                     problems_xlsx: Path | None) -> None:
     """Import one entity type's official CBP criteria table (.pdf, .xlsx or .csv).
 
     Importing another entity's table with the same --version merges it into one catalogue.
-    Any problem (bad id, wrong category, Must/Should missing or unknown, duplicates) is listed
-    with its location and nothing is written.
+    Any problem (bad id, wrong category, Must/Should missing or unknown, duplicates, a table
+    whose columns cannot be made out) is listed with its location and nothing is written.
     """
     from ctpat_audit.criteria.catalogue import workspace_path
     from ctpat_audit.criteria.official_import import import_criteria_table
+    from ctpat_audit.criteria.table_problems import CriteriaTableError
 
-    cat = import_criteria_table(file, entity_type, version, workspace)
-    mine = cat.applicable([entity_type])
-    musts = sum(c.must_should[entity_type] == "Must" for c in mine)
-    click.echo(f"imported {len(mine)} criteria for {entity_type} ({musts} Must, "
+    try:
+        cat = import_criteria_table(file, entity_type, version, workspace,
+                                    on_notice=lambda text: click.echo(f"note: {text}", err=True))
+    except CriteriaTableError as exc:
+        if problems_xlsx:
+            from ctpat_audit.intake.importer import write_problems_xlsx
+
+            write_problems_xlsx(exc.every, problems_xlsx)
+            click.echo(f"every problem ({len(exc.every)}) written to {problems_xlsx}", err=True)
+        raise
+    types = [entity_type] if entity_type else [t for t in cat.imported_tables
+                                               if cat.imported_tables[t] == file.name]
+    mine = cat.applicable(types)
+    musts = sum(c.level_for(types) == "Must" for c in mine)
+    click.echo(f"imported {len(mine)} criteria for {', '.join(types)} ({musts} Must, "
                f"{len(mine) - musts} Should) from {file.name} into catalogue {cat.version}")
     click.echo(f"catalogue {cat.version}: {len(cat.criteria)} criteria for "
                f"{', '.join(cat.imported_tables)} -> {workspace_path(version, workspace)}")

@@ -4,8 +4,10 @@ CBP's full per-entity criteria tables cannot be bundled from the public material
 here, so the toolkit ships a catalogue that is realistic in shape but written by this project:
 about 140 criteria for importers across the 12 categories, fewer for other entity types, ids
 not sequential, a plausible Must/Should split. Criteria that public sources confirm (read from
-``data/confirmed_criteria.yaml``) keep their real ids and levels with provenance "reference";
-everything else has provenance "demonstration". Nothing here is CBP's official wording.
+``data/confirmed_criteria.yaml``) keep their real ids and levels: with provenance "reference"
+where the source names the entity types, and with provenance "demonstration" (entity types
+assumed, the confirmed level kept) where it names none. Everything else has provenance
+"demonstration". Nothing here is CBP's official wording.
 
 Run ``python -m ctpat_audit.criteria.demonstration`` to regenerate the committed JSON (a test checks it
 is up to date). The output depends only on the seed, the topic table below and the YAML.
@@ -49,27 +51,27 @@ SCOPES: dict[str, tuple[str, ...]] = {
 
 # category | scope | requirement | what to observe on site | what to request (virtual)
 TOPICS = """
-1|A|Management names a CTPAT point of contact who knows the criteria and reports on the program to senior management.|Interview the point of contact about their role, authority and how they report to management.|The organisation chart showing the CTPAT point of contact and their reporting line, with their job description.
+1|A|Management names a CTPAT point of contact who knows the criteria and reports on the program to senior management.|Interview the point of contact about their role, authority and how they report to management.|The organisation chart showing the CTPAT point of contact and their reporting line, with their job description.|=1.4
 1|A|The supply chain security program is written down, with its goals, the people responsible and how results are measured.|Ask the responsible managers how the program's goals are tracked and look at the latest figures.|The written security program and its latest internal status summary.
-1|A|The security program is reviewed at least once a year through an internal audit or management review, and findings are acted on.|Check on site that actions from the last internal review were completed.|The last internal review report and the list of corrective actions with their status.
+1|A|The security program is reviewed at least once a year through an internal audit or management review, and findings are acted on.|Check on site that actions from the last internal review were completed.|The last internal review report and the list of corrective actions with their status.|=1.3
 1|S|Security duties are written into the job descriptions of staff who handle cargo, shipment information or access control.|Ask staff in shipping, receiving and IT to describe their security duties.|Three job descriptions of staff with security duties.
-2|A|A written risk assessment of the international supply chain covers terrorism, smuggling of goods and people, and organised crime.|Walk the main cargo flow with the author of the risk assessment and check that the risks it names match what you see.|The current supply chain risk assessment.
+2|A|A written risk assessment of the international supply chain covers terrorism, smuggling of goods and people, and organised crime.|Walk the main cargo flow with the author of the risk assessment and check that the risks it names match what you see.|The current supply chain risk assessment.|=2.1
 2|A|The risk assessment maps every step of the supply chain from origin to final distribution, including subcontracted steps.|Compare the supply chain map with the partners and sites used for a recent shipment.|The supply chain map and one recent shipment traced through it.
 2|A|Each identified risk is rated for likelihood and impact and has an owner and a planned mitigation.|Pick two high-rated risks and look for their mitigations in place.|The risk register with ratings, owners and mitigations.
 2|A|The risk assessment considers the security conditions in each country and region the goods pass through.|Ask how country and regional threat information was gathered and used.|The country or regional threat sources used and the resulting ratings.
-2|A|The risk assessment is repeated at least once a year and whenever the supply chain changes materially.|Compare the assessment's date with recent changes of suppliers, routes or sites.|The two most recent risk assessments with their dates.
-2|A|A business continuity and crisis plan covers security incidents and disruptions in the supply chain.|Ask how the plan was used or exercised in the last year.|The continuity plan and the record of its last exercise.
+2|A|The risk assessment is repeated at least once a year and whenever the supply chain changes materially.|Compare the assessment's date with recent changes of suppliers, routes or sites.|The two most recent risk assessments with their dates.|=2.3
+2|A|A business continuity and crisis plan covers security incidents and disruptions in the supply chain.|Ask how the plan was used or exercised in the last year.|The continuity plan and the record of its last exercise.|=2.4
 2|S|Risk is assessed with a structured method (map the flow, identify threats, find weak points, plan and document mitigations) or an equivalent one.|Ask the team to explain each step of their method on one trade lane.|A description of the method with one completed trade-lane assessment.
 2|H|Places where cargo rests (yards, warehouses, transfer points) are identified and their exposure is assessed.|Visit one resting point named in the assessment and compare its controls with the assessment.|The list of cargo resting points with their risk ratings.
 3|A|A written, risk-based procedure screens new business partners before contracting and monitors existing ones.|Follow one recently added partner through the screening steps with the staff who did it.|The screening procedure and the file of one partner added this year.
 3|A|Business partners are checked for links to money laundering, terrorist financing and other crime.|Ask which lists and sources are checked and how a hit is handled.|Screening results (e.g. sanctions and denied-party checks) for five partners.
-3|A|Partners that are CTPAT members or certified in a recognised AEO program are identified and their status is verified and kept on file.|Look at how certification status is recorded in the partner master data.|Evidence of certification status for three certified partners.
-3|A|Partners outside CTPAT or an AEO program show that they meet the criteria, for example through a questionnaire or an audit.|Review a completed partner questionnaire and how the answers were followed up.|Two completed partner security questionnaires with the follow-up notes.
+3|A|Partners that are CTPAT members or certified in a recognised AEO program are identified and their status is verified and kept on file.|Look at how certification status is recorded in the partner master data.|Evidence of certification status for three certified partners.|=3.4
+3|A|Partners outside CTPAT or an AEO program show that they meet the criteria, for example through a questionnaire or an audit.|Review a completed partner questionnaire and how the answers were followed up.|Two completed partner security questionnaires with the follow-up notes.|=3.5
 3|S|High-risk partners are audited on site on a schedule set by their risk rating.|Discuss the last on-site partner audit with the person who performed it.|The partner audit schedule and the report of the last partner audit.
 3|A|Contracts with service providers contain security requirements and a right to audit.|Ask how contract security clauses are enforced in practice.|One carrier or service-provider contract with its security clauses marked.
-3|A|Weaknesses found at a partner are tracked until fixed, and business is moved or reduced when they are not.|Ask for an example of a partner weakness and what was done about it.|The log of partner corrective actions with their status.
+3|A|Weaknesses found at a partner are tracked until fixed, and business is moved or reduced when they are not.|Ask for an example of a partner weakness and what was done about it.|The log of partner corrective actions with their status.|=3.6
 3|A|Subcontracting by carriers and service providers needs the company's approval.|Ask how the company learns that a carrier passed a load to a subcontractor.|The subcontracting clause and the list of approved subcontractors.
-3|A|Partner details (ownership, addresses, contacts) are checked against independent sources and refreshed on a schedule.|Compare a partner's master data with an independent source during the visit.|The partner master-data review schedule and one refreshed partner record.
+3|A|Partner details (ownership, addresses, contacts) are checked against independent sources and refreshed on a schedule.|Compare a partner's master data with an independent source during the visit.|The partner master-data review schedule and one refreshed partner record.|=3.7
 3|S|Partners must report suspicious activity and security incidents that may affect the company's shipments.|Ask whether any partner has reported an incident and how it was handled.|The partner incident-reporting instruction and any reports received this year.
 3|S|A social compliance program addresses forced labour risks in the supply chain.|Ask how forced-labour risks are assessed for the main suppliers.|The social compliance policy and one supplier assessment.|=3.9
 3|T|Payments go only to accounts in the partner's name, unless a documented reason exists.|Ask finance how a change of a partner's bank account is verified.|The payment-verification procedure and one verified bank-detail change.
@@ -79,13 +81,13 @@ TOPICS = """
 4|A|Written cybersecurity policies protect the company's IT systems and data and are reviewed every year.|Ask the IT lead how the policies are applied and when they were last reviewed.|The cybersecurity policies with their review dates.|=4.1
 4|A|Firewalls and anti-malware software protect the network and are kept up to date.|Look at the status console of the anti-malware or firewall tools.|A screenshot or report showing protection status and update dates.|=4.2
 4|A|Security patches are installed promptly and unsupported systems are removed or isolated.|Ask how patches are rolled out and look at the patch status of one server.|The patch management procedure and a current patch compliance report.
-4|A|Each user has an individual account; shared accounts are not used to reach shipment data.|Ask users in shipping how they log in to the shipment system.|The list of user accounts of the shipment system with their owners.
+4|A|Each user has an individual account; shared accounts are not used to reach shipment data.|Ask users in shipping how they log in to the shipment system.|The list of user accounts of the shipment system with their owners.|=4.8
 4|A|A password policy is enforced and multi-factor authentication protects remote and privileged access.|Watch a remote or administrator login.|The password policy and the multi-factor authentication settings.
-4|A|Access rights follow job roles, are reviewed periodically and are removed promptly when staff leave or change roles.|Compare the accounts of one department with its current staff list.|The last access-rights review and the accounts removed for recent leavers.
+4|A|Access rights follow job roles, are reviewed periodically and are removed promptly when staff leave or change roles.|Compare the accounts of one department with its current staff list.|The last access-rights review and the accounts removed for recent leavers.|=4.7
 4|A|Remote access to the network uses encrypted connections.|Ask how staff and vendors connect from outside the office.|The remote-access policy and VPN configuration summary.|=4.9
 4|A|Data is backed up regularly, backups are kept apart from the network and restores are tested.|Ask when a restore was last tested and what it showed.|The backup schedule and the record of the last restore test.|=4.12
 4|A|The network is tested for weaknesses (vulnerability scans or penetration tests) and findings are fixed.|Discuss the last scan's findings with IT.|The last vulnerability scan or penetration test summary and the fixes made.|=4.3
-4|A|Security events are logged and the logs are reviewed to detect unauthorised access.|Look at the log review tool or the review record.|A sample of log review records from the last quarter.
+4|A|Security events are logged and the logs are reviewed to detect unauthorised access.|Look at the log review tool or the review record.|A sample of log review records from the last quarter.|=4.5
 4|A|Staff know how to report a cybersecurity incident, and incidents are investigated and recorded.|Ask two staff members how they would report a suspicious e-mail.|The incident reporting instruction and the cybersecurity incident log.
 4|A|Personal devices used for company business follow the company's security policy.|Ask how personal phones reach company e-mail and data.|The bring-your-own-device policy.|=4.10
 4|A|Media and equipment holding company data are wiped or destroyed before disposal.|Look at where old equipment is kept before disposal.|The disposal procedure and the last certificate of destruction.|=4.13
@@ -95,89 +97,89 @@ TOPICS = """
 4|A|Shipment and customs data exchanged with partners and CBP is protected against unauthorised change.|Ask how shipment data files are sent and checked.|A description of the data exchange channels and their protection.
 4|T|Only authorised staff can change shipment documentation data, and each change is logged with who and when.|Look at the change history of one shipment record.|The change log of one shipment record.
 4|A|A written plan restores IT systems after a cyber incident and is tested.|Ask when the recovery plan was last tested.|The IT recovery plan and the record of its last test.
-5|K|Containers and trailers are inspected before loading with a written multi-point inspection (seven points for containers, more for a truck and trailer).|Watch an inspection of an empty container or trailer before loading.|The inspection procedure, the checklist and completed checklists for five recent loads.
+5|K|Containers and trailers are inspected before loading with a written multi-point inspection (seven points for containers, more for a truck and trailer).|Watch an inspection of an empty container or trailer before loading.|The inspection procedure, the checklist and completed checklists for five recent loads.|=5.3
 5|K|Inspections look for hidden compartments, tampering, structural changes and pests.|Ask the inspector what signs of a false wall or floor they look for.|Photos of a recent inspection at each inspection point.
-5|K|Inspection checklists record the inspector, date, container or trailer number and result, and are kept for at least a year.|Look at a sample of filed checklists.|Completed checklists for one month.
-5|K|Conveyances and containers are stored in a secure area that prevents unauthorised access and tampering.|Visit the storage area for empty containers and trailers.|A site plan marking the container or trailer storage area and its controls.
+5|K|Inspection checklists record the inspector, date, container or trailer number and result, and are kept for at least a year.|Look at a sample of filed checklists.|Completed checklists for one month.|=5.5
+5|K|Conveyances and containers are stored in a secure area that prevents unauthorised access and tampering.|Visit the storage area for empty containers and trailers.|A site plan marking the container or trailer storage area and its controls.|=5.1
 5|K|Containers and trailers left unattended are inspected again before use.|Ask what happens to a trailer that stayed outside overnight.|The re-inspection instruction and an example record.
 5|K|A supervisor or a second person checks the inspection of a sample of loads.|Ask the supervisor how loads are chosen for a second check.|Records of second checks for the last month.
 5|K|Staff know how to report a suspicious finding in a container or trailer, and to whom.|Ask an inspector what they would do on finding a modified floor.|The reporting instruction posted for inspectors.
 5|R|Tractors and trailers are inspected at each border crossing and after every stop.|Watch a driver's inspection at the yard or crossing.|Driver inspection records for three border crossings.
-5|C|Conveyances in transit are tracked (for example by GPS) and unexplained delays or route deviations are investigated.|Look at the tracking screen and ask how alerts are handled.|A tracking report for one trip and the alert procedure.
-5|R|Drivers follow planned routes and schedules and record any unplanned stop with its reason.|Ask a dispatcher how a driver's stop is recorded.|A trip log with stops for one recent load.
+5|C|Conveyances in transit are tracked (for example by GPS) and unexplained delays or route deviations are investigated.|Look at the tracking screen and ask how alerts are handled.|A tracking report for one trip and the alert procedure.|=5.14
+5|R|Drivers follow planned routes and schedules and record any unplanned stop with its reason.|Ask a dispatcher how a driver's stop is recorded.|A trip log with stops for one recent load.|=5.16
 5|C|Drivers and crews can raise an alert in an emergency, for example with a panic button or scheduled check-in calls.|Ask a driver how they would raise an alert.|The emergency-alert procedure and the check-in log of one trip.
 5|S|Carriers and the company agree how shipments are monitored in transit and how deviations are reported.|Ask logistics staff how they learn of a delay in transit.|The transit-monitoring terms agreed with the main carrier.
 5|K|Container and trailer inspections include agricultural checks for soil, plants and insects.|Watch the agricultural part of an inspection.|The checklist items covering agricultural contamination.
 5|K|A container or trailer found with a security problem is set aside and not used until cleared.|Ask where a rejected container is parked and how it is marked.|The record of the last rejected container or trailer.
-5|K|The area where containers are inspected and loaded is covered by lighting, cameras or guards.|Visit the inspection area and check its lighting and camera view.|Camera stills of the inspection and loading area.
+5|K|The area where containers are inspected and loaded is covered by lighting, cameras or guards.|Visit the inspection area and check its lighting and camera view.|Camera stills of the inspection and loading area.|=5.6
 5|S|The company checks that its carriers inspect conveyances to the same standard, through audits or records.|Ask how carrier inspection records are checked.|A sample of carrier inspection records reviewed by the company.
-5|K|Random, unannounced searches are made of a sample of conveyances and containers.|Ask how often random searches were done last quarter.|The random-search log.
+5|K|Random, unannounced searches are made of a sample of conveyances and containers.|Ask how often random searches were done last quarter.|The random-search log.|=5.8
 5|H|Inspectors use tools that help find hidden compartments (mirrors, flashlights, measuring tapes).|Look at the inspection tools available at the dock.|Photos of the inspection tool kit.
 5|C|Conveyance maintenance is done in secure facilities and work orders are checked for unexplained modifications.|Visit the maintenance area and ask how outside repairs are controlled.|Maintenance work orders for one month.
 5|K|Trucks waiting to load or unload are kept in a controlled area.|Look at where trucks wait before the dock.|A site plan showing the waiting area and its access control.
 5|S|Loading and unloading are supervised by a designated employee.|Watch a loading and note who supervises it.|The loading supervision instruction and a signed loading record.
-6|K|Seals are ordered, stored and issued under control; unused seals are locked away and issued only to named staff.|Look at where unused seals are stored and who holds the key.|The seal control procedure and the list of staff allowed to issue seals.
+6|K|Seals are ordered, stored and issued under control; unused seals are locked away and issued only to named staff.|Look at where unused seals are stored and who holds the key.|The seal control procedure and the list of staff allowed to issue seals.|=6.1
 6|K|A seal log records every seal number issued, the container it was put on and who affixed it.|Compare the seal log with the seals in stock.|The seal log for the last three months.
-6|K|Seals are checked when affixed and when received by viewing, verifying the number, tugging and twisting them.|Watch a seal being affixed and checked.|A short video or photo sequence of the seal check.
+6|K|Seals are checked when affixed and when received by viewing, verifying the number, tugging and twisting them.|Watch a seal being affixed and checked.|A short video or photo sequence of the seal check.|=6.7
 6|K|Seal numbers are written on the shipping documents and compared with the seal at each hand-over.|Compare the seal on a loaded container with its documents.|Shipping documents showing seal numbers for five shipments.
 6|K|Seal discrepancies are documented, investigated and reported to the business partner and, where required, to CBP.|Ask how the last seal discrepancy was handled.|The seal discrepancy log and one investigation record.
-6|K|Seal procedures are audited periodically, including a reconciliation of the seal inventory.|Ask when the seal inventory was last reconciled and by whom.|The last seal audit and inventory reconciliation.
+6|K|Seal procedures are audited periodically, including a reconciliation of the seal inventory.|Ask when the seal inventory was last reconciled and by whom.|The last seal audit and inventory reconciliation.|=6.6
 6|K|Damaged or removed seals are kept and documented until the investigation is closed.|Look at where removed seals are kept.|The record of removed seals and their investigation status.
 7|H|Written procedures cover cargo handling, documentation and shipping, from order to delivery.|Follow one order through receiving or shipping and compare it with the procedure.|The cargo handling procedures.
 7|H|Cargo staging and loading areas are secured and only authorised staff may enter.|Visit the staging area and watch who enters.|A site plan of staging areas and the list of staff allowed in them.
-7|H|Arriving cargo is checked against the documents for quantity, weight and marks, and differences are reported.|Watch the receiving check of one delivery.|Receiving records with a reported discrepancy.
+7|H|Arriving cargo is checked against the documents for quantity, weight and marks, and differences are reported.|Watch the receiving check of one delivery.|Receiving records with a reported discrepancy.|=7.28
 7|H|Departing cargo is checked against the order or delivery note before loading.|Watch the final check before a load leaves.|Shipping records for one day with the checks signed off.
-7|T|Shipping documents are complete, legible and protected against change, loss or false information.|Ask how document templates and stamps are controlled.|A complete document set for one recent shipment.
+7|T|Shipping documents are complete, legible and protected against change, loss or false information.|Ask how document templates and stamps are controlled.|A complete document set for one recent shipment.|=7.6
 7|H|Drivers picking up or delivering cargo are identified against the documents before cargo is released.|Watch a driver being identified at the dock.|The driver identification procedure and the pickup log.
 7|H|Cargo is weighed or counted and the result is recorded against the declared figures.|Look at the scale or count record for a load.|Weight or count records compared with declared figures for five loads.
-7|T|Information given to CBP and carriers, such as manifest and entry data, is accurate and filed on time.|Ask who checks the data before it is filed.|Filing timeliness and accuracy figures for the last quarter.
-7|H|Staff report suspicious cargo, shortages, overages and other anomalies to a supervisor and to security.|Ask warehouse staff what they would report and to whom.|The anomaly reporting instruction and recent reports.
-7|A|Security incidents and suspicious activity are reported to CBP and other law enforcement as the procedures say.|Ask who decides to contact CBP and how.|The reporting procedure and the record of the last report made.
+7|T|Information given to CBP and carriers, such as manifest and entry data, is accurate and filed on time.|Ask who checks the data before it is filed.|Filing timeliness and accuracy figures for the last quarter.|=7.8
+7|H|Staff report suspicious cargo, shortages, overages and other anomalies to a supervisor and to security.|Ask warehouse staff what they would report and to whom.|The anomaly reporting instruction and recent reports.|=7.27
+7|A|Security incidents and suspicious activity are reported to CBP and other law enforcement as the procedures say.|Ask who decides to contact CBP and how.|The reporting procedure and the record of the last report made.|=7.23
 7|A|A list of contacts at CBP and law enforcement for reporting incidents is posted and kept current.|Look for the contact list where staff can see it.|The current contact list with its revision date.
 7|H|Packing lists and bills of lading match the goods loaded; unexplained differences stop the shipment.|Compare a packing list with a load being prepared.|A packing list and bill of lading for one shipment with the loading record.
-7|H|Cargo waiting overnight for shipment is secured and watched.|Visit the area where cargo waits overnight.|The instruction for cargo held overnight and a camera still of the area.
-7|H|Loading is supervised and documented, including photos of the loaded container before sealing.|Watch a loading and the photos taken.|Loading photos for three recent containers.
+7|H|Cargo waiting overnight for shipment is secured and watched.|Visit the area where cargo waits overnight.|The instruction for cargo held overnight and a camera still of the area.|=7.1
+7|H|Loading is supervised and documented, including photos of the loaded container before sealing.|Watch a loading and the photos taken.|Loading photos for three recent containers.|=7.4
 7|T|Electronic shipment data is sent to partners over secure channels.|Ask how documents are sent to the broker or forwarder.|A description of the channels used and their protection.
 7|H|Goods found in a shipment that were not ordered or declared are investigated before release.|Ask for an example of an overage and how it was resolved.|The investigation record of one overage or unexplained item.
-7|S|Shipment data is checked for signs of trade-based money laundering or misdescribed goods.|Ask which warning signs the compliance team looks for.|The red-flag checklist and one reviewed case.
-7|A|Staff and contractors can report security concerns anonymously.|Ask two staff members how they would report a concern anonymously.|A description of the anonymous reporting channel.
-7|H|Packages and mail delivered to the site are screened before distribution.|Watch incoming mail being received.|The mail screening instruction.
+7|S|Shipment data is checked for signs of trade-based money laundering or misdescribed goods.|Ask which warning signs the compliance team looks for.|The red-flag checklist and one reviewed case.|=7.10
+7|A|Staff and contractors can report security concerns anonymously.|Ask two staff members how they would report a concern anonymously.|A description of the anonymous reporting channel.|=7.25
+7|H|Packages and mail delivered to the site are screened before distribution.|Watch incoming mail being received.|The mail screening instruction.|=10.8
 7|T|Customs documents are checked for accuracy before submission, and errors are corrected with CBP.|Ask who reviews entries and how errors are corrected.|The document review checklist and one correction filed.
 7|A|Security procedures are audited internally on a schedule and findings are tracked.|Ask for the internal audit plan and the open findings.|The internal audit plan and findings log.
 7|H|Cross-docks and transfer warehouses follow the same cargo handling controls.|Visit a cross-dock area or ask how it is controlled.|The procedure for cargo transfer points.
 7|C|Manifest information is checked against the cargo loaded on the conveyance.|Watch the manifest check of a departing conveyance.|A manifest with its loading check.
-7|H|Signs of tampering with cargo or packaging lead to a documented investigation.|Ask what the last tampering sign was and what followed.|The tampering investigation record.
+7|H|Signs of tampering with cargo or packaging lead to a documented investigation.|Ask what the last tampering sign was and what followed.|The tampering investigation record.|=7.37
 7|H|Packaging is sealed or marked so that tampering shows (for example security tape).|Look at packed cargo ready for shipment.|Photos of packaging with its tamper-evident features.
 7|A|A log of security incidents records the date, the actions taken and the outcome.|Look at the incident log.|The incident log for the last twelve months.
-8|H|Wood packaging material carries the ISPM 15 mark and is checked on receipt.|Look at pallets and crates in receiving for the ISPM 15 mark.|Photos of wood packaging marks and the receiving check record.
+8|H|Wood packaging material carries the ISPM 15 mark and is checked on receipt.|Look at pallets and crates in receiving for the ISPM 15 mark.|Photos of wood packaging marks and the receiving check record.|=8.1
 8|K|Containers, trailers and cargo are checked for pests, soil, plants and other contaminants before loading.|Watch the contamination check before loading.|The contamination checklist and five completed records.
 8|H|Pest contamination that is found is reported and the cargo or packaging affected is isolated.|Ask where contaminated packaging is isolated.|The contamination report and isolation record.
-9|P|Fences or walls surround cargo handling and storage areas and are inspected regularly for damage.|Walk the perimeter fence.|A site plan with the perimeter and the fence inspection records.
+9|P|Fences or walls surround cargo handling and storage areas and are inspected regularly for damage.|Walk the perimeter fence.|A site plan with the perimeter and the fence inspection records.|=9.2
 9|P|Vehicle and pedestrian gates are staffed or monitored and kept to the minimum needed.|Visit the gates in use and ask about their hours.|A site plan marking the gates and their controls.
-9|P|Buildings are built of materials that resist unlawful entry and are inspected and repaired.|Look at doors, walls and roof access of the cargo building.|The building inspection and repair record.
-9|P|Lighting covers entrances, exits, cargo areas, fences and parking.|Check lighting at dusk or ask for night-time photos.|Night-time photos of entrances, cargo areas and parking.
-9|P|Private vehicles are not parked in or next to cargo handling areas.|Look at where staff and visitors park.|A site plan showing private parking.
+9|P|Buildings are built of materials that resist unlawful entry and are inspected and repaired.|Look at doors, walls and roof access of the cargo building.|The building inspection and repair record.|=9.1
+9|P|Lighting covers entrances, exits, cargo areas, fences and parking.|Check lighting at dusk or ask for night-time photos.|Night-time photos of entrances, cargo areas and parking.|=9.6
+9|P|Private vehicles are not parked in or next to cargo handling areas.|Look at where staff and visitors park.|A site plan showing private parking.|=9.5
 9|P|Doors, windows, gates and fences are locked, and keys are controlled by management.|Look at the key cabinet and key register.|The key control procedure and key register.
 9|P|Security technology (alarms, cameras) is covered by written policies on its use, maintenance and testing.|Ask who maintains the systems and how faults are reported.|The security technology policy.|=9.8
 9|P|Camera recordings are kept long enough to investigate incidents.|Ask how long recordings are kept and play back an older recording.|The recording retention setting.|=9.16
 9|P|Camera footage is reviewed periodically and the reviews are documented.|Ask for the last footage review record.|Footage review records for the last quarter.|=9.15
-9|P|Alarm systems are monitored and named staff respond to alarms.|Ask who receives alarms and how quickly they respond.|The alarm response procedure and the alarm log.
+9|P|Alarm systems are monitored and named staff respond to alarms.|Ask who receives alarms and how quickly they respond.|The alarm response procedure and the alarm log.|=9.12
 9|H|International, domestic, high-value and hazardous cargo are kept apart and marked in the warehouse.|Walk the warehouse and look at the marked areas.|A warehouse layout with the segregated areas.
-9|P|Where security guards are used, their duties, patrols and reports are written down and checked.|Look at the guard post orders and patrol records.|The guard post orders and patrol reports for one week.
+9|P|Where security guards are used, their duties, patrols and reports are written down and checked.|Look at the guard post orders and patrol records.|The guard post orders and patrol reports for one week.|=10.10
 9|P|Backup power keeps security technology working in a power failure.|Ask how cameras and alarms are powered in an outage.|The backup power test record.|=9.11
 10|P|An access control system identifies employees, visitors and vendors at every entrance.|Watch people entering at the main entrance.|The access control procedure.
-10|P|Employees receive photo ID badges, which are issued, changed and collected under a procedure.|Look at the badges staff wear and the badge register.|The badge procedure and the badge register.
+10|P|Employees receive photo ID badges, which are issued, changed and collected under a procedure.|Look at the badges staff wear and the badge register.|The badge procedure and the badge register.|=10.1
 10|P|Visitors show photo ID, are logged on arrival and departure and are escorted in cargo areas.|Sign in as a visitor and note the steps.|The visitor log for one week.
 10|P|Visitor badges are worn visibly and returned at departure.|Check that visitors on site wear their badges.|The visitor badge reconciliation record.
-10|P|Drivers delivering or picking up cargo are identified and logged before admission.|Watch a truck being admitted at the gate.|The gate log for one day.
-10|P|Unauthorised or unidentified people are challenged and reported.|Ask staff what they do when they meet a stranger in the warehouse.|The instruction on challenging unknown persons.
+10|P|Drivers delivering or picking up cargo are identified and logged before admission.|Watch a truck being admitted at the gate.|The gate log for one day.|=10.3
+10|P|Unauthorised or unidentified people are challenged and reported.|Ask staff what they do when they meet a stranger in the warehouse.|The instruction on challenging unknown persons.|=7.24
 10|P|Keys, cards and codes are withdrawn at once when an employee leaves.|Compare badges active in the system with recent leavers.|Leaver records with the dates their access was removed.
 10|P|Service providers such as cleaning and maintenance staff can enter only the areas they work in.|Ask how contractor access is limited.|The contractor access list and areas.
 10|P|A vehicle log records plate number, driver, and times in and out.|Look at the vehicle log at the gate.|The vehicle log for one day.
 10|P|Access rights to sensitive areas are reviewed periodically.|Ask who approves access to sensitive areas and when it was last reviewed.|The last access-rights review for sensitive areas.
 10|A|Reception and guard staff follow written procedures for visitors and deliveries.|Watch how reception handles a visitor.|The reception procedures.
-11|A|Application information such as employment history and references is verified before hiring.|Ask HR how references are checked.|A redacted hiring file showing the checks made.
-11|A|Background checks are carried out for prospective employees as local law allows, with more checks for sensitive positions.|Ask HR which positions get additional checks.|The background check procedure and the list of sensitive positions.
+11|A|Application information such as employment history and references is verified before hiring.|Ask HR how references are checked.|A redacted hiring file showing the checks made.|=11.1
+11|A|Background checks are carried out for prospective employees as local law allows, with more checks for sensitive positions.|Ask HR which positions get additional checks.|The background check procedure and the list of sensitive positions.|=11.2
 11|A|Employees in sensitive positions are rescreened periodically or when there is cause.|Ask when sensitive positions were last rescreened.|The rescreening schedule and records.
 11|A|A procedure removes identification, access and system accounts when employment ends.|Ask HR and IT how a leaver is processed.|The leaver checklist for one recent leaver.
 11|A|Temporary and contract staff are screened to the same standard as employees, by the agency or the company.|Ask how agency staff are screened.|The agency contract clause on screening.
@@ -185,13 +187,13 @@ TOPICS = """
 11|A|A written program addresses drug and alcohol use by staff in safety and security roles.|Ask how the program is applied.|The drug and alcohol policy.
 11|A|Screening records are kept securely with limited access.|Look at where personnel files are kept.|A description of how screening records are stored and who can read them.
 12|A|A security training program covers the criteria relevant to each role and is given at hiring and periodically.|Ask two staff members what security training they received.|The training program and the training plan for this year.|=12.1
-12|A|Shipping and receiving staff are trained to recognise and report suspicious cargo and tampering.|Ask a dock worker what they were taught to look for.|Training material for shipping and receiving staff.
-12|A|Staff who inspect containers and trailers are trained in the inspection procedure, including hidden compartments.|Ask an inspector to explain the inspection points.|Inspection training records.
-12|A|Training records show who attended, when and what was covered, and understanding is checked.|Look at the training records of three staff.|Training attendance and test records.
-12|A|All staff with system access get cybersecurity awareness training at least once a year.|Ask staff when they last had cybersecurity training.|Cybersecurity training completion figures.
+12|A|Shipping and receiving staff are trained to recognise and report suspicious cargo and tampering.|Ask a dock worker what they were taught to look for.|Training material for shipping and receiving staff.|=12.10
+12|A|Staff who inspect containers and trailers are trained in the inspection procedure, including hidden compartments.|Ask an inspector to explain the inspection points.|Inspection training records.|=12.2
+12|A|Training records show who attended, when and what was covered, and understanding is checked.|Look at the training records of three staff.|Training attendance and test records.|=12.4
+12|A|All staff with system access get cybersecurity awareness training at least once a year.|Ask staff when they last had cybersecurity training.|Cybersecurity training completion figures.|=12.8
 12|A|Posters and briefings remind staff how to report security concerns.|Look for awareness material on site.|Photos of awareness material.
 12|C|Drivers and crews are trained in conveyance security, seals and reporting from the road.|Ask a driver about their security training.|Driver training records.
-12|T|Staff learn the warning signs of trade-based money laundering and terrorist financing relevant to their role.|Ask compliance staff which warning signs they were taught.|The training material on financial warning signs.
+12|T|Staff learn the warning signs of trade-based money laundering and terrorist financing relevant to their role.|Ask compliance staff which warning signs they were taught.|The training material on financial warning signs.|=12.6
 12|A|Training is refreshed after significant security incidents or procedure changes.|Ask what training followed the last incident or procedure change.|The refresher training record.
 """
 
@@ -376,6 +378,8 @@ def build(seed: int = SEED, confirmed: dict[str, Any] | None = None) -> Catalogu
                                       topic.request, levels, source, "demonstration", note=note))
     criteria.sort(key=lambda c: criterion_sort_key(c.id))
     n_ref = sum(c.provenance == "reference" for c in criteria)
+    n_level = sum(1 for i in items.values()
+                  if not (i.get("must_should") or {}) and i.get("level_entity_unstated") in LEVELS)
     return Catalogue(
         version=VERSION, provenance="demonstration", label=DEMO_LABEL,
         description=("Generated by ctpat-audit for demonstrations, sample data, tests and "
@@ -383,8 +387,9 @@ def build(seed: int = SEED, confirmed: dict[str, Any] | None = None) -> Catalogu
                      "levels read in the named public sources; all other criteria, and all "
                      "observe and request texts, are the project's own and are NOT CBP's "
                      "Minimum Security Criteria. Import CBP's official tables with "
-                     f"'ctpat-audit catalogue import'. ({n_ref} reference criteria, from "
-                     "confirmed_criteria.yaml)"),
+                     f"'ctpat-audit catalogue import'. ({n_ref} reference criteria, and "
+                     f"{n_level} demonstration criteria whose id and Must/Should were read in a "
+                     "source that names no entity type, from confirmed_criteria.yaml)"),
         sources=confirmed["sources"],
         generated_by=f"ctpat_audit.criteria.demonstration (seed {seed})",
         criteria=tuple(criteria))
