@@ -5,6 +5,8 @@ environment); the rest use click's CliRunner.
 """
 from __future__ import annotations
 
+import csv
+
 import os
 import subprocess
 import sys
@@ -56,8 +58,12 @@ def test_sample_init_import_and_exit_codes(tmp_path):
     assert "partners: 8 rows" in r.stdout
 
     # a broken source: exit 3, every problem printed with file/row/column, problems workbook
-    (src / "partners.csv").write_text((src / "partners.csv").read_text().replace("validated", "valid", 1)
-                                      .replace("certified", "cert", 1))
+    rows = list(csv.DictReader((src / "partners.csv").open(newline="")))
+    rows[0]["status"], rows[1]["status"] = "valid", "cert"  # two statuses nobody knows
+    with (src / "partners.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     r = run("import", "-w", ws, src, "--quiet", "--problems", tmp_path / "p.xlsx")
     assert r.returncode == EXIT_INPUT_PROBLEMS == 3
     assert "nothing was imported" in r.stderr
