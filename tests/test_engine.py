@@ -9,8 +9,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from ctpat_audit.batch.kernel_pool import KernelPool, KernelStartError, WarmKernelEngine
-from ctpat_audit.batch.kernel_fork import ForkError
+from ctpat_audit.batch.kernel_pool import KernelPool, WarmKernelEngine
+from ctpat_audit.core.errors import KernelStartError
+from ctpat_audit.core.errors import ForkError
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,8 @@ from msc_corpus import (
 
 from ctpat_audit.criteria.official_import import read_criteria_table
 from ctpat_audit.criteria.table_layout import header_column
-from ctpat_audit.criteria.table_problems import CriteriaTableError, PageProblem
+from ctpat_audit.criteria.table_problems import PageProblem
+from ctpat_audit.core.errors import CriteriaTableError
 
 pytestmark = pytest.mark.browser
 

@@ -29,7 +29,8 @@ from ctpat_audit.batch.worker import (
 )
 from ctpat_audit.cli import main
 from ctpat_audit.reports.execute import execute_report
-from ctpat_audit.reports.failure import FAILED_TAG, NOTE_TAG, ReportError
+from ctpat_audit.reports.failure import FAILED_TAG, NOTE_TAG
+from ctpat_audit.core.errors import ReportError
 
 pytestmark = pytest.mark.slow
 

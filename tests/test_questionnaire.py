@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from ctpat_audit.core.errors import IntakeError
-from ctpat_audit.sessions.questionnaire import (HEADER_ROW, QuestionnaireError, export_questionnaire,
-                                       import_questionnaire)
+from ctpat_audit.sessions.questionnaire import HEADER_ROW, export_questionnaire, import_questionnaire
+from ctpat_audit.core.errors import QuestionnaireError
 from ctpat_audit.sessions.session import list_sessions, resume_session
 from ctpat_audit.workspace.reference import open_workspace
 

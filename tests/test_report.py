@@ -14,7 +14,8 @@ from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_na
 
 from ctpat_audit.cli import main
 from ctpat_audit.sessions.findings import session_findings
-from ctpat_audit.reports.pipeline import Renderer, ReportError, network_urls
+from ctpat_audit.reports.pipeline import Renderer, network_urls
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.sections import SECTIONS
 from ctpat_audit.sessions.session import resume_session
 

@@ -11,9 +11,10 @@ import pytest
 from ctpat_audit.workspace import audit, db
 
 from ctpat_audit.trust import keys
-from ctpat_audit.sessions.session import SessionRuleError, resume_session
-from ctpat_audit.trust.signing import (MANIFEST, AuthorityError, SigningError, authority_problem,
-                                 demo_keys, file_sha256, sign_report)
+from ctpat_audit.sessions.session import resume_session
+from ctpat_audit.core.errors import SessionRuleError
+from ctpat_audit.trust.signing import MANIFEST, authority_problem, demo_keys, file_sha256, sign_report
+from ctpat_audit.core.errors import AuthorityError, SigningError
 from ctpat_audit.trust.verify import verify_report
 from session_helpers import ACCOUNT, OFFICER
 from signing_helpers import (CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup)

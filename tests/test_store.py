@@ -11,7 +11,7 @@ from session_helpers import ACCOUNT, CRITERIA, FACILITIES, OFFICER, FakeClock, m
 
 from ctpat_audit.workspace import db, evidence, store
 from ctpat_audit.core.errors import InputError
-from ctpat_audit.workspace.evidence import EvidenceError
+from ctpat_audit.core.errors import EvidenceError
 from ctpat_audit.sessions.session import list_sessions, open_session
 
 

@@ -29,13 +29,9 @@ from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import ForkError
 
 __all__ = ["ForkError", "ForkProvisioner", "ForkServer"]
-
-
-class ForkError(CtpatError):
-    """The zygote could not start, warm up or fork a kernel."""
 
 
 class ForkServer:

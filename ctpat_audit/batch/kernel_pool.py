@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import CtpatError, KernelStartError
 
 __all__ = ["WARMUP_CODE", "KernelPool", "KernelStartError", "WarmKernelEngine", "default_pool"]
 
@@ -59,14 +59,6 @@ _fig = _plt.figure(figsize=(1, 1)); _fig.text(0.5, 0.5, "warm-up"); _fig.savefig
 _plt.close(_fig)
 del _fig, _plt
 """
-
-
-class KernelStartError(CtpatError):
-    """A pooled kernel did not start or its warm-up cell failed."""
-
-    def __init__(self, kernel_name: str, message: str) -> None:
-        self.kernel_name = kernel_name
-        super().__init__(f"kernel {kernel_name!r}: {message}")
 
 
 @dataclass

@@ -34,7 +34,7 @@ from ctpat_audit.batch.worker import (
     close_worker_states,
     render_one,
 )
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import BatchError
 from ctpat_audit.reports.execute import DEFAULT_TEMPLATE
 
 __all__ = [
@@ -50,14 +50,6 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "batch-manifest.jsonl"
-
-
-class BatchError(CtpatError):
-    """A batch cannot start as asked (bad option, missing template or key)."""
-
-    def __init__(self, what: str, message: str) -> None:
-        self.what = what
-        super().__init__(f"{what}: {message}")
 
 
 # --- selection -------------------------------------------------------------------------------
@@ -331,7 +323,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     if key and not Path(key).is_file():
         raise BatchError(str(key), "supervisor key file not found")
     if key:  # open it here, so a wrong passphrase stops the batch before any worker starts
-        from ctpat_audit.trust.keys import KeyStoreError, load_signer
+        from ctpat_audit.trust.keys import load_signer
+        from ctpat_audit.core.errors import KeyStoreError
 
         try:
             load_signer(key, os.environ[str(passphrase_env)])

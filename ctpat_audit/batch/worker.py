@@ -192,7 +192,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     cell, one-line reason, kept notebook) instead of raised.
     """
     from ctpat_audit.reports.execute import execute_report
-    from ctpat_audit.reports.failure import ReportError
+    from ctpat_audit.core.errors import ReportError
     from ctpat_audit.reports.publish import (
         publish_report,
         report_folder,

@@ -62,7 +62,7 @@ def catalogue_import(file: Path, entity_type: str | None, version: str, workspac
     """
     from ctpat_audit.criteria.catalogue import workspace_path
     from ctpat_audit.criteria.official_import import import_criteria_table
-    from ctpat_audit.criteria.table_problems import CriteriaTableError
+    from ctpat_audit.core.errors import CriteriaTableError
 
     try:
         cat = import_criteria_table(file, entity_type, version, workspace,

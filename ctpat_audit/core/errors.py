@@ -1,4 +1,7 @@
-"""One base exception for the toolkit; each subclass carries where the problem is.
+"""Every error class of the toolkit: one base exception; each subclass carries where the problem is.
+
+The classes are grouped by the package that raises them; each of those modules imports its
+own from here, so ``except`` clauses anywhere can name any of them without a cycle.
 
 Messages say what was found, what was expected and how to fix it, in plain words, because
 they are read by specialists and partners, not only by programmers.
@@ -6,6 +9,7 @@ they are read by specialists and partners, not only by programmers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,3 +91,175 @@ class IntakeError(CtpatError):
 
     def __str__(self) -> str:  # keep the summary short; `frame()` has the details
         return self.summary()
+
+
+# raised in batch.kernel_fork
+
+class ForkError(CtpatError):
+    """The zygote could not start, warm up or fork a kernel."""
+
+
+# raised in batch.kernel_pool
+
+class KernelStartError(CtpatError):
+    """A pooled kernel did not start or its warm-up cell failed."""
+
+    def __init__(self, kernel_name: str, message: str) -> None:
+        self.kernel_name = kernel_name
+        super().__init__(f"kernel {kernel_name!r}: {message}")
+
+
+# raised in batch.run
+
+class BatchError(CtpatError):
+    """A batch cannot start as asked (bad option, missing template or key)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        self.what = what
+        super().__init__(f"{what}: {message}")
+
+
+# raised in criteria.catalogue
+
+class CatalogueError(CtpatError):
+    """A catalogue file is malformed: names the file, the JSON path inside it and the problem."""
+
+    def __init__(self, file: object, path: str, message: str) -> None:
+        self.file, self.path, self.message = str(file), path, message
+        super().__init__(f"{self.file}: at {path or '(top level)'}: {message}")
+
+
+# raised in criteria.table_problems
+
+@dataclass
+class CriteriaTableError(IntakeError):
+    """A criteria table could not be imported: ``problems`` is the report (patterns
+    summarised), ``every`` lists each located problem."""
+
+    every: list[Problem] = field(default_factory=list)
+
+
+    def summary(self) -> str:
+        n = len(self.every) or len(self.problems)
+        files = sorted({p.file for p in self.problems})
+        return (f"{n} problem{'s' if n != 1 else ''} in {', '.join(files)}; "
+                "nothing was imported. Fix them and import again.")
+
+
+# raised in reports.failure
+
+class ReportError(CtpatError):
+    """A report could not be rendered; for a notebook failure it names the cell.
+
+    ``reason``: one line saying what went wrong; ``cell_index``: the failing cell's index
+    in the executed notebook (None when no cell is to blame); ``source`` and ``traceback``
+    of that cell; ``notebook``: where the executed notebook was kept (set by
+    :func:`keep_failed`; the message names it once it is set).
+    """
+
+    def __init__(self, session_id: str, reason: str, *, cell_index: int | None = None,
+                 source: str = "", traceback: str = "", notebook: Path | None = None) -> None:
+        super().__init__(session_id, reason)  # args that rebuild it when unpickled
+        self.session_id, self.reason = session_id, reason
+        self.cell_index, self.source = cell_index, source
+        self.traceback, self.notebook = traceback, notebook
+
+    def __str__(self) -> str:
+        where = f"report of session {self.session_id}"
+        if self.cell_index is not None:
+            excerpt = self.source.strip().splitlines()[0][:80] if self.source.strip() else ""
+            where += f", notebook cell {self.cell_index} ({excerpt!r})"
+        text = f"{where}: {self.reason}"
+        if self.notebook is not None:
+            text += f"; executed notebook kept at {self.notebook}"
+        return text
+
+
+# raised in reports.pdf
+
+class PdfError(CtpatError):
+    """The PDF could not be produced (no browser, bad paper size, page failed to load)."""
+
+
+# raised in server.lab
+
+class LabError(CtpatError):
+    """A Jupyter server did not start (or stopped); carries the command and its output."""
+
+    def __init__(self, what: str, message: str, output: str = "") -> None:
+        self.what, self.output = what, output
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"{what}: {message}" + (f"\n--- server output ---\n{tail}" if tail
+                                                   else ""))
+
+
+# raised in sessions.questionnaire
+
+class QuestionnaireError(CtpatError):
+    """A questionnaire cannot be imported for a reason outside its cells (wrong contact...)."""
+
+
+# raised in sessions.session
+
+class SessionRuleError(CtpatError):
+    """An action a session's rules do not allow; ``rule`` is a stable code for programs."""
+
+    def __init__(self, session_id: str, rule: str, message: str, *,
+                 criterion_id: str | None = None, facility_id: str | None = None) -> None:
+        self.session_id, self.rule = session_id, rule
+        self.criterion_id, self.facility_id = criterion_id, facility_id
+        where = f"session {session_id}"
+        if criterion_id:
+            where += f", criterion {criterion_id}"
+        if facility_id:
+            where += f", facility {facility_id}"
+        super().__init__(f"{where}: {message}")
+
+
+# raised in trust.keys
+
+class KeyStoreError(CtpatError):
+    """A key, certificate, passphrase or trust-store file is missing or unusable."""
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+# raised in trust.manifest
+
+class ManifestError(CtpatError):
+    """A manifest.json that cannot be read as a manifest."""
+
+    def __init__(self, folder: object, message: str) -> None:
+        self.folder = str(folder)
+        super().__init__(f"{self.folder}: {message}")
+
+
+# raised in trust.signing
+
+class SigningError(CtpatError):
+    """The report folder cannot be signed as it is (missing PDF, tampered, superseded...)."""
+
+    def __init__(self, folder: object, message: str) -> None:
+        self.folder = str(folder)
+        super().__init__(f"{self.folder}: {message}")
+
+
+class AuthorityError(CtpatError):
+    """The signer may not sign this report with this meaning (``rule``: stable code)."""
+
+    def __init__(self, session_id: str, signer: str, meaning: str, rule: str,
+                 message: str) -> None:
+        self.session_id, self.signer, self.meaning, self.rule = session_id, signer, meaning, rule
+        super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
+
+
+# raised in workspace.evidence
+
+class EvidenceError(CtpatError):
+    """An evidence file is missing or its bytes no longer match its SHA-256."""
+
+    def __init__(self, sha256: str, path: Path, message: str) -> None:
+        self.sha256, self.path = sha256, str(path)
+        super().__init__(f"evidence {sha256} ({self.path}): {message}")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError
+from ctpat_audit.core.errors import CatalogueError, InputError, NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -40,14 +40,6 @@ ID_PATTERN = re.compile(r"^(\d{1,2})\.(\d{1,3})$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FRAME_COLUMNS = ["id", "category", "category_name", "focus_area", "must_should", "requirement",
                  "observe", "request", "source", "provenance"]
-
-
-class CatalogueError(CtpatError):
-    """A catalogue file is malformed: names the file, the JSON path inside it and the problem."""
-
-    def __init__(self, file: object, path: str, message: str) -> None:
-        self.file, self.path, self.message = str(file), path, message
-        super().__init__(f"{self.file}: at {path or '(top level)'}: {message}")
 
 
 def criterion_sort_key(criterion_id: str) -> tuple[int, int]:

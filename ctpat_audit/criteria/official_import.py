@@ -36,7 +36,7 @@ from ctpat_audit.criteria.catalogue import (
     workspace_path,
 )
 from ctpat_audit.criteria.table_layout import ID_RE, TableRow, normalise_level
-from ctpat_audit.criteria.table_problems import CriteriaTableError, page_problem
+from ctpat_audit.criteria.table_problems import page_problem, table_error
 
 OBSERVE_DEFAULT = ("Observe the practice this criterion describes in operation and compare it "
                    "with the company's written procedure.")
@@ -150,12 +150,12 @@ def read_criteria_table(path: str | Path) -> CriteriaTable:
     if path.suffix.casefold() not in SUFFIXES:
         raise InputError("criteria table file", str(path), "a .pdf, .xlsx or .csv file")
     if not path.is_file():
-        raise CriteriaTableError.of([Problem(path.name, None, None, None, None, "missing_file",
+        raise table_error([Problem(path.name, None, None, None, None, "missing_file",
                                              f"an existing file at {path}")])
     rows, problems, notices = _read(path)
     problems = problems or check_rows(rows, path.name)
     if problems:
-        raise CriteriaTableError.of(problems)
+        raise table_error(problems)
     return CriteriaTable(path.name, rows, notices)
 
 

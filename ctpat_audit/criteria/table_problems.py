@@ -11,9 +11,9 @@ reported) and ``every`` (each located problem, for a problems workbook).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ctpat_audit.core.errors import IntakeError, Problem
+from ctpat_audit.core.errors import CriteriaTableError, Problem
 
 PATTERN_AFTER = 5
 EXAMPLES = 3
@@ -86,19 +86,6 @@ def condense(problems: list[Problem], after: int = PATTERN_AFTER,
     return out
 
 
-@dataclass
-class CriteriaTableError(IntakeError):
-    """A criteria table could not be imported: ``problems`` is the report (patterns
-    summarised), ``every`` lists each located problem."""
-
-    every: list[Problem] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, problems: list[Problem]) -> CriteriaTableError:
-        return cls(condense(problems), list(problems))
-
-    def summary(self) -> str:
-        n = len(self.every) or len(self.problems)
-        files = sorted({p.file for p in self.problems})
-        return (f"{n} problem{'s' if n != 1 else ''} in {', '.join(files)}; "
-                "nothing was imported. Fix them and import again.")
+def table_error(problems: list[Problem]) -> CriteriaTableError:
+    """The error for a criteria table with ``problems``: patterns summarised, every one kept."""
+    return CriteriaTableError(condense(problems), list(problems))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core import package_data
-from ctpat_audit.reports.failure import ReportError
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
 __all__ = ["FORMATS", "TEMPLATE_DIR", "close_artifact_state", "export_html", "network_urls",

@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.core.files import replacing
 
 __all__ = [
@@ -55,33 +55,6 @@ def one_line(ename: str, evalue: object = "") -> str:
     lines = [ln.strip() for ln in strip_ansi(str(evalue or "")).splitlines() if ln.strip()]
     name = strip_ansi(ename).strip() or "Error"
     return f"{name}: {lines[0]}" if lines else name
-
-
-class ReportError(CtpatError):
-    """A report could not be rendered; for a notebook failure it names the cell.
-
-    ``reason``: one line saying what went wrong; ``cell_index``: the failing cell's index
-    in the executed notebook (None when no cell is to blame); ``source`` and ``traceback``
-    of that cell; ``notebook``: where the executed notebook was kept (set by
-    :func:`keep_failed`; the message names it once it is set).
-    """
-
-    def __init__(self, session_id: str, reason: str, *, cell_index: int | None = None,
-                 source: str = "", traceback: str = "", notebook: Path | None = None) -> None:
-        super().__init__(session_id, reason)  # args that rebuild it when unpickled
-        self.session_id, self.reason = session_id, reason
-        self.cell_index, self.source = cell_index, source
-        self.traceback, self.notebook = traceback, notebook
-
-    def __str__(self) -> str:
-        where = f"report of session {self.session_id}"
-        if self.cell_index is not None:
-            excerpt = self.source.strip().splitlines()[0][:80] if self.source.strip() else ""
-            where += f", notebook cell {self.cell_index} ({excerpt!r})"
-        text = f"{where}: {self.reason}"
-        if self.notebook is not None:
-            text += f"; executed notebook kept at {self.notebook}"
-        return text
 
 
 def mark_failed_notebook(nb_path: Path, cell_index: int | None, reason: str) -> int | None:

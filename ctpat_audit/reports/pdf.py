@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import PdfError
 
 __all__ = ["CHROMIUM_ARGS", "PAPERS", "PdfEngine", "PdfError", "chromium_path", "html_to_pdf"]
 
@@ -31,10 +31,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage"]
 PAPERS = {"A4": "A4", "Letter": "Letter"}
-
-
-class PdfError(CtpatError):
-    """The PDF could not be produced (no browser, bad paper size, page failed to load)."""
 
 
 def chromium_path() -> str:

@@ -33,7 +33,7 @@ from ctpat_audit.reports.export import (
     network_urls,
     render_artifacts,
 )
-from ctpat_audit.reports.failure import ReportError
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.publish import publish_report, report_folder, scratch_report
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 

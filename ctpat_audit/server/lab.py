@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from ctpat_audit.core import package_data
-from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError
+from ctpat_audit.core.errors import InputError, LabError, NotFoundError
 from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebooks
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
@@ -40,16 +40,6 @@ __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_o
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
 VALIDATION_NOTEBOOK, SELF_ASSESSMENT_NOTEBOOK = "validation.ipynb", "self_assessment.ipynb"
 HOST = "127.0.0.1"
-
-
-class LabError(CtpatError):
-    """A Jupyter server did not start (or stopped); carries the command and its output."""
-
-    def __init__(self, what: str, message: str, output: str = "") -> None:
-        self.what, self.output = what, output
-        tail = "\n".join(output.strip().splitlines()[-15:])
-        super().__init__(f"{what}: {message}" + (f"\n--- server output ---\n{tail}" if tail
-                                                   else ""))
 
 
 def notebooks_dir() -> Path:

@@ -23,7 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ctpat_audit.core import xlsx as excel
 from ctpat_audit.criteria.catalogue import load_catalogue
-from ctpat_audit.core.errors import CtpatError, IntakeError, Problem
+from ctpat_audit.core.errors import IntakeError, Problem, QuestionnaireError
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, ANSWER_STATUSES
 
@@ -36,10 +36,6 @@ ANSWER_COLUMNS = ("status", "notes", "evidence")
 STATUS_LABELS = ANSWER_STATUS_LABELS
 MAX_NOTES = 20_000
 OPEN_FILL = PatternFill("solid", fgColor="FFF7D6")
-
-
-class QuestionnaireError(CtpatError):
-    """A questionnaire cannot be imported for a reason outside its cells (wrong contact...)."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
 from ctpat_audit.workspace import audit, db, evidence, store
-from ctpat_audit.core.errors import CtpatError, InputError, NotFoundError, WorkspaceError
+from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError, WorkspaceError
 from ctpat_audit.workspace.store import (ANSWER_FIELDS, ANSWER_STATUSES, OBSERVATION_METHODS, SESSION_ID_PATTERN,
                     SESSION_KINDS, PinnedCriterion)
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
@@ -49,21 +49,6 @@ _KEEP: Any = object()  # "leave this field as it is" in Session.answer
 _ID_RE = re.compile(SESSION_ID_PATTERN)
 _CRITERION_RE = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 MAX_TEXT = 20_000
-
-
-class SessionRuleError(CtpatError):
-    """An action a session's rules do not allow; ``rule`` is a stable code for programs."""
-
-    def __init__(self, session_id: str, rule: str, message: str, *,
-                 criterion_id: str | None = None, facility_id: str | None = None) -> None:
-        self.session_id, self.rule = session_id, rule
-        self.criterion_id, self.facility_id = criterion_id, facility_id
-        where = f"session {session_id}"
-        if criterion_id:
-            where += f", criterion {criterion_id}"
-        if facility_id:
-            where += f", facility {facility_id}"
-        super().__init__(f"{where}: {message}")
 
 
 def validate_session_id(session_id: object) -> str:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ctpat_audit.core.clock import Clock, utc_now
-from ctpat_audit.core.errors import CtpatError, InputError
+from ctpat_audit.core.errors import InputError, KeyStoreError
 from ctpat_audit.core.files import write_atomic
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
@@ -47,14 +47,6 @@ ROLE_OID = x509.ObjectIdentifier("2.25.216744935310437462915393574339617396071")
 CA_VALIDITY_DAYS = 3650
 SIGNER_VALIDITY_DAYS = 730
 
-
-
-class KeyStoreError(CtpatError):
-    """A key, certificate, passphrase or trust-store file is missing or unusable."""
-
-    def __init__(self, path: object, message: str) -> None:
-        self.path = str(path)
-        super().__init__(f"{self.path}: {message}")
 
 
 @dataclass(frozen=True)

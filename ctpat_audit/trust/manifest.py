@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.workspace import store
-from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.errors import ManifestError
 from ctpat_audit.core.files import write_atomic
 
 __all__ = ["MANIFEST", "MANIFEST_SIG", "MANIFEST_FORMAT", "ARTIFACT_KINDS", "ManifestError",
@@ -35,14 +35,6 @@ MANIFEST, MANIFEST_SIG = "manifest.json", "manifest.sig"
 MANIFEST_FORMAT = "ctpat-audit-manifest/1"
 ARTIFACT_KINDS = {"report.ipynb": "notebook", "report.html": "html", "report.pdf": "pdf",
                   "report.xlsx": "excel"}
-
-
-class ManifestError(CtpatError):
-    """A manifest.json that cannot be read as a manifest."""
-
-    def __init__(self, folder: object, message: str) -> None:
-        self.folder = str(folder)
-        super().__init__(f"{self.folder}: {message}")
 
 
 def file_sha256(path: Path) -> str:

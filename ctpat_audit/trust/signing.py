@@ -37,8 +37,9 @@ from cryptography.exceptions import InvalidSignature
 
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.workspace import audit, db, store
-from ctpat_audit.core.errors import CtpatError
-from ctpat_audit.trust.keys import (KeyStoreError, Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
+from ctpat_audit.core.errors import AuthorityError, SigningError
+from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
+from ctpat_audit.core.errors import KeyStoreError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.trust.manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries,
                        copy_evidence, file_sha256, manifest_bytes, read_manifest, report_files)
@@ -52,23 +53,6 @@ __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_si
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
 
-
-
-class AuthorityError(CtpatError):
-    """The signer may not sign this report with this meaning (``rule``: stable code)."""
-
-    def __init__(self, session_id: str, signer: str, meaning: str, rule: str,
-                 message: str) -> None:
-        self.session_id, self.signer, self.meaning, self.rule = session_id, signer, meaning, rule
-        super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
-
-
-class SigningError(CtpatError):
-    """The report folder cannot be signed as it is (missing PDF, tampered, superseded...)."""
-
-    def __init__(self, folder: object, message: str) -> None:
-        self.folder = str(folder)
-        super().__init__(f"{self.folder}: {message}")
 
 
 # --- PDF signing -------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 
 from ctpat_audit.core.errors import InputError
 from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
-from ctpat_audit.trust.manifest import (MANIFEST, MANIFEST_SIG, ManifestError, file_sha256, read_manifest,
-                       report_files)
+from ctpat_audit.trust.manifest import MANIFEST, MANIFEST_SIG, file_sha256, read_manifest, report_files
+from ctpat_audit.core.errors import ManifestError
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.trust.authority import MEANINGS, authority_problem
 

@@ -18,20 +18,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctpat_audit.core.errors import CtpatError, InputError
+from ctpat_audit.core.errors import EvidenceError, InputError
 from ctpat_audit.core.files import write_atomic
 
 EVIDENCE_DIR = "evidence"
 MAX_NAME_LENGTH = 255
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-class EvidenceError(CtpatError):
-    """An evidence file is missing or its bytes no longer match its SHA-256."""
-
-    def __init__(self, sha256: str, path: Path, message: str) -> None:
-        self.sha256, self.path = sha256, str(path)
-        super().__init__(f"evidence {sha256} ({self.path}): {message}")
 
 
 @dataclass(frozen=True)
