@@ -23,14 +23,14 @@ from typing import TextIO
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ctpat_audit.workspace import db
-
-from ctpat_audit.intake import sources
-from ctpat_audit.core.files import replacing
 from ctpat_audit.core.errors import IntakeError, Problem
-from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
+from ctpat_audit.core.files import replacing
+from ctpat_audit.intake import sources
 from ctpat_audit.intake.checks import check_partner_refs, check_table
-from ctpat_audit.workspace.reference import SQL_TABLES, Workspace, open_workspace
+from ctpat_audit.workspace import db, reference_store
+from ctpat_audit.workspace.reference import Workspace, as_workspace, open_workspace
+from ctpat_audit.workspace.schema import SQL_TABLES
+from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
 
 ROW_GROUP_SIZE = 65_536
 
@@ -108,7 +108,7 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
     if needs_refs and workspace is not None and workspace.db_path.exists():
         conn = workspace.connect(readonly=True)
         try:
-            known |= {r[0] for r in conn.execute("SELECT account_id FROM partners")}
+            known |= reference_store.account_ids(conn)
         finally:
             conn.close()
     for name, parts in checked.items():
@@ -196,7 +196,7 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
 def import_source(workspace: str | Path | Workspace, source: str | Path, *,
                   progress: bool = True, clock=None) -> ImportSummary:
     """Check ``source`` and, if clean, import it into ``workspace`` in one transaction."""
-    ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
+    ws = open_workspace(as_workspace(workspace).path)
     checked = check_source(source, ws, progress=progress)
     if checked.problems:
         raise IntakeError(checked.problems)
@@ -227,28 +227,17 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
         with db.write(conn):
             for spec in steps:
                 frame = frames[spec.name]
-                names = ", ".join(spec.column_names)
-                marks = ", ".join("?" * len(spec.columns))
                 if spec is PARTNERS:
-                    updates = ", ".join(f"{c}=excluded.{c}" for c in spec.column_names[1:])
-                    sql = (f"INSERT INTO partners ({names}) VALUES ({marks}) "
-                           f"ON CONFLICT(account_id) DO UPDATE SET {updates}")
+                    reference_store.upsert_partners(conn, _sql_rows(frame, spec))
                 else:
-                    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _accounts (account_id TEXT PRIMARY KEY)")
-                    conn.execute("DELETE FROM _accounts")
-                    conn.executemany("INSERT OR IGNORE INTO _accounts VALUES (?)",
-                                     ((a,) for a in frame["account_id"].unique()))
-                    conn.execute(f"DELETE FROM {spec.name} WHERE account_id IN "
-                                 "(SELECT account_id FROM _accounts)")
-                    sql = f"INSERT INTO {spec.name} ({names}) VALUES ({marks})"
-                conn.executemany(sql, _sql_rows(frame, spec))
+                    reference_store.replace_account_rows(conn, spec, frame["account_id"].unique(),
+                                                         _sql_rows(frame, spec))
                 bar.update()
             meta = {"last_import_at": now.isoformat(timespec="seconds"),
                     "last_import_source": str(Path(source).resolve()),
                     "source_sha256": digest}
             meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
-            conn.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                             "SET value=excluded.value", meta.items())
+            reference_store.write_meta(conn, meta)
     except BaseException:
         for rel in new_files.values():
             (ws.path / rel).unlink(missing_ok=True)
