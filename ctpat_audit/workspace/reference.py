@@ -25,6 +25,7 @@ key, Parquet by row-group statistics (the file is sorted by account).
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -87,6 +88,20 @@ def as_workspace(ws: Workspace | str | os.PathLike[str]) -> Workspace:
     if isinstance(ws, (str, os.PathLike)):
         return Workspace(Path(ws))
     raise InputError("workspace", ws, "a Workspace or the path of a workspace folder")
+
+
+def derived_file(bulk_file: Path, name: str) -> Path:
+    """Where a file derived from a bulk file is kept: next to it, named
+    ``<bulk file stem>.<name>.parquet``, so it belongs to that file alone and is removed with
+    it (:func:`remove_bulk_file`)."""
+    return bulk_file.with_name(f"{bulk_file.stem}.{name}.parquet")
+
+
+def remove_bulk_file(path: Path) -> None:
+    """Remove a bulk file that an import replaced, and the files derived from it."""
+    for derived in path.parent.glob(glob.escape(path.stem) + ".*.parquet"):
+        derived.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -188,7 +203,7 @@ class Workspace:
         return self.table("partners")
 
     def bulk_path(self, kind: str) -> Path | None:
-        """The current Parquet file of a bulk table ("shipments", "profile_states")."""
+        """The current Parquet file of a bulk table ("shipments", "profile_responses")."""
         name = self.meta().get(f"{kind}_file")
         if not name:
             return None

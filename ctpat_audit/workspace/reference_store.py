@@ -30,6 +30,11 @@ def write_meta(conn: sqlite3.Connection, items: Mapping[str, str]) -> None:
                      "SET value = excluded.value", list(items.items()))
 
 
+def delete_meta(conn: sqlite3.Connection, keys: Iterable[str]) -> None:
+    """Remove ``meta`` keys (inside a write transaction)."""
+    conn.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+
+
 def account_ids(conn: sqlite3.Connection) -> set[str]:
     """Every partner's account id."""
     return {str(r[0]) for r in conn.execute("SELECT account_id FROM partners")}
