@@ -276,12 +276,12 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     at_dt = clock().astimezone(dt.UTC)
     at = at_dt.isoformat(timespec="microseconds")
     session = resume_session(workspace, sid, actor=who.email or "unknown", clock=clock)
+    conn = workspace.connect()  # the record: authority, audit entries, evidence index
     lock = _lock_folder(folder)
     try:
         if read_manifest(folder) != prior_manifest:
             raise SigningError(folder, "someone else signed this report meanwhile; sign again")
         info = session.info()
-        conn = session._conn  # the session's own connection (one per session object)
         roles = store.contact_roles(conn, info["account_id"], who.email)
         problem = _check_cert_in_trust(signer.certificate, keys_dir)
         rule = "untrusted_certificate" if problem else None
@@ -348,6 +348,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         return entry
     finally:
         os.close(lock)  # closing the descriptor releases the flock
+        conn.close()
         session.close()
 
 
@@ -371,18 +372,22 @@ def find_signer(key_dir: str | Path, ws: Any, report_dir: str | Path, passphrase
     sid = manifest["report"]["session_id"] if manifest else folder.name
     with resume_session(workspace, sid) as session:
         info = session.info()
+    conn = workspace.connect(readonly=True)
+    try:
         for path in sorted(Path(key_dir).glob("*.p12")):
             try:
                 signer = load_signer(path, passphrase)
             except KeyStoreError:
                 continue
             who = signer.identity
-            roles = store.contact_roles(session._conn, info["account_id"], who.email)
+            roles = store.contact_roles(conn, info["account_id"], who.email)
             if _check_cert_in_trust(signer.certificate, workspace.path / "keys") is None and \
                     authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
                                       meaning or default_meaning(who.role), prior,
                                       roles) is None:
                 return signer
+    finally:
+        conn.close()
     raise SigningError(folder, f"no key in {key_dir} that this passphrase opens may sign "
                        f"session {sid} {('as ' + meaning) if meaning else 'next'}")
 
