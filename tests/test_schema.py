@@ -218,3 +218,19 @@ def test_migration_steps_lead_one_version_at_a_time():
     assert [m.version for m in schema.MIGRATIONS] == list(range(2, schema.SCHEMA_VERSION + 1))
     for step in schema.MIGRATIONS:
         assert step.summary and step.statements
+
+
+def test_creating_a_database_another_connection_just_created_changes_nothing(tmp_path):
+    """Two ``init`` at once: both saw an empty file; the second finds the schema under the
+    write lock and leaves it."""
+    path = tmp_path / "new.sqlite"
+    first, second = db.connect(path), db.connect(path)
+    try:
+        assert schema.read_version(first) is None and schema.read_version(second) is None
+        schema.create(first)
+        schema.create(second)
+        assert schema.read_version(second) == schema.SCHEMA_VERSION
+        assert second.execute("SELECT count(*) FROM meta").fetchone()[0] == 1
+    finally:
+        first.close()
+        second.close()

@@ -63,8 +63,7 @@ def init_workspace(path: str | Path) -> Workspace:
     try:
         if schema.read_version(conn) is None:
             schema.create(conn)
-        else:
-            schema.ensure_current(conn, path)
+        schema.ensure_current(conn, path)
     finally:
         conn.close()
     return Workspace(path)

@@ -286,8 +286,12 @@ def read_version(conn: sqlite3.Connection) -> int | None:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Build the current schema in a new, empty database (one write transaction)."""
+    """Build the current schema in a new, empty database (one write transaction); a database
+    that has a schema by the time the write lock is held (another process created it) is left
+    as it is."""
     with db.write(conn):
+        if read_version(conn) is not None:
+            return
         for stmt in statements():
             conn.execute(stmt)
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
