@@ -172,3 +172,27 @@ def test_another_setting_of_the_rule_takes_effect_without_an_import(reviewed, tm
         frame.set_index("account_id").loc[strict["account_id"], "applicable"].tolist())
     assert derived_file(ws2.bulk_path("profile_responses"),
                         f"answer-states-{profile_states.rule_tag()}").is_file()
+
+
+def test_a_workspace_that_cannot_be_written_is_classified_in_memory(reviewed, tmp_path,
+                                                                    monkeypatch):
+    import errno
+    import shutil
+    from contextlib import contextmanager
+
+    from ctpat_audit.workspace.reference import open_workspace
+
+    ws, cat, frame = reviewed
+    shutil.copytree(ws.path, tmp_path / "ws")
+    ws2 = open_workspace(tmp_path / "ws")
+    for kept in (tmp_path / "ws" / "profile").glob("*.answer-states-*"):
+        kept.unlink()
+
+    @contextmanager
+    def read_only_folder(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+        yield path
+
+    monkeypatch.setattr(profile_states, "replacing", read_only_folder)
+    pd.testing.assert_frame_equal(frame, review_portfolio(ws2, cat, D(2026, 11, 1)))
+    assert not list((tmp_path / "ws" / "profile").glob("*.answer-states-*"))

@@ -87,7 +87,7 @@ def current_states(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
                               read_dictionary=["account_id", "criterion_id"])
     else:
         table = _classified(source)
-        _keep(table, kept)
+        _keep(table, kept, source)
         table = table.filter(pc.less_equal(table["profile_year"], as_of.year))
     if table.num_rows == 0:
         return pd.DataFrame(columns=_STATE_COLUMNS)
@@ -108,7 +108,7 @@ def _classified(source: Path) -> pa.Table:
     return table.drop_columns(["response_text"]).append_column("state", states)
 
 
-def _keep(table: pa.Table, kept: Path) -> None:
+def _keep(table: pa.Table, kept: Path, source: Path) -> None:
     """Write the states next to the responses file; skipped where it cannot be written."""
     import pyarrow.parquet as pq
 
@@ -118,6 +118,9 @@ def _keep(table: pa.Table, kept: Path) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
+        return
+    if not source.exists():  # an import replaced (and removed) it meanwhile
+        kept.unlink(missing_ok=True)
 
 
 def _states_from_sqlite(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
