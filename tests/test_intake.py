@@ -12,8 +12,8 @@ from openpyxl import Workbook
 
 from ctpat_audit.core.errors import IntakeError
 from ctpat_audit.intake.importer import check_source, import_source, write_problems_xlsx
-from ctpat_audit.workspace.tables import TABLES
 from ctpat_audit.workspace.reference import derived_file, init_workspace, open_workspace
+from ctpat_audit.workspace.tables import TABLES
 
 
 def _tree_digest(root: Path) -> dict[str, str]:

@@ -12,8 +12,13 @@ from openpyxl import load_workbook
 
 from ctpat_audit.analysis import profile_states
 from ctpat_audit.analysis.profile_states import answer_state, answer_states
-from ctpat_audit.analysis.review import (annual_review, change, review_partner,
-                                         review_portfolio, word_diff)
+from ctpat_audit.analysis.review import (
+    annual_review,
+    change,
+    review_partner,
+    review_portfolio,
+    word_diff,
+)
 from ctpat_audit.criteria.catalogue import load_catalogue
 
 D = dt.date

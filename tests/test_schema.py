@@ -22,7 +22,6 @@ from ctpat_audit.workspace.audit import verify_audit_log
 from ctpat_audit.workspace.reference import Workspace, init_workspace, open_workspace
 
 V1 = Path(__file__).parent / "data" / "workspace-v1"
-V1_VALIDATION, V1_SELF_ASSESSMENT = "V-Z7W4MEUOFV", "S-CKDDZ2WPM5"
 
 
 def v1_copy(tmp_path: Path) -> Path:
@@ -106,10 +105,10 @@ def test_migrated_workspace_loads_resumes_and_verifies(tmp_path):
     account = min(partners["account_id"])
     p = ws.partner(account)
     assert p.entity_types and len(p.shipments) > 0 and len(p.responses) > 0
-    sessions = list_sessions(ws).set_index("session_id")
-    assert sessions["status"].to_dict() == {V1_VALIDATION: "open",
-                                            V1_SELF_ASSESSMENT: "submitted"}
-    with resume_session(ws, V1_VALIDATION) as s:
+    sessions = list_sessions(ws).set_index("kind")
+    assert sessions["status"].to_dict() == {"validation": "open",
+                                            "self_assessment": "submitted"}
+    with resume_session(ws, sessions.loc["validation", "session_id"]) as s:
         answered = s.answers()
         assert answered["status"].tolist() == ["meets", "does_not_meet", "not_verified"]
         assert answered["notes"].iloc[1] == "Staff could not describe the procedure."
@@ -121,7 +120,7 @@ def test_migrated_workspace_loads_resumes_and_verifies(tmp_path):
         s.answer(s.criteria[3].criterion_id, status="meets", method="document_review")
         s.record_best_practice("Seal photos kept with each bill of lading.")
         assert len(s.best_practices()) == 2
-    with resume_session(ws, V1_SELF_ASSESSMENT) as sa:
+    with resume_session(ws, sessions.loc["self_assessment", "session_id"]) as sa:
         assert sa.answers()["status"].tolist() == ["meets", "does_not_meet"]
     conn = ws.connect(readonly=True)
     try:
