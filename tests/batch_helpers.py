@@ -20,7 +20,7 @@ from ctpat_audit.sessions.session import open_session
 DATA = Path(__file__).parent / "data" / "batch"
 PASS_ENV = "CTPAT_TEST_BATCH_PASS"
 #: What the fixture reports import (the real template warms up pandas, matplotlib, ours).
-LIGHT_WARMUP = "import sqlite3, pathlib, IPython.display"
+LIGHT_WARMUP = "import sqlite3, IPython.display, ctpat_audit.workspace.reference"
 
 
 def fixture_artifacts(ws_path: str, session_id: str, notebook: Path, folder: Path,

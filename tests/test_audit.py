@@ -37,9 +37,7 @@ def _rows(conn):
 
 def test_empty_log_verifies_with_genesis_head(tmp_path):
     ws = make_workspace(tmp_path / "ws")
-    conn = db.connect(ws.db_path)
-    from ctpat_audit.workspace import store
-    store.ensure_schema(conn)
+    conn = ws.connect()
     result = verify_audit_log(conn)
     assert result.ok and result.entries == 0 and result.head_hash == GENESIS_HASH
 

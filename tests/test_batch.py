@@ -115,7 +115,7 @@ def test_manifest_ignores_a_torn_last_line(tmp_path: Path) -> None:
 
 def test_selection_by_status_dates_partners_region(tmp_path: Path) -> None:
     setup, ids = make_batch_setup(tmp_path, n=2)
-    conn = db.connect(setup.ws.path / "ctpat.sqlite")
+    conn = setup.ws.connect()
     with db.write(conn):
         conn.execute("UPDATE sessions SET submitted_at = '2026-01-15T10:00:00+00:00' "
                      "WHERE session_id = ?", (ids[0],))
@@ -291,3 +291,29 @@ def test_summary_headline_and_one_line_per_failure(tmp_path: Path) -> None:
     assert summary.failure_lines() == [
         f"FAILED {ACCOUNT}/V-BBBBBBBBBB at execute cell 4: ZeroDivisionError: division by zero",
         "FAILED 0099999/V-CCCCCCCCCC at sign: wrong passphrase"]
+
+
+def test_a_best_practice_added_in_a_new_revision_renders_that_report_again(
+        tmp_path: Path) -> None:
+    """The batch's inputs hash covers best practices: a report is not "up to date" after one
+    was recorded (render only, no keys: signing would lock the open revision)."""
+    from signing_helpers import SPECIALIST
+
+    from ctpat_audit.sessions.session import resume_session
+
+    setup, ids = make_batch_setup(tmp_path, n=1)
+    out = tmp_path / "reports"
+    kw = batch_kwargs(setup, out, workers=0, status="open", key=None, specialist_keys=None)
+    with resume_session(setup.ws, ids[0], actor=SPECIALIST) as submitted:
+        with pytest.raises(Exception, match="new_revision"):
+            submitted.record_best_practice("Seal photo at every hand-off")
+        rev = submitted.new_revision()  # shares the connection of ``submitted``
+        first = run_batch(setup.ws.path, **kw)
+        assert [r.session_id for r in first.results] == [rev.id]
+        assert first.results[0].status == "ok", first.results[0].error
+        assert run_batch(setup.ws.path, **kw).ran == 0  # nothing changed: up to date
+        rev.record_best_practice("Seal photo at every hand-off", criterion_id="6.1")
+        again = run_batch(setup.ws.path, **kw)
+        assert [r.session_id for r in again.results] == [rev.id]
+        assert again.results[0].inputs_hash != first.results[0].inputs_hash
+        assert run_batch(setup.ws.path, **kw).ran == 0

@@ -13,6 +13,7 @@ from ctpat_audit.ui.checklist import (ChecklistWidget, SubmitPanel,
                                    build_context, open_or_resume)
 from ctpat_audit.sessions.session import open_session, resume_session
 from ctpat_audit.workspace.reference import open_workspace
+from ctpat_audit.workspace.reference import as_workspace
 from benchmarks.operations import benchmark_checklist
 
 
@@ -41,7 +42,7 @@ def _partner(ws: Path, *, types: int = 1, flagged: bool = False, facilities: int
 
 
 def _db_answers(ws: Path, session_id: str) -> dict[tuple[str, str], tuple]:
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     try:
         rows = conn.execute("SELECT criterion_id, facility_id, status, method, notes FROM answers "
                             "WHERE session_id = ?", (session_id,)).fetchall()

@@ -189,7 +189,7 @@ def test_choice_lists_are_the_domain_constants():
     from ctpat_audit.reports.pipeline import FORMATS
     from ctpat_audit.trust.authority import MEANINGS
     from ctpat_audit.trust.keys import ROLES
-    from ctpat_audit.workspace.store import SESSION_KINDS, SESSION_STATUSES
+    from ctpat_audit.core.vocabulary import SESSION_KINDS, SESSION_STATUSES
 
     def choices(command: str, option: str) -> list[str]:
         param = next(p for p in commands()[command].params if p.name == option)

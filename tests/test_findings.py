@@ -69,29 +69,26 @@ def test_per_facility_worst_status_and_comparison():
     assert f["facility_id"].tolist() == ["F2"]
 
 
-def test_best_practices_are_stored_and_audited(tmp_path):
+def test_best_practices_are_stored_audited_and_reported_per_revision(tmp_path):
     from report_helpers import sample_workspace_with_sessions
 
-    from ctpat_audit.workspace.audit import audit_entries
+    from ctpat_audit.sessions.session import SessionRuleError, resume_session
 
     ws, ids = sample_workspace_with_sessions(tmp_path, validations=1, self_assessments=0,
                                              partners=6)
     sid = ids["validations"][0]
-    before = len(F.best_practices(ws, sid))
-    F.record_best_practice(ws, sid, "Photo at each seal hand-off", actor="s@cbp.example",
-                           criterion_id="7.1")
-    bp = F.best_practices(ws, sid)
-    assert len(bp) == before + 1 and bp["text"].iloc[-1] == "Photo at each seal hand-off"
-    conn = ws.connect()
-    try:
-        acts = audit_entries(conn, sid)["action"].tolist()
-    finally:
-        conn.close()
-    assert "best_practice" in acts
-    with pytest.raises(InputError):
-        F.record_best_practice(ws, sid, "   ", actor="s@cbp.example")
-    with pytest.raises(InputError):
-        F.record_best_practice(ws, "V-AAAAAAAAAA", "x", actor="s@cbp.example")
-    sf = F.session_findings(ws, sid, DAY)
+    before = F.session_findings(ws, sid, DAY).counts()["best_practices"]
+    with resume_session(ws, sid, actor="s@cbp.example") as s:
+        assert s.status == "submitted"
+        with pytest.raises(SessionRuleError, match="new_revision"):
+            s.record_best_practice("Photo at each seal hand-off")
+        rev = s.new_revision()  # shares the connection of ``s``
+        with pytest.raises(InputError):
+            rev.record_best_practice("   ")
+        rev.record_best_practice("Photo at each seal hand-off")
+        assert "best_practice" in set(rev.history()["action"])
+    assert F.session_findings(ws, sid, DAY).counts()["best_practices"] == before
+    sf = F.session_findings(ws, rev.id, DAY)
     assert sf.counts()["best_practices"] == before + 1
+    assert sf.best_practices["text"].iloc[-1] == "Photo at each seal hand-off"
     assert set(sf.findings["kind"]) <= {"Requirement", "Recommendation"}

@@ -1,6 +1,7 @@
 """Import: every table in every format, every error kind located, all or nothing."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
@@ -11,8 +12,8 @@ from openpyxl import Workbook
 
 from ctpat_audit.core.errors import IntakeError
 from ctpat_audit.intake.importer import check_source, import_source, write_problems_xlsx
+from ctpat_audit.workspace.reference import derived_file, init_workspace, open_workspace
 from ctpat_audit.workspace.tables import TABLES
-from ctpat_audit.workspace.reference import init_workspace, open_workspace
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -275,3 +276,35 @@ def test_duplicate_columns_and_damaged_workbooks_are_located_problems(tmp_path):
     damaged.write_bytes(bytes(data))
     checked = check_source(damaged)
     assert checked.problems and all(p.file == "partners.xlsx" for p in checked.problems)
+
+
+def test_a_new_responses_file_replaces_the_old_one_and_what_was_derived_from_it(
+        tmp_path, small_source):
+    ws = init_workspace(tmp_path / "ws")
+    import_source(ws, small_source, progress=False,
+                  clock=lambda: dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    first = ws.bulk_path("profile_responses")
+    bulk = pd.read_parquet(first)
+    assert list(bulk.columns) == ["account_id", "profile_year", "criterion_id", "response_text"]
+    assert bulk.equals(bulk.sort_values(["account_id", "profile_year", "criterion_id"]))
+    assert len(bulk) == len(ws.table("profile_responses"))
+    derived = derived_file(first, "answer-states-test")
+    derived.write_bytes(b"derived from the first file")
+    import_source(ws, small_source, progress=False,
+                  clock=lambda: dt.datetime(2026, 10, 2, tzinfo=dt.UTC))
+    second = ws.bulk_path("profile_responses")
+    assert second != first and second.is_file()
+    assert not first.exists() and not derived.exists()
+    assert sorted(p.name for p in (ws.path / "profile").iterdir()) == [second.name]
+
+
+def test_import_into_a_release_a397334_workspace_retires_its_profile_states_file(
+        tmp_path, small_source):
+    shutil.copytree(Path(__file__).parent / "data" / "workspace-v1", tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")  # migrated
+    legacy = ws.bulk_path("profile_states")
+    assert legacy.is_file() and ws.bulk_path("profile_responses") is None
+    import_source(ws, small_source, progress=False)
+    assert not legacy.exists() and "profile_states_file" not in ws.meta()
+    assert ws.bulk_path("profile_responses").is_file()
+    assert len(ws.partners()) == 5 + 12

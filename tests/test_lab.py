@@ -22,6 +22,7 @@ from ctpat_audit.core.errors import InputError
 from ctpat_audit.server.lab import (account_parameter, notebooks_dir, parameter, start_lab,
                                     start_voila)
 from ctpat_audit.server.user_notebooks import ORIGIN_FILE, prepare_user_notebooks
+from ctpat_audit.workspace.reference import as_workspace
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -171,7 +172,7 @@ def test_lab_saves_notebooks_without_outputs_or_widget_state(ws, tmp_path):
 
 
 def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
                               "LIMIT 1").fetchone()
     conn.close()
@@ -184,7 +185,7 @@ def test_voila_serves_self_assessment_without_code_and_only_with_token(ws):
         assert status == 200
         assert "CTPAT self-assessment" in body
         assert "lab.parameter(" not in body and "open_or_resume" not in body  # no code shown
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     opened = conn.execute("SELECT opened_by FROM sessions WHERE account_id = ? AND kind = "
                           "'self_assessment'", (acc,)).fetchall()
     conn.close()
@@ -249,7 +250,7 @@ def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypa
     monkeypatch.setenv("CTPAT_ACCOUNT", "0012345")
     assert parameter("account_id", "", "CTPAT_ACCOUNT") == "0012345"
     assert parameter("account_id", "777", "CTPAT_ACCOUNT") == "777"
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     zero = conn.execute("SELECT account_id FROM partners WHERE account_id LIKE '0%' "
                         "LIMIT 1").fetchone()[0]
     conn.close()
@@ -263,7 +264,7 @@ def test_gap_table_lists_what_is_not_met_must_first(ws):
     from ctpat_audit.ui.checklist import open_or_resume
     from ctpat_audit.server.lab import gap_table
 
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
                               "LIMIT 1").fetchone()
     conn.close()

@@ -13,6 +13,7 @@ import pytest
 
 from ctpat_audit.sessions.session import list_sessions
 from ctpat_audit.workspace.reference import open_workspace
+from ctpat_audit.workspace.reference import as_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -114,7 +115,7 @@ def test_validation_notebook_runs_headless_and_opens_a_session(ws, tmp_path):
 
 
 def test_self_assessment_notebook_runs_headless_for_a_contact(ws, tmp_path):
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "
                               "LIMIT 1").fetchone()
     conn.close()

@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from ctpat_audit.analysis import profile_states
+from ctpat_audit.analysis.profile_states import answer_state, answer_states
+from ctpat_audit.analysis.review import (
+    annual_review,
+    change,
+    review_partner,
+    review_portfolio,
+    word_diff,
+)
 from ctpat_audit.criteria.catalogue import load_catalogue
-from ctpat_audit.analysis.review import (annual_review, answer_state, change, review_partner, review_portfolio,
-                                word_diff)
 
 D = dt.date
 ANNIV = D(2020, 6, 30)  # anniversary 30 June; window opens 1 April (90 days before)
@@ -58,6 +65,10 @@ def test_answer_states_and_changes():
     assert answer_state(None) == answer_state("   ") == "blank"
     assert answer_state("N/A") == answer_state("Yes.") == answer_state("short text") == "short"
     assert answer_state("Written seal procedures are reviewed every year.") == "answered"
+    texts = pd.Series([None, pd.NA, "", " \t\n", "\u00a0", "YES", "n/a..", " See policy ",
+                       "é" * 19, "é" * 20, "  " + "x" * 19 + "  ", "Seals are logged daily."],
+                      dtype="object")
+    assert answer_states(texts).tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 1, 2]
     assert change("", "We do it now in all plants") == "new"
     assert change("We did it", "") == "dropped"
     assert change("Same  text", "Same text") == "unchanged"
@@ -123,20 +134,70 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
     assert missing.returncode == 1 and "no partner" in missing.stderr
 
 
-def test_portfolio_completeness_same_from_derived_file_and_from_the_responses(reviewed, tmp_path):
+def test_portfolio_completeness_the_same_from_kept_states_fresh_states_and_sqlite(reviewed,
+                                                                                tmp_path):
     import shutil
 
-    from ctpat_audit.workspace.reference import open_workspace
+    from ctpat_audit.workspace.reference import derived_file, open_workspace
 
     ws, cat, frame = reviewed
     copy = tmp_path / "ws"
     shutil.copytree(ws.path, copy)
     ws2 = open_workspace(copy)
-    assert ws2.bulk_path("profile_states").is_file()
+    kept = derived_file(ws2.bulk_path("profile_responses"),
+                        f"answer-states-{profile_states.rule_tag()}")
+    assert kept.is_file()  # kept by the first review, next to the responses file
+    pd.testing.assert_frame_equal(frame, review_portfolio(ws2, cat, D(2026, 11, 1)))
+    kept.unlink()  # classified again from the responses, and kept again
+    pd.testing.assert_frame_equal(frame, review_portfolio(ws2, cat, D(2026, 11, 1)))
+    assert kept.is_file()
     conn = ws2.connect()
-    conn.execute("DELETE FROM meta WHERE key = 'profile_states_file'")  # as an older workspace
+    conn.execute("DELETE FROM meta WHERE key = 'profile_responses_file'")  # no Parquet copy
     conn.close()
-    assert ws2.bulk_path("profile_states") is None
-    again = review_portfolio(ws2, cat, D(2026, 11, 1))
-    pd.testing.assert_frame_equal(frame, again)
+    assert ws2.bulk_path("profile_responses") is None
+    pd.testing.assert_frame_equal(frame, review_portfolio(ws2, cat, D(2026, 11, 1)))
     assert frame["blank"].sum() > 0 and frame["short"].sum() > 0
+
+
+def test_another_setting_of_the_rule_takes_effect_without_an_import(reviewed, tmp_path,
+                                                                    monkeypatch):
+    import shutil
+
+    from ctpat_audit.workspace.reference import derived_file, open_workspace
+
+    ws, cat, frame = reviewed
+    shutil.copytree(ws.path, tmp_path / "ws")
+    ws2 = open_workspace(tmp_path / "ws")
+    before = profile_states.rule_tag()
+    monkeypatch.setattr(profile_states, "MIN_ANSWER_CHARS", 10_000)  # every answer is short
+    assert profile_states.rule_tag() != before
+    strict = review_portfolio(ws2, cat, D(2026, 11, 1))
+    assert strict["answered"].sum() == 0 and frame["answered"].sum() > 0
+    assert (strict["short"] + strict["blank"]).tolist() == (
+        frame.set_index("account_id").loc[strict["account_id"], "applicable"].tolist())
+    assert derived_file(ws2.bulk_path("profile_responses"),
+                        f"answer-states-{profile_states.rule_tag()}").is_file()
+
+
+def test_a_workspace_that_cannot_be_written_is_classified_in_memory(reviewed, tmp_path,
+                                                                    monkeypatch):
+    import errno
+    import shutil
+    from contextlib import contextmanager
+
+    from ctpat_audit.workspace.reference import open_workspace
+
+    ws, cat, frame = reviewed
+    shutil.copytree(ws.path, tmp_path / "ws")
+    ws2 = open_workspace(tmp_path / "ws")
+    for kept in (tmp_path / "ws" / "profile").glob("*.answer-states-*"):
+        kept.unlink()
+
+    @contextmanager
+    def read_only_folder(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+        yield path
+
+    monkeypatch.setattr(profile_states, "replacing", read_only_folder)
+    pd.testing.assert_frame_equal(frame, review_portfolio(ws2, cat, D(2026, 11, 1)))
+    assert not list((tmp_path / "ws" / "profile").glob("*.answer-states-*"))

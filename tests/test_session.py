@@ -10,6 +10,7 @@ from session_helpers import (ACCOUNT, CRITERIA, FACILITIES, OFFICER, USER, FakeC
 
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import verify_audit_log
+from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.core.errors import InputError, NotFoundError
 from ctpat_audit.sessions.session import Session, find_open_session, list_sessions, new_session_id, open_session, resume_session
 from ctpat_audit.core.errors import SessionRuleError
@@ -122,7 +123,7 @@ def test_answer_saves_at_once_and_merges_fields(ws):
         assert row["evidence_requested"] == "seal photos" and row["evidence_received"] is True
         assert row["answered_at"] == "2025-06-02T09:00:04.000000+00:00"  # open + 3 ticks
         # another connection sees it immediately (committed, not buffered in the widget)
-        conn = db.connect(s.root / "ctpat.sqlite")
+        conn = as_workspace(s.root).connect()
         assert conn.execute("SELECT status FROM answers WHERE session_id = ?",
                             (s.id,)).fetchone()[0] == "meets"
         conn.close()
@@ -310,6 +311,49 @@ def test_submitted_and_signed_sessions_refuse_edits(ws):
             s.answer("6.1", notes="late edit")
 
 
+def test_best_practice_recorded_while_open_and_audited(ws):
+    with _open(ws) as s:
+        row = s.record_best_practice("  Seal photo at every hand-off\n", criterion_id="6.1")
+        assert row["text"] == "Seal photo at every hand-off" and row["recorded_by"] == SPEC
+        s.record_best_practice("Quarterly walk-through", actor="spec2@cbp.example")
+        bp = s.best_practices()
+        assert bp["criterion_id"].tolist() == ["6.1", ""]
+        assert bp["recorded_by"].tolist() == [SPEC, "spec2@cbp.example"]
+        entries = s.history()
+        assert entries["action"].tolist()[-2:] == ["best_practice", "best_practice"]
+        for bad in ("", "   ", "x" * 5001, "bell\x07"):
+            with pytest.raises(InputError, match="best practice"):
+                s.record_best_practice(bad)
+        with pytest.raises(SessionRuleError) as e:
+            s.record_best_practice("Beyond a criterion the session does not have",
+                                   criterion_id="5.9")
+        assert _rule(e) == "criterion_not_in_session"
+        assert len(s.best_practices()) == 2
+
+
+@pytest.mark.parametrize("final", ["submitted", "signed"])
+def test_best_practice_on_a_locked_session_is_refused(ws, final):
+    with _open(ws) as s, resume_session(ws, s.id) as elsewhere:  # e.g. another kernel
+        s.record_best_practice("Recorded while open")
+        s.submit(SPEC)
+        if final == "signed":
+            s.lock("supervisor@cbp.example")
+        for session in (s, elsewhere):  # the status is re-read inside the transaction
+            with pytest.raises(SessionRuleError) as e:
+                session.record_best_practice("Recorded after the session was locked")
+            assert _rule(e) == "session_not_open" and "new_revision" in str(e.value)
+        assert s.best_practices()["text"].tolist() == ["Recorded while open"]
+        assert list(s.history()["action"]).count("best_practice") == 1
+
+
+def test_self_assessment_best_practice_only_by_a_contact(ws):
+    with _open(ws, kind="self_assessment", mode=None, opened_by=USER) as s:
+        s.record_best_practice("Badge audit every month", actor=OFFICER)
+        with pytest.raises(SessionRuleError) as e:
+            s.record_best_practice("Not ours", actor="outsider@example.com")
+        assert _rule(e) == "not_a_contact"
+
+
 def test_edit_in_another_process_sees_submission(ws):
     """The open check runs inside the write transaction, not on a cached status."""
     a = _open(ws)
@@ -325,6 +369,7 @@ def test_new_revision_copies_and_supersedes(ws):
         s.answer("6.1", status="meets", method="live_video", notes="ok")
         s.answer("3.1", status="does_not_meet")
         s.attach("6.1", "seal.jpg", b"jpeg bytes")
+        s.record_best_practice("Seal photo at every hand-off", criterion_id="6.1")
         with pytest.raises(SessionRuleError):
             s.new_revision(SPEC)  # open: edit it directly
         s.submit(SPEC)
@@ -335,6 +380,10 @@ def test_new_revision_copies_and_supersedes(ws):
         assert rev.answers()[cols].equals(s.answers()[cols])
         assert list(rev.evidence()["sha256"]) == list(s.evidence()["sha256"])
         assert [c.criterion_id for c in rev.criteria] == [c.criterion_id for c in s.criteria]
+        assert rev.best_practices().equals(s.best_practices())
+        assert "copy_best_practice" in set(rev.history()["action"])
+        rev.record_best_practice("Unannounced walk-through every quarter")
+        assert len(rev.best_practices()) == 2 and len(s.best_practices()) == 1
         rev.answer("3.1", status="meets", method="document_review")
         assert s.answers().set_index("criterion_id").loc["3.1", "status"] == "does_not_meet"
         with pytest.raises(SessionRuleError):

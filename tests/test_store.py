@@ -22,17 +22,15 @@ def ws(tmp_path):
 
 @pytest.fixture
 def conn(ws):
-    c = db.connect(ws.db_path)
-    store.ensure_schema(c)
+    c = ws.connect()
     yield c
     c.close()
 
 
-def test_ensure_schema_is_idempotent_and_creates_tables(conn):
-    store.ensure_schema(conn)
-    store.ensure_schema(conn)
+def test_workspace_connection_has_the_session_tables_and_pragmas(conn):
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "session_criteria", "answers", "evidence", "audit_log"} <= names
+    assert {"sessions", "session_criteria", "answers", "evidence", "best_practices",
+            "audit_log"} <= names
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 

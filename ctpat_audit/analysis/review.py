@@ -6,7 +6,8 @@ Rules (each from the program as summarised in shared/domain/README.md, or marked
   on it; only a submission inside the window counts as the annual review (CBP Portal rules).
   An anniversary of 29 February falls on 28 February in common years (our convention).
 * An answer is *blank* when empty, *short* when it is under ``MIN_ANSWER_CHARS`` characters
-  or a placeholder such as "N/A" or "Yes" (our threshold, configurable), else *answered*.
+  or a placeholder such as "N/A" or "Yes" (our threshold, configurable), else *answered*
+  (:mod:`ctpat_audit.analysis.profile_states`).
 * Change since last year: *unchanged*, *changed* (with a word diff), *new*, *dropped*.
 * Suspension risk is the toolkit's own triage rule, not CBP's: it lists its reasons
   (overdue review, Must criteria not addressed, no Company Officer, unanswered outreach).
@@ -24,13 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ctpat_audit.criteria.catalogue import Catalogue
+from ctpat_audit.analysis.profile_states import STATES, answer_states, current_states
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.criteria.catalogue import Catalogue
 from ctpat_audit.workspace.reference import Partner, Workspace
 
 WINDOW_DAYS = 90
-MIN_ANSWER_CHARS = 20
-PLACEHOLDERS = {"n/a", "na", "yes", "no", "none", "done", "see policy", "tbd", "ok", "-", "."}
 UNANSWERED_OUTREACH = {"no_response", "bounced"}
 
 
@@ -87,23 +87,6 @@ def annual_review(anniversary: dt.date | None, submitted_on: dt.date | None, as_
     days = (as_of - prev).days
     return AnnualReview(as_of, prev, prev_opens, submitted_on, "overdue", None, days,
                         f"not submitted in the window {prev_opens} to {prev}; {days} days overdue{late}")
-
-
-STATES = ("blank", "short", "answered")  # codes 0, 1, 2 in the derived profile-states file
-
-
-def answer_states(texts: pd.Series) -> np.ndarray:
-    """State codes (0 blank, 1 short, 2 answered) of many answers at once."""
-    s = texts.astype("string").fillna("").str.strip()
-    blank = (s == "").to_numpy()
-    short = ((s.str.len() < MIN_ANSWER_CHARS) | s.str.lower().str.rstrip(".").isin(PLACEHOLDERS)).to_numpy()
-    return np.where(blank, 0, np.where(short, 1, 2)).astype("int8")
-
-
-def answer_state(text: object) -> str:
-    """State of one answer: blank, short or answered."""
-    s = "" if text is None or text is pd.NA or (isinstance(text, float) and text != text) else str(text)
-    return STATES[int(answer_states(pd.Series([s]))[0])]
 
 
 def _normal(s: str) -> str:
@@ -241,26 +224,6 @@ def triage(status: str, annual: AnnualReview, must_gaps: list[str] | int, blank:
     return "low", reasons
 
 
-def _current_states(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
-    """account_id, criterion_id, state of the latest profile year up to ``as_of``."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    path = ws.bulk_path("profile_states")
-    if path is not None and path.exists():
-        table = pq.read_table(path, filters=[("profile_year", "<=", as_of.year)],
-                              read_dictionary=["account_id", "criterion_id"])
-        if table.num_rows == 0:
-            return pd.DataFrame(columns=["account_id", "criterion_id", "state"])
-        year = pc.max(table["profile_year"]).as_py()
-        table = table.filter(pc.equal(table["profile_year"], year))
-        return table.select(["account_id", "criterion_id", "state"]).to_pandas()
-    resp = ws.table("profile_responses")  # a workspace imported before the derived file existed
-    resp = resp[resp["profile_year"] <= as_of.year]
-    resp = resp[resp["profile_year"] == resp["profile_year"].max()]
-    return resp.assign(state=answer_states(resp["response_text"]))[["account_id", "criterion_id", "state"]]
-
-
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Positions of ``values`` in ``index`` (-1 if absent); maps only the distinct values."""
     cat = values.astype("category")
@@ -296,7 +259,7 @@ def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
     pairs = pd.DataFrame({"acc": acc_codes.to_numpy(),
                           "combo": [acc_combo[a] for a in accounts]}).merge(
         app[["combo", "crit", "must"]], on="combo")
-    states = _current_states(ws, as_of)
+    states = current_states(ws, as_of)
     st = pd.DataFrame({"acc": _codes(states["account_id"], accounts),
                        "crit": _codes(states["criterion_id"], crit_ids),
                        "state": states["state"].to_numpy()})

@@ -6,27 +6,26 @@ runs the rest on a local pool of worker processes or on a Dask cluster, records 
 and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch.index`).
 
 A report is **up to date** when the manifest's last run of its session succeeded with the same
-inputs hash (:func:`inputs_hash`: the session's identity, answers and evidence index, the
-workspace data snapshot, the template's bytes, the package version and the signing keys) and
-its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
+inputs hash (:func:`inputs_hash`: everything stored that the report reads, from
+:func:`ctpat_audit.workspace.report_inputs.session_inputs_hash`, plus the template's bytes, the
+package version and the signing keys) and its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
 also rendering again reports already signed in ``OUT``, which are otherwise verified and
 countersigned as they are.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ctpat_audit.core.vocabulary import SESSION_STATUSES
 from ctpat_audit.batch.worker import (
     BatchSettings,
     ReportResult,
@@ -85,70 +84,40 @@ def select_sessions(ws: object, *, status: str | None = "submitted,signed",
     ends included. ``region`` is ``COUNTRY[/STATE[/CITY]]`` matched (case-insensitively)
     against the partner's facilities; an empty part matches any (``MX//Monterrey``).
     """
-    from ctpat_audit.workspace import db
-    from ctpat_audit.workspace.store import SESSION_STATUSES
+    from ctpat_audit.workspace import store
+    from ctpat_audit.workspace.reference import as_workspace
 
     wanted_status = [x.strip() for x in (status or "").split(",") if x.strip()]
     for x in wanted_status:
         if x not in SESSION_STATUSES:
-            raise BatchError("--status", f"{x!r} is not one of {', '.join(SESSION_STATUSES)}")
+            raise BatchError("--status", f"{x!r} is not one of "
+                             f"{', '.join(SESSION_STATUSES)}")
     lo, hi = _date(since, "--since"), _date(until, "--until")
-    sql = ("SELECT s.session_id, s.account_id, s.status, s.opened_by, "
-           "substr(COALESCE(s.submitted_at, s.opened_at), 1, 10) AS day FROM sessions s "
-           "WHERE s.kind = ?")
-    args: list[Any] = [kind]
-    if wanted_status:
-        sql += f" AND s.status IN ({', '.join('?' * len(wanted_status))})"
-        args += wanted_status
-    if lo:
-        sql += " AND day >= ?"
-        args.append(lo)
-    if hi:
-        sql += " AND day <= ?"
-        args.append(hi)
+    pairs: list[tuple[str, str]] = []
     if region:
         parts = [p.strip().lower() for p in region.split("/")]
         if not parts[0] or len(parts) > 3:
             raise BatchError("--region", f"{region!r}: expected COUNTRY[/STATE[/CITY]]")
         pairs = [(c, p) for c, p in zip(("country", "state_province", "city"), parts) if p]
-        cond = " AND ".join(f"lower(trim(COALESCE(f.{c}, ''))) = ?" for c, _ in pairs)
-        sql += (" AND EXISTS (SELECT 1 FROM facilities f WHERE f.account_id = s.account_id "
-                f"AND {cond})")
-        args += [p for _, p in pairs]
-    root = Path(getattr(ws, "path", ws))
-    conn = db.connect(root / "ctpat.sqlite", readonly=True)
+    conn = as_workspace(ws).connect(readonly=True)  # type: ignore[arg-type]
     try:
-        rows = conn.execute(sql + " ORDER BY day, s.session_id", args).fetchall()
+        rows = store.select_sessions(conn, kind, statuses=wanted_status, since=lo, until=hi,
+                                     facility_match=pairs)
     finally:
         conn.close()
     wanted = set(partners) if partners is not None else None
-    return [{"session_id": r[0], "account_id": r[1], "status": r[2], "opened_by": r[3],
-             "day": r[4]} for r in rows if wanted is None or r[1] in wanted]
+    return [r for r in rows if wanted is None or r["account_id"] in wanted]
 
 
 def inputs_hash(conn: Any, session_id: str, template_sha: str, extra: str = "") -> str:
-    """SHA-256 over what the report is made from (not its own signing entries)."""
+    """SHA-256 over what the report is made from: the stored inputs
+    (:func:`~ctpat_audit.workspace.report_inputs.session_inputs_hash`), the template, the
+    package version and ``extra`` (the signing keys)."""
     from importlib.metadata import version
 
-    h = hashlib.sha256()
+    from ctpat_audit.workspace.report_inputs import session_inputs_hash
 
-    def feed(rows: Iterable[Any]) -> None:
-        for r in rows:
-            h.update(json.dumps(list(r), default=str).encode())
-            h.update(b"\n")
-
-    feed(conn.execute("SELECT session_id, account_id, kind, mode, catalogue_version, "
-                      "opened_by, facilities, supersedes FROM sessions WHERE session_id = ?",
-                      (session_id,)))
-    feed(conn.execute("SELECT criterion_id, category, level FROM session_criteria "
-                      "WHERE session_id = ? ORDER BY position", (session_id,)))
-    feed(conn.execute("SELECT criterion_id, facility_id, status, method, notes, "
-                      "evidence_requested, evidence_received FROM answers WHERE session_id = ? "
-                      "ORDER BY criterion_id, facility_id", (session_id,)))
-    feed(conn.execute("SELECT criterion_id, facility_id, sha256, name FROM evidence "
-                      "WHERE session_id = ? ORDER BY evidence_id", (session_id,)))
-    with contextlib.suppress(sqlite3.OperationalError):  # no meta table: no snapshot
-        feed(conn.execute("SELECT key, value FROM meta WHERE key = 'source_sha256'"))
+    h = hashlib.sha256(session_inputs_hash(conn, session_id).encode())
     h.update(f"template={template_sha};package={version('ctpat-audit')};{extra}".encode())
     return h.hexdigest()
 
@@ -260,12 +229,10 @@ class BatchSummary:
         return lines
 
 
-def _tasks(ws_root: Path, selected: list[dict[str, str]], template: Path,
+def _tasks(ws: Any, selected: list[dict[str, str]], template: Path,
            extra: str) -> list[ReportTask]:
-    from ctpat_audit.workspace import db
-
     tsha = hashlib.sha256(template.read_bytes()).hexdigest()
-    conn = db.connect(ws_root / "ctpat.sqlite", readonly=True)
+    conn = ws.connect(readonly=True)
     try:
         return [ReportTask(s["session_id"], s["account_id"],
                            inputs_hash(conn, s["session_id"], tsha, extra)) for s in selected]
@@ -309,9 +276,10 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     from ctpat_audit.batch.index import write_index
 
     t0 = time.perf_counter()
-    ws_root = Path(getattr(workspace, "path", workspace)).resolve()
-    if not (ws_root / "ctpat.sqlite").exists():
-        raise BatchError(str(ws_root), "no ctpat.sqlite here; not a workspace")
+    from ctpat_audit.workspace.reference import as_workspace, open_workspace
+
+    ws = open_workspace(as_workspace(workspace).path.resolve())  # a workspace, schema current
+    ws_root = ws.path
     tpl = Path(template) if template else DEFAULT_TEMPLATE
     if not tpl.is_file():
         raise BatchError(str(tpl), "report template notebook not found (templates/report.ipynb)")
@@ -340,12 +308,12 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
         kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
         **({"artifacts": artifacts} if artifacts else {}))
-    selected = select_sessions(ws_root, status=status, since=since, until=until,
+    selected = select_sessions(ws, status=status, since=since, until=until,
                                partners=partners, region=region)
     if session_ids is not None:
         keep = set(session_ids)
         selected = [s for s in selected if s["session_id"] in keep]
-    tasks = _tasks(ws_root, selected, tpl, _key_tag(settings.supervisor_key,
+    tasks = _tasks(ws, selected, tpl, _key_tag(settings.supervisor_key,
                                                     settings.specialist_keys))
     manifest = BatchManifest(out_dir)
     runs = manifest.runs()

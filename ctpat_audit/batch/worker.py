@@ -337,15 +337,15 @@ def _succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
 
 
 def _opened_by(ws: str, session_id: str) -> str:
-    from ctpat_audit.workspace import db
+    from ctpat_audit.workspace import store
+    from ctpat_audit.workspace.reference import as_workspace
 
-    conn = db.connect(Path(ws) / "ctpat.sqlite")
+    conn = as_workspace(ws).connect(readonly=True)
     try:
-        row = conn.execute("SELECT opened_by FROM sessions WHERE session_id = ?",
-                           (session_id,)).fetchone()
+        row = store.get_session(conn, session_id)
     finally:
         conn.close()
-    return str(row[0]).strip().lower() if row else ""
+    return str(row["opened_by"]).strip().lower() if row else ""
 
 
 def _signature_meanings(folder: Path) -> list[str]:

@@ -7,7 +7,7 @@ import click
 
 from ctpat_audit.cli.app import EXIT_ERROR
 from ctpat_audit.cli.options import catalogue_version_option, workspace_option
-from ctpat_audit.workspace.store import SESSION_KINDS, SESSION_STATUSES
+from ctpat_audit.core.vocabulary import SESSION_KINDS, SESSION_STATUSES
 
 
 @click.command("sessions")

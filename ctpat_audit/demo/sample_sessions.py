@@ -1,4 +1,4 @@
-"""Sample sessions (issue 5 item 9): submitted validations and self-assessments for demos/tests.
+"""Sample sessions: submitted validations and self-assessments for demos/tests.
 
 :func:`write_sample_sessions` answers sessions through the ordinary Session API, as a
 specialist would: most criteria met, some Must and Should criteria not met (with a note saying
@@ -17,7 +17,6 @@ import datetime as dt
 import random
 from typing import Any
 
-from ctpat_audit.sessions.findings import record_best_practice
 from ctpat_audit.sessions.session import open_session
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 
@@ -77,9 +76,9 @@ def write_sample_sessions(ws: Any, n_validations: int, n_self_assessments: int, 
     Partners are drawn (seeded) from the workspace; self-assessments go to partners with a
     Company Officer and come first so later validations of the same partner can be compared.
     """
-    from ctpat_audit.workspace.reference import open_workspace
+    from ctpat_audit.workspace.reference import as_workspace
 
-    w = ws if hasattr(ws, "partner") else open_workspace(ws)
+    w = as_workspace(ws)
     rng = random.Random(seed)
     partners = w.partners()
     contacts = w.table("contacts")
@@ -121,7 +120,7 @@ def write_sample_sessions(ws: Any, n_validations: int, n_self_assessments: int, 
                         f"{mode.replace('_', '-')} validation (demonstration file).\n")
                 s.attach(cid, f"evidence-{cid}.txt", note.encode(), facility_id=fid)
             if rng.random() < 0.4:
-                record_best_practice(w, s.id, rng.choice(_PRACTICES), actor=specialist, at=at)
+                s.record_best_practice(rng.choice(_PRACTICES), actor=specialist)
             s.submit(specialist)
             out["validations"].append(s.id)
     return out

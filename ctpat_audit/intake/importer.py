@@ -2,9 +2,12 @@
 
 All or nothing: every table is read and checked first, and every problem is collected with its
 file, sheet, row and column. If there is any problem, the workspace is not touched at all.
-A clean source is written in one SQLite transaction; the shipment history goes to a new Parquet
-file first, and the transaction that records it is what makes it current, so a crash at any
-point leaves either the old data or the new, never a mix.
+A clean source is written in one SQLite transaction; the shipment history and a copy of the
+profile responses (what the portfolio reads in bulk) go to new Parquet files first, and the
+transaction that records them is what makes them current, so a crash at any point leaves either
+the old data or the new, never a mix. The replaced files, and whatever was derived from them,
+are removed after the commit. Nothing is judged here: the answer states, for example, are
+derived by the analysis that reads them (:mod:`ctpat_audit.analysis.profile_states`).
 
 Semantics of a repeated import: partners are added or updated (never deleted: sessions refer
 to them); for every other table in the source, the rows of the accounts it covers replace that
@@ -23,14 +26,19 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ctpat_audit.core.clock import utc_now
-from ctpat_audit.workspace import db
-
-from ctpat_audit.intake import sources
-from ctpat_audit.core.files import replacing
 from ctpat_audit.core.errors import IntakeError, Problem
-from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
+from ctpat_audit.core.files import replacing
+from ctpat_audit.intake import sources
 from ctpat_audit.intake.checks import check_partner_refs, check_table
-from ctpat_audit.workspace.reference import SQL_TABLES, Workspace, open_workspace
+from ctpat_audit.workspace import db, reference_store
+from ctpat_audit.workspace.reference import (
+    Workspace,
+    as_workspace,
+    open_workspace,
+    remove_bulk_file,
+)
+from ctpat_audit.workspace.schema import SQL_TABLES
+from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
 
 ROW_GROUP_SIZE = 65_536
 
@@ -108,7 +116,7 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
     if needs_refs and workspace is not None and workspace.db_path.exists():
         conn = workspace.connect(readonly=True)
         try:
-            known |= {r[0] for r in conn.execute("SELECT account_id FROM partners")}
+            known |= reference_store.account_ids(conn)
         finally:
             conn.close()
     for name, parts in checked.items():
@@ -157,20 +165,21 @@ def _sql_rows(frame: pd.DataFrame, spec: Table) -> Iterable[tuple]:
 
 
 BULK_SORT = {"shipments": ["account_id", "entry_date", "entry_id"],
-             "profile_states": ["account_id", "profile_year", "criterion_id"]}
-BULK_DIR = {"shipments": "exams", "profile_states": "profile"}
+             "profile_responses": ["account_id", "profile_year", "criterion_id"]}
+BULK_DIR = {"shipments": "exams", "profile_responses": "profile"}
+#: Bulk files of an earlier release that a new file of a kind makes obsolete (the answer
+#: states release a397334 derived at import; they are now derived from the responses file).
+RETIRED = {"profile_responses": "profile_states"}
 
 
-def profile_states(responses: pd.DataFrame) -> pd.DataFrame:
-    """Derived from profile responses: each answer's state (0 blank, 1 short, 2 answered),
-    kept as a small sorted Parquet file so the whole portfolio's completeness is one read."""
-    from ctpat_audit.analysis.review import answer_states
-
+def profile_responses_bulk(responses: pd.DataFrame) -> pd.DataFrame:
+    """The profile responses as the portfolio reads them in bulk: keys and answer text, kept
+    as a sorted Parquet file beside the SQLite table (one partner is read from SQLite)."""
     return pd.DataFrame({
         "account_id": responses["account_id"].astype("string"),
         "profile_year": responses["profile_year"].astype("int16"),
         "criterion_id": responses["criterion_id"].astype("string"),
-        "state": answer_states(responses["response_text"]),
+        "response_text": responses["response_text"].astype("string"),
     })
 
 
@@ -196,7 +205,7 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
 def import_source(workspace: str | Path | Workspace, source: str | Path, *,
                   progress: bool = True, clock=None) -> ImportSummary:
     """Check ``source`` and, if clean, import it into ``workspace`` in one transaction."""
-    ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
+    ws = open_workspace(as_workspace(workspace).path)
     checked = check_source(source, ws, progress=progress)
     if checked.problems:
         raise IntakeError(checked.problems)
@@ -208,10 +217,11 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
     if "shipments" in frames:
         bulk["shipments"] = frames["shipments"]
     if "profile_responses" in frames:
-        bulk["profile_states"] = profile_states(frames["profile_responses"])
+        bulk["profile_responses"] = profile_responses_bulk(frames["profile_responses"])
     steps = [t for t in SQL_TABLES if t.name in frames]
     bar = tqdm(total=len(steps) + len(bulk), desc="importing", unit="table", disable=not progress)
     old_files = {kind: ws.bulk_path(kind) for kind in bulk}
+    retired = {RETIRED[kind]: ws.bulk_path(RETIRED[kind]) for kind in bulk if kind in RETIRED}
     new_files: dict[str, str] = {}
     try:
         for kind, frame in bulk.items():
@@ -227,28 +237,18 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
         with db.write(conn):
             for spec in steps:
                 frame = frames[spec.name]
-                names = ", ".join(spec.column_names)
-                marks = ", ".join("?" * len(spec.columns))
                 if spec is PARTNERS:
-                    updates = ", ".join(f"{c}=excluded.{c}" for c in spec.column_names[1:])
-                    sql = (f"INSERT INTO partners ({names}) VALUES ({marks}) "
-                           f"ON CONFLICT(account_id) DO UPDATE SET {updates}")
+                    reference_store.upsert_partners(conn, _sql_rows(frame, spec))
                 else:
-                    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _accounts (account_id TEXT PRIMARY KEY)")
-                    conn.execute("DELETE FROM _accounts")
-                    conn.executemany("INSERT OR IGNORE INTO _accounts VALUES (?)",
-                                     ((a,) for a in frame["account_id"].unique()))
-                    conn.execute(f"DELETE FROM {spec.name} WHERE account_id IN "
-                                 "(SELECT account_id FROM _accounts)")
-                    sql = f"INSERT INTO {spec.name} ({names}) VALUES ({marks})"
-                conn.executemany(sql, _sql_rows(frame, spec))
+                    reference_store.replace_account_rows(conn, spec, frame["account_id"].unique(),
+                                                         _sql_rows(frame, spec))
                 bar.update()
             meta = {"last_import_at": now.isoformat(timespec="seconds"),
                     "last_import_source": str(Path(source).resolve()),
                     "source_sha256": digest}
             meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
-            conn.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                             "SET value=excluded.value", meta.items())
+            reference_store.write_meta(conn, meta)
+            reference_store.delete_meta(conn, [f"{kind}_file" for kind in retired])
     except BaseException:
         for rel in new_files.values():
             (ws.path / rel).unlink(missing_ok=True)
@@ -258,7 +258,10 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
         bar.close()
     for kind, old in old_files.items():
         if old is not None and old != ws.path / new_files[kind]:
-            old.unlink(missing_ok=True)
+            remove_bulk_file(old)
+    for old in retired.values():
+        if old is not None:
+            remove_bulk_file(old)
     return ImportSummary({k: len(v) for k, v in frames.items()}, digest, new_files.get("shipments"))
 
 

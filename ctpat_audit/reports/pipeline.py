@@ -115,7 +115,9 @@ def render_report(ws: str | Path, session_id: str, out_dir: str | Path, *,
                   formats: Iterable[str] = FORMATS, paper: str = "A4", as_of: str | None = None,
                   due_days: int = 90) -> Path:
     """One report, one browser: ``OUT/<account>/<session>/report.{ipynb,html,pdf,xlsx}``."""
-    path = getattr(ws, "path", ws)
+    from ctpat_audit.workspace.reference import as_workspace
+
+    path = as_workspace(ws).path
     with Renderer(path, out_dir, formats=formats, paper=paper, as_of=as_of,
                   due_days=due_days) as r:
         return r.render(session_id)

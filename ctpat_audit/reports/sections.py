@@ -147,7 +147,7 @@ def _report_date(session: dict[str, Any], as_of: str | dt.date | None) -> dt.dat
 def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | None = None,
                  due_days: int = DEFAULT_DUE_DAYS) -> ReportContext:
     """Read everything one report shows. ``as_of``: report date (default: the submission date)."""
-    from ctpat_audit.workspace import audit, db
+    from ctpat_audit.workspace import audit
     from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.core.errors import CtpatError
     from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics, load_baseline
@@ -171,7 +171,7 @@ def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | 
         from ctpat_audit.analysis.review import review_partner
 
         ctx.review = review_partner(partner, cat, report_date)
-    conn = db.connect(ws.db_path, readonly=True)
+    conn = ws.connect(readonly=True)
     try:
         seq, head = audit.head(conn)  # the chain itself is checked by `ctpat-audit verify`
     finally:

@@ -1,13 +1,13 @@
 """Findings of a session: Requirements, Recommendations, Best Practices, outcome, comparison.
 
-Rules (issue 6; the Must/Should levels are the ones pinned in the session from the catalogue):
+Rules (the Must/Should levels are the ones pinned in the session from the catalogue):
 
 * a **Must** criterion answered ``does_not_meet`` (at any facility) is a **Requirement**: the
   partner must act, due ``report date + due_days`` (90 days by default, configurable);
 * a **Should** criterion answered ``does_not_meet`` is a **Recommendation** (no due date);
 * **Best Practices** (practices beyond the criteria) are recorded by the specialist with
-  :func:`record_best_practice` in the workspace table ``best_practices`` (created by
-  :func:`ensure_schema`; each record is also an audit-log entry);
+  :meth:`Session.record_best_practice <ctpat_audit.sessions.session.Session.record_best_practice>`
+  while the session is open (each record is also an audit-log entry);
 * the **overall outcome** (see :data:`OUTCOMES`) with the reasons that led to it;
 * where the partner has a submitted self-assessment, :func:`compare_self_assessment` sets the
   partner's answer beside the validator's finding per criterion (agree / disagree / one side
@@ -19,14 +19,11 @@ such in :data:`OUTCOME_NOTE`), not quoted CBP rules.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ctpat_audit.workspace import audit, db
 from ctpat_audit.core.errors import InputError
 
 __all__ = [
@@ -36,14 +33,11 @@ __all__ = [
     "OUTCOME_NOTE",
     "Outcome",
     "SessionFindings",
-    "best_practices",
     "build_findings",
     "compare_self_assessment",
     "criterion_status",
-    "ensure_schema",
     "latest_self_assessment",
     "overall_outcome",
-    "record_best_practice",
     "session_findings",
 ]
 
@@ -59,17 +53,6 @@ OUTCOME_NOTE = ("Outcome labels and the 90-day correction period are this toolki
 FINDING_COLUMNS = ["finding_id", "kind", "criterion_id", "category", "level", "facility_id",
                    "requirement", "validator_notes", "due_date", "owner", "partner_response",
                    "status"]
-
-BEST_PRACTICE_DDL = """
-CREATE TABLE IF NOT EXISTS best_practices (
-    practice_id  INTEGER PRIMARY KEY,
-    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
-    criterion_id TEXT NOT NULL DEFAULT '',
-    text         TEXT NOT NULL,
-    recorded_by  TEXT NOT NULL,
-    recorded_at  TEXT NOT NULL
-)"""
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -193,61 +176,6 @@ def compare_self_assessment(validator: pd.DataFrame, partner: pd.DataFrame) -> p
     return t[["criterion_id", "level", "partner_status", "validator_status", "agreement"]]
 
 
-# --- best practices (stored) ---------------------------------------------------------------
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the ``best_practices`` table if missing (idempotent)."""
-    have = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
-                        "name='best_practices'").fetchone()
-    if not have:
-        with db.write(conn):
-            conn.execute(BEST_PRACTICE_DDL)
-
-
-def record_best_practice(ws: Any, session_id: str, text: str, *, actor: str,
-                         criterion_id: str = "", at: dt.datetime | None = None) -> int:
-    """Record a practice beyond the criteria seen in this session; returns its id."""
-    text = str(text).strip()
-    if not text or len(text) > 5000:
-        raise InputError("best practice", text[:40], "a description of 1 to 5,000 characters")
-    stamp = (at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    conn = _connect(ws)
-    try:
-        ensure_schema(conn)
-        with db.write(conn):
-            if not conn.execute("SELECT 1 FROM sessions WHERE session_id = ?",
-                                (session_id,)).fetchone():
-                raise InputError("session_id", session_id, "a session of this workspace")
-            cur = conn.execute("INSERT INTO best_practices (session_id, criterion_id, text, "
-                               "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)",
-                               (session_id, criterion_id, text, actor, stamp))
-            audit.append(conn, at=stamp, actor=actor, action="best_practice",
-                         session_id=session_id, target={"criterion_id": criterion_id},
-                         old=None, new={"text": text})
-            return int(cur.lastrowid or 0)
-    finally:
-        conn.close()
-
-
-def best_practices(ws: Any, session_id: str) -> pd.DataFrame:
-    """The Best Practices recorded for a session, oldest first."""
-    cols = ["criterion_id", "text", "recorded_by", "recorded_at"]
-    conn = _connect(ws)
-    try:
-        ensure_schema(conn)
-        rows = conn.execute("SELECT criterion_id, text, recorded_by, recorded_at FROM "
-                            "best_practices WHERE session_id = ? ORDER BY practice_id",
-                            (session_id,)).fetchall()
-    finally:
-        conn.close()
-    return pd.DataFrame(rows, columns=cols).astype(str)
-
-
-def _connect(ws: Any) -> sqlite3.Connection:
-    root = Path(getattr(ws, "path", ws))
-    return db.connect(root / "ctpat.sqlite")
-
-
 # --- one session, everything the report needs -----------------------------------------------
 
 def latest_self_assessment(ws: Any, account_id: str) -> str | None:
@@ -300,6 +228,7 @@ def session_findings(ws: Any, session_id: str, report_date: dt.date,
         info = s.info()
         answers = s.answers(include_unanswered=True)
         ev = s.evidence()
+        practices = s.best_practices()
         try:
             cat = load_catalogue(version=s.catalogue_version, workspace=s.root)
             text = {c.id: c.requirement for c in cat.criteria}
@@ -313,5 +242,5 @@ def session_findings(ws: Any, session_id: str, report_date: dt.date,
         if sa_id:
             with resume_session(ws, sa_id) as sa:
                 comparison = compare_self_assessment(answers, sa.answers())
-    return SessionFindings(info, answers, ev, findings, outcome, best_practices(ws, session_id),
-                           comparison, sa_id, report_date, due_days, text)
+    return SessionFindings(info, answers, ev, findings, outcome, practices, comparison, sa_id,
+                           report_date, due_days, text)

@@ -8,9 +8,9 @@ that dies loses nothing that a method returned from, and two processes can answe
 
 Rules (:class:`SessionRuleError`, with a stable ``rule`` code):
 
-* only an ``open`` session takes answers or evidence (``session_not_open``); a submitted or
-  signed session is changed by :meth:`Session.new_revision`, which copies it into a new open
-  session that supersedes it;
+* only an ``open`` session takes answers, evidence or best practices (``session_not_open``);
+  a submitted or signed session is changed by :meth:`Session.new_revision`, which copies it
+  (answers, evidence and best practices) into a new open session that supersedes it;
 * in-person: answers are per facility in scope; with several facilities ``facility_id`` is
   required (``facility_required``) and must be in scope (``facility_not_in_scope``);
 * virtual: a Must criterion cannot be ``meets`` without an observation method
@@ -32,11 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
+from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError
 from ctpat_audit.workspace import audit, db, evidence, store
-from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError, WorkspaceError
-from ctpat_audit.workspace.store import (ANSWER_FIELDS, ANSWER_STATUSES, OBSERVATION_METHODS, SESSION_ID_PATTERN,
-                    SESSION_KINDS, PinnedCriterion)
-from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.workspace import best_practices as practices
+from ctpat_audit.workspace.reference import Workspace, as_workspace
+from ctpat_audit.workspace.store import ANSWER_FIELDS, SESSION_ID_PATTERN, PinnedCriterion
+from ctpat_audit.core import vocabulary as v
+from ctpat_audit.core.vocabulary import (ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS,
+                                         SESSION_KINDS)
 
 if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
     import pandas as pd
@@ -49,6 +52,7 @@ _KEEP: Any = object()  # "leave this field as it is" in Session.answer
 _ID_RE = re.compile(SESSION_ID_PATTERN)
 _CRITERION_RE = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 MAX_TEXT = 20_000
+MAX_PRACTICE = 5_000
 
 
 def validate_session_id(session_id: object) -> str:
@@ -79,24 +83,11 @@ def _stamp(clock: Clock) -> str:
     return timestamp(clock())
 
 
-def _paths(ws: object) -> tuple[Path, Path]:
-    """(workspace folder, database file) of a Workspace object or a workspace path."""
-    if hasattr(ws, "db_path") and hasattr(ws, "path"):
-        return Path(ws.path), Path(ws.db_path)  # type: ignore[attr-defined]
-    root = Path(ws)  # type: ignore[arg-type]
-    dbp = root / "ctpat.sqlite"
-    if not dbp.is_file():
-        raise WorkspaceError(root, "no ctpat.sqlite here; create the workspace with "
-                             f"`ctpat-audit init -w {root}` and import partners first")
-    return root, dbp
-
-
 def connect_store(ws: object) -> tuple[Path, sqlite3.Connection]:
-    """(workspace folder, connection) with the session tables ensured; the caller closes it."""
-    root, dbp = _paths(ws)
-    conn = db.connect(dbp)
-    store.ensure_schema(conn)
-    return root, conn
+    """(workspace folder, connection) of a Workspace or a workspace path, the schema checked
+    (see :meth:`~ctpat_audit.workspace.reference.Workspace.connect`); the caller closes it."""
+    workspace = as_workspace(ws)  # type: ignore[arg-type]
+    return workspace.path, workspace.connect()
 
 
 def verify_workspace_audit(ws: object, *,
@@ -232,6 +223,24 @@ class Session:
                                                             "media_type")})
         return row
 
+    def record_best_practice(self, text: str, *, criterion_id: str = "",
+                             actor: str | None = None) -> dict[str, Any]:
+        """Record a Best Practice (a practice beyond the criteria) seen in this session;
+        returns the stored row. ``criterion_id``: the criterion it goes beyond ("" for none).
+        """
+        text = _clean_text("best practice", text, required=True, limit=MAX_PRACTICE).strip()
+        cid = self._criterion(criterion_id).criterion_id if criterion_id else ""
+        who, at = self._actor(actor), _stamp(self._clock)
+        with db.write(self._conn) as conn:
+            self._require_open(conn)
+            self._require_contact(conn, who)
+            row = {"session_id": self.id, "criterion_id": cid, "text": text,
+                   "recorded_by": who, "recorded_at": at}
+            row["practice_id"] = practices.insert_best_practice(conn, row)
+            audit.append(conn, at=at, actor=who, action="best_practice", session_id=self.id,
+                         target={"criterion_id": cid}, old=None, new={"text": text})
+        return row
+
     def read_evidence(self, sha256: str) -> bytes:
         """The bytes of an evidence file of this workspace, checked against their hash."""
         return evidence.read_bytes(self.root, sha256)
@@ -274,6 +283,14 @@ class Session:
                           else pd.array(frame[col].tolist(), dtype="str"))
         return frame
 
+    def best_practices(self) -> pd.DataFrame:
+        """The Best Practices recorded in this session, oldest first."""
+        import pandas as pd
+
+        cols = ["criterion_id", "text", "recorded_by", "recorded_at"]
+        rows = practices.best_practice_rows(self._conn, self.id)
+        return pd.DataFrame([[r[c] for c in cols] for r in rows], columns=cols).astype(str)
+
     def history(self) -> pd.DataFrame:
         """This session's audit entries, oldest first."""
         return audit.audit_entries(self._conn, self.id)
@@ -314,7 +331,8 @@ class Session:
             self._set_status(conn, who, at, "lock", "signed", signed_by=who, signed_at=at)
 
     def new_revision(self, actor: str | None = None) -> Session:
-        """Copy this submitted or signed session into a new open session that supersedes it."""
+        """Copy this submitted or signed session (answers, evidence, best practices) into a
+        new open session that supersedes it."""
         who, at = self._actor(actor), _stamp(self._clock)
         new_id = new_session_id(self.kind)
         with db.write(self._conn) as conn:
@@ -337,6 +355,12 @@ class Session:
                              target={"criterion_id": ev["criterion_id"],
                                      "facility_id": ev["facility_id"], "from": self.id},
                              old=None, new={"sha256": ev["sha256"], "name": ev["name"]})
+            for bp in practices.best_practice_rows(conn, self.id):
+                practices.insert_best_practice(conn, {**bp, "session_id": new_id})
+                audit.append(conn, at=at, actor=who, action="copy_best_practice",
+                             session_id=new_id, target={"criterion_id": bp["criterion_id"],
+                                                        "from": self.id},
+                             old=None, new={"text": bp["text"]})
             self._set_status(conn, who, at, "supersede", "superseded")
         return Session(self._conn, self.root, new_id, actor=who, clock=self._clock)
 
@@ -531,7 +555,7 @@ def _pin(criteria: Iterable[object]) -> list[PinnedCriterion]:
             cat = rest[0] if rest else None
         if not isinstance(cid, str) or not _CRITERION_RE.fullmatch(cid):
             raise InputError("criterion id", cid, "category.number, e.g. 6.1 (category 1-12)")
-        if level not in store.LEVELS:
+        if level not in v.LEVELS:
             raise InputError(f"level of criterion {cid}", level, "Must or Should")
         category = int(cid.split(".")[0]) if cat is None else int(cat)  # type: ignore[arg-type]
         pinned.append(PinnedCriterion(cid, category, str(level)))
@@ -540,17 +564,13 @@ def _pin(criteria: Iterable[object]) -> list[PinnedCriterion]:
     return pinned
 
 
-def _catalogue_criteria(ws: object, root: Path, account_id: str,
+def _catalogue_criteria(ws: Workspace, account_id: str,
                         version: str | None) -> tuple[str, list[PinnedCriterion]]:
     """The partner's applicable criteria in a catalogue version (latest when None)."""
     from ctpat_audit.criteria.catalogue import load_catalogue  # the catalogue is only needed to open a session
 
-    if not hasattr(ws, "partner"):
-        from ctpat_audit.workspace.reference import open_workspace
-
-        ws = open_workspace(root)
-    types = list(ws.partner(account_id).entity_types)  # type: ignore[attr-defined]
-    cat = load_catalogue(version=version, workspace=root)
+    types = list(ws.partner(account_id).entity_types)
+    cat = load_catalogue(version=version, workspace=ws.path)
     return cat.version, _pin((c.id, c.level_for(types), c.category)
                              for c in cat.applicable(types))
 
@@ -580,20 +600,22 @@ def open_session(ws: object, account_id: str, kind: str, mode: str | None, opene
     if any(not isinstance(f, str) or not f for f in fids) or len(set(fids)) != len(fids):
         raise InputError("facilities", fids, "distinct, non-empty facility ids")
     who = _clean_text("opened_by", opened_by, required=True)
-    root, conn = connect_store(ws)
+    workspace = as_workspace(ws)  # type: ignore[arg-type]
+    root, conn = workspace.path, workspace.connect()
     try:
         if not store.partner_exists(conn, account_id):
             raise NotFoundError("partner", account_id, "import the partner into the workspace")
         known = store.facility_ids(conn, account_id)
-        unknown = [f for f in fids if known is not None and f not in known]
+        unknown = [f for f in fids if f not in known]
         if unknown:
             raise InputError("facilities", unknown,
-                             f"facility ids of partner {account_id}: {', '.join(known or [])}")
+                             f"facility ids of partner {account_id}: {', '.join(known)}")
         if kind == "self_assessment" and not store.contact_roles(conn, account_id, who):
             raise SessionRuleError("(new)", "not_a_contact", f"{who} is not a contact of "
                                    f"partner {account_id}; a self-assessment is opened by one")
         if criteria is None:
-            version, pinned = _catalogue_criteria(ws, root, account_id, catalogue_version)
+            version, pinned = _catalogue_criteria(workspace, account_id,
+                                                   catalogue_version)
         else:
             if not catalogue_version:
                 raise InputError("catalogue_version", catalogue_version,
@@ -624,8 +646,8 @@ def resume_session(ws: object, session_id: str, *, actor: str | None = None,
 def list_sessions(ws: object, account_id: str | None = None, status: str | None = None,
                   kind: str | None = None) -> pd.DataFrame:
     """Sessions of the workspace, newest first (optionally one partner's / one status)."""
-    if status is not None and status not in store.SESSION_STATUSES:
-        raise InputError("status", status, "one of " + ", ".join(store.SESSION_STATUSES))
+    if status is not None and status not in v.SESSION_STATUSES:
+        raise InputError("status", status, "one of " + ", ".join(v.SESSION_STATUSES))
     _, conn = connect_store(ws)
     try:
         return store.sessions_frame(conn, account_id, status, kind)

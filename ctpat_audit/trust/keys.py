@@ -36,6 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import InputError, KeyStoreError
 from ctpat_audit.core.files import write_atomic
+from ctpat_audit.workspace.reference import as_workspace
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
            "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
@@ -123,9 +124,9 @@ def _encryption(passphrase: bytes) -> serialization.KeySerializationEncryption:
 
 # --- the certificate authority -----------------------------------------------------------------
 
-def keys_folder(workspace: str | Path) -> Path:
-    ws = Path(getattr(workspace, "path", workspace))
-    return ws / "keys"
+def keys_folder(workspace: Any) -> Path:
+    """``WORKSPACE/keys``: the trust store of a Workspace or a workspace folder path."""
+    return as_workspace(workspace).path / "keys"
 
 
 def has_ca(workspace: str | Path) -> bool:

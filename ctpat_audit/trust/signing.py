@@ -35,11 +35,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from ctpat_audit.workspace import audit, db, reference_store, store
+from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.core.clock import Clock, utc_now
-from ctpat_audit.workspace import audit, db, store
-from ctpat_audit.core.errors import AuthorityError, SigningError
-from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
-from ctpat_audit.core.errors import KeyStoreError
+from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
+from ctpat_audit.trust.keys import (Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.trust.manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries,
                        copy_evidence, file_sha256, manifest_bytes, read_manifest, report_files)
@@ -225,7 +225,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     if not pdf_path.is_file():
         raise SigningError(folder, "no report.pdf here; render the report first "
                            "(`ctpat-audit report`)")
-    root = Path(getattr(ws, "path", ws))
+    workspace = as_workspace(ws)
+    root = workspace.path
     keys_dir = root / "keys"
     who = signer.identity
     meaning = meaning or default_meaning(who.role)
@@ -253,13 +254,13 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                            f"not {session_id}")
     at_dt = clock().astimezone(dt.UTC)
     at = at_dt.isoformat(timespec="microseconds")
-    session = resume_session(root, sid, actor=who.email or "unknown", clock=clock)
+    session = resume_session(workspace, sid, actor=who.email or "unknown", clock=clock)
+    conn = workspace.connect()  # the record: authority, audit entries, evidence index
     lock = _lock_folder(folder)
     try:
         if read_manifest(folder) != prior_manifest:
             raise SigningError(folder, "someone else signed this report meanwhile; sign again")
         info = session.info()
-        conn = session._conn  # the session's own connection (one per session object)
         roles = store.contact_roles(conn, info["account_id"], who.email)
         problem = _check_cert_in_trust(signer.certificate, keys_dir)
         rule = "untrusted_certificate" if problem else None
@@ -306,7 +307,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                                                     "supersedes")} | {"session_id": sid},
                     "provenance": {"catalogue_version": info["catalogue_version"],
                                    "package_version": version("ctpat-audit"),
-                                   "data_snapshot_sha256": _snapshot_hash(conn),
+                                   "data_snapshot_sha256": reference_store.meta_value(
+                                       conn, "source_sha256"),
                                    "audit_log_head": head},
                     "artifacts": artifact_entries(folder, evidence_meta),
                     "signatures": [*prior, entry],
@@ -325,6 +327,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         return entry
     finally:
         os.close(lock)  # closing the descriptor releases the flock
+        conn.close()
         session.close()
 
 
@@ -342,35 +345,30 @@ def find_signer(key_dir: str | Path, ws: Any, report_dir: str | Path, passphrase
     for batches where one passphrase opens every key of a folder."""
     from ctpat_audit.sessions.session import resume_session
 
-    folder, root = Path(report_dir), Path(getattr(ws, "path", ws))
+    folder, workspace = Path(report_dir), as_workspace(ws)
     manifest = read_manifest(folder)
     prior = list(manifest["signatures"]) if manifest else []
     sid = manifest["report"]["session_id"] if manifest else folder.name
-    with resume_session(root, sid) as session:
+    with resume_session(workspace, sid) as session:
         info = session.info()
+    conn = workspace.connect(readonly=True)
+    try:
         for path in sorted(Path(key_dir).glob("*.p12")):
             try:
                 signer = load_signer(path, passphrase)
             except KeyStoreError:
                 continue
             who = signer.identity
-            roles = store.contact_roles(session._conn, info["account_id"], who.email)
-            if _check_cert_in_trust(signer.certificate, root / "keys") is None and \
+            roles = store.contact_roles(conn, info["account_id"], who.email)
+            if _check_cert_in_trust(signer.certificate, workspace.path / "keys") is None and \
                     authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
                                       meaning or default_meaning(who.role), prior,
                                       roles) is None:
                 return signer
+    finally:
+        conn.close()
     raise SigningError(folder, f"no key in {key_dir} that this passphrase opens may sign "
                        f"session {sid} {('as ' + meaning) if meaning else 'next'}")
-
-
-def _snapshot_hash(conn: Any) -> str | None:
-    """The SHA-256 of the last imported source (workspace meta), the data the report used."""
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'source_sha256'").fetchone()
-    except Exception:  # noqa: BLE001 - a workspace without meta simply has no snapshot
-        return None
-    return str(row[0]) if row else None
 
 
 def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
@@ -389,27 +387,22 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     """
     from ctpat_audit.trust.keys import init_ca, issue_signer
 
-    root = Path(getattr(ws, "path", ws))
+    workspace = as_workspace(ws)
+    root = workspace.path
     out = Path(out_dir) if out_dir else root / "demo-keys"
     out.mkdir(parents=True, exist_ok=True)
-    conn = db.connect(root / "ctpat.sqlite")
+    conn = workspace.connect(readonly=True)
     try:
-        store.ensure_schema(conn)
         if specialists is None:
-            specialists = [r[0] for r in conn.execute(
-                "SELECT DISTINCT opened_by FROM sessions WHERE kind = 'validation' "
-                "ORDER BY opened_by")] or ["demo.specialist@cbp.example"]
+            specialists = (store.session_openers(conn, "validation")
+                           or ["demo.specialist@cbp.example"])
         if officer_accounts is None:
-            officer_accounts = [r[0] for r in conn.execute(
-                "SELECT DISTINCT account_id FROM sessions WHERE kind = 'self_assessment' "
-                "ORDER BY account_id")]
+            officer_accounts = store.session_accounts(conn, "self_assessment")
         officers = []
         for acct in officer_accounts:
-            row = conn.execute("SELECT name, email FROM contacts WHERE account_id = ? AND "
-                               "role = ? ORDER BY email LIMIT 1",
-                               (acct, COMPANY_OFFICER)).fetchone()
-            if row is not None:
-                officers.append((str(row[0]), str(row[1]), acct))
+            found = store.first_contact_with_role(conn, acct, COMPANY_OFFICER)
+            if found is not None:
+                officers.append((*found, acct))
     finally:
         conn.close()
     ca = init_ca(root, ca_passphrase or passphrase)

@@ -172,7 +172,7 @@ def verify_report(report_dir: str | Path, trust: str | Path,
             rep.problems.append(f"{what}: could not be checked ({type(exc).__name__}: {exc})")
     if workspace is not None:
         try:
-            _check_audit_log(Path(workspace), manifest, rep)
+            _check_audit_log(workspace, manifest, rep)
         except Exception as exc:  # noqa: BLE001
             rep.problems.append(f"audit log: could not be checked ({exc})")
     if folder.name.startswith(("V-", "S-")) and folder.name != rep.session_id:
@@ -181,13 +181,13 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     return rep
 
 
-def _check_audit_log(workspace: Path, manifest: dict[str, Any],
+def _check_audit_log(workspace: Any, manifest: dict[str, Any],
                      rep: VerificationReport) -> None:
-    from ctpat_audit.workspace import db
     from ctpat_audit.workspace.audit import verify_audit_log
+    from ctpat_audit.workspace.reference import as_workspace
 
     head = manifest.get("provenance", {}).get("audit_log_head")
-    conn = db.connect(workspace / "ctpat.sqlite", readonly=True)
+    conn = as_workspace(workspace).connect(readonly=True)
     try:
         result = verify_audit_log(conn, expected_head=head if isinstance(head, str) else "")
     finally:

@@ -23,6 +23,7 @@ def sign_panel(report_dir: str | Path, ws: Any, key_path: str | Path | None = No
     from ctpat_audit.core.errors import CtpatError
     from ctpat_audit.trust.keys import load_signer
     from ctpat_audit.trust.signing import MEANINGS, sign_report
+    from ctpat_audit.workspace.reference import as_workspace
     from ctpat_audit.trust.verify import verify_report
 
     key = w.Text(value=str(key_path or ""), description="Key (.p12)",
@@ -34,7 +35,7 @@ def sign_panel(report_dir: str | Path, ws: Any, key_path: str | Path | None = No
                         value=meaning or "", description="Meaning")
     button = w.Button(description="Sign report", button_style="primary", icon="pen")
     status = w.HTML()
-    root = Path(getattr(ws, "path", ws))
+    root = as_workspace(ws).path
 
     def on_click(_: Any) -> None:
         phrase, secret.value = secret.value, ""

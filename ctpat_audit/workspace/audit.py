@@ -8,8 +8,9 @@ deleting, reordering or inserting an entry breaks the chain at that point, which
 :func:`verify_audit_log` finds. The head hash (the last entry's hash) is what reports and
 signatures pin: a truncated tail is only detectable against a pinned head (``expected_head``).
 
-SQLite triggers also refuse UPDATE and DELETE on the table, so the toolkit itself cannot
-rewrite history by mistake; the hash chain is what catches anyone who edits the file directly.
+SQLite triggers (defined with the table in :mod:`ctpat_audit.workspace.schema`) also refuse
+UPDATE and DELETE on the table, so the toolkit itself cannot rewrite history by mistake; the
+hash chain is what catches anyone who edits the file directly.
 """
 from __future__ import annotations
 
@@ -23,26 +24,6 @@ if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers 
     import pandas as pd
 
 GENESIS_HASH = "0" * 64
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_log (
-    seq        INTEGER PRIMARY KEY,
-    at         TEXT NOT NULL,
-    actor      TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    session_id TEXT,
-    target     TEXT NOT NULL,
-    old_value  TEXT NOT NULL,
-    new_value  TEXT NOT NULL,
-    prev_hash  TEXT NOT NULL,
-    hash       TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_log_session ON audit_log(session_id, seq);
-CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be changed'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be deleted'); END;
-"""
 
 _FIELDS = ("seq", "at", "actor", "action", "session_id", "target", "old_value", "new_value",
            "prev_hash")
@@ -72,17 +53,6 @@ class AuditEntry:
     new_value: str
     prev_hash: str
     hash: str
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the audit table and its append-only triggers (idempotent; call inside a write)."""
-    for stmt in _statements(SCHEMA):
-        conn.execute(stmt)
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would COMMIT the caller's transaction; split on the trigger-safe ';\n'.
-    return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
 def head(conn: sqlite3.Connection) -> tuple[int, str]:

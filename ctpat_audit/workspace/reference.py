@@ -4,12 +4,19 @@
 
     WORKSPACE/
       ctpat.sqlite     records: partners, entities, facilities, contacts, profile responses,
-                       outreach (+ sessions, answers, evidence index, audit log: see workspace.store)
+                       outreach, sessions, answers, evidence index, best practices, audit log
+                       (every table, index and trigger: schema.py)
       exams/           shipment and exam history as Parquet, sorted by account
-      profile/         each profile answer's state (blank/short/answered), derived at import
+      profile/         the profile responses as Parquet, sorted by account (portfolio reads)
       evidence/        evidence files by SHA-256
       keys/            signer certificates (trust store)
       catalogues/      imported criteria catalogues
+
+The database's file name is spelled once, here (:data:`DB_NAME`); everything else asks a
+:class:`Workspace` for :attr:`Workspace.db_path` or a connection (:meth:`Workspace.connect`),
+and turns what it was given (a Workspace or a folder path) into one with
+:func:`as_workspace`. Every connection the toolkit opens checks the schema version and
+migrates an older workspace (:func:`ctpat_audit.workspace.schema.ensure_current`).
 
 ``open_workspace(path).partner(account_id)`` gives one partner's profile, contacts, responses,
 outreach and shipments. Reads of one partner touch only that partner's rows: SQLite by primary
@@ -18,39 +25,31 @@ key, Parquet by row-group statistics (the file is sorted by account).
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ctpat_audit.core.errors import InputError, NotFoundError, WorkspaceError
+from ctpat_audit.workspace import db, reference_store, schema
+from ctpat_audit.workspace.schema import SQL_TABLES
+from ctpat_audit.workspace.tables import SHIPMENTS, Table
 
-from ctpat_audit.workspace import db
-from ctpat_audit.core.errors import NotFoundError, WorkspaceError
-from ctpat_audit.workspace.tables import SHIPMENTS, TABLES, Table
+if TYPE_CHECKING:  # pandas is imported where frames are built, so session writers start fast
+    import pandas as pd
 
 DB_NAME = "ctpat.sqlite"
-SUBDIRS = ("exams", "profile", "evidence", "keys", "catalogues")
-SCHEMA_VERSION = "1"
+CATALOGUES_DIR = "catalogues"  # imported criteria catalogues, <version>.json
+SUBDIRS = ("exams", "profile", "evidence", "keys", CATALOGUES_DIR)
 
 
-def _sql_type(kind: str) -> str:
-    return {"int": "INTEGER", "bool": "INTEGER"}.get(kind, "TEXT")
+def init_workspace(path: str | Path) -> Workspace:
+    """Create a workspace folder (or complete a partly created one); idempotent.
 
-
-def table_ddl(table: Table) -> str:
-    cols = [f"{c.name} {_sql_type(c.kind)}{' NOT NULL' if c.required else ''}"
-            for c in table.columns]
-    cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
-    if table.refers_to_partner:
-        cols.append("FOREIGN KEY (account_id) REFERENCES partners(account_id) ON DELETE CASCADE")
-    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
-
-
-SQL_TABLES = tuple(t for t in TABLES if not t.bulk)
-
-
-def init_workspace(path: str | Path) -> "Workspace":
-    """Create a workspace folder (or complete a partly created one); idempotent."""
+    An existing workspace of an older schema version is migrated; a newer one is refused.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise WorkspaceError(path, "exists and is not a folder")
@@ -62,23 +61,46 @@ def init_workspace(path: str | Path) -> "Workspace":
         (path / sub).mkdir(exist_ok=True)
     conn = db.connect(path / DB_NAME)
     try:
-        with db.write(conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            for t in SQL_TABLES:
-                conn.execute(table_ddl(t))
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                         (SCHEMA_VERSION,))
+        if schema.read_version(conn) is None:
+            schema.create(conn)
+        schema.ensure_current(conn, path)
     finally:
         conn.close()
     return Workspace(path)
 
 
-def open_workspace(path: str | Path) -> "Workspace":
-    path = Path(path)
-    if not (path / DB_NAME).is_file():
-        raise WorkspaceError(path, "is not a ctpat-audit workspace "
-                             f"(no {DB_NAME}); create one with `ctpat-audit init -w {path}`")
-    return Workspace(path)
+def open_workspace(path: str | Path) -> Workspace:
+    """An existing workspace, its schema checked (and an older one migrated)."""
+    ws = Workspace(Path(path))
+    ws.connect().close()
+    return ws
+
+
+def as_workspace(ws: Workspace | str | os.PathLike[str]) -> Workspace:
+    """A :class:`Workspace` for a Workspace (returned as it is) or a workspace folder path.
+
+    Cheap: nothing is opened; the first :meth:`Workspace.connect` checks that the folder is a
+    workspace and that its schema is current.
+    """
+    if isinstance(ws, Workspace):
+        return ws
+    if isinstance(ws, (str, os.PathLike)):
+        return Workspace(Path(ws))
+    raise InputError("workspace", ws, "a Workspace or the path of a workspace folder")
+
+
+def derived_file(bulk_file: Path, name: str) -> Path:
+    """Where a file derived from a bulk file is kept: next to it, named
+    ``<bulk file stem>.<name>.parquet``, so it belongs to that file alone and is removed with
+    it (:func:`remove_bulk_file`)."""
+    return bulk_file.with_name(f"{bulk_file.stem}.{name}.parquet")
+
+
+def remove_bulk_file(path: Path) -> None:
+    """Remove a bulk file that an import replaced, and the files derived from it."""
+    for derived in path.parent.glob(glob.escape(path.stem) + ".*.parquet"):
+        derived.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -111,6 +133,8 @@ def _date(value: object) -> dt.date | None:
 
 def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """SQLite text/integers back to the schema's pandas types."""
+    import pandas as pd
+
     for c in table.columns:
         if c.name not in frame:
             continue
@@ -126,7 +150,7 @@ def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
 
 
 class Workspace:
-    """An opened workspace folder. Cheap to create; connections are opened per call."""
+    """A workspace folder. Cheap to create; connections are opened per call."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -136,12 +160,25 @@ class Workspace:
         return f"Workspace({str(self.path)!r})"
 
     def connect(self, readonly: bool = False) -> sqlite3.Connection:
-        return db.connect(self.db_path, readonly=readonly)
+        """A connection with the toolkit's pragmas (see :mod:`~ctpat_audit.workspace.db`),
+        after checking the schema version (an older workspace is migrated first, also for a
+        read-only connection); the caller closes it."""
+        if not self.db_path.is_file():
+            raise WorkspaceError(self.path, "is not a ctpat-audit workspace "
+                                 f"(no {DB_NAME}); create one with "
+                                 f"`ctpat-audit init -w {self.path}` and import partners")
+        conn = db.connect(self.db_path, readonly=readonly)
+        try:
+            schema.ensure_current(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def meta(self) -> dict[str, str]:
-        conn = self.connect()
+        conn = self.connect(readonly=True)
         try:
-            return {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+            return reference_store.read_meta(conn)
         finally:
             conn.close()
 
@@ -149,6 +186,8 @@ class Workspace:
     def table(self, name: str) -> pd.DataFrame:
         """A reference table (partners, entities, facilities, contacts, profile_responses,
         outreach) as a typed DataFrame."""
+        import pandas as pd
+
         spec = next((t for t in SQL_TABLES if t.name == name), None)
         if spec is None:
             raise NotFoundError("table", name, "one of " + ", ".join(t.name for t in SQL_TABLES))
@@ -163,7 +202,7 @@ class Workspace:
         return self.table("partners")
 
     def bulk_path(self, kind: str) -> Path | None:
-        """The current Parquet file of a bulk table ("shipments", "profile_states")."""
+        """The current Parquet file of a bulk table ("shipments", "profile_responses")."""
         name = self.meta().get(f"{kind}_file")
         if not name:
             return None
@@ -176,6 +215,7 @@ class Workspace:
     def shipments(self, account_id: str | None = None,
                   columns: list[str] | None = None) -> pd.DataFrame:
         """Shipments of one partner, or of all partners (``account_id=None``)."""
+        import pandas as pd
         import pyarrow.parquet as pq
 
         path = self.shipments_path()
@@ -191,6 +231,8 @@ class Workspace:
 
     # -- one partner --------------------------------------------------------------------
     def partner(self, account_id: str) -> Partner:
+        import pandas as pd
+
         account_id = str(account_id)
         conn = self.connect()
         try:

@@ -1,93 +1,30 @@
 """SQLite persistence of sessions, their pinned criteria, answers and the evidence index.
 
 Only SQL lives here: no rule of what may be answered (that is :mod:`ctpat_audit.sessions.session`).
-Row functions take a connection opened by :func:`ctpat_audit.workspace.db.connect`; functions that
-change data must be called inside :func:`ctpat_audit.workspace.db.write` (BEGIN IMMEDIATE), together
-with the matching :func:`ctpat_audit.workspace.audit.append`, so a change and its audit entry commit
-as one.
+Row functions take a connection opened by :meth:`ctpat_audit.workspace.reference.Workspace.connect`;
+functions that change data must be called inside :func:`ctpat_audit.workspace.db.write`
+(BEGIN IMMEDIATE), together with the matching :func:`ctpat_audit.workspace.audit.append`, so a
+change and its audit entry commit as one.
 
-Tables (created by :func:`ensure_schema`): ``sessions``, ``session_criteria`` (the criteria
-and Must/Should levels resolved when the session was opened), ``answers`` (one row per session,
-criterion and facility; facility ``""`` when not per facility), ``evidence`` (index of
-evidence files stored by SHA-256) and ``audit_log`` (see :mod:`ctpat_audit.workspace.audit`).
+Tables (defined in :mod:`ctpat_audit.workspace.schema`, with CHECK constraints from the
+vocabularies below): ``sessions``, ``session_criteria`` (the criteria and Must/Should levels
+resolved when the session was opened), ``answers`` (one row per session, criterion and
+facility; facility ``""`` when not per facility) and ``evidence`` (index of evidence files
+stored by SHA-256).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ctpat_audit.core.vocabulary import (ANSWER_STATUSES, LEVELS, OBSERVATION_METHODS, SESSION_KINDS,
-                                         SESSION_MODES, SESSION_STATUSES)
-from ctpat_audit.workspace import audit, db
 
 if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
     import pandas as pd
 
 SESSION_ID_PATTERN = r"^[VS]-[A-Z2-7]{10}$"
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id        TEXT PRIMARY KEY,
-    account_id        TEXT NOT NULL REFERENCES partners(account_id),
-    kind              TEXT NOT NULL CHECK (kind IN {_in(tuple(SESSION_KINDS))}),
-    mode              TEXT NOT NULL CHECK (mode IN {_in(SESSION_MODES)}),
-    catalogue_version TEXT NOT NULL,
-    opened_by         TEXT NOT NULL,
-    opened_at         TEXT NOT NULL,
-    facilities        TEXT NOT NULL DEFAULT '[]',
-    status            TEXT NOT NULL DEFAULT 'open' CHECK (status IN {_in(SESSION_STATUSES)}),
-    supersedes        TEXT REFERENCES sessions(session_id),
-    submitted_by      TEXT,
-    submitted_at      TEXT,
-    signed_by         TEXT,
-    signed_at         TEXT
-);
-CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id, kind, status);
-CREATE TABLE IF NOT EXISTS session_criteria (
-    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
-    position     INTEGER NOT NULL,
-    criterion_id TEXT NOT NULL,
-    category     INTEGER NOT NULL,
-    level        TEXT NOT NULL CHECK (level IN {_in(LEVELS)}),
-    PRIMARY KEY (session_id, criterion_id)
-);
-CREATE TABLE IF NOT EXISTS answers (
-    session_id         TEXT NOT NULL REFERENCES sessions(session_id),
-    criterion_id       TEXT NOT NULL,
-    facility_id        TEXT NOT NULL DEFAULT '',
-    status             TEXT CHECK (status IS NULL OR status IN {_in(ANSWER_STATUSES)}),
-    method             TEXT CHECK (method IS NULL OR method IN {_in(OBSERVATION_METHODS)}),
-    notes              TEXT NOT NULL DEFAULT '',
-    evidence_requested TEXT NOT NULL DEFAULT '',
-    evidence_received  INTEGER CHECK (evidence_received IS NULL OR evidence_received IN (0, 1)),
-    answered_by        TEXT NOT NULL,
-    answered_at        TEXT NOT NULL,
-    PRIMARY KEY (session_id, criterion_id, facility_id),
-    FOREIGN KEY (session_id, criterion_id) REFERENCES session_criteria(session_id, criterion_id)
-);
-CREATE TABLE IF NOT EXISTS evidence (
-    evidence_id  INTEGER PRIMARY KEY,
-    session_id   TEXT NOT NULL REFERENCES sessions(session_id),
-    criterion_id TEXT NOT NULL,
-    facility_id  TEXT NOT NULL DEFAULT '',
-    sha256       TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    size         INTEGER NOT NULL,
-    media_type   TEXT NOT NULL,
-    added_by     TEXT NOT NULL,
-    added_at     TEXT NOT NULL,
-    UNIQUE (session_id, criterion_id, facility_id, sha256),
-    FOREIGN KEY (session_id, criterion_id) REFERENCES session_criteria(session_id, criterion_id)
-);
-CREATE INDEX IF NOT EXISTS evidence_sha ON evidence(sha256)
-"""
 
 #: Answer fields a user sets (the rest is identity and who/when).
 ANSWER_FIELDS = ("status", "method", "notes", "evidence_requested", "evidence_received")
@@ -98,18 +35,6 @@ ANSWER_COLUMNS = ("session_id", "criterion_id", "facility_id", *ANSWER_FIELDS, "
                   "answered_at")
 EVIDENCE_COLUMNS = ("evidence_id", "session_id", "criterion_id", "facility_id", "sha256", "name",
                     "size", "media_type", "added_by", "added_at")
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the session tables and the audit log if missing (idempotent, one transaction)."""
-    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if {"sessions", "session_criteria", "answers", "evidence", "audit_log"} <= have:
-        return
-    with db.write(conn):
-        for stmt in (s.strip() for s in SCHEMA.split(";\n")):
-            if stmt:
-                conn.execute(stmt)
-        audit.ensure_schema(conn)
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -186,6 +111,59 @@ def sessions_frame(conn: sqlite3.Connection, account_id: str | None = None,
     frame["facilities"] = pd.Series([json.loads(f) for f in frame["facilities"]],
                                     index=frame.index, dtype="object")
     return frame
+
+
+def select_sessions(conn: sqlite3.Connection, kind: str, *, statuses: Iterable[str] = (),
+                    since: str | None = None, until: str | None = None,
+                    facility_match: Iterable[tuple[str, str]] = ()) -> list[dict[str, str]]:
+    """Sessions of one kind, oldest first, as dicts (session_id, account_id, status,
+    opened_by, day).
+
+    ``day`` is the date (YYYY-MM-DD) the session was submitted, or opened when never
+    submitted; ``since``/``until`` bound it, both ends included. ``statuses``: any of these
+    (all when empty). ``facility_match``: (column, value) pairs of ``country``,
+    ``state_province`` and ``city``; the partner must have a facility where every given
+    column equals its value, ignoring case and surrounding blanks.
+    """
+    sql = ("SELECT s.session_id, s.account_id, s.status, s.opened_by, "
+           "substr(COALESCE(s.submitted_at, s.opened_at), 1, 10) AS day FROM sessions s "
+           "WHERE s.kind = ?")
+    args: list[Any] = [kind]
+    wanted = list(statuses)
+    if wanted:
+        sql += f" AND s.status IN ({', '.join('?' * len(wanted))})"
+        args += wanted
+    if since:
+        sql += " AND day >= ?"
+        args.append(since)
+    if until:
+        sql += " AND day <= ?"
+        args.append(until)
+    pairs = list(facility_match)
+    if pairs:
+        bad = {c for c, _ in pairs} - {"country", "state_province", "city"}
+        if bad:
+            raise ValueError(f"not facility location columns: {sorted(bad)}")
+        cond = " AND ".join(f"lower(trim(COALESCE(f.{c}, ''))) = lower(trim(?))"
+                            for c, _ in pairs)
+        sql += (" AND EXISTS (SELECT 1 FROM facilities f WHERE f.account_id = s.account_id "
+                f"AND {cond})")
+        args += [v for _, v in pairs]
+    cols = ("session_id", "account_id", "status", "opened_by", "day")
+    return [dict(zip(cols, map(str, r)))
+            for r in conn.execute(sql + " ORDER BY day, s.session_id", args)]
+
+
+def session_openers(conn: sqlite3.Connection, kind: str) -> list[str]:
+    """Everyone who opened a session of this kind, sorted."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT opened_by FROM sessions WHERE kind = ? ORDER BY opened_by", (kind,))]
+
+
+def session_accounts(conn: sqlite3.Connection, kind: str) -> list[str]:
+    """Every partner with a session of this kind, sorted by account id."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT account_id FROM sessions WHERE kind = ? ORDER BY account_id", (kind,))]
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -266,11 +244,16 @@ def contact_roles(conn: sqlite3.Connection, account_id: str, email: str) -> list
     return [str(r[0]) for r in rows]
 
 
-def facility_ids(conn: sqlite3.Connection, account_id: str) -> list[str] | None:
-    """The partner's facility ids, or None when the workspace has no facilities table."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='facilities'"
-                    ).fetchone() is None:
-        return None
+def facility_ids(conn: sqlite3.Connection, account_id: str) -> list[str]:
+    """The partner's facility ids."""
     rows = conn.execute("SELECT facility_id FROM facilities WHERE account_id = ?",
                         (account_id,))
     return [str(r[0]) for r in rows]
+
+
+def first_contact_with_role(conn: sqlite3.Connection, account_id: str,
+                            role: str) -> tuple[str, str] | None:
+    """(name, e-mail) of the partner's contact with this portal role, first by e-mail."""
+    row = conn.execute("SELECT name, email FROM contacts WHERE account_id = ? AND role = ? "
+                       "ORDER BY email LIMIT 1", (account_id, role)).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))

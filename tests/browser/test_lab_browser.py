@@ -13,6 +13,7 @@ from papermill.parameterize import parameterize_notebook
 
 from ctpat_audit.ui.checklist import STATUS_LABELS
 from ctpat_audit.server.lab import notebooks_dir, start_lab
+from ctpat_audit.workspace.reference import as_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +47,7 @@ def _run_all(page) -> None:  # type: ignore[no-untyped-def]
 
 
 def _db(ws: Path) -> tuple[list[tuple], list[tuple]]:
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     try:
         sessions = conn.execute("SELECT session_id, opened_by FROM sessions").fetchall()
         answers = conn.execute("SELECT criterion_id, status, notes FROM answers "
@@ -60,7 +61,7 @@ def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_
                                          artifacts_dir):
     t0 = time.monotonic()
     ws = workspace_copy
-    conn = sqlite3.connect(ws / "ctpat.sqlite")
+    conn = sqlite3.connect(as_workspace(ws).db_path)
     account = conn.execute("SELECT account_id FROM partners ORDER BY account_id").fetchone()[0]
     conn.close()
     root = tmp_path / "notebooks"
