@@ -34,7 +34,7 @@ def _find_key(folder: Path, email: str, passphrase: str) -> Path | None:
         try:
             if load_signer(path, passphrase).identity.email.lower() == email.lower():
                 return path
-        except Exception:  # noqa: BLE001, S112 - keys this passphrase does not open
+        except Exception:
             continue
     return None
 
@@ -177,14 +177,14 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
     import nbformat
     import papermill as pm
 
-    from ctpat_audit.workspace.audit import ChainCheckpoint
-    from ctpat_audit.batch.worker import _opened_by
     from ctpat_audit.batch.kernel_pool import KernelPool
-    from ctpat_audit.trust.keys import load_signer
+    from ctpat_audit.batch.worker import _opened_by
     from ctpat_audit.reports.pdf import PdfEngine
     from ctpat_audit.reports.pipeline import export_html, notebook_summary
+    from ctpat_audit.trust.keys import load_signer
     from ctpat_audit.trust.signing import sign_report
     from ctpat_audit.trust.verify import verify_report
+    from ctpat_audit.workspace.audit import ChainCheckpoint
 
     root, src = Path(ws), Path(report)
     scratch = Path(tempfile.mkdtemp(prefix="ctpat-floor-"))

@@ -10,8 +10,8 @@ from typing import Any
 
 from ctpat_audit.analysis.portfolio import portfolio
 from ctpat_audit.core.errors import NotFoundError
-from ctpat_audit.sessions.session import open_session
 from ctpat_audit.core.vocabulary import ANSWER_STATUSES
+from ctpat_audit.sessions.session import open_session
 from ctpat_audit.ui.checklist import ChecklistWidget
 from ctpat_audit.workspace.reference import open_workspace
 

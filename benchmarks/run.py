@@ -153,9 +153,10 @@ def main() -> None:
                 **{f"portfolio_{k}": v for k, v in fig.items() if k not in ("partners",)}}
 
     def autosave() -> dict:
-        from ctpat_audit.intake.importer import import_source
-        from ctpat_audit.demo.sample_data import write_sample
         from operations import benchmark_autosave
+
+        from ctpat_audit.demo.sample_data import write_sample
+        from ctpat_audit.intake.importer import import_source
         from ctpat_audit.workspace.reference import init_workspace
 
         scratch = WORK / "autosave"
@@ -174,9 +175,10 @@ def main() -> None:
 
     def batch() -> dict:
         from batch_bench import benchmark_batch
-        from ctpat_audit.intake.importer import import_source
+
         from ctpat_audit.demo.sample_data import write_sample
         from ctpat_audit.demo.sample_sessions import write_sample_sessions
+        from ctpat_audit.intake.importer import import_source
         from ctpat_audit.trust.signing import demo_keys
         from ctpat_audit.workspace.reference import init_workspace
 
@@ -190,8 +192,9 @@ def main() -> None:
         write_sample_sessions(ws_b, n, 0, 7, AS_OF)
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
-        from ctpat_audit.batch.run import select_sessions
         from batch_bench import benchmark_floor, benchmark_single_report
+
+        from ctpat_audit.batch.run import select_sessions
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")

@@ -1,8 +1,8 @@
 """ctpat-audit: audit and validation toolkit for the U.S. CBP CTPAT program."""
 from __future__ import annotations
 
-from ctpat_audit.criteria.catalogue import Catalogue, Criterion, load_catalogue  # light: no pandas at import
 from ctpat_audit.core.errors import CtpatError, IntakeError, NotFoundError, WorkspaceError
+from ctpat_audit.criteria.catalogue import Catalogue, Criterion, load_catalogue  # light: no pandas at import
 
 __version__ = "0.1.0"
 

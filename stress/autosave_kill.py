@@ -16,13 +16,14 @@ import signal
 import time
 from pathlib import Path
 
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, make_workspace
 from session_workers import MANY, answer_until_killed, check_acknowledged, drain
 
+from ctpat_audit.sessions.session import open_session
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import verify_audit_log
-from ctpat_audit.sessions.session import open_session
+
+from . import Figures
 
 ctx = mp.get_context("spawn")
 

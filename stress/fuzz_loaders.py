@@ -22,7 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import Figures  # noqa: F401
+from . import Figures
 
 MEMORY_LIMIT = 512 * 2**20
 HEADER = ["account_id", "legal_name", "status", "certification_date", "profile_anniversary"]
@@ -85,12 +85,11 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
     """Runs in a child: limit memory, then Hypothesis batches until the time is used up."""
     import resource
 
+    import pyarrow as pa
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     from ctpat_audit.intake.importer import check_source
-
-    import pyarrow as pa
 
     # Arrow's thread pools reserve address space per thread; start them small and warm
     # (one write and read) before the limit, so the limit measures the loaders, not thread
@@ -125,7 +124,7 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
                     for r in rows]
         try:
             _write(fmt, path, header, rows)
-        except Exception:  # noqa: BLE001 - the writer refused the case: not the loader's
+        except Exception:
             return
         if damaged:
             path.write_bytes(_damage(path.read_bytes(), random.Random(damage)))
@@ -135,7 +134,7 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
             unlocated = [p for p in checked.problems if not p.file]
             if unlocated:
                 crashes.append(f"problem without a file: {unlocated[0]}")
-        except Exception as exc:  # noqa: BLE001 - the figure counts every escape
+        except Exception as exc:
             import traceback
             tb = traceback.extract_tb(exc.__traceback__)[-1]
             crashes.append(f"{type(exc).__name__}: {exc} at {Path(tb.filename).name}:"
@@ -154,7 +153,7 @@ def fuzz(fmt: str, seconds: float, workdir: Path) -> tuple[int, float, list[str]
     p.start()
     try:
         _, cases, used, crashes = results.get(timeout=seconds + 180)
-    except Exception:  # noqa: BLE001 - the child died (e.g. out of memory): a crash
+    except Exception:
         p.kill()
         return 0, seconds, [f"{fmt} fuzz child died with exit code {p.exitcode}"]
     p.join(30)
@@ -220,7 +219,7 @@ def bombs(root: Path, quick: bool = False) -> dict[str, float]:
         try:
             checked = check_source(path)
             refused = any(p.code == "unreadable_workbook" for p in checked.problems)
-        except Exception:  # noqa: BLE001
+        except Exception:
             refused = False
         out[f"bomb_{name}_seconds"] = round(time.monotonic() - t, 3)
         out[f"bomb_{name}_refused"] = int(refused)

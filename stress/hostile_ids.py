@@ -22,12 +22,13 @@ import os
 import random
 from pathlib import Path
 
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, CRITERIA, make_workspace
 
 from ctpat_audit.core.errors import CtpatError
-from ctpat_audit.workspace.evidence import evidence_path
 from ctpat_audit.sessions.session import open_session, resume_session, validate_session_id
+from ctpat_audit.workspace.evidence import evidence_path
+
+from . import Figures
 
 PIECES = ["..", "../", "..\\", "/", "\\", "\x00", "%2e%2e%2f", "%2F", "%00", "..%c0%af",
           "\uff0e\uff0e\uff0f", "\u2215", "\u2044", "\uff0f", "\u2024\u2024", "\u0430",
@@ -99,7 +100,7 @@ def run(root: Path, quick: bool = False, seed: int = 5) -> Figures:
                     except CtpatError:
                         refused += 1
                         continue
-                    except Exception as exc:  # noqa: BLE001 - a crash is a finding
+                    except Exception as exc:
                         crashes.append(f"check {i} {h[:40]!r}: {exc!r}"[:200])
                         continue
                     contained += 1

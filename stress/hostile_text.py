@@ -61,19 +61,19 @@ from typing import Any
 
 import pandas as pd
 from openpyxl import load_workbook
-
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from report_helpers import set_legal_name
 from session_helpers import ACCOUNT, CRITERIA, FACILITIES, make_workspace
 
-from ctpat_audit.workspace import db
+from ctpat_audit.analysis.review import write_review_xlsx
 from ctpat_audit.batch.index import render_index_html, write_index
 from ctpat_audit.core.errors import InputError, Problem
 from ctpat_audit.core.xlsx import cell_value
 from ctpat_audit.intake.importer import write_problems_xlsx
 from ctpat_audit.sessions.questionnaire import export_questionnaire
-from ctpat_audit.analysis.review import write_review_xlsx
 from ctpat_audit.sessions.session import open_session
+from ctpat_audit.workspace import db
+
+from . import Figures
 
 STARTS = ["=", "+", "-", "@", "\t", "\r", "\t=", "\r=", " =", "=cmd|' /C calc'!A0",
           "=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_helpers import ACCOUNT, OFFICER, make_workspace
 from test_lab import _get
 
 from ctpat_audit.server.lab import start_lab, start_voila
+
+from . import Figures
 
 
 def run(root: Path, quick: bool = False, seed: int = 0) -> Figures:

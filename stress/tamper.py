@@ -24,14 +24,15 @@ from pathlib import Path
 
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # damaged PDFs are the point here
 
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from signing_helpers import make_report, make_setup
 from test_audit import _unguard
 
-from ctpat_audit.workspace import db
-from ctpat_audit.workspace.audit import entry_hash, verify_audit_log
 from ctpat_audit.trust.signing import MANIFEST, MANIFEST_SIG, report_files, sign_report
 from ctpat_audit.trust.verify import verify_report
+from ctpat_audit.workspace import db
+from ctpat_audit.workspace.audit import entry_hash, verify_audit_log
+
+from . import Figures
 
 REPORT_OPS = ("flip", "flip", "flip", "truncate", "append", "replace_random", "delete", "add",
               "manifest_edit", "transplant")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Figures  # noqa: F401  (puts tests/ on sys.path)
 from session_workers import MANY, race_two_writers
 
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import verify_audit_log
+
+from . import Figures
 
 SITES = ("PLANT-1", "WH-2")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ctpat_audit.intake.importer import import_source
 from ctpat_audit.demo.sample_data import write_sample
 from ctpat_audit.demo.sample_sessions import write_sample_sessions
+from ctpat_audit.intake.importer import import_source
 from ctpat_audit.workspace.reference import init_workspace
 
 AS_OF = dt.date(2026, 11, 1)

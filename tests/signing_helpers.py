@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF
-
-from ctpat_audit.trust import keys
-from ctpat_audit.sessions.session import open_session
 from session_helpers import ACCOUNT, CRITERIA, OFFICER, USER, make_workspace
+
+from ctpat_audit.sessions.session import open_session
+from ctpat_audit.trust import keys
 
 CA_PASS = "ca-passphrase-1"
 KEY_PASS = "key-passphrase-1"

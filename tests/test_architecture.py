@@ -41,7 +41,7 @@ def private_uses(source: str, module: str) -> list[str]:
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith("ctpat_audit"):
-                    aliases[a.asname or a.name.split(".")[0]] = a.asname and a.name or "ctpat_audit"
+                    aliases[a.asname or a.name.split(".")[0]] = (a.asname and a.name) or "ctpat_audit"
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and _private(node.attr) \
                 and isinstance(node.value, ast.Name) and node.value.id in aliases:

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 from session_helpers import ACCOUNT, CRITERIA, FakeClock, make_workspace
 
+from ctpat_audit.sessions.session import open_session
 from ctpat_audit.workspace import audit, db
 from ctpat_audit.workspace.audit import GENESIS_HASH, entry_hash, verify_audit_log
-from ctpat_audit.sessions.session import open_session
 
 
 @pytest.fixture

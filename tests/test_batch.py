@@ -17,12 +17,12 @@ from batch_helpers import DATA, batch_kwargs, make_batch_setup
 from openpyxl import load_workbook
 from session_helpers import ACCOUNT
 
-from ctpat_audit.workspace import db
-from ctpat_audit.batch.run import BatchManifest, plan_batch, read_partner_file, run_batch, select_sessions
-from ctpat_audit.core.errors import BatchError
 from ctpat_audit.batch.index import index_rows, render_index_html, write_index
+from ctpat_audit.batch.run import BatchManifest, plan_batch, read_partner_file, run_batch, select_sessions
 from ctpat_audit.batch.worker import ReportResult, ReportTask
+from ctpat_audit.core.errors import BatchError
 from ctpat_audit.trust.verify import verify_report
+from ctpat_audit.workspace import db
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,9 @@ import pytest
 from batch_helpers import DATA, make_batch_setup
 from session_helpers import ACCOUNT
 
+from ctpat_audit.batch.kernel_pool import KernelPool
 from ctpat_audit.batch.run import run_batch
 from ctpat_audit.batch.worker import SUMMARY_MIME
-from ctpat_audit.batch.kernel_pool import KernelPool
 
 pytestmark = pytest.mark.slow
 

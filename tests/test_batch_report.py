@@ -12,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from ctpat_audit.batch.run import BatchManifest, run_batch
-from ctpat_audit.intake.importer import import_source
-from ctpat_audit.reports.pipeline import network_urls, notebook_summary
 from ctpat_audit.demo.sample_data import write_sample
 from ctpat_audit.demo.sample_sessions import write_sample_sessions
+from ctpat_audit.intake.importer import import_source
+from ctpat_audit.reports.pipeline import network_urls, notebook_summary
 from ctpat_audit.trust.signing import demo_keys
 from ctpat_audit.trust.verify import verify_report
 from ctpat_audit.workspace.reference import init_workspace

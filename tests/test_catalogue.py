@@ -9,10 +9,23 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.core.errors import InputError, NotFoundError
+from ctpat_audit.core.errors import CatalogueError, InputError, NotFoundError
 from ctpat_audit.criteria import demonstration as demo_catalogue
-from ctpat_audit.criteria.catalogue import DEFAULT_VERSION, DEMO_LABEL, FRAME_COLUMNS, Catalogue, Criterion, Crosswalk, catalogue_to_dict, criterion_sort_key, crosswalk, load_catalogue, load_catalogue_file, load_crosswalk, save_catalogue
-from ctpat_audit.core.errors import CatalogueError
+from ctpat_audit.criteria.catalogue import (
+    DEFAULT_VERSION,
+    DEMO_LABEL,
+    FRAME_COLUMNS,
+    Catalogue,
+    Criterion,
+    Crosswalk,
+    catalogue_to_dict,
+    criterion_sort_key,
+    crosswalk,
+    load_catalogue,
+    load_catalogue_file,
+    load_crosswalk,
+    save_catalogue,
+)
 from ctpat_audit.criteria.catalogue_workbook import write_xlsx
 
 
@@ -324,8 +337,8 @@ def test_xlsx_export_imports_back_to_the_same_catalogue(tmp_path: Path) -> None:
 
 
 def test_export_of_a_demonstration_catalogue_is_not_imported_as_official(tmp_path: Path) -> None:
-    from ctpat_audit.criteria.official_import import import_criteria_table
     from ctpat_audit.core.errors import CriteriaTableError
+    from ctpat_audit.criteria.official_import import import_criteria_table
 
     path = write_xlsx(load_catalogue(), tmp_path / "demo.xlsx")
     with pytest.raises(CriteriaTableError) as info:

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ctpat_audit.ui.checklist import (ChecklistWidget, SubmitPanel,
-                                   build_context, open_or_resume)
-from ctpat_audit.sessions.session import open_session, resume_session
-from ctpat_audit.workspace.reference import open_workspace
-from ctpat_audit.workspace.reference import as_workspace
 from benchmarks.operations import benchmark_checklist
+from ctpat_audit.sessions.session import open_session, resume_session
+from ctpat_audit.ui.checklist import ChecklistWidget, SubmitPanel, build_context, open_or_resume
+from ctpat_audit.workspace.reference import as_workspace, open_workspace
 
 
 @pytest.fixture

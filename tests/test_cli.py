@@ -6,7 +6,6 @@ environment); the rest use click's CliRunner.
 from __future__ import annotations
 
 import csv
-
 import os
 import subprocess
 import sys
@@ -15,11 +14,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from session_helpers import ACCOUNT, CRITERIA, make_workspace
 
 from ctpat_audit.cli import main
 from ctpat_audit.cli.app import EXIT_ERROR, EXIT_INPUT_PROBLEMS, EXIT_OK, EXIT_USAGE
 from ctpat_audit.cli.options import WORKSPACE_ENV
-from session_helpers import ACCOUNT, CRITERIA, make_workspace
 
 BIN = Path(sys.executable).parent / "ctpat-audit"
 
@@ -185,11 +184,11 @@ def test_catalogue_workspace_before_a_subcommand_is_refused(tmp_path):
 # -- choices come from the domain's constants ---------------------------------------------------
 
 def test_choice_lists_are_the_domain_constants():
+    from ctpat_audit.core.vocabulary import SESSION_KINDS, SESSION_STATUSES
     from ctpat_audit.reports.pdf import PAPERS
     from ctpat_audit.reports.pipeline import FORMATS
     from ctpat_audit.trust.authority import MEANINGS
     from ctpat_audit.trust.keys import ROLES
-    from ctpat_audit.core.vocabulary import SESSION_KINDS, SESSION_STATUSES
 
     def choices(command: str, option: str) -> list[str]:
         param = next(p for p in commands()[command].params if p.name == option)

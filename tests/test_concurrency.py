@@ -11,12 +11,11 @@ import signal
 
 import pytest
 from session_helpers import ACCOUNT, make_workspace
-from session_workers import (MANY, answer_until_killed, check_acknowledged, drain,
-                             race_two_writers)
+from session_workers import MANY, answer_until_killed, check_acknowledged, drain, race_two_writers
 
+from ctpat_audit.sessions.session import open_session, resume_session
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import verify_audit_log
-from ctpat_audit.sessions.session import open_session, resume_session
 
 N_ANSWERS = 1000
 SITES = ("PLANT-1", "WH-2")

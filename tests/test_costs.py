@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from ctpat_audit.analysis.costs import cost_avoided, load_costs
-from ctpat_audit.core.errors import InputError, IntakeError
 from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics
+from ctpat_audit.core.errors import InputError, IntakeError
 
 AS_OF = dt.date(2025, 3, 1)
 

@@ -10,8 +10,7 @@ import papermill as pm
 import pytest
 
 from ctpat_audit.batch.kernel_pool import KernelPool, WarmKernelEngine
-from ctpat_audit.core.errors import KernelStartError
-from ctpat_audit.core.errors import ForkError
+from ctpat_audit.core.errors import ForkError, KernelStartError
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from ctpat_audit.analysis.exam_flags import (
+    DEFAULT_MAP,
+    flagged_criteria,
+    load_findings_map,
+    priority_order,
+)
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import IntakeError
-from ctpat_audit.analysis.exam_flags import (
-    DEFAULT_MAP, flagged_criteria, load_findings_map, priority_order,
-)
 
 AS_OF = dt.date(2025, 3, 1)  # window 2024-03-01 .. 2025-02-28
 

@@ -6,8 +6,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from ctpat_audit.sessions import findings as F
 from ctpat_audit.core.errors import InputError
+from ctpat_audit.sessions import findings as F
 
 DAY = dt.date(2026, 10, 1)
 

@@ -9,11 +9,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from session_helpers import ACCOUNT, make_workspace
 
-from ctpat_audit.trust import keys
 from ctpat_audit.cli import main
 from ctpat_audit.core.errors import InputError
-from session_helpers import ACCOUNT, make_workspace
+from ctpat_audit.trust import keys
 
 CA_PASS, KEY_PASS = "ca-passphrase-1", "key-passphrase-1"
 
@@ -149,8 +149,9 @@ def test_cli_keys_new_list_revoke_and_sign(tmp_path: Path, monkeypatch) -> None:
     assert res.exit_code == 1 and "wrong passphrase" in res.output
 
     # sign: a report folder of a session this specialist did not open is refused (exit 1)
-    from ctpat_audit.sessions.session import open_session
     from session_helpers import CRITERIA
+
+    from ctpat_audit.sessions.session import open_session
 
     with open_session(ws, ACCOUNT, "validation", "virtual", "other@cbp.example",
                       criteria=CRITERIA, catalogue_version="test") as s:

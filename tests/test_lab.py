@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.core.errors import InputError
-from ctpat_audit.server.lab import (account_parameter, notebooks_dir, parameter, start_lab,
-                                    start_voila)
+from ctpat_audit.server.lab import account_parameter, notebooks_dir, parameter, start_lab, start_voila
 from ctpat_audit.server.user_notebooks import ORIGIN_FILE, prepare_user_notebooks
 from ctpat_audit.workspace.reference import as_workspace
 
@@ -261,8 +260,8 @@ def test_parameters_fall_back_on_environment_and_keep_leading_zeros(ws, monkeypa
 
 
 def test_gap_table_lists_what_is_not_met_must_first(ws):
-    from ctpat_audit.ui.checklist import open_or_resume
     from ctpat_audit.server.lab import gap_table
+    from ctpat_audit.ui.checklist import open_or_resume
 
     conn = sqlite3.connect(as_workspace(ws).db_path)
     acc, email = conn.execute("SELECT account_id, email FROM contacts ORDER BY account_id "

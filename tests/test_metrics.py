@@ -15,11 +15,17 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from ctpat_audit.core.errors import InputError, IntakeError
 from ctpat_audit.analysis.exam_metrics import (
-    ANY_PORT, compare_to_baseline, exam_metrics, exam_window, holm_adjust, load_baseline,
-    portfolio_exam_rates, wilson_interval,
+    ANY_PORT,
+    compare_to_baseline,
+    exam_metrics,
+    exam_window,
+    holm_adjust,
+    load_baseline,
+    portfolio_exam_rates,
+    wilson_interval,
 )
+from ctpat_audit.core.errors import InputError, IntakeError
 
 AS_OF = dt.date(2025, 3, 1)  # window: 2024-03-01 (included) .. 2025-03-01 (excluded)
 Z = 1.959963984540054

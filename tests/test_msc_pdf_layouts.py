@@ -21,10 +21,10 @@ from msc_corpus import (
     plant,
 )
 
+from ctpat_audit.core.errors import CriteriaTableError
 from ctpat_audit.criteria.official_import import read_criteria_table
 from ctpat_audit.criteria.table_layout import header_column
 from ctpat_audit.criteria.table_problems import PageProblem
-from ctpat_audit.core.errors import CriteriaTableError
 
 pytestmark = pytest.mark.browser
 

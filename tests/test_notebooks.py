@@ -12,8 +12,7 @@ import nbformat
 import pytest
 
 from ctpat_audit.sessions.session import list_sessions
-from ctpat_audit.workspace.reference import open_workspace
-from ctpat_audit.workspace.reference import as_workspace
+from ctpat_audit.workspace.reference import as_workspace, open_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from ctpat_audit.reports.pdf import PdfEngine, html_to_pdf
 from ctpat_audit.core.errors import PdfError
+from ctpat_audit.reports.pdf import PdfEngine, html_to_pdf
 
 ROWS = "".join(f"<tr><td>row{i}x</td><td>{'text ' * 30}end{i}x</td></tr>" for i in range(120))
 

@@ -28,9 +28,9 @@ from ctpat_audit.batch.worker import (
     worker_state,
 )
 from ctpat_audit.cli import main
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.execute import execute_report
 from ctpat_audit.reports.failure import FAILED_TAG, NOTE_TAG
-from ctpat_audit.core.errors import ReportError
 
 pytestmark = pytest.mark.slow
 

@@ -11,13 +11,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from session_helpers import make_workspace
+from signing_helpers import CA_PASS, SPECIALIST, Setup, make_report
 
 from ctpat_audit.trust import keys
 from ctpat_audit.trust import token as token_keys
 from ctpat_audit.trust.signing import sign_report
 from ctpat_audit.trust.verify import verify_report
-from signing_helpers import CA_PASS, SPECIALIST, Setup, make_report
-from session_helpers import make_workspace
 
 MODULE_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so",
                      "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",

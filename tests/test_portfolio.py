@@ -27,8 +27,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ctpat_audit.criteria.catalogue import Catalogue, Criterion
-from ctpat_audit.intake.importer import import_source
+from benchmarks.operations import benchmark_portfolio
 from ctpat_audit.analysis.exam_metrics import load_baseline
 from ctpat_audit.analysis.portfolio import (
     Portfolio,
@@ -36,8 +35,9 @@ from ctpat_audit.analysis.portfolio import (
     validation_modes,
     validations_due,
 )
+from ctpat_audit.criteria.catalogue import Catalogue, Criterion
+from ctpat_audit.intake.importer import import_source
 from ctpat_audit.workspace.reference import init_workspace
-from benchmarks.operations import benchmark_portfolio
 
 AS_OF = dt.date(2026, 11, 1)
 D = dt.date

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ctpat_audit.core.errors import IntakeError
+from ctpat_audit.core.errors import IntakeError, QuestionnaireError
 from ctpat_audit.sessions.questionnaire import HEADER_ROW, export_questionnaire, import_questionnaire
-from ctpat_audit.core.errors import QuestionnaireError
 from ctpat_audit.sessions.session import list_sessions, resume_session
 from ctpat_audit.workspace.reference import open_workspace
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 from ctpat_audit.cli import main
-from ctpat_audit.sessions.findings import session_findings
-from ctpat_audit.reports.pipeline import Renderer, network_urls
 from ctpat_audit.core.errors import ReportError
+from ctpat_audit.reports.pipeline import Renderer, network_urls
 from ctpat_audit.reports.sections import SECTIONS
+from ctpat_audit.sessions.findings import session_findings
 from ctpat_audit.sessions.session import resume_session
 
 REPORT_DATE = "2026-10-15"

@@ -4,11 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-
-from ctpat_audit.intake.importer import check_source
-from ctpat_audit.demo.sample_data import SampleSpec, build_sample, write_sample
-
 from sample_helpers import few_criteria
+
+from ctpat_audit.demo.sample_data import SampleSpec, build_sample, write_sample
+from ctpat_audit.intake.importer import check_source
 
 SPEC = SampleSpec(partners=120, seed=5, as_of=dt.date(2026, 11, 1), shipments_per_partner=60)
 

@@ -5,16 +5,21 @@ import re
 from datetime import datetime
 
 import pytest
-from session_helpers import (ACCOUNT, CRITERIA, FACILITIES, OFFICER, USER, FakeClock,
-                             make_workspace)
+from session_helpers import ACCOUNT, CRITERIA, FACILITIES, OFFICER, USER, FakeClock, make_workspace
 
+from benchmarks.operations import benchmark_autosave
+from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError
+from ctpat_audit.sessions.session import (
+    Session,
+    find_open_session,
+    list_sessions,
+    new_session_id,
+    open_session,
+    resume_session,
+)
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import verify_audit_log
 from ctpat_audit.workspace.reference import as_workspace
-from ctpat_audit.core.errors import InputError, NotFoundError
-from ctpat_audit.sessions.session import Session, find_open_session, list_sessions, new_session_id, open_session, resume_session
-from ctpat_audit.core.errors import SessionRuleError
-from benchmarks.operations import benchmark_autosave
 
 SPEC = "spec@cbp.example"
 

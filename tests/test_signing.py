@@ -7,17 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-
-from ctpat_audit.workspace import audit, db
-
-from ctpat_audit.trust import keys
-from ctpat_audit.sessions.session import resume_session
-from ctpat_audit.core.errors import SessionRuleError
-from ctpat_audit.trust.signing import MANIFEST, authority_problem, demo_keys, file_sha256, sign_report
-from ctpat_audit.core.errors import AuthorityError, SigningError
-from ctpat_audit.trust.verify import verify_report
 from session_helpers import ACCOUNT, OFFICER
-from signing_helpers import (CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup)
+from signing_helpers import CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup
+
+from ctpat_audit.core.errors import AuthorityError, SessionRuleError, SigningError
+from ctpat_audit.sessions.session import resume_session
+from ctpat_audit.trust import keys
+from ctpat_audit.trust.signing import MANIFEST, authority_problem, demo_keys, file_sha256, sign_report
+from ctpat_audit.trust.verify import verify_report
+from ctpat_audit.workspace import audit, db
 
 
 @pytest.fixture(scope="module")
@@ -331,9 +329,9 @@ def _pdf_without_heading() -> bytes:
 def test_demo_flow_keys_demo_sign_countersign_verify_cli(tmp_path: Path, monkeypatch) -> None:
     """What `make demo` runs: demo keys, sign with --key-dir twice, verify."""
     from click.testing import CliRunner
+    from session_helpers import make_workspace
 
     from ctpat_audit.cli import main
-    from session_helpers import make_workspace
 
     ws = make_workspace(tmp_path / "ws")
     ws_setup = Setup(tmp_path, ws, None, {})  # type: ignore[arg-type]  # no keys yet

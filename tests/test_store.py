@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from session_helpers import ACCOUNT, CRITERIA, FACILITIES, OFFICER, FakeClock, make_workspace
 
-from ctpat_audit.workspace import db, evidence, store
-from ctpat_audit.core.errors import InputError
-from ctpat_audit.core.errors import EvidenceError
+from ctpat_audit.core.errors import EvidenceError, InputError
 from ctpat_audit.sessions.session import list_sessions, open_session
+from ctpat_audit.workspace import db, evidence, store
 
 
 @pytest.fixture

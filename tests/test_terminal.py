@@ -7,8 +7,13 @@ import numpy as np
 import pandas as pd
 
 from ctpat_audit.criteria.catalogue import load_catalogue
-from ctpat_audit.ui.terminal import (format_catalogue, format_certificates,
-                                     format_review_portfolio, plain_frame, plain_table)
+from ctpat_audit.ui.terminal import (
+    format_catalogue,
+    format_certificates,
+    format_review_portfolio,
+    plain_frame,
+    plain_table,
+)
 
 MARKERS = ("NaN", "<NA>", "NaT", "None", "nan")
 

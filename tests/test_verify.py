@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from signing_helpers import CA_PASS, Setup, make_report, make_setup
 
-from ctpat_audit.trust import keys
 from ctpat_audit.cli import main
+from ctpat_audit.trust import keys
 from ctpat_audit.trust.signing import MANIFEST, MANIFEST_SIG, report_files, sign_report
 from ctpat_audit.trust.verify import verify_report
-from signing_helpers import CA_PASS, Setup, make_report, make_setup
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ctpat_audit.workspace import db
 from ctpat_audit.core.errors import NotFoundError, WorkspaceError
 from ctpat_audit.intake.importer import import_source
+from ctpat_audit.workspace import db
 from ctpat_audit.workspace.reference import init_workspace, open_workspace
 
 

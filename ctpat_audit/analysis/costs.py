@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ctpat_audit.analysis.exam_metrics import DATA_DIR, PartnerExamMetrics, read_data_table
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import InputError, IntakeError, Problem
-from ctpat_audit.analysis.exam_metrics import DATA_DIR, PartnerExamMetrics, read_data_table
 
 DEFAULT_COSTS = DATA_DIR / "exam_costs.csv"
 COST_COLUMNS = ("exam_type", "item", "unit", "low", "high", "source")

@@ -23,9 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ctpat_audit.analysis.exam_metrics import (
+    DATA_DIR,
+    check_columns,
+    entry_dates,
+    exam_window,
+    read_data_table,
+)
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import IntakeError, Problem
-from ctpat_audit.analysis.exam_metrics import DATA_DIR, check_columns, entry_dates, exam_window, read_data_table
 
 DEFAULT_MAP = DATA_DIR / "exam_findings_map.csv"
 CONFIRMED_CRITERIA = DATA_DIR / "confirmed_criteria.yaml"

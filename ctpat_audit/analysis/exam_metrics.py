@@ -305,8 +305,8 @@ def read_data_table(path: Path, required: Sequence[str], what: str) -> tuple[pd.
     Returns the frame and the user-visible row number of its first data row, so problems can
     be reported as file/row/column. Raises IntakeError naming every missing column.
     """
-    from ctpat_audit.intake import sources
     from ctpat_audit.core.errors import IntakeError, Problem
+    from ctpat_audit.intake import sources
 
     if not Path(path).exists():
         raise InputError(what, str(path), "an existing .csv or .xlsx file")

@@ -124,7 +124,13 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     one-sided exact binomial p <= metrics.ALPHA); the test in words in ``.attrs["test"]``.
     Sorted by shipments, largest first.
     """
-    from ctpat_audit.analysis.exam_metrics import ALPHA, match_baseline, above_baseline_test, describe_test, portfolio_exam_rates
+    from ctpat_audit.analysis.exam_metrics import (
+        ALPHA,
+        above_baseline_test,
+        describe_test,
+        match_baseline,
+        portfolio_exam_rates,
+    )
 
     t = portfolio_exam_rates(shipments, as_of=as_of, months=months, by=("port_code", "mode"))
     t = match_baseline(t, baseline)
@@ -179,9 +185,9 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
     sample baseline (:func:`metrics.load_baseline`). ``timings``, when given, receives the
     seconds each step took.
     """
-    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.analysis.exam_metrics import load_baseline
     from ctpat_audit.analysis.review import review_portfolio
+    from ctpat_audit.criteria.catalogue import load_catalogue
 
     ws = ws if isinstance(ws, Workspace) else open_workspace(ws)
     as_of = pd.Timestamp(as_of).date()

@@ -38,7 +38,7 @@ def run_on_dask(tasks: list[ReportTask], settings: BatchSettings,
                 task = futures[fut]
                 try:
                     yield fut.result()
-                except Exception as exc:  # noqa: BLE001 - one lost report, not the batch
+                except Exception as exc:
                     yield ReportResult(task.session_id, task.account_id, task.inputs_hash,
                                        "failed", step="worker",
                                        error=f"{type(exc).__name__}: {exc}",

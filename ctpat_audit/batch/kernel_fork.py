@@ -177,20 +177,20 @@ def _zygote() -> None:
     first = json.loads(sys.stdin.readline() or "{}")
     try:
         # the pool's own warm-up code (imports), as a kernel would run it
-        exec(compile(first.get("warmup", ""), "<kernel warm-up>", "exec"), {})  # noqa: S102
+        exec(compile(first.get("warmup", ""), "<kernel warm-up>", "exec"), {})
         # imported once here, used by every child: the kernel application and what its
         # initialize() imports (the debugger pulls in debugpy: 0.6 s of CPU per kernel
         # otherwise). None of these start a thread or a ZeroMQ context on import.
         os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-        import ipykernel.comm  # noqa: F401
-        import ipykernel.debugger  # noqa: F401
-        import ipykernel.ipkernel  # noqa: F401
-        import ipykernel.kernelapp  # noqa: F401
+        import ipykernel.comm
+        import ipykernel.debugger
+        import ipykernel.ipkernel
+        import ipykernel.kernelapp
         import ipykernel.zmqshell  # noqa: F401
         if threading.active_count() != 1:
             raise ForkError("the warm-up started a thread; forking it would be unsafe")
         out.write(json.dumps({"ready": True}) + "\n")
-    except BaseException as exc:  # noqa: BLE001 - reported to the worker
+    except BaseException as exc:
         out.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         out.flush()
         return

@@ -134,7 +134,7 @@ class KernelPool:
         t0 = time.perf_counter()
         try:
             km = self._start_kernel()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller of acquire()
+        except BaseException as exc:
             self._ready.put(exc)
             return
         with self._lock:
@@ -256,14 +256,14 @@ def _shutdown(km: Any) -> None:
     """Kill a kernel now; if no event loop can run (interpreter exit), signal its process."""
     try:
         loop = asyncio.new_event_loop()
-    except Exception:  # noqa: BLE001 - too late for asyncio: fall back to a plain signal
+    except Exception:
         loop = None
     if loop is not None:
         coro = km.shutdown_kernel(now=True)
         try:
             loop.run_until_complete(coro)
             return
-        except Exception as exc:  # noqa: BLE001 - a kernel that is already gone is fine
+        except Exception as exc:
             log.debug("kernel shutdown: %s", exc)
             coro.close()
         finally:

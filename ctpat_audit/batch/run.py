@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.core.vocabulary import SESSION_STATUSES
 from ctpat_audit.batch.worker import (
     BatchSettings,
     ReportResult,
@@ -34,6 +33,7 @@ from ctpat_audit.batch.worker import (
     render_one,
 )
 from ctpat_audit.core.errors import BatchError
+from ctpat_audit.core.vocabulary import SESSION_STATUSES
 from ctpat_audit.reports.execute import DEFAULT_TEMPLATE
 
 __all__ = [
@@ -291,8 +291,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     if key and not Path(key).is_file():
         raise BatchError(str(key), "supervisor key file not found")
     if key:  # open it here, so a wrong passphrase stops the batch before any worker starts
-        from ctpat_audit.trust.keys import load_signer
         from ctpat_audit.core.errors import KeyStoreError
+        from ctpat_audit.trust.keys import load_signer
 
         try:
             load_signer(key, os.environ[str(passphrase_env)])
@@ -382,7 +382,7 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
                 task = pending.pop(fut)
                 try:
                     yield fut.result()
-                except Exception as exc:  # noqa: BLE001 - a dead worker fails one report
+                except Exception as exc:
                     yield ReportResult(task.session_id, task.account_id, task.inputs_hash,
                                        "failed", step="worker",
                                        error=f"{type(exc).__name__}: {exc}",

@@ -138,7 +138,7 @@ class WorkerState:
             for path in sorted(Path(settings.specialist_keys).glob("*.p12")):
                 try:
                     signer = load_signer(path, secret)
-                except Exception as exc:  # noqa: BLE001 - keys this passphrase does not open
+                except Exception as exc:
                     log.debug("skipping %s: %s", path, exc)
                     continue
                 if signer.identity.role == "specialist":
@@ -191,8 +191,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     worker's warm kernels and browser; a failure is recorded in the result (step, failing
     cell, one-line reason, kept notebook) instead of raised.
     """
-    from ctpat_audit.reports.execute import execute_report
     from ctpat_audit.core.errors import ReportError
+    from ctpat_audit.reports.execute import execute_report
     from ctpat_audit.reports.publish import (
         publish_report,
         report_folder,
@@ -263,7 +263,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     except ReportError as exc:  # the pipeline's own account of the failure
         res.failed_cell, res.error = exc.cell_index, exc.reason
         return res
-    except Exception as exc:  # noqa: BLE001 - one partner's failure never stops the batch
+    except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
         if res.step == "execute":  # the kernel did not start or papermill itself failed
             res.error += "\n" + traceback.format_exc(limit=3)

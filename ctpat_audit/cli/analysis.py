@@ -20,8 +20,12 @@ from ctpat_audit.cli.options import as_of_option, catalogue_version_option, work
 def review(workspace: Path, account_id: str | None, as_of: dt.date,
            catalogue_version: str | None, xlsx: Path | None, limit: int) -> None:
     """Security-profile review of one partner, or of the whole portfolio (overdue first)."""
-    from ctpat_audit.analysis.review import (format_partner_review, review_partner,
-                                             review_portfolio, write_review_xlsx)
+    from ctpat_audit.analysis.review import (
+        format_partner_review,
+        review_partner,
+        review_portfolio,
+        write_review_xlsx,
+    )
     from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.ui.terminal import format_review_portfolio
     from ctpat_audit.workspace.reference import open_workspace

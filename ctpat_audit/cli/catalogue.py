@@ -60,9 +60,9 @@ def catalogue_import(file: Path, entity_type: str | None, version: str, workspac
     Any problem (bad id, wrong category, Must/Should missing or unknown, duplicates, a table
     whose columns cannot be made out) is listed with its location and nothing is written.
     """
+    from ctpat_audit.core.errors import CriteriaTableError
     from ctpat_audit.criteria.catalogue import workspace_path
     from ctpat_audit.criteria.official_import import import_criteria_table
-    from ctpat_audit.core.errors import CriteriaTableError
 
     try:
         cat = import_criteria_table(file, entity_type, version, workspace,

@@ -7,9 +7,9 @@ import click
 
 from ctpat_audit.cli.app import EXIT_ERROR
 from ctpat_audit.cli.options import as_of_option, workspace_option
+from ctpat_audit.core.vocabulary import SESSION_STATUSES
 from ctpat_audit.reports.pdf import PAPERS
 from ctpat_audit.reports.pipeline import FORMATS
-from ctpat_audit.core.vocabulary import SESSION_STATUSES
 
 
 @click.command("report")

@@ -9,9 +9,18 @@ from typing import Any
 import click
 
 from ctpat_audit.cli.app import EXIT_ERROR
-from ctpat_audit.cli.options import (CA_PASSPHRASE_ENV, CA_PASSPHRASE_FILE, KEY_LABEL,
-                                     PASSPHRASE_ENV, PASSPHRASE_FILE, PIN_ENV, PKCS11_MODULE,
-                                     TOKEN_LABEL, read_secret, workspace_option)
+from ctpat_audit.cli.options import (
+    CA_PASSPHRASE_ENV,
+    CA_PASSPHRASE_FILE,
+    KEY_LABEL,
+    PASSPHRASE_ENV,
+    PASSPHRASE_FILE,
+    PIN_ENV,
+    PKCS11_MODULE,
+    TOKEN_LABEL,
+    read_secret,
+    workspace_option,
+)
 from ctpat_audit.trust.authority import MEANINGS
 from ctpat_audit.trust.keys import ROLES
 

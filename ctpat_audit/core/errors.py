@@ -82,7 +82,7 @@ class IntakeError(CtpatError):
         return (f"{n} problem{'s' if n != 1 else ''} in {', '.join(files)}; "
                 "nothing was imported. Fix them and import again.")
 
-    def frame(self) -> "pd.DataFrame":
+    def frame(self) -> pd.DataFrame:
         """The problems as a DataFrame (file, sheet, row, column, value, code, expected)."""
         import pandas as pd
 

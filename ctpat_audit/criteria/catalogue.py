@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core import vocabulary as v
@@ -144,7 +145,7 @@ class Catalogue:
         present = {t for c in self.criteria for t in c.must_should}
         return [t for t in v.ENTITY_TYPES if t in present]
 
-    def frame(self, entity_types: Iterable[str] | None = None) -> "pd.DataFrame":
+    def frame(self, entity_types: Iterable[str] | None = None) -> pd.DataFrame:
         """The criteria as a table; with entity types, their union at the strictest level.
 
         Without entity types every criterion is listed and ``must_should`` shows the levels per
@@ -399,7 +400,7 @@ def parse_crosswalk(doc: Mapping[str, Any], file: object = "<crosswalk>") -> Cro
 
 
 def crosswalk(source: Catalogue, target: Catalogue,
-              mapping: Crosswalk | None = None) -> "pd.DataFrame":
+              mapping: Crosswalk | None = None) -> pd.DataFrame:
     """Map every id of ``source`` to ids of ``target``.
 
     Columns: from_id, to_id (empty when nothing matches), how ("same id", "mapped",

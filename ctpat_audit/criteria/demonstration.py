@@ -20,8 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.criteria.catalogue import (DATA_DIR, DEMO_LABEL, LEVELS, Catalogue, Criterion, catalogue_from_dict,
-                        catalogue_to_dict, criterion_sort_key, dumps)
+from ctpat_audit.criteria.catalogue import (
+    DATA_DIR,
+    DEMO_LABEL,
+    LEVELS,
+    Catalogue,
+    Criterion,
+    catalogue_from_dict,
+    catalogue_to_dict,
+    criterion_sort_key,
+    dumps,
+)
 
 VERSION = "demo-2019.11"
 SEED = 2019

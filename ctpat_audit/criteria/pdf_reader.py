@@ -174,7 +174,7 @@ def read_pdf_rows(path: Path) -> PdfRead:
 
     try:
         pdf = pdfplumber.open(path)
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds for damaged files
+    except Exception as exc:
         return PdfRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                          f"a PDF document ({type(exc).__name__}: {exc})")])
     with pdf:

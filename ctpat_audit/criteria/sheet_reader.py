@@ -136,7 +136,7 @@ def read_xlsx_rows(path: Path) -> SheetRead:
 
     try:
         wb = load_workbook(path, read_only=False, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for damaged files
+    except Exception as exc:
         return SheetRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                            f"an .xlsx workbook ({type(exc).__name__}: {exc})")])
     first: list[Problem] = []

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ctpat_audit.analysis.review import annual_review, anniversary_in
+from ctpat_audit.analysis.review import anniversary_in, annual_review
 
 # (code, name, modes, relative volume, exam-rate multiplier). Codes: CBP port codes.
 PORTS: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (

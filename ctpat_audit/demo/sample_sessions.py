@@ -17,8 +17,8 @@ import datetime as dt
 import random
 from typing import Any
 
-from ctpat_audit.sessions.session import open_session
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.sessions.session import open_session
 
 __all__ = ["SPECIALISTS", "write_sample_sessions"]
 

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.workspace.tables import Column, Table
 from ctpat_audit.intake.sources import RawTable
+from ctpat_audit.workspace.tables import Column, Table
 
 LISTED_PER_KIND = 20
 _TRUE = {"true", "yes", "y", "1", "t"}

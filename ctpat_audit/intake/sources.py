@@ -143,7 +143,7 @@ def read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
         return _read_xlsx(path, display)
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - hostile files: zlib, XML, openpyxl internals
+    except Exception as exc:
         return [], [Problem(display, None, None, None, f"{type(exc).__name__}: {exc}"[:200],
                             "unreadable_workbook", "an Excel .xlsx workbook")]
 
@@ -204,7 +204,7 @@ def read_parquet(path: Path, display: str) -> tuple[list[RawTable], list[Problem
         frame = table.to_pandas() if table.num_columns else None
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - damaged files: Arrow, Thrift, metadata decoding
+    except Exception as exc:
         return [], [Problem(display, None, None, None, f"{type(exc).__name__}: {exc}"[:200],
                             "unreadable_parquet", "an Apache Parquet file")]
     if frame is None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core import package_data
-from ctpat_audit.reports.failure import mark_failed_notebook, one_line, strip_ansi
 from ctpat_audit.core.errors import ReportError
+from ctpat_audit.reports.failure import mark_failed_notebook, one_line, strip_ansi
 
 __all__ = ["DEFAULT_TEMPLATE", "execute_report", "report_parameters"]
 

@@ -15,7 +15,6 @@ both escaped (a partner's name is never markup). Page breaks follow the report's
 from __future__ import annotations
 
 import concurrent.futures
-
 import html
 import logging
 import os
@@ -102,7 +101,7 @@ class PdfEngine:
         if ctx is not None:
             try:
                 ctx.close()
-            except Exception as exc:  # noqa: BLE001 - closing a dead context is fine
+            except Exception as exc:
                 log.debug("context close: %s", exc)
 
     def _pdf(self, html_path: str | Path, out_path: str | Path, *, paper: str,
@@ -146,14 +145,14 @@ class PdfEngine:
         if self._browser is not None:
             try:
                 self._browser.close()
-            except Exception as exc:  # noqa: BLE001 - closing a dead browser is fine
+            except Exception as exc:
                 log.debug("browser close: %s", exc)
             self._browser = None
         if self._pw is not None:
             self._pw.stop()
             self._pw = None
 
-    def __enter__(self) -> PdfEngine:  # noqa: PYI034
+    def __enter__(self) -> PdfEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:

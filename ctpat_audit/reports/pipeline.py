@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.execute import DEFAULT_TEMPLATE, execute_report
 from ctpat_audit.reports.export import (
     FORMATS,
@@ -33,7 +34,6 @@ from ctpat_audit.reports.export import (
     network_urls,
     render_artifacts,
 )
-from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.publish import publish_report, report_folder, scratch_report
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
@@ -104,7 +104,7 @@ class Renderer:
     def close(self) -> None:
         close_artifact_state(self.state)
 
-    def __enter__(self) -> Renderer:  # noqa: PYI034
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctpat_audit.core.errors import ReportError
 from ctpat_audit.core.files import replace_folder
 from ctpat_audit.reports.failure import clear_failed, keep_failed
-from ctpat_audit.core.errors import ReportError
 
 __all__ = ["SAFE_ID", "Scratch", "check_safe_id", "publish_report", "report_folder",
            "scratch_report"]

@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from ctpat_audit.sessions.findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
-from ctpat_audit.reports.summary import SUMMARY_MIME
 from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, NOT_ANSWERED
+from ctpat_audit.reports.summary import SUMMARY_MIME
+from ctpat_audit.sessions.findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
 
 __all__ = [
     "SECTIONS",
@@ -147,11 +147,11 @@ def _report_date(session: dict[str, Any], as_of: str | dt.date | None) -> dt.dat
 def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | None = None,
                  due_days: int = DEFAULT_DUE_DAYS) -> ReportContext:
     """Read everything one report shows. ``as_of``: report date (default: the submission date)."""
-    from ctpat_audit.workspace import audit
-    from ctpat_audit.criteria.catalogue import load_catalogue
-    from ctpat_audit.core.errors import CtpatError
     from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics, load_baseline
+    from ctpat_audit.core.errors import CtpatError
+    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.sessions.session import resume_session
+    from ctpat_audit.workspace import audit
     from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(workspace)

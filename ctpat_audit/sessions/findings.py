@@ -220,8 +220,8 @@ class SessionFindings:
 def session_findings(ws: Any, session_id: str, report_date: dt.date,
                      due_days: int = DEFAULT_DUE_DAYS) -> SessionFindings:
     """Everything findings-related for one session (reads the workspace, pure otherwise)."""
-    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.core.errors import CtpatError
+    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.sessions.session import resume_session
 
     with resume_session(ws, session_id) as s:

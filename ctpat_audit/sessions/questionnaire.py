@@ -22,10 +22,10 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ctpat_audit.core import xlsx as excel
-from ctpat_audit.criteria.catalogue import load_catalogue
-from ctpat_audit.core.errors import IntakeError, Problem, QuestionnaireError
 from ctpat_audit.core.clock import Clock, utc_now
+from ctpat_audit.core.errors import IntakeError, Problem, QuestionnaireError
 from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, ANSWER_STATUSES
+from ctpat_audit.criteria.catalogue import load_catalogue
 
 FORMAT = "ctpat-audit questionnaire 1"
 SHEET, META = "Questionnaire", "_meta"

@@ -31,15 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
 from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError
+from ctpat_audit.core.vocabulary import ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS, SESSION_KINDS
 from ctpat_audit.workspace import audit, db, evidence, store
 from ctpat_audit.workspace import best_practices as practices
 from ctpat_audit.workspace.reference import Workspace, as_workspace
 from ctpat_audit.workspace.store import ANSWER_FIELDS, SESSION_ID_PATTERN, PinnedCriterion
-from ctpat_audit.core import vocabulary as v
-from ctpat_audit.core.vocabulary import (ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS,
-                                         SESSION_KINDS)
 
 if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers start fast
     import pandas as pd
@@ -567,7 +566,9 @@ def _pin(criteria: Iterable[object]) -> list[PinnedCriterion]:
 def _catalogue_criteria(ws: Workspace, account_id: str,
                         version: str | None) -> tuple[str, list[PinnedCriterion]]:
     """The partner's applicable criteria in a catalogue version (latest when None)."""
-    from ctpat_audit.criteria.catalogue import load_catalogue  # the catalogue is only needed to open a session
+    from ctpat_audit.criteria.catalogue import (
+        load_catalogue,  # the catalogue is only needed to open a session
+    )
 
     types = list(ws.partner(account_id).entity_types)
     cat = load_catalogue(version=version, workspace=ws.path)

@@ -23,9 +23,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.workspace import store
 from ctpat_audit.core.errors import ManifestError
 from ctpat_audit.core.files import write_atomic
+from ctpat_audit.workspace import store
 
 __all__ = ["MANIFEST", "MANIFEST_SIG", "MANIFEST_FORMAT", "ARTIFACT_KINDS", "ManifestError",
            "file_sha256", "report_files", "manifest_bytes", "read_manifest",

@@ -23,11 +23,11 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
 """
 from __future__ import annotations
 
-import fcntl
-import os
 import datetime as dt
+import fcntl
 import hashlib
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -35,17 +35,26 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from ctpat_audit.workspace import audit, db, reference_store, store
-from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
-from ctpat_audit.trust.keys import (Signer, SignerIdentity, fingerprint, load_signer, trust_paths)
 from ctpat_audit.core.files import write_atomic
-from ctpat_audit.trust.manifest import (MANIFEST, MANIFEST_FORMAT, MANIFEST_SIG, artifact_entries,
-                       copy_evidence, file_sha256, manifest_bytes, read_manifest, report_files)
-from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.core.threads import run_outside_event_loop
+from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
+from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
+from ctpat_audit.trust.manifest import (
+    MANIFEST,
+    MANIFEST_FORMAT,
+    MANIFEST_SIG,
+    artifact_entries,
+    copy_evidence,
+    file_sha256,
+    manifest_bytes,
+    read_manifest,
+    report_files,
+)
+from ctpat_audit.workspace import audit, db, reference_store, store
+from ctpat_audit.workspace.reference import as_workspace
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "find_signer",
@@ -218,6 +227,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     moment ago in a folder of its own and verifies the result after (the batch worker).
     """
     from importlib.metadata import version
+
     from ctpat_audit.sessions.session import resume_session, validate_session_id
 
     folder = Path(report_dir)

@@ -16,9 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ctpat_audit.core.errors import KeyStoreError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.trust.keys import CertificateAuthority, Signer, identity_of, issue_certificate
-from ctpat_audit.core.errors import KeyStoreError
 
 __all__ = ["pkcs11_session", "pkcs11_new_key", "pkcs11_signer", "issue_token_certificate",
            "load_certificate", "token_signer"]

@@ -26,12 +26,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ctpat_audit.core.errors import InputError
-from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
-from ctpat_audit.trust.manifest import MANIFEST, MANIFEST_SIG, file_sha256, read_manifest, report_files
-from ctpat_audit.core.errors import ManifestError
+from ctpat_audit.core.errors import InputError, ManifestError
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.trust.authority import MEANINGS, authority_problem
+from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
+from ctpat_audit.trust.manifest import MANIFEST, MANIFEST_SIG, file_sha256, read_manifest, report_files
 
 __all__ = ["VerificationReport", "SignatureCheck", "verify_report"]
 
@@ -90,8 +89,11 @@ def _context(trust: str | Path) -> Any:
     from asn1crypto import crl as asn1_crl
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import ValidationContext
-    from pyhanko_certvalidator.policy_decl import (CertRevTrustPolicy, RevocationCheckingPolicy,
-                                                   RevocationCheckingRule)
+    from pyhanko_certvalidator.policy_decl import (
+        CertRevTrustPolicy,
+        RevocationCheckingPolicy,
+        RevocationCheckingRule,
+    )
 
     ca_path, crl_path = trust_paths(trust)
     ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
@@ -150,7 +152,7 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     try:
         vc_factory = lambda: _context(trust)  # noqa: E731 - a fresh context per validation
         vc_factory()
-    except Exception as exc:  # noqa: BLE001 - a bad trust store is one plain problem
+    except Exception as exc:
         rep.problems.append(f"trust store: {exc}")
         return rep
     shape = _shape_problem(manifest)
@@ -168,12 +170,12 @@ def verify_report(report_dir: str | Path, trust: str | Path,
                         ("authority", lambda: _check_authority(report, sigs, rep))):
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - hostile input must give a problem, not a crash
+        except Exception as exc:
             rep.problems.append(f"{what}: could not be checked ({type(exc).__name__}: {exc})")
     if workspace is not None:
         try:
             _check_audit_log(workspace, manifest, rep)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             rep.problems.append(f"audit log: could not be checked ({exc})")
     if folder.name.startswith(("V-", "S-")) and folder.name != rep.session_id:
         rep.problems.append(f"the folder is named {folder.name} but the manifest is for "
@@ -240,7 +242,7 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
         content = cms.ContentInfo.load(sig_path.read_bytes(), strict=True)
         signed_data = content["content"]
         signed_data.native  # parse eagerly: garbage raises here
-    except Exception:  # noqa: BLE001 - any parse failure means a damaged signature
+    except Exception:
         rep.problems.append(f"{MANIFEST_SIG} is not a CMS signature (damaged)")
         return
 
@@ -251,7 +253,7 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
                                                         signer_validation_context=vc_factory()))
     try:
         status = run_outside_event_loop(run)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         rep.problems.append(f"{MANIFEST_SIG} cannot be validated: {exc}")
         return
     problem = _status_problem(status)
@@ -315,7 +317,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
     try:
         reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
         embedded = list(reader.embedded_signatures)
-    except Exception as exc:  # noqa: BLE001 - a damaged PDF is one plain problem
+    except Exception as exc:
         rep.problems.append(f"report.pdf cannot be read as a signed PDF: {exc}")
         return
     if len(embedded) != len(sigs):
@@ -327,7 +329,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
         try:
             status = run_outside_event_loop(lambda: validate_pdf_signature(
                 emb, signer_validation_context=vc_factory()))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             rep.problems.append(f"PDF signature {i + 1}: cannot be validated: {exc}")
             continue
         cert = _cert_of(status.signing_cert)

@@ -26,7 +26,13 @@ import traitlets
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import CtpatError, NotFoundError
-from ctpat_audit.sessions.session import Session, find_open_session, list_sessions, open_session, resume_session
+from ctpat_audit.sessions.session import (
+    Session,
+    find_open_session,
+    list_sessions,
+    open_session,
+    resume_session,
+)
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
            "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS", "METHOD_LABELS"]
@@ -127,8 +133,8 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
 
     ``as_of``: exam history counted is the 12 months before it (all history when None).
     """
-    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.analysis.exam_flags import flagged_criteria
+    from ctpat_audit.criteria.catalogue import load_catalogue
     from ctpat_audit.workspace.reference import open_workspace
 
     partner = open_workspace(session.root).partner(session.account_id)

@@ -23,8 +23,8 @@ def sign_panel(report_dir: str | Path, ws: Any, key_path: str | Path | None = No
     from ctpat_audit.core.errors import CtpatError
     from ctpat_audit.trust.keys import load_signer
     from ctpat_audit.trust.signing import MEANINGS, sign_report
-    from ctpat_audit.workspace.reference import as_workspace
     from ctpat_audit.trust.verify import verify_report
+    from ctpat_audit.workspace.reference import as_workspace
 
     key = w.Text(value=str(key_path or ""), description="Key (.p12)",
                  placeholder="path to your PKCS#12 key file",

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctpat_audit.core.errors import WorkspaceError
-from ctpat_audit.workspace import db
 from ctpat_audit.core.vocabulary import (
     ANSWER_STATUSES,
     LEVELS,
@@ -40,6 +39,7 @@ from ctpat_audit.core.vocabulary import (
     SESSION_MODES,
     SESSION_STATUSES,
 )
+from ctpat_audit.workspace import db
 from ctpat_audit.workspace.tables import TABLES, Table
 
 SCHEMA_VERSION = 2

@@ -11,8 +11,8 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from ctpat_audit.ui.checklist import STATUS_LABELS
 from ctpat_audit.server.lab import notebooks_dir, start_lab
+from ctpat_audit.ui.checklist import STATUS_LABELS
 from ctpat_audit.workspace.reference import as_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
