@@ -178,7 +178,7 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
     import papermill as pm
 
     from ctpat_audit.batch.kernel_pool import KernelPool
-    from ctpat_audit.batch.worker import _opened_by
+    from ctpat_audit.batch.worker import session_opened_by
     from ctpat_audit.reports.pdf import PdfEngine
     from ctpat_audit.reports.pipeline import export_html, notebook_summary
     from ctpat_audit.trust.keys import load_signer
@@ -228,7 +228,7 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
         secret = os.environ[passphrase_env]
         supervisor = load_signer(key, secret)
         sid = header["session_id"]
-        opened_by = _opened_by(str(root), sid)
+        opened_by = session_opened_by(str(root), sid)
         spec_path = _find_key(Path(specialist_keys), opened_by, secret)
         if spec_path is None:
             raise ValueError(f"no key of {opened_by} in {specialist_keys}")
@@ -257,12 +257,12 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
 
 
 def _artifacts_command(argv: list[str]) -> None:
-    from ctpat_audit.batch.worker import _resolve
+    from ctpat_audit.batch.worker import resolve_callable
 
     spec, ws, session_id, nb, folder = argv
     state: dict[str, Any] = {}
     try:
-        _resolve(spec)(ws, session_id, Path(nb), Path(folder), state)
+        resolve_callable(spec)(ws, session_id, Path(nb), Path(folder), state)
     finally:
         for value in state.values():
             if callable(getattr(value, "close", None)):

@@ -179,7 +179,8 @@ def close_worker_states() -> None:
         s.close()
 
 
-def _resolve(spec: str) -> Callable[..., Any]:
+def resolve_callable(spec: str) -> Callable[..., Any]:
+    """The function a ``module:name`` spec names (the artifacts step is configurable)."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -228,14 +229,14 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             lap("execute")
             _record_summary(res, notebook_summary(nb))
             res.step = "artifacts"
-            _resolve(settings.artifacts)(settings.workspace, task.session_id, scratch.notebook,
+            resolve_callable(settings.artifacts)(settings.workspace, task.session_id, scratch.notebook,
                                          folder, state.artifact_state)
             lap("artifacts")
             if state.supervisor is not None:
                 from ctpat_audit.trust.signing import sign_report
 
                 res.step = "sign"
-                specialist = state.specialists.get(_opened_by(settings.workspace,
+                specialist = state.specialists.get(session_opened_by(settings.workspace,
                                                               task.session_id))
                 if specialist is not None:
                     sign_report(folder, settings.workspace, specialist, "validated",
@@ -336,7 +337,8 @@ def _succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
     return res
 
 
-def _opened_by(ws: str, session_id: str) -> str:
+def session_opened_by(ws: str, session_id: str) -> str:
+    """Who opened the session (case-folded e-mail), or "" for an unknown session."""
     from ctpat_audit.workspace import store
     from ctpat_audit.workspace.reference import as_workspace
 
