@@ -22,7 +22,6 @@ def run_on_dask(tasks: list[ReportTask], settings: BatchSettings,
 
     ``scheduler``: an address, or an existing ``distributed.Client`` / ``LocalCluster``.
     """
-    import time
 
     from distributed import Client, as_completed
 
@@ -39,10 +38,7 @@ def run_on_dask(tasks: list[ReportTask], settings: BatchSettings,
                 try:
                     yield fut.result()
                 except Exception as exc:
-                    yield ReportResult(task.session_id, task.account_id, task.inputs_hash,
-                                       "failed", step="worker",
-                                       error=f"{type(exc).__name__}: {exc}",
-                                       finished_at=time.time())
+                    yield ReportResult.worker_failed(task, exc)
         finally:
             client.cancel(list(futures))
     finally:

@@ -383,10 +383,7 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
                 try:
                     yield fut.result()
                 except Exception as exc:
-                    yield ReportResult(task.session_id, task.account_id, task.inputs_hash,
-                                       "failed", step="worker",
-                                       error=f"{type(exc).__name__}: {exc}",
-                                       finished_at=time.time())
+                    yield ReportResult.worker_failed(task, exc)
         finished = True
     finally:
         for fut in pending:

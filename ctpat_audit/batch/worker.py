@@ -109,6 +109,12 @@ class ReportResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def worker_failed(cls, task: ReportTask, exc: BaseException) -> ReportResult:
+        """The result of a task whose worker process failed (not the report itself)."""
+        return cls(task.session_id, task.account_id, task.inputs_hash, "failed", step="worker",
+                   error=f"{type(exc).__name__}: {exc}", finished_at=time.time())
+
 
 class WorkerState:
     """Per-process resources: warm kernels, loaded keys, renderer state, the audit-chain

@@ -17,7 +17,6 @@ not reported one by one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
@@ -27,6 +26,7 @@ from ctpat_audit.criteria.table_layout import (
     DISPLAY,
     EXPECTED_HEADERS,
     REQUIRED,
+    TableRead,
     TableRow,
     header_column,
     heading_category,
@@ -35,15 +35,6 @@ from ctpat_audit.criteria.table_layout import (
     looks_like_id,
 )
 from ctpat_audit.criteria.table_problems import page_problem
-
-
-@dataclass
-class PdfRead:
-    """What a PDF gave: criterion rows, problems that stop the import, and notices."""
-
-    rows: list[TableRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
 
 
 def _id_text(cell: Cell) -> str:
@@ -62,7 +53,7 @@ class _Walk:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.out = PdfRead()
+        self.out = TableRead()
         self.current: TableRow | None = None
         self.heading: int | None = None
         self.unread: dict[tuple[int, ...], list[int]] = {}  # layout problem -> pages
@@ -146,7 +137,7 @@ class _Walk:
                 self.current.where[name] = (page, cell.line)
 
     # -- the end -------------------------------------------------------------------------
-    def finish(self, pages: list[PageLayout]) -> PdfRead:
+    def finish(self, pages: list[PageLayout]) -> TableRead:
         for key, where in self.unread.items():
             span = sorted(set(where))
             at = f"page {span[0]}" if len(span) == 1 else f"pages {span[0]}-{span[-1]}"
@@ -166,7 +157,7 @@ class _Walk:
         return self.out
 
 
-def read_pdf_rows(path: Path) -> PdfRead:
+def read_pdf_rows(path: Path) -> TableRead:
     """Criterion rows of a CBP-layout criteria table in a PDF."""
     import pdfplumber
     from pdfminer.psexceptions import PSException
@@ -175,13 +166,13 @@ def read_pdf_rows(path: Path) -> PdfRead:
     try:
         pdf = pdfplumber.open(path)
     except Exception as exc:
-        return PdfRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
+        return TableRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                          f"a PDF document ({type(exc).__name__}: {exc})")])
     with pdf:
         try:
             pages = read_pdf(pdf)
         except (PdfminerException, PSException) as exc:  # a damaged page stream
-            return PdfRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
+            return TableRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                              f"a readable PDF ({type(exc).__name__}: {exc})")])
     walk = _Walk(path.name)
     for layout in pages:
@@ -197,4 +188,4 @@ def read_pdf_rows(path: Path) -> PdfRead:
     return walk.finish(pages)
 
 
-__all__ = ["PdfRead", "read_pdf_rows"]
+__all__ = ["read_pdf_rows"]

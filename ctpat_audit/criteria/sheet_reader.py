@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
@@ -17,6 +16,7 @@ from ctpat_audit.criteria.table_layout import (
     DISPLAY,
     EXPECTED_HEADERS,
     REQUIRED,
+    TableRead,
     TableRow,
     header_column,
     heading_category,
@@ -25,14 +25,6 @@ from ctpat_audit.criteria.table_layout import (
 
 HEADER_SEARCH_ROWS = 20
 
-
-@dataclass
-class SheetRead:
-    """What a .csv or .xlsx table gave: criterion rows, problems, notices (ignored columns)."""
-
-    rows: list[TableRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -53,7 +45,7 @@ def _header(cells: list[object]) -> dict[str, int]:
 
 
 def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
-                   sheet: str | None) -> SheetRead:
+                   sheet: str | None) -> TableRead:
     """Rows of a spreadsheet-like grid (row number, cell values): find the header, then read.
 
     Cell values are text, or numbers as a workbook stores them.
@@ -78,7 +70,7 @@ def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
                 has_level = "level" in header or any(k.startswith("level:") for k in header)
                 missing = [c for c in REQUIRED if c not in header and not (c == "level" and has_level)]
                 if missing:
-                    return SheetRead(problems=[Problem(
+                    return TableRead(problems=[Problem(
                         file, sheet, number, " / ".join(DISPLAY[m] for m in missing), None,
                         "missing_column", f"columns {EXPECTED_HEADERS}")])
             elif len(first_rows) < HEADER_SEARCH_ROWS:
@@ -107,17 +99,17 @@ def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
                 continue  # a focus-area title or an introductory paragraph, not a criterion
         rows.append(TableRow(cell, number, heading, sheet=sheet, headers=names))
     if header is None:
-        return SheetRead(problems=[Problem(
+        return TableRead(problems=[Problem(
             file, sheet, None, None, "; ".join(first_rows[:3])[:200] or None, "missing_column",
             f"a header row with the columns {EXPECTED_HEADERS}")])
-    return SheetRead(rows, problems, notices)
+    return TableRead(rows, problems, notices)
 
 
-def read_csv_rows(path: Path) -> SheetRead:
+def read_csv_rows(path: Path) -> TableRead:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return SheetRead(problems=[Problem(
+        return TableRead(problems=[Problem(
             path.name, None, None, None, None, "not_utf8",
             f"UTF-8 text (byte {exc.start} is not UTF-8); save the file as CSV UTF-8")])
     reader = csv.reader(text.splitlines(keepends=True))
@@ -131,13 +123,13 @@ def read_csv_rows(path: Path) -> SheetRead:
     return rows_from_grid(grid(), path.name, None)
 
 
-def read_xlsx_rows(path: Path) -> SheetRead:
+def read_xlsx_rows(path: Path) -> TableRead:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(path, read_only=False, data_only=True)
     except Exception as exc:
-        return SheetRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
+        return TableRead(problems=[Problem(path.name, None, None, None, None, "unreadable",
                                            f"an .xlsx workbook ({type(exc).__name__}: {exc})")])
     first: list[Problem] = []
     for ws in wb.worksheets:
@@ -146,4 +138,4 @@ def read_xlsx_rows(path: Path) -> SheetRead:
         if read.rows or (read.problems and read.problems[0].code != "missing_column"):
             return read
         first = first or read.problems
-    return SheetRead(problems=first[:1])
+    return TableRead(problems=first[:1])

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ctpat_audit.core import vocabulary as v
+from ctpat_audit.core.errors import Problem
 
 #: canonical column -> accepted header spellings (after :func:`norm`)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -168,3 +169,13 @@ class TableRow:
         return {k.split(":", 1)[1]: t for k, t in self.cells.items()
                 if k.startswith("level:") and t.strip()
                 and entity_type in (None, k.split(":", 1)[1])}
+
+
+@dataclass
+class TableRead:
+    """What one criteria table gave (PDF, .csv or .xlsx): criterion rows, problems that stop
+    the import, and notices (e.g. columns ignored)."""
+
+    rows: list[TableRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
