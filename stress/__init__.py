@@ -1,4 +1,4 @@
-"""The hardening suite (issue 9): recipes that try hard to break the toolkit's promises.
+"""The hardening suite: recipes that try hard to break the toolkit's promises.
 
 Each recipe module has ``run(root, quick=False, seed=...) -> dict`` returning its figures
 (counts; the keys of ``benchmarks/stress.json``). ``python -m stress.run`` runs them all at

@@ -22,11 +22,12 @@ def test_cli_help_lists_the_commands():
         assert cmd in out
 
 
-def test_readme_data_formats_match_the_schemas():
+def test_docs_data_formats_match_the_schemas():
     from pathlib import Path
 
     from ctpat_audit.workspace.tables import formats_markdown
 
-    text = (Path(__file__).parent.parent / "README.md").read_text()
+    text = (Path(__file__).parent.parent / "docs" / "data-formats.md").read_text()
     section = text.split("<!-- formats:begin -->\n", 1)[1].split("<!-- formats:end -->", 1)[0]
-    assert section == formats_markdown(), "run `ctpat-audit formats` and paste it into the README"
+    assert section == formats_markdown(), \
+        "run `ctpat-audit formats` and paste it between the markers of docs/data-formats.md"

@@ -1,4 +1,4 @@
-"""A quick pass of every hardening recipe (stress/, issue 9) with small counts; the full
+"""A quick pass of every hardening recipe (stress/) with small counts; the full
 counts run in `make stress` (`python -m stress.run`)."""
 from __future__ import annotations
 

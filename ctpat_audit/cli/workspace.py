@@ -84,7 +84,7 @@ def sample_sessions(workspace: Path, validations: int, self_assessments: int, se
 
 @click.command()
 def formats() -> None:
-    """Print the data format of every source table (Markdown, as in the README)."""
+    """Print the data format of every source table (Markdown, as in docs/data-formats.md)."""
     from ctpat_audit.workspace.tables import formats_markdown
 
     click.echo(formats_markdown(), nl=False)

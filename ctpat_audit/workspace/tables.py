@@ -1,8 +1,9 @@
 """Declarative schemas of the tables a source holds.
 
 What a table must contain is declared here, as data; how it is checked lives in
-:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`. The README's data-format section
-is generated from these declarations (``ctpat-audit formats``), so the two cannot drift.
+:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`.
+The data-format reference (``docs/data-formats.md``) is generated from these declarations
+(``ctpat-audit formats``), and a test keeps the two equal.
 """
 from __future__ import annotations
 
@@ -163,7 +164,7 @@ TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 
 def formats_markdown() -> str:
-    """The data-format section of the README, generated from the declarations above."""
+    """The table reference of ``docs/data-formats.md``, generated from the declarations above."""
     out = []
     for t in TABLES:
         where = "Parquet in the workspace" if t.bulk else "SQLite in the workspace"
