@@ -1,4 +1,4 @@
-"""`make bench`: measure the toolkit at the sizes in shared/BENCHMARKS.md and write
+"""`make bench`: measure the toolkit at the sizes docs/performance.md names and write
 benchmarks/results.json (one flat JSON object; seconds unless a key says otherwise).
 
 Full size: 10,000 partners / 5,000,000 shipments. `--quick` (make bench QUICK=1) uses 1,000

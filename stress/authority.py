@@ -3,7 +3,7 @@
 The state is real: one workspace with its CA, certificates issued and revoked through
 ``ctpat_audit.trust.keys``, the partner's contacts table edited in SQLite, report folders made like
 ``tests/signing_helpers.py`` does, and every signing attempt goes through ``sign_report``.
-An independent model written here from the rules (DESIGN.md, signing section) says who is
+An independent model written here from the rules (the signing rules of docs/signing.md) says who is
 entitled at that moment:
 
 * the certificate chains to the workspace CA and is not revoked;

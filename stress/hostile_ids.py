@@ -4,7 +4,7 @@
 lookalikes of ``.`` and ``/``, reserved device names, very long names) go into:
 ``open_session`` (account id), ``resume_session`` / ``validate_session_id`` (session id),
 ``Session.attach`` (evidence file name), ``evidence.evidence_path`` (digest) and
-``report.report_folder`` (account and session as folder names; a file is then written where it
+``reports.publish.report_folder`` (account and session as folder names; a file is then written where it
 points). Each must be refused with a ``CtpatError`` or contained: ``escaped_paths`` counts files
 that appeared anywhere under the temporary root outside the workspace and the output folder
 (the whole tree is snapshotted before and after, with the working directory inside it).

@@ -4,15 +4,15 @@
 control characters, bidi/line-separator characters, very long text) go in as partner names,
 partner responses, validator notes and file names:
 
-* Excel: the problems workbook (``intake.write_problems_xlsx``: file names and values), the
+* Excel: the problems workbook (``intake.importer.write_problems_xlsx``: file names and values), the
   review workbook (``review.write_review_xlsx``: partner names and responses), the batch index
-  workbook (``batch_index.write_index``: partner ids and error text) and the questionnaire
+  workbook (``batch.index.write_index``: partner ids and error text) and the questionnaire
   (``questionnaire.export_questionnaire``: the partner's legal name, for a sample of strings).
   ``formula_cells`` counts ``<f>`` elements in every sheet's XML; each string must read back
   equal to itself after the documented replacement of XML-illegal control characters by
-  U+FFFD (``excel.cell_value``) and Excel's 32,767-character cell limit (openpyxl cuts longer
+  U+FFFD (``core.xlsx.cell_value``) and Excel's 32,767-character cell limit (openpyxl cuts longer
   text; ``hostile_truncated`` counts such strings).
-* HTML: the batch index page (``batch_index.render_index_html``). ``live_html`` counts script
+* HTML: the batch index page (``batch.index.render_index_html``). ``live_html`` counts script
   elements, ``on*`` attributes and ``javascript:`` URLs found by ``html.parser``; the text must
   still be in the page (escaped).
 * Sessions: notes with control characters are refused (InputError) and the rest are stored

@@ -153,7 +153,7 @@ def cost_avoided(comparison: pd.DataFrame, metrics: PartnerExamMetrics, costs: E
                  exam_mix: Mapping[str, float] | None = None) -> CostEstimate:
     """Cost avoided = exams avoided x (exam fee + delay days x cost per day), as a range.
 
-    ``comparison`` is :func:`metrics.compare_to_baseline`'s output; exams avoided is the net
+    ``comparison`` is :func:`exam_metrics.compare_to_baseline`'s output; exams avoided is the net
     sum of its ``exams_avoided`` over rows with a baseline (rows where the partner is examined
     more count negative). Avoided exams are split by ``exam_mix`` (default: the partner's own
     exam-type mix). Per exam type t with e_t avoided exams:

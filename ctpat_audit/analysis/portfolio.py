@@ -10,7 +10,7 @@ Validations due, the backlog by region and the in-person/virtual share follow th
   threshold the review's triage uses), overdue first, most days overdue first, then by
   suspension risk. Must criteria answered too briefly are shown (``must_not_addressed``) but do
   not by themselves make a candidate: nearly every profile has some.
-* **Exam rates by port** across partners (:func:`metrics.portfolio_exam_rates`, Wilson 95%
+* **Exam rates by port** across partners (:func:`exam_metrics.portfolio_exam_rates`, Wilson 95%
   intervals) per port and mode over the 12 months before ``as_of``, with the non-CTPAT
   baseline beside each row and the same one-sided exact binomial test (Holm-corrected) as the
   partner dashboard.
@@ -121,7 +121,7 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     Columns: port_code, port_name, mode, partners, shipments, examined, exam_rate, ci_low,
     ci_high (Wilson 95%), small_sample, baseline_rate, baseline_source, baseline_scope,
     exams_avoided (shipments x (baseline - rate)), p_value, p_holm, above_baseline (Holm-adjusted
-    one-sided exact binomial p <= metrics.ALPHA); the test in words in ``.attrs["test"]``.
+    one-sided exact binomial p <= exam_metrics.ALPHA); the test in words in ``.attrs["test"]``.
     Sorted by shipments, largest first.
     """
     from ctpat_audit.analysis.exam_metrics import (
@@ -151,7 +151,7 @@ def window_shipments(ws: Workspace, as_of: dt.date, months: int = 12) -> pd.Data
     """Only the columns and rows (the window) the portfolio needs, read straight from Parquet.
 
     Text columns come back as categoricals (Arrow dictionaries), which keeps 5 million rows to
-    a few hundred MB and lets :func:`metrics.portfolio_exam_rates` skip factorising.
+    a few hundred MB and lets :func:`exam_metrics.portfolio_exam_rates` skip factorising.
     """
     import pyarrow.parquet as pq
 
@@ -182,7 +182,7 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
     """Every supervisor table of the workspace on ``as_of`` (see the module docstring).
 
     ``catalogue`` defaults to the workspace's default catalogue; ``baseline`` to the shipped
-    sample baseline (:func:`metrics.load_baseline`). ``timings``, when given, receives the
+    sample baseline (:func:`exam_metrics.load_baseline`). ``timings``, when given, receives the
     seconds each step took.
     """
     from ctpat_audit.analysis.exam_metrics import load_baseline

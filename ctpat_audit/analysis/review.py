@@ -1,6 +1,6 @@
 """Security-profile review: is the partner's profile complete, current and submitted on time?
 
-Rules (each from the program as summarised in shared/domain/README.md, or marked as ours):
+Rules (each from the program as summarised in the project's domain notes, or marked as ours):
 
 * The annual review window opens 90 days before the partner's anniversary date and closes
   on it; only a submission inside the window counts as the annual review (CBP Portal rules).

@@ -2,7 +2,7 @@
 
 Codes are what files and the database hold; labels are what people read. Sources: CBP's
 CTPAT Minimum Security Criteria (2019-2020 revision) and Portal 2.0 material, as summarised in
-the project's domain notes (shared/domain/README.md).
+the project's domain notes.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 CBP's full per-entity criteria tables cannot be bundled from the public material reachable
 here, so the toolkit ships a catalogue that is realistic in shape but written by this project:
-about 140 criteria for importers across the 12 categories, fewer for other entity types, ids
+about 160 criteria for importers across the 12 categories, fewer for other entity types, ids
 not sequential, a plausible Must/Should split. Criteria that public sources confirm (read from
 ``data/confirmed_criteria.yaml``) keep their real ids and levels: with provenance "reference"
 where the source names the entity types, and with provenance "demonstration" (entity types

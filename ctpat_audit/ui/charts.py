@@ -54,7 +54,7 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
     """Horizontal bars: the partner's exam rate per port and mode, Wilson 95% error bars, and
     the baseline as a hollow diamond. Bars of ports flagged for escalation are hatched.
 
-    ``comparison`` is :func:`metrics.compare_to_baseline`'s output (a by-port rate table with
+    ``comparison`` is :func:`exam_metrics.compare_to_baseline`'s output (a by-port rate table with
     port_code, exam_rate, ci_low, ci_high also works; it then has no baseline markers).
     """
     _need(comparison, ["port_code", "exam_rate", "ci_low", "ci_high"], "exam rate table")
