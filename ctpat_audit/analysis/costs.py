@@ -48,7 +48,7 @@ def load_costs(path: str | Path | None = None) -> ExamCosts:
     for i, row in enumerate(frame.itertuples(index=False)):
         line = first + i
 
-        def bad(col: str, value: object, code: str, expected: str) -> None:
+        def bad(col: str, value: object, code: str, expected: str, line: int = line) -> None:
             problems.append(Problem(path.name, None, line, col, str(value), code, expected))
 
         if row.item not in ITEMS:

@@ -68,7 +68,7 @@ def load_findings_map(path: str | Path | None = None) -> pd.DataFrame:
     for i, row in enumerate(frame.itertuples(index=False)):
         line = first + i
 
-        def bad(col: str, value: object, code: str, expected: str) -> None:
+        def bad(col: str, value: object, code: str, expected: str, line: int = line) -> None:
             problems.append(Problem(path.name, None, line, col, str(value), code, expected))
 
         if row.discrepancy not in DISCREPANCIES:

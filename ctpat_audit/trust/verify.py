@@ -241,7 +241,7 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
         # strict: bytes after the DER structure are tampering too, not ignorable padding
         content = cms.ContentInfo.load(sig_path.read_bytes(), strict=True)
         signed_data = content["content"]
-        signed_data.native  # parse eagerly: garbage raises here
+        _ = signed_data.native  # parse eagerly: garbage raises here
     except Exception:
         rep.problems.append(f"{MANIFEST_SIG} is not a CMS signature (damaged)")
         return
@@ -327,7 +327,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
     for i, emb in enumerate(embedded):
         entry = sigs[i] if i < len(sigs) else {}
         try:
-            status = run_outside_event_loop(lambda: validate_pdf_signature(
+            status = run_outside_event_loop(lambda emb=emb: validate_pdf_signature(
                 emb, signer_validation_context=vc_factory()))
         except Exception as exc:
             rep.problems.append(f"PDF signature {i + 1}: cannot be validated: {exc}")
