@@ -184,7 +184,8 @@ def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> Pr
                                            "change", "diff", "response", "previous_response"])
     criteria["state"] = pd.Series([STATES[k] for k in answer_states(criteria["response"])],
                                   index=criteria.index, dtype="str")
-    annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of, partner.status)
+    annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of,
+                           partner.status)
     officer = bool((partner.contacts["role"] == COMPANY_OFFICER).any()) if len(partner.contacts) else False
     out = partner.outreach
     attempts = len(out)
@@ -344,7 +345,8 @@ def format_partner_review(r: ProfileReview) -> str:
         f"{counts['short']} too short, {counts['blank']} blank of {len(r.criteria)} applicable",
         f"Company Officer on file: {'yes' if r.has_company_officer else 'NO'}; "
         f"outreach attempts: {r.outreach_attempts} ({r.outreach_unanswered} unanswered)",
-        f"suspension risk: {r.risk.upper()}" + ("".join(f"\n  - {x}" for x in r.reasons) if r.reasons else ""),
+        f"suspension risk: {r.risk.upper()}"
+        + ("".join(f"\n  - {x}" for x in r.reasons) if r.reasons else ""),
     ]
     gaps = r.criteria[r.criteria["state"] != "answered"]
     if len(gaps):
@@ -384,6 +386,7 @@ def write_review_xlsx(path, *, portfolio: pd.DataFrame | None = None,
         ], columns=["item", "value"])
         excel.write_table(ws, summary, start_row=3, widths={"item": 26, "value": 100})
         sheet = wb.create_sheet("criteria")
-        excel.write_table(sheet, partner.criteria, widths={"response": 60, "previous_response": 60, "diff": 60},
+        excel.write_table(sheet, partner.criteria,
+                          widths={"response": 60, "previous_response": 60, "diff": 60},
                           wrap=["response", "previous_response", "diff"])
     return excel.save(wb, path)

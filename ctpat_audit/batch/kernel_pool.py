@@ -47,7 +47,8 @@ import pandas, numpy, matplotlib
 matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as _plt
 import scipy.stats
-import ctpat_audit, ctpat_audit.workspace.reference, ctpat_audit.sessions.session, ctpat_audit.analysis.exam_metrics
+import ctpat_audit, ctpat_audit.workspace.reference
+import ctpat_audit.sessions.session, ctpat_audit.analysis.exam_metrics
 try:
     import ctpat_audit.reports.sections, ctpat_audit.sessions.findings, ctpat_audit.ui.charts
     import ctpat_audit.analysis.review, ctpat_audit.criteria.catalogue

@@ -8,9 +8,9 @@ and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch.in
 A report is **up to date** when the manifest's last run of its session succeeded with the same
 inputs hash (:func:`inputs_hash`: everything stored that the report reads, from
 :func:`ctpat_audit.workspace.report_inputs.session_inputs_hash`, plus the template's bytes, the
-package version and the signing keys) and its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
-also rendering again reports already signed in ``OUT``, which are otherwise verified and
-countersigned as they are.
+package version and the signing keys) and its folder is still there. Failed runs are re-run
+with ``retry_failed``; ``force`` redoes all, also rendering again reports already signed in
+``OUT``, which are otherwise verified and countersigned as they are.
 """
 from __future__ import annotations
 

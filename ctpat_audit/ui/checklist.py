@@ -35,7 +35,8 @@ from ctpat_audit.sessions.session import (
 )
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
-           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS", "METHOD_LABELS"]
+           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS",
+           "METHOD_LABELS"]
 
 STATUS_LABELS = v.ANSWER_STATUS_LABELS
 METHOD_LABELS = v.OBSERVATION_METHOD_LABELS

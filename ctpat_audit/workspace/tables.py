@@ -1,8 +1,9 @@
 """Declarative schemas of the tables a source holds.
 
 What a table must contain is declared here, as data; how it is checked lives in
-:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`. The README's data-format section
-is generated from these declarations (``ctpat-audit formats``), so the two cannot drift.
+:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`.
+The README's data-format section is generated from these declarations (``ctpat-audit
+formats``), so the two cannot drift.
 """
 from __future__ import annotations
 
