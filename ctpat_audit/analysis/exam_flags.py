@@ -73,7 +73,8 @@ def load_findings_map(path: str | Path | None = None) -> pd.DataFrame:
 
         if row.discrepancy not in DISCREPANCIES:
             bad("discrepancy", row.discrepancy, "bad_choice", "one of: " + ", ".join(DISCREPANCIES))
-        cat = int(row.category) if str(row.category).isdigit() else -1
+        category = str(row.category)
+        cat = int(category) if category.isdigit() else -1
         if cat not in _CATEGORY_NAMES:
             bad("category", row.category, "bad_category", "a category number 1 to 12")
         cid = str(row.criterion_id) or None

@@ -58,7 +58,7 @@ def export_questionnaire(ws, account_id: str, path: str | Path, *,
     cat = load_catalogue(catalogue_version, workspace=ws.path)
     crits = cat.applicable(partner.entity_types)
     wb = Workbook()
-    sheet = wb.active
+    sheet = excel.first_sheet(wb)
     sheet.title = SHEET
     excel.title_row(sheet, f"CTPAT self-assessment - {partner.legal_name} (account {partner.account_id})")
     excel.set_cell(sheet, 2, 1, f"Criteria: {cat.version} - {cat.label}")
