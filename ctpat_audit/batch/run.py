@@ -99,7 +99,7 @@ def select_sessions(ws: object, *, status: str | None = "submitted,signed",
         if not parts[0] or len(parts) > 3:
             raise BatchError("--region", f"{region!r}: expected COUNTRY[/STATE[/CITY]]")
         pairs = [(c, p) for c, p in zip(("country", "state_province", "city"), parts) if p]
-    conn = as_workspace(ws).connect(readonly=True)  # type: ignore[arg-type]
+    conn = as_workspace(ws).connect(readonly=True)
     try:
         rows = store.select_sessions(conn, kind, statuses=wanted_status, since=lo, until=hi,
                                      facility_match=pairs)
@@ -307,7 +307,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
         passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
         kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
-        **({"artifacts": artifacts} if artifacts else {}))
+        artifacts=artifacts or BatchSettings.artifacts)
     selected = select_sessions(ws, status=status, since=since, until=until,
                                partners=partners, region=region)
     if session_ids is not None:

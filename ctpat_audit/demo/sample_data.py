@@ -154,6 +154,7 @@ def build_sample(spec: SampleSpec,
             entities.append((acc, t))
 
         # location and name
+        home: tuple[tuple[str, str, str], ...]
         if primary in ("foreign_manufacturer", "mexican_long_haul_carrier"):
             home = MEXICO if primary == "mexican_long_haul_carrier" or rng.random() < 0.75 else CANADA
         elif primary == "highway_carrier":
@@ -366,7 +367,7 @@ def write_sample(out: str | Path, partners: int = 200, seed: int = 7,
     frames["profile_responses"].to_parquet(out / "profile_responses.parquet", index=False)
     frames["shipments"].to_parquet(out / "shipments.parquet", index=False, row_group_size=262_144)
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     ws.title = "outreach"
     excel.write_table(ws, frames["outreach"])
     excel.save(wb, out / "outreach.xlsx")
