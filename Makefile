@@ -63,8 +63,10 @@ TEST_JOBS ?= auto
 test: install lint  ## quality gates, then the whole suite, one pytest worker per core (a test file stays on one worker)
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
-lint: install  ## layer contracts (import-linter)
+lint: install  ## layer contracts (import-linter), ruff (pyproject [tool.ruff]), mypy (pyproject [tool.mypy])
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/mypy ctpat_audit
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)

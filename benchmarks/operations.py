@@ -40,7 +40,7 @@ def benchmark_autosave(ws_path: str | Path, n: int = 500,
     ordered = sorted(times)
 
     def pct(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 3)
+        return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 3)
 
     return {"n": n, "mean_ms": round(sum(times) / n, 3), "p50_ms": pct(50), "p95_ms": pct(95),
             "p99_ms": pct(99), "max_ms": round(ordered[-1], 3), "session_id": sid}

@@ -71,7 +71,8 @@ def workspace(partners: int, per_partner: float, out: dict) -> Path:
                 "partners": partners, "shipments": n_ship})
     if partners >= 10_000:
         out["import_10k_s"] = out["import_s"]
-    print(f"import {partners:,} partners / {n_ship:,} shipments: {wall:.1f} s, peak {peak:.2f} GiB", flush=True)
+    print(f"import {partners:,} partners / {n_ship:,} shipments: {wall:.1f} s, "
+          f"peak {peak:.2f} GiB", flush=True)
     return ws
 
 
@@ -91,7 +92,8 @@ def bench_partner_load(ws_path: Path, out: dict, n: int = 60) -> None:
         assert p.account_id == acc
     out["partner_load_median_s"] = round(statistics.median(times), 4)
     out["partner_load_p90_s"] = round(sorted(times)[int(0.9 * len(times)) - 1], 4)
-    print(f"partner load: median {out['partner_load_median_s']} s, p90 {out['partner_load_p90_s']} s", flush=True)
+    print(f"partner load: median {out['partner_load_median_s']} s, "
+          f"p90 {out['partner_load_p90_s']} s", flush=True)
 
 
 def bench_dashboard(ws_path: Path, out: dict) -> None:

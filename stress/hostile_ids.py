@@ -20,13 +20,15 @@ from __future__ import annotations
 import ast
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from session_helpers import ACCOUNT, CRITERIA, make_workspace
 
 from ctpat_audit.core.errors import CtpatError
-from ctpat_audit.sessions.session import open_session, resume_session, validate_session_id
+from ctpat_audit.sessions.session import Session, open_session, resume_session, validate_session_id
 from ctpat_audit.workspace.evidence import evidence_path
+from ctpat_audit.workspace.reference import Workspace
 
 from . import Figures
 
@@ -66,9 +68,20 @@ def _papermill_assignments(params: dict) -> list[ast.stmt] | None:
         return None
 
 
-def run(root: Path, quick: bool = False, seed: int = 5) -> Figures:
+def _checks(ws: Workspace, sess: Session, out: Path, sid: str, k: int,
+            h: str) -> list[Callable[[], object]]:
+    """Every place the hostile id ``h`` (the ``k``-th) goes, as calls to try one by one."""
     from ctpat_audit.reports.pipeline import report_folder
 
+    return [lambda: validate_session_id(h), lambda: resume_session(ws, h).close(),
+            lambda: open_session(ws, h, "validation", "virtual", "spec@cbp.example",
+                                 criteria=CRITERIA, catalogue_version="test").close(),
+            lambda: evidence_path(ws.path, h),
+            lambda: sess.attach("1.1", h, f"evidence {k}".encode()),
+            lambda: report_folder(out, h, sid), lambda: report_folder(out, ACCOUNT, h)]
+
+
+def run(root: Path, quick: bool = False, seed: int = 5) -> Figures:
     n = 300 if quick else 10_000
     root = Path(root).resolve()
     ws = make_workspace(root / "ws")
@@ -87,14 +100,7 @@ def run(root: Path, quick: bool = False, seed: int = 5) -> Figures:
                           criteria=CRITERIA, catalogue_version="test") as sess:
             sid = sess.id
             for k, h in enumerate(ids):
-                checks = [lambda: validate_session_id(h), lambda: resume_session(ws, h).close(),
-                          lambda: open_session(ws, h, "validation", "virtual",
-                                               "spec@cbp.example", criteria=CRITERIA,
-                                               catalogue_version="test").close(),
-                          lambda: evidence_path(ws.path, h),
-                          lambda: sess.attach("1.1", h, f"evidence {k}".encode()),
-                          lambda: report_folder(out, h, sid), lambda: report_folder(out, ACCOUNT, h)]
-                for i, check in enumerate(checks):
+                for i, check in enumerate(_checks(ws, sess, out, sid, k, h)):
                     try:
                         got = check()
                     except CtpatError:

@@ -10,8 +10,8 @@ every byte unchanged is redrawn, so each counted trial is a real change.
 Audit log: an in-memory copy of the workspace database, the append-only triggers dropped (what
 someone editing the file would do first), then one of edit / edit with recomputed hash /
 delete / reorder / insert (before the head: an entry appended after it is indistinguishable from
-a legitimate write, the chain has no secret) / truncate the tail; detected when ``verify_audit_log`` with the head
-pinned at signing time (``expected_head``) fails.
+a legitimate write, the chain has no secret) / truncate the tail; detected when
+``verify_audit_log`` with the head pinned at signing time (``expected_head``) fails.
 """
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # damaged PDFs are the point here
-
 from signing_helpers import make_report, make_setup
 from test_audit import _unguard
 
@@ -33,6 +31,8 @@ from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import entry_hash, verify_audit_log
 
 from . import Figures
+
+logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # damaged PDFs are the point here
 
 REPORT_OPS = ("flip", "flip", "flip", "truncate", "append", "replace_random", "delete", "add",
               "manifest_edit", "transplant")

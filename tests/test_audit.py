@@ -1,6 +1,7 @@
 """The audit log: append-only, hash-chained, and every kind of tampering is found."""
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 
@@ -46,7 +47,7 @@ def test_chain_links_and_head(logged):
     rows = _rows(logged)
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[0]["prev_hash"] == GENESIS_HASH
-    for before, after in zip(rows, rows[1:]):
+    for before, after in itertools.pairwise(rows):
         assert after["prev_hash"] == before["hash"]
     result = verify_audit_log(logged)
     assert result.ok, str(result)

@@ -176,7 +176,7 @@ def test_wrong_passphrase_stops_the_batch_before_any_worker(tmp_path: Path,
     setup, _ = make_batch_setup(tmp_path, n=1)
     kw = batch_kwargs(setup, tmp_path / "o")
     monkeypatch.setenv(kw["passphrase_env"], "not-the-passphrase")
-    with pytest.raises(BatchError, match="wrong passphrase.*nothing was rendered"):
+    with pytest.raises(BatchError, match=r"wrong passphrase.*nothing was rendered"):
         run_batch(setup.ws.path, **kw)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("*/*/report.pdf"))
 

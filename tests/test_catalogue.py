@@ -136,7 +136,7 @@ def test_schema_errors_name_file_and_path(tmp_path: Path, small: Catalogue, muta
 def test_not_json_is_a_catalogue_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_bytes(b"\xff\xfe{")
-    with pytest.raises(CatalogueError, match="broken.json"):
+    with pytest.raises(CatalogueError, match=r"broken\.json"):
         load_catalogue_file(path)
 
 

@@ -56,9 +56,10 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def test_shipped_costs_are_flexport_or_labelled_assumptions():
     costs = load_costs()
     pe = costs.per_exam.set_index("exam_type")
-    assert pe.loc["nii", ["cost_low", "cost_high", "days_low", "days_high"]].tolist() == [150, 350, 2, 3]
-    assert pe.loc["tailgate", ["cost_low", "cost_high", "days_low", "days_high"]].tolist() == [150, 350, 5, 6]
-    assert pe.loc["intensive", ["cost_low", "cost_high", "days_low", "days_high"]].tolist() == [1000, 2500, 7, 30]
+    figures = ["cost_low", "cost_high", "days_low", "days_high"]
+    assert pe.loc["nii", figures].tolist() == [150, 350, 2, 3]
+    assert pe.loc["tailgate", figures].tolist() == [150, 350, 5, 6]
+    assert pe.loc["intensive", figures].tolist() == [1000, 2500, 7, 30]
     for src in costs.table["source"]:
         assert src.startswith("Flexport") or src.startswith("assumption")
     assert costs.delay_cost_source.startswith("assumption")

@@ -148,7 +148,8 @@ def test_wrong_types_dates_values_and_duplicates_located(src):
         ("partners.csv", 3, "status", "validatd")
     dates = df[df["code"] == "bad_date"].set_index("column")
     assert dates.loc["profile_anniversary", "row"] == 3
-    assert dates.loc["certification_date", "row"] == 4 and dates.loc["certification_date", "value"] == "15/01/2020"
+    assert dates.loc["certification_date", "row"] == 4
+    assert dates.loc["certification_date", "value"] == "15/01/2020"
     vt = df[(df["code"] == "missing_value") & (df["column"] == "last_validation_type")]
     assert list(vt["row"]) == [4]
     dup = _only(df, "duplicate_key")
@@ -160,7 +161,8 @@ def test_wrong_types_dates_values_and_duplicates_located(src):
 
 def test_unknown_entity_types_roles_and_partners(src):
     _write(src, "partners.csv", PARTNER_HEADER + GOOD_PARTNER)
-    _write(src, "entities.csv", "account_id,entity_type\n0001,importer\n0001,Sea Carrier\n0001,spaceship\n0009,importer\n")
+    _write(src, "entities.csv",
+           "account_id,entity_type\n0001,importer\n0001,Sea Carrier\n0001,spaceship\n0009,importer\n")
     _write(src, "contacts.csv", "account_id,name,email,role,is_primary\n0001,Ann,ann@x.com,CEO,true\n")
     df = _problems(src)
     bad = df[df["code"] == "unknown_value"].set_index("column")
@@ -189,7 +191,8 @@ def test_workbook_problems_name_the_sheet(tmp_path):
     ws.append(PARTNER_HEADER.strip().split(","))
     ws.append(GOOD_PARTNER.strip().split(","))
     ws2 = wb.create_sheet("shipments")
-    ws2.append(["account_id", "entry_id", "entry_date", "port_code", "mode", "examined", "exam_type", "exam_result"])
+    ws2.append(["account_id", "entry_id", "entry_date", "port_code", "mode", "examined", "exam_type",
+                "exam_result"])
     ws2.append(["0001", "E1", "2026-01-02", "2304", "truck", "true", "nii", "cleared"])
     ws2.append(["0001", "E2", "2026-01-03", "230", "boat", "true", "", ""])
     path = tmp_path / "book.xlsx"
@@ -221,7 +224,8 @@ def test_reimport_updates_partners_and_replaces_child_rows(tmp_path, small_sourc
     acc = first["account_id"]
     upd = tmp_path / "upd"
     upd.mkdir()
-    (upd / "partners.csv").write_text(PARTNER_HEADER + f"{acc},Renamed Co,suspended,2020-01-15,,,2026-01-15,\n")
+    (upd / "partners.csv").write_text(
+        PARTNER_HEADER + f"{acc},Renamed Co,suspended,2020-01-15,,,2026-01-15,\n")
     (upd / "contacts.csv").write_text(
         f"account_id,name,email,role,is_primary\n{acc},Only One,one@x.com,Company Officer,true\n")
     import_source(ws, upd, progress=False)

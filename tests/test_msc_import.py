@@ -286,7 +286,7 @@ def test_cli_import_prints_every_problem_or_merges(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["catalogue", "import", str(bad), "--entity", "importer",
                                        "--version", "v1", "--workspace", str(ws)])
     assert result.exit_code == 3
-    for code, value, _ in EXPECTED:
+    for code, _, _ in EXPECTED:
         assert code in result.output
     assert not (ws / "catalogues" / "v1.json").exists()
 

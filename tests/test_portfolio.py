@@ -42,7 +42,8 @@ from ctpat_audit.workspace.reference import init_workspace
 AS_OF = dt.date(2026, 11, 1)
 D = dt.date
 
-PARTNERS = """account_id,legal_name,status,certification_date,last_validation_date,last_validation_type,profile_anniversary,last_profile_review_date
+PARTNERS = """account_id,legal_name,status,certification_date,last_validation_date,\
+last_validation_type,profile_anniversary,last_profile_review_date
 A001,Uno Reynosa SA,certified,2025-11-01,,,2026-06-01,2025-05-01
 A002,Dos Laredo Inc,certified,2025-10-31,,,2026-09-01,2026-08-01
 A003,Tres Tijuana SA,validated,2020-05-01,2022-11-01,in_person,2026-10-01,2025-09-01
@@ -110,7 +111,7 @@ def _shipments() -> pd.DataFrame:
     for i in range(10):  # Laredo truck: A002 3 of 10 examined, A006 1 of 10
         add("A002", f"2026-0{1 + i % 9}-10", "2304", "truck", i < 3)
         add("A006", f"2026-0{1 + i % 9}-11", "2304", "truck", i < 1)
-    for i in range(5):  # New York sea: A005 none of 5
+    for _ in range(5):  # New York sea: A005 none of 5
         add("A005", "2026-03-03", "1001", "sea", False)
     for i in range(4):  # Buffalo rail (no port row: the any-rail baseline): A004 2 of 4
         add("A004", "2026-04-04", "0901", "rail", i < 2)

@@ -56,7 +56,7 @@ def test_html_sections_toc_and_no_code_or_network(rendered):
     assert None not in found
     positions = [m.start() for m in found]
     assert positions == sorted(positions)
-    for key, title in SECTIONS:
+    for key, _ in SECTIONS:
         assert f'href="#{key}"' in text  # table of contents
     assert rendered["sid"] in text.split("<main>")[0]  # header carries the identity
     assert "@media print" in text

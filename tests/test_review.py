@@ -26,7 +26,7 @@ ANNIV = D(2020, 6, 30)  # anniversary 30 June; window opens 1 April (90 days bef
 
 
 @pytest.mark.parametrize("as_of, submitted, status, left, overdue", [
-    (D(2026, 3, 31), D(2025, 5, 1), "submitted", None, None),   # day 91 before: last cycle's submission counts
+    (D(2026, 3, 31), D(2025, 5, 1), "submitted", None, None),   # day 91 before: last cycle's counts
     (D(2026, 4, 1), None, "due", 90, None),                      # day 90 before: the window opens
     (D(2026, 4, 1), D(2026, 4, 1), "submitted", None, None),     # submitted on the first day
     (D(2026, 6, 30), None, "due", 0, None),                      # the anniversary: last day
@@ -127,8 +127,8 @@ def test_review_cli_prints_label_and_writes_workbook(reviewed, tmp_path):
     header = [c.value for c in sheet[2]]
     assert header[:4] == ["account_id", "legal_name", "status", "entity_types"]
     assert sheet.freeze_panes == "A3"
-    one = subprocess.run([str(exe), "review", "-w", str(ws.path), frame.iloc[0]["account_id"], "--as-of", "2026-11-01"],
-                         capture_output=True, text=True, timeout=120)
+    one = subprocess.run([str(exe), "review", "-w", str(ws.path), frame.iloc[0]["account_id"],
+                          "--as-of", "2026-11-01"], capture_output=True, text=True, timeout=120)
     assert one.returncode == 0 and "annual review:" in one.stdout and "suspension risk:" in one.stdout
     missing = subprocess.run([str(exe), "review", "-w", str(ws.path), "nope"], capture_output=True, text=True)
     assert missing.returncode == 1 and "no partner" in missing.stderr

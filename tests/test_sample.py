@@ -56,6 +56,7 @@ def test_every_partner_overdue_for_its_annual_review_has_outreach():
     f = build_sample(SPEC, criteria_for=few_criteria)
     contacted = set(f["outreach"]["account_id"])
     overdue = [p.account_id for p in f["partners"].itertuples()
-               if annual_review(p.profile_anniversary, p.last_profile_review_date, SPEC.as_of, p.status).overdue]
+               if annual_review(p.profile_anniversary, p.last_profile_review_date, SPEC.as_of,
+                                p.status).overdue]
     assert overdue, "the sample has overdue partners"
     assert all(acc in contacted for acc in overdue)

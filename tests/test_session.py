@@ -78,7 +78,7 @@ def test_open_refuses_unknown_partner_and_bad_criteria(ws):
         with pytest.raises(InputError):
             open_session(ws, ACCOUNT, "validation", "virtual", SPEC, criteria=bad,
                          catalogue_version="test")
-    with pytest.raises(InputError, match="workspace|clock"):
+    with pytest.raises(InputError, match=r"workspace|clock"):
         open_session(ws, ACCOUNT, "validation", "virtual", SPEC, criteria=CRITERIA,
                      catalogue_version="test", clock=lambda: datetime(2025, 1, 1))
 

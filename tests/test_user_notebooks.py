@@ -83,7 +83,7 @@ def test_first_launch_copies_every_installed_notebook(tmp_path):
 def test_only_the_named_notebooks_are_copied(tmp_path):
     copies = prepare_user_notebooks(tmp_path, USER, ["self_assessment.ipynb"])
     assert [p.name for p in copies.folder.glob("*.ipynb")] == ["self_assessment.ipynb"]
-    with pytest.raises(NotFoundError, match="validation.ipynb"):
+    with pytest.raises(NotFoundError, match=r"validation\.ipynb"):
         prepare_user_notebooks(tmp_path, USER, ["nope.ipynb"])
 
 

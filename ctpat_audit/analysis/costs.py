@@ -48,7 +48,7 @@ def load_costs(path: str | Path | None = None) -> ExamCosts:
     for i, row in enumerate(frame.itertuples(index=False)):
         line = first + i
 
-        def bad(col: str, value: object, code: str, expected: str) -> None:
+        def bad(col: str, value: object, code: str, expected: str, line: int = line) -> None:
             problems.append(Problem(path.name, None, line, col, str(value), code, expected))
 
         if row.item not in ITEMS:
@@ -70,8 +70,8 @@ def load_costs(path: str | Path | None = None) -> ExamCosts:
     table = pd.DataFrame({c: frame[c].astype("str") for c in COST_COLUMNS})
     table["low"], table["high"] = lows, highs
     key = table["exam_type"] + "/" + table["item"]
-    for i in np.flatnonzero(key.duplicated().to_numpy()):
-        problems.append(Problem(path.name, None, first + int(i), "item", key.iloc[i],
+    for pos in np.flatnonzero(key.duplicated().to_numpy()):
+        problems.append(Problem(path.name, None, first + int(pos), "item", key.iloc[pos],
                                 "duplicate_key", "one row per exam_type and item"))
     per_day = table[table["item"] == "delay_cost_per_day"]
     if len(per_day) != 1 and not problems:
@@ -92,8 +92,8 @@ def load_costs(path: str | Path | None = None) -> ExamCosts:
         "days_high": days["high"].reindex(types).to_numpy(),
         "days_source": days["source"].reindex(types).fillna("").to_numpy(),
     })
-    row = per_day.iloc[0]
-    return ExamCosts(per_exam, (float(row["low"]), float(row["high"])), str(row["source"]),
+    delay = per_day.iloc[0]
+    return ExamCosts(per_exam, (float(delay["low"]), float(delay["high"])), str(delay["source"]),
                      table)
 
 

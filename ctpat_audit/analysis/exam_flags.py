@@ -68,12 +68,13 @@ def load_findings_map(path: str | Path | None = None) -> pd.DataFrame:
     for i, row in enumerate(frame.itertuples(index=False)):
         line = first + i
 
-        def bad(col: str, value: object, code: str, expected: str) -> None:
+        def bad(col: str, value: object, code: str, expected: str, line: int = line) -> None:
             problems.append(Problem(path.name, None, line, col, str(value), code, expected))
 
         if row.discrepancy not in DISCREPANCIES:
             bad("discrepancy", row.discrepancy, "bad_choice", "one of: " + ", ".join(DISCREPANCIES))
-        cat = int(row.category) if str(row.category).isdigit() else -1
+        category = str(row.category)
+        cat = int(category) if category.isdigit() else -1
         if cat not in _CATEGORY_NAMES:
             bad("category", row.category, "bad_category", "a category number 1 to 12")
         cid = str(row.criterion_id) or None

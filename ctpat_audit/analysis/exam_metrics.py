@@ -381,9 +381,9 @@ def load_baseline(path: str | Path | None = None) -> pd.DataFrame:
                         "baseline_rate": np.asarray(rates, dtype=float),
                         "source": frame["source"].astype("str")})
     dup = out.duplicated(["port_code", "mode"], keep="first")
-    for i in np.flatnonzero(dup.to_numpy()):
-        problems.append(Problem(path.name, None, first + int(i), "port_code",
-                                f"{codes[i]}/{out['mode'].iloc[i]}", "duplicate_key",
+    for pos in np.flatnonzero(dup.to_numpy()):
+        problems.append(Problem(path.name, None, first + int(pos), "port_code",
+                                f"{codes[pos]}/{out['mode'].iloc[pos]}", "duplicate_key",
                                 "one row per port_code and mode"))
     if problems:
         raise IntakeError(problems)

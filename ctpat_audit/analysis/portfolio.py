@@ -40,8 +40,9 @@ from ctpat_audit.criteria.catalogue import Catalogue
 from ctpat_audit.workspace.reference import Workspace, open_workspace
 
 __all__ = ["DUE_WITHIN_DAYS", "FIRST_VALIDATION_YEARS", "INCOMPLETE_BLANK_SHARE",
-           "NO_SITE_VISITS", "REVALIDATION_YEARS", "Portfolio", "backlog_by_region", "port_exam_rates", "portfolio", "suspension_candidates",
-           "validation_modes", "validations_due", "window_shipments"]
+           "NO_SITE_VISITS", "REVALIDATION_YEARS", "Portfolio", "backlog_by_region",
+           "port_exam_rates", "portfolio", "suspension_candidates", "validation_modes",
+           "validations_due", "window_shipments"]
 
 #: Ours, as in review.triage: a profile with this share of its criteria blank is incomplete.
 INCOMPLETE_BLANK_SHARE = 0.2

@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,31 @@ from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.criteria.catalogue import Catalogue
 from ctpat_audit.workspace.reference import Partner, Workspace
 
+if TYPE_CHECKING:
+    from pandas.api.typing import NaTType
+
 WINDOW_DAYS = 90
 UNANSWERED_OUTREACH = {"no_response", "bounced"}
+
+
+class _PartnerRow(Protocol):
+    """A row of ``Workspace.partners()``: the fields the portfolio review reads."""
+
+    account_id: str
+    legal_name: str
+    status: str
+    profile_anniversary: pd.Timestamp | NaTType
+    last_profile_review_date: pd.Timestamp | NaTType
+
+
+class _CriterionRow(Protocol):
+    """A row of ``ProfileReview.criteria``: the fields the terminal text shows."""
+
+    criterion_id: str
+    must_should: str
+    state: str
+    response: str
+    diff: str
 
 
 def anniversary_in(year: int, anniversary: dt.date) -> dt.date:
@@ -144,8 +168,9 @@ class ProfileReview:
         return c[(c["must_should"] == "Must") & (c["state"] != "answered")]["criterion_id"].tolist()
 
     def counts(self) -> dict[str, int]:
-        return self.criteria["state"].value_counts().reindex(
-            ["answered", "short", "blank"], fill_value=0).astype(int).to_dict()
+        counts = self.criteria["state"].value_counts().reindex(
+            ["answered", "short", "blank"], fill_value=0)
+        return {str(state): int(n) for state, n in counts.items()}
 
 
 def _years(responses: pd.DataFrame, as_of: dt.date) -> tuple[int | None, int | None]:
@@ -184,7 +209,8 @@ def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> Pr
                                            "change", "diff", "response", "previous_response"])
     criteria["state"] = pd.Series([STATES[k] for k in answer_states(criteria["response"])],
                                   index=criteria.index, dtype="str")
-    annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of, partner.status)
+    annual = annual_review(partner.profile_anniversary, partner.last_profile_review_date, as_of,
+                           partner.status)
     officer = bool((partner.contacts["role"] == COMPANY_OFFICER).any()) if len(partner.contacts) else False
     out = partner.outreach
     attempts = len(out)
@@ -267,13 +293,13 @@ def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
     key_pairs = pairs["acc"].to_numpy(np.int64) * len(crit_ids) + pairs["crit"].to_numpy(np.int64)
     key_states = st["acc"].to_numpy(np.int64) * len(crit_ids) + st["crit"].to_numpy(np.int64)
     lookup = pd.Series(st["state"].to_numpy(), index=key_states)
-    state = lookup.reindex(key_pairs).fillna(0).to_numpy().astype(np.int64)  # missing answer = blank
-    acc = pairs["acc"].to_numpy()
+    state_codes = lookup.reindex(key_pairs).fillna(0).to_numpy().astype(np.int64)  # missing = blank
+    pair_acc = pairs["acc"].to_numpy()
     n = len(accounts)
-    blank = np.bincount(acc[state == 0], minlength=n)
-    short = np.bincount(acc[state == 1], minlength=n)
-    answered = np.bincount(acc[state == 2], minlength=n)
-    must_gap = np.bincount(acc[pairs["must"].to_numpy() & (state < 2)], minlength=n)
+    blank = np.bincount(pair_acc[state_codes == 0], minlength=n)
+    short = np.bincount(pair_acc[state_codes == 1], minlength=n)
+    answered = np.bincount(pair_acc[state_codes == 2], minlength=n)
+    must_gap = np.bincount(pair_acc[pairs["must"].to_numpy() & (state_codes < 2)], minlength=n)
     return {a: (int(blank[i]), int(short[i]), int(answered[i]), int(must_gap[i]))
             for i, a in enumerate(accounts)}
 
@@ -299,28 +325,30 @@ def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
 
     counts = _completeness(ws, catalogue, as_of, entities)
     out = []
-    for p in partners.itertuples(index=False):
+    for p in cast(Iterator[_PartnerRow], partners.itertuples(index=False)):
         ann = p.profile_anniversary.date() if pd.notna(p.profile_anniversary) else None
         sub = p.last_profile_review_date.date() if pd.notna(p.last_profile_review_date) else None
         a = annual_review(ann, sub, as_of, p.status)
         c = counts.get(p.account_id, (0, 0, 0, 0))
         applicable_n, blank = int(sum(c[:3])), int(c[0])
-        row = {
+        must_gaps, has_officer = int(c[3]), p.account_id in officers
+        n_attempts = int(attempts.get(p.account_id, 0))
+        n_unanswered = int(unanswered.get(p.account_id, 0))
+        risk, reasons = triage(p.status, a, must_gaps, blank, applicable_n, has_officer,
+                               n_unanswered, n_attempts)
+        out.append({
             "account_id": p.account_id, "legal_name": p.legal_name, "status": p.status,
             "entity_types": ", ".join(entities.get(p.account_id, [])),
             "review_status": a.status, "due": a.due if a.status != "not_applicable" else None,
             "days_overdue": a.days_overdue, "days_left": a.days_left,
             "applicable": applicable_n, "answered": int(c[2]),
             "short": int(c[1]), "blank": blank,
-            "must_not_addressed": int(c[3]),
-            "company_officer": p.account_id in officers,
-            "outreach_attempts": int(attempts.get(p.account_id, 0)),
-            "outreach_unanswered": int(unanswered.get(p.account_id, 0)),
-        }
-        risk, reasons = triage(p.status, a, row["must_not_addressed"], blank, applicable_n,
-                               row["company_officer"], row["outreach_unanswered"], row["outreach_attempts"])
-        row["risk"], row["reasons"] = risk, "; ".join(reasons)
-        out.append(row)
+            "must_not_addressed": must_gaps,
+            "company_officer": has_officer,
+            "outreach_attempts": n_attempts,
+            "outreach_unanswered": n_unanswered,
+            "risk": risk, "reasons": "; ".join(reasons),
+        })
     frame = pd.DataFrame(out)
     if frame.empty:
         return frame
@@ -344,18 +372,19 @@ def format_partner_review(r: ProfileReview) -> str:
         f"{counts['short']} too short, {counts['blank']} blank of {len(r.criteria)} applicable",
         f"Company Officer on file: {'yes' if r.has_company_officer else 'NO'}; "
         f"outreach attempts: {r.outreach_attempts} ({r.outreach_unanswered} unanswered)",
-        f"suspension risk: {r.risk.upper()}" + ("".join(f"\n  - {x}" for x in r.reasons) if r.reasons else ""),
+        f"suspension risk: {r.risk.upper()}"
+        + ("".join(f"\n  - {x}" for x in r.reasons) if r.reasons else ""),
     ]
     gaps = r.criteria[r.criteria["state"] != "answered"]
     if len(gaps):
         lines.append("\nnot answered (Must first):")
         gaps = gaps.sort_values("must_should", key=lambda s: s.map({"Must": 0, "Should": 1}), kind="stable")
-        for g in gaps.itertuples():
+        for g in cast(Iterator[_CriterionRow], gaps.itertuples()):
             lines.append(f"  {g.criterion_id:>6}  {g.must_should:<6}  {g.state:<6}  {g.response[:60]!r}")
     changed = r.criteria[r.criteria["change"] == "changed"]
     if len(changed):
         lines.append(f"\nchanged since {r.previous_year}:")
-        for g in changed.itertuples():
+        for g in cast(Iterator[_CriterionRow], changed.itertuples()):
             lines.append(f"  {g.criterion_id:>6}  {g.diff[:110]}")
     return "\n".join(lines)
 
@@ -368,7 +397,7 @@ def write_review_xlsx(path, *, portfolio: pd.DataFrame | None = None,
     from ctpat_audit.core import xlsx as excel
 
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     if portfolio is not None:
         ws.title = "review"
         excel.title_row(ws, f"Security-profile review - {label}")
@@ -384,6 +413,7 @@ def write_review_xlsx(path, *, portfolio: pd.DataFrame | None = None,
         ], columns=["item", "value"])
         excel.write_table(ws, summary, start_row=3, widths={"item": 26, "value": 100})
         sheet = wb.create_sheet("criteria")
-        excel.write_table(sheet, partner.criteria, widths={"response": 60, "previous_response": 60, "diff": 60},
+        excel.write_table(sheet, partner.criteria,
+                          widths={"response": 60, "previous_response": 60, "diff": 60},
                           wrap=["response", "previous_response", "diff"])
     return excel.save(wb, path)

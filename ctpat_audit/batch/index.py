@@ -129,7 +129,7 @@ def write_index(out: str | Path, records: list[dict[str, Any]], *, title: str = 
          "failed_cell": pd.Series([r.get("failed_cell") for r in rows], dtype="Int64"),
          "error": pd.Series([r.get("error") or "" for r in rows], dtype="str")})
     wb = Workbook()
-    sheet = wb.active
+    sheet = excel.first_sheet(wb)
     sheet.title = "Reports"
     excel.write_table(sheet, frame.astype(object).where(frame.notna(), None),
                       widths={"error": 60}, wrap=("error",))

@@ -120,7 +120,7 @@ class _ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
-class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
+class ForkProvisioner(LocalProvisioner):
     """Launches the kernel by forking the zygote (``fork_server`` set before start)."""
 
     fork_server: ForkServer | None = None
@@ -129,8 +129,12 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self.fork_server is None:
             raise ForkError("ForkProvisioner needs a fork_server")
         km = self.parent
+        if km is None:
+            raise ForkError("ForkProvisioner runs only inside a kernel manager")
         pid = self.fork_server.fork_kernel(km.connection_file, kwargs.get("cwd"),
                                            kwargs.get("env"))
+        # jupyter_client annotates `process` as a Popen; it only calls poll, wait,
+        # send_signal, kill and terminate on it, which _ForkedProcess has
         self.process = _ForkedProcess(pid)  # type: ignore[assignment]
         self.pid, self.pgid = pid, pid  # the child calls setsid(): its own process group
         return self.connection_info
@@ -165,7 +169,7 @@ def _child(request: dict[str, Any], zygote_pid: int) -> None:
     # no command history: a report kernel is used once (and kernels would contend for the
     # shared history database)
     app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
-    if "matplotlib" in sys.modules:
+    if "matplotlib" in sys.modules and app.shell is not None:
         with contextlib.suppress(Exception):  # a kernel without plotting still runs
             app.shell.enable_matplotlib("inline")
     app.start()

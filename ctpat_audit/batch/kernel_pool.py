@@ -47,7 +47,8 @@ import pandas, numpy, matplotlib
 matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as _plt
 import scipy.stats
-import ctpat_audit, ctpat_audit.workspace.reference, ctpat_audit.sessions.session, ctpat_audit.analysis.exam_metrics
+import ctpat_audit, ctpat_audit.workspace.reference
+import ctpat_audit.sessions.session, ctpat_audit.analysis.exam_metrics
 try:
     import ctpat_audit.reports.sections, ctpat_audit.sessions.findings, ctpat_audit.ui.charts
     import ctpat_audit.analysis.review, ctpat_audit.criteria.catalogue
@@ -312,16 +313,19 @@ class WarmKernelEngine:
         return str(_engine().nb_language(nb, language))
 
 
-_ENGINE: type | None = None
+_ENGINE: type[Any] | None = None  # a subclass of papermill's (untyped) NBClientEngine
 
 
-def _engine() -> type:
+def _engine() -> type[Any]:
     global _ENGINE
     if _ENGINE is None:
         from papermill.engines import NBClientEngine
 
-        class _PooledEngine(NBClientEngine):  # type: ignore[misc]
-            execute_managed_notebook = classmethod(_execute_managed)
+        class _PooledEngine(NBClientEngine):
+            @classmethod
+            def execute_managed_notebook(cls, nb_man: Any, kernel_name: str,
+                                         **kwargs: Any) -> Any:
+                return _execute_managed(cls, nb_man, kernel_name, **kwargs)
 
         _ENGINE = _PooledEngine
     return _ENGINE

@@ -8,9 +8,9 @@ and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch.in
 A report is **up to date** when the manifest's last run of its session succeeded with the same
 inputs hash (:func:`inputs_hash`: everything stored that the report reads, from
 :func:`ctpat_audit.workspace.report_inputs.session_inputs_hash`, plus the template's bytes, the
-package version and the signing keys) and its folder is still there. Failed runs are re-run with ``retry_failed``; ``force`` redoes all,
-also rendering again reports already signed in ``OUT``, which are otherwise verified and
-countersigned as they are.
+package version and the signing keys) and its folder is still there. Failed runs are re-run
+with ``retry_failed``; ``force`` redoes all, also rendering again reports already signed in
+``OUT``, which are otherwise verified and countersigned as they are.
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def select_sessions(ws: object, *, status: str | None = "submitted,signed",
         if not parts[0] or len(parts) > 3:
             raise BatchError("--region", f"{region!r}: expected COUNTRY[/STATE[/CITY]]")
         pairs = [(c, p) for c, p in zip(("country", "state_province", "city"), parts) if p]
-    conn = as_workspace(ws).connect(readonly=True)  # type: ignore[arg-type]
+    conn = as_workspace(ws).connect(readonly=True)
     try:
         rows = store.select_sessions(conn, kind, statuses=wanted_status, since=lo, until=hi,
                                      facility_match=pairs)
@@ -307,7 +307,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
         passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
         kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
-        **({"artifacts": artifacts} if artifacts else {}))
+        artifacts=artifacts or BatchSettings.artifacts)
     selected = select_sessions(ws, status=status, since=since, until=until,
                                partners=partners, region=region)
     if session_ids is not None:

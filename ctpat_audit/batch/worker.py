@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 #: What a report notebook displays to hand its figures to the batch index (defined in
-#: :mod:`ctpat_audit.reports.summary`): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
+#: :mod:`ctpat_audit.reports.summary`):
+#: ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
 from ctpat_audit.reports.summary import SUMMARY_MIME
 
 if TYPE_CHECKING:  # pragma: no cover

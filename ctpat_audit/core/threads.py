@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
-def run_outside_event_loop(fn: Callable[[], Any]) -> Any:
+def run_outside_event_loop(fn: Callable[[], T]) -> T:
     """Run ``fn`` here, or in a worker thread when an asyncio loop runs in this thread.
 
     pyHanko's synchronous API calls ``asyncio.run`` inside, which fails under Jupyter's loop.

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
+from openpyxl.cell.rich_text import CellRichText
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
@@ -25,9 +29,18 @@ TITLE_FONT = Font(bold=True, size=13)
 # characters Excel will not store in a cell (XML 1.0 forbids them)
 _ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)], "\ufffd")
 
+#: What openpyxl stores in a cell (numbers, text, dates and times, rich text, formulas).
+CellValue: TypeAlias = (bool | int | float | Decimal | str | bytes | dt.date | dt.time
+                        | dt.timedelta | CellRichText | ArrayFormula | DataTableFormula | None)
+_STORABLE = (bool, int, float, Decimal, str, bytes, dt.date, dt.time, dt.timedelta, CellRichText,
+             ArrayFormula, DataTableFormula)
 
-def cell_value(value: object) -> object:
-    """A value openpyxl can store: NA -> None, numpy scalars -> Python, dates as dates."""
+
+def cell_value(value: object) -> CellValue:
+    """A value openpyxl can store: NA -> None, numpy scalars -> Python, dates as dates.
+
+    Anything else openpyxl cannot store either: ValueError, as openpyxl would raise.
+    """
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
@@ -35,16 +48,31 @@ def cell_value(value: object) -> object:
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime().date() if value == value.normalize() else value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return value.item()  # numpy scalar
-    if isinstance(value, str):
+        item: object = value.item()  # numpy scalar
+        if item is None or isinstance(item, _STORABLE):
+            return item
+        value = item
+    elif isinstance(value, str):
         return value.translate(_ILLEGAL)
-    return value
+    elif isinstance(value, _STORABLE):
+        return value
+    raise ValueError(f"Cannot convert {value!r} to Excel")
+
+
+def first_sheet(wb: Workbook) -> Worksheet:
+    """The worksheet a workbook opens on (``wb.active``), for the first table of a new workbook."""
+    ws = wb.active
+    if not isinstance(ws, Worksheet):
+        raise TypeError(f"the workbook opens on a {type(ws).__name__}, not a worksheet")
+    return ws
 
 
 def set_cell(ws: Worksheet, row: int, col: int, value: object) -> Cell:
     """Write one cell; strings are always stored as text, never as a formula."""
     value = cell_value(value)
     cell = ws.cell(row=row, column=col)
+    if not isinstance(cell, Cell):
+        raise ValueError(f"cell {cell.coordinate} is inside a merged range: write its first cell")
     if isinstance(value, str):
         cell.value = value
         cell.data_type = "s"  # even "=1+1" stays text
@@ -69,7 +97,7 @@ def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
             c = set_cell(ws, i, j, value)
             if columns[j - 1] in wrap:
                 c.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     last = get_column_letter(max(1, len(columns)))
     ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"
     for j, name in enumerate(columns, start=1):

@@ -8,9 +8,9 @@ criteria, at the strictest level ("Must" beats "Should").
 
 Catalogues are JSON files validated against ``data/catalogue.schema.json`` at load. Built-in
 versions ship in ``ctpat_audit/data/catalogue-<version>.json``; catalogues imported from CBP's
-official tables (see :mod:`ctpat_audit.criteria.official_import`) live in ``WORKSPACE/catalogues/<version>.json``.
-Provenance is explicit at both catalogue and criterion level so a demonstration can never pass
-for CBP's official criteria.
+official tables (see :mod:`ctpat_audit.criteria.official_import`) live in
+``WORKSPACE/catalogues/<version>.json``. Provenance is explicit at both catalogue and criterion
+level so a demonstration can never pass for CBP's official criteria.
 """
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def write_xlsx(catalogue: Catalogue, path: str | Path,
     types = None if entity_types is None else check_entity_types(entity_types)
     frame = export_frame(catalogue, types)
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     ws.title = "Criteria"
     excel.title_row(ws, catalogue.label, row=1)
     scope = ", ".join(types) if types else "all entity types (a Must/Should column per type)"

@@ -8,7 +8,7 @@ names the sheet, row, column and value and says to store the column as text.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ctpat_audit.core.errors import Problem
@@ -35,7 +35,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _header(cells: list[object]) -> dict[str, int]:
+def _header(cells: Sequence[object]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i, cell in enumerate(cells):
         name = header_column(_text(cell))
@@ -44,7 +44,7 @@ def _header(cells: list[object]) -> dict[str, int]:
     return found
 
 
-def rows_from_grid(grid: Iterable[tuple[int, list[object]]], file: str,
+def rows_from_grid(grid: Iterable[tuple[int, Sequence[object]]], file: str,
                    sheet: str | None) -> TableRead:
     """Rows of a spreadsheet-like grid (row number, cell values): find the header, then read.
 
@@ -133,7 +133,9 @@ def read_xlsx_rows(path: Path) -> TableRead:
                                            f"an .xlsx workbook ({type(exc).__name__}: {exc})")])
     first: list[Problem] = []
     for ws in wb.worksheets:
-        grid = ((r[0].row, [c.value for c in r]) for r in ws.iter_rows() if r)
+        # iter_rows() without bounds starts at row 1 (openpyxl): its rows, numbered
+        grid = ((number, [c.value for c in r])
+                for number, r in enumerate(ws.iter_rows(), start=1) if r)
         read = rows_from_grid(grid, path.name, ws.title)
         if read.rows or (read.problems and read.problems[0].code != "missing_column"):
             return read

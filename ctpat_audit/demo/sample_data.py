@@ -47,10 +47,14 @@ PORTS: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
 #: base CTPAT exam probability by mode (synthetic; non-members' baselines are higher)
 BASE_EXAM_RATE = {"truck": 0.035, "sea": 0.012, "air": 0.010, "rail": 0.020}
 EXAM_TYPE_MIX = {  # mode -> (exam type, share)
-    "truck": (("nii", .55), ("tailgate", .22), ("intensive", .08), ("agriculture", .12), ("document_review", .03)),
-    "rail": (("nii", .70), ("tailgate", .10), ("intensive", .05), ("agriculture", .12), ("document_review", .03)),
-    "sea": (("nii", .58), ("tailgate", .14), ("intensive", .10), ("agriculture", .12), ("document_review", .06)),
-    "air": (("nii", .40), ("tailgate", .05), ("intensive", .10), ("agriculture", .08), ("document_review", .37)),
+    "truck": (("nii", .55), ("tailgate", .22), ("intensive", .08), ("agriculture", .12),
+              ("document_review", .03)),
+    "rail": (("nii", .70), ("tailgate", .10), ("intensive", .05), ("agriculture", .12),
+             ("document_review", .03)),
+    "sea": (("nii", .58), ("tailgate", .14), ("intensive", .10), ("agriculture", .12),
+            ("document_review", .06)),
+    "air": (("nii", .40), ("tailgate", .05), ("intensive", .10), ("agriculture", .08),
+            ("document_review", .37)),
 }
 DISCREPANCY_SHARE = 0.04
 DISCREPANCIES = (("seal_discrepancy", .30), ("misdescribed_goods", .30), ("agricultural_contamination", .20),
@@ -78,7 +82,8 @@ ENTITY_MIX = (("importer", .50), ("foreign_manufacturer", .16), ("highway_carrie
 EXPANSIONS = {"importer": ("sea_carrier", "third_party_logistics", "exporter"),
               "highway_carrier": ("third_party_logistics",),
               "customs_broker": ("consolidator",)}
-STATUS_MIX = (("validated", .62), ("certified", .24), ("applicant", .04), ("suspended", .06), ("removed", .04))
+STATUS_MIX = (("validated", .62), ("certified", .24), ("applicant", .04), ("suspended", .06),
+              ("removed", .04))
 
 _WORDS_A = ("Atlas", "Northstar", "Frontera", "Pacific", "Lakeshore", "Sierra", "Golden Gate", "Rio Bravo",
             "Summit", "Harbor", "Keystone", "Pioneer", "Meridian", "Cascade", "Liberty", "Aztec",
@@ -96,8 +101,10 @@ _SHORT = ("Yes.", "N/A", "See policy", "Done")
 _UPDATE = " Updated this year after a review of our business partners."
 _PHRASES = (
     "Procedure {id} is documented in our security manual and reviewed each year by the security team.",
-    "We meet {id}: written procedures exist, staff are trained, and compliance is checked in quarterly audits.",
-    "Implemented at all sites; records are kept for two years and were last reviewed during the internal audit.",
+    "We meet {id}: written procedures exist, staff are trained, and compliance is checked in "
+    "quarterly audits.",
+    "Implemented at all sites; records are kept for two years and were last reviewed during the "
+    "internal audit.",
     "Our policy covers this requirement; the security coordinator verifies it monthly and keeps a log.",
     "Partially implemented; a corrective action plan is in place with completion expected this year.",
     "Covered by our risk assessment; controls are tested and results reported to senior management.",
@@ -147,6 +154,7 @@ def build_sample(spec: SampleSpec,
             entities.append((acc, t))
 
         # location and name
+        home: tuple[tuple[str, str, str], ...]
         if primary in ("foreign_manufacturer", "mexican_long_haul_carrier"):
             home = MEXICO if primary == "mexican_long_haul_carrier" or rng.random() < 0.75 else CANADA
         elif primary == "highway_carrier":
@@ -183,7 +191,8 @@ def build_sample(spec: SampleSpec,
                 review = (anniversary - pd.Timedelta(days=int(rng.integers(1, 90)))) if r > overdue_share \
                     else prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90)))
             elif window_open <= as_of:  # window open now
-                review = (as_of - pd.Timedelta(days=int(rng.integers(0, max(1, (as_of - window_open).days + 1))))) \
+                days_open = max(1, (as_of - window_open).days + 1)
+                review = (as_of - pd.Timedelta(days=int(rng.integers(0, days_open)))) \
                     if r < 0.4 else prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90)))
             else:
                 review = prev_anniv - pd.Timedelta(days=int(rng.integers(1, 90))) if r > overdue_share \
@@ -247,16 +256,18 @@ def build_sample(spec: SampleSpec,
                                  "Reminder about the annual security profile review"))
 
     frames = {
-        "partners": pd.DataFrame(partners, columns=["account_id", "legal_name", "status", "certification_date",
-                                                    "last_validation_date", "last_validation_type",
-                                                    "profile_anniversary", "last_profile_review_date"]),
+        "partners": pd.DataFrame(partners, columns=["account_id", "legal_name", "status",
+                                                    "certification_date", "last_validation_date",
+                                                    "last_validation_type", "profile_anniversary",
+                                                    "last_profile_review_date"]),
         "entities": pd.DataFrame(entities, columns=["account_id", "entity_type"]),
         "facilities": pd.DataFrame(facilities, columns=["account_id", "facility_id", "name", "kind",
                                                         "country", "state_province", "city"]),
         "contacts": pd.DataFrame(contacts, columns=["account_id", "name", "email", "role", "is_primary"]),
         "profile_responses": pd.DataFrame(responses, columns=["account_id", "profile_year", "criterion_id",
                                                               "response_text", "implemented"]),
-        "outreach": pd.DataFrame(outreach, columns=["account_id", "contacted_on", "channel", "outcome", "note"])
+        "outreach": pd.DataFrame(outreach, columns=["account_id", "contacted_on", "channel",
+                                                    "outcome", "note"])
         .drop_duplicates(["account_id", "contacted_on", "channel"]),
     }
     frames["shipments"] = _shipments(rng, spec, frames["partners"], frames["entities"])
@@ -270,16 +281,16 @@ def _shipments(rng: np.random.Generator, spec: SampleSpec, partners: pd.DataFram
     active = partners[partners["status"] != "applicant"]["account_id"].to_numpy()
     counts = np.maximum(1, rng.lognormal(np.log(spec.shipments_per_partner) - 0.5, 1.0, size=len(active)))
     # the total is partners x mean (applicants ship nothing, so the others carry their share)
-    target = int(round(spec.shipments_per_partner * spec.partners))
+    target = round(spec.shipments_per_partner * spec.partners)
     counts = np.floor(counts * target / counts.sum()).astype(np.int64)
     counts[: target - int(counts.sum())] += 1
     total = int(counts.sum())
     acc_idx = np.repeat(np.arange(len(active)), counts)
 
     port_codes = np.array([p[0] for p in PORTS])
-    mode_of = {"foreign_manufacturer": "truck", "highway_carrier": "truck", "mexican_long_haul_carrier": "truck",
-               "rail_carrier": "rail", "sea_carrier": "sea", "air_carrier": "air", "consolidator": "air",
-               "marine_port_terminal_operator": "sea"}
+    mode_of = {"foreign_manufacturer": "truck", "highway_carrier": "truck",
+               "mexican_long_haul_carrier": "truck", "rail_carrier": "rail", "sea_carrier": "sea",
+               "air_carrier": "air", "consolidator": "air", "marine_port_terminal_operator": "sea"}
     modes = np.array(["truck", "sea", "air", "rail"])
     # each partner: a main mode and 1-4 ports of that mode, with its own port weights
     p_mode = np.empty(len(active), dtype=object)
@@ -356,7 +367,7 @@ def write_sample(out: str | Path, partners: int = 200, seed: int = 7,
     frames["profile_responses"].to_parquet(out / "profile_responses.parquet", index=False)
     frames["shipments"].to_parquet(out / "shipments.parquet", index=False, row_group_size=262_144)
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     ws.title = "outreach"
     excel.write_table(ws, frames["outreach"])
     excel.save(wb, out / "outreach.xlsx")

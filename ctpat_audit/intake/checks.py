@@ -151,16 +151,16 @@ def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
                "in_person or virtual, since last_validation_date is given")
     elif name == "country_code":
         s = frame["country"].fillna("")
-        m = (s != "") & ~s.str.fullmatch(r"[A-Z]{2}").fillna(False)
-        c.rows(m.to_numpy(), "country", s, "bad_country", "an ISO 3166-1 alpha-2 code such as US, MX")
+        m = ((s != "") & ~s.str.fullmatch(r"[A-Z]{2}").fillna(False)).to_numpy()
+        c.rows(m, "country", s, "bad_country", "an ISO 3166-1 alpha-2 code such as US, MX")
     elif name == "email_format":
         s = frame["email"].fillna("")
-        m = (s != "") & ~s.str.match(_EMAIL).fillna(False)
-        c.rows(m.to_numpy(), "email", s, "bad_email", "an e-mail address like name@example.com")
+        m = ((s != "") & ~s.str.match(_EMAIL).fillna(False)).to_numpy()
+        c.rows(m, "email", s, "bad_email", "an e-mail address like name@example.com")
     elif name == "port_code_format":
         s = frame["port_code"].fillna("")
-        m = (s != "") & ~s.str.fullmatch(r"[0-9]{4}").fillna(False)
-        c.rows(m.to_numpy(), "port_code", s, "bad_port_code",
+        m = ((s != "") & ~s.str.fullmatch(r"[0-9]{4}").fillna(False)).to_numpy()
+        c.rows(m, "port_code", s, "bad_port_code",
                "a four-digit CBP port code such as 2304 or 0901 (as text)")
     elif name == "exam_fields_when_examined":
         ex = frame["examined"].fillna(False).astype(bool).to_numpy()

@@ -119,10 +119,10 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
             known |= reference_store.account_ids(conn)
         finally:
             conn.close()
-    for name, parts in checked.items():
+    for name, checked_parts in checked.items():
         spec = TABLES_BY_NAME[name]
         if spec.refers_to_partner:
-            for raw, frame in parts:
+            for raw, frame in checked_parts:
                 problems += check_partner_refs(spec, frame, raw, known)
     return CheckedSource(frames, problems, files)
 
@@ -292,7 +292,7 @@ def write_problems_xlsx(problems: list[Problem], path: str | Path) -> Path:
     from ctpat_audit.core import xlsx as excel
 
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     ws.title = "problems"
     frame = IntakeError(problems).frame()
     frame["fixed"] = ""

@@ -13,11 +13,14 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["FORMATS", "TEMPLATE_DIR", "close_artifact_state", "export_html", "network_urls",
            "render_artifacts"]
@@ -36,15 +39,18 @@ def network_urls(html_text: str) -> list[str]:
     return [m for p in pats for m in re.findall(p, html_text, flags=re.IGNORECASE)]
 
 
-def export_html(nb_path: str | Path | Any, out_html: str | Path, header: dict[str, Any]) -> Path:
+def export_html(nb_path: str | Path | NotebookNode, out_html: str | Path,
+                header: dict[str, Any]) -> Path:
     """HTML through the ctpat_report nbconvert template; fails if it would load a URL.
     ``nb_path``: the executed notebook's file, or the notebook itself (it is not changed)."""
     import copy
 
     import nbformat
 
-    nb = (copy.deepcopy(nb_path) if hasattr(nb_path, "cells")
-          else nbformat.read(str(nb_path), as_version=4))
+    if isinstance(nb_path, (str, Path)):
+        nb = nbformat.read(str(nb_path), as_version=4)
+    else:
+        nb = copy.deepcopy(nb_path)
     nb.metadata["ctpat"] = header
     nb.cells = [c for c in nb.cells if c.cell_type == "code"]  # prose stays in the notebook
     for c in nb.cells:  # the machine-readable summary is for the batch index, not for people
@@ -72,13 +78,15 @@ def _exporter() -> Any:
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
 
-    class ReportHTMLExporter(HTMLExporter):  # type: ignore[misc]
+    class ReportHTMLExporter(HTMLExporter):
         """The lab HTML exporter without its last pass: HTMLExporter re-parses the whole
         page with BeautifulSoup to add ``alt`` texts and ``tabindex`` to code cells (about
         0.25 s a report). The report has no code cells and its charts carry their alt
         text, so the page is taken as the template wrote it."""
 
-        def from_notebook_node(self, nb: Any, resources: Any = None,
+        # ignore[override] as in nbconvert's own template exporters: Exporter's annotation
+        # returns a NotebookNode, the template exporters return the page's text
+        def from_notebook_node(self, nb: NotebookNode, resources: Any = None,  # type: ignore[override]
                                **kw: Any) -> tuple[str, dict[str, Any]]:
             from nbconvert.filters.highlight import Highlight2HTML
             from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter

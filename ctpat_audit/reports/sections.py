@@ -225,9 +225,10 @@ def show_toc(ctx: ReportContext) -> None:
     s, p = ctx.session, ctx.partner
     kind = "Self-assessment" if s["kind"] == "self_assessment" else \
         f"Validation ({str(s['mode']).replace('_', '-')})"
+    cat = ctx.catalogue
     demo = ('<p class="demo">DEMONSTRATION: built from a demonstration catalogue, '
-            f"{esc(ctx.catalogue.label)}. Not an official CBP determination.</p>"
-            if ctx.demonstration else "")
+            f"{esc(cat.label)}. Not an official CBP determination.</p>"
+            if cat is not None and ctx.demonstration else "")
     items = "".join(f'<li><a href="#{k}">{esc(t)}</a></li>' for k, t in SECTIONS)
     _show(f'<div class="cover"><h1>CTPAT {esc(kind)} report</h1>'
           f'<p class="who"><b>{esc(p.legal_name)}</b>, account {esc(p.account_id)}<br>'
@@ -289,19 +290,19 @@ def _png(fig: Any) -> str:
 def show_exams(ctx: ReportContext) -> None:
     from ctpat_audit.ui import charts
 
-    m = ctx.metrics
-    if m is None or m.shipments == 0:
+    m, comparison = ctx.metrics, ctx.comparison  # set together by report_context
+    if m is None or comparison is None or m.shipments == 0:
         _show(f'{_heading("exams")}<p>No shipments in the 12 months before the report '
               "date.</p>", "no shipments")
         return
     lo, hi = m.interval
-    figs = [charts.exam_rate_by_port(ctx.comparison, "Exam rate by port and mode"),
+    figs = [charts.exam_rate_by_port(comparison, "Exam rate by port and mode"),
             charts.exam_types(m.by_exam_type, "Exams by type"),
             charts.monthly_trend(m.by_month, "Exam rate by month")]
     imgs = "".join(f'<figure class="chart"><img alt="{esc(f.axes[0].get_title() or "chart")}" '
                    f'src="data:image/png;base64,{_png(f)}"></figure>' for f in figs)
-    esc_rows = ctx.comparison[ctx.comparison["escalate"]]
-    flag = (f"<p><b>Ports above the baseline</b> ({esc(ctx.comparison.attrs.get('test', ''))}):"
+    esc_rows = comparison[comparison["escalate"]]
+    flag = (f"<p><b>Ports above the baseline</b> ({esc(comparison.attrs.get('test', ''))}):"
             f" {esc(', '.join(esc_rows['port_code'] + ' ' + esc_rows['mode']))}</p>"
             if len(esc_rows) else "<p>No port and mode is examined significantly more than "
             "the baseline.</p>")

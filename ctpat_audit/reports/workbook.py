@@ -18,7 +18,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from ctpat_audit.core.xlsx import save, set_cell, title_row, write_table
+from ctpat_audit.core.xlsx import first_sheet, save, set_cell, title_row, write_table
 
 __all__ = ["AMBER", "RED", "SHEETS", "write_report_xlsx"]
 
@@ -52,7 +52,7 @@ def _fill_rule(ws: Any, frame: pd.DataFrame, start: int, column: str, value: str
 
 
 def _summary(wb: Workbook, ctx: Any) -> None:
-    ws = wb.active
+    ws = first_sheet(wb)
     ws.title = "Summary"
     row = _title(ws, ctx, "CTPAT report")
     p, s, f = ctx.partner, ctx.session, ctx.findings
@@ -76,7 +76,7 @@ def _summary(wb: Workbook, ctx: Any) -> None:
         set_cell(ws, i, 2, v).alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 90
-    ws.freeze_panes = ws.cell(row=row, column=1)
+    ws.freeze_panes = ws.cell(row=row, column=1).coordinate
 
 
 def _sheet(wb: Workbook, ctx: Any, name: str, frame: pd.DataFrame, *,

@@ -19,12 +19,35 @@ such in :data:`OUTCOME_NOTE`), not quoted CBP rules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pandas as pd
 
 from ctpat_audit.core.errors import InputError
+
+if TYPE_CHECKING:
+    from pandas.api.typing import NAType
+
+
+class _AnswerRow(Protocol):
+    """A row of :meth:`Session.answers`: the fields a finding is made of."""
+
+    criterion_id: str
+    category: int
+    level: str
+    facility_id: str | None
+    notes: str | NAType | None
+
+
+class _EvidenceRow(Protocol):
+    """A row of ``SessionFindings.evidence``."""
+
+    criterion_id: str
+    facility_id: str
+    name: str
+    sha256: str
 
 __all__ = [
     "DEFAULT_DUE_DAYS",
@@ -85,7 +108,7 @@ def build_findings(answers: pd.DataFrame, requirement_text: dict[str, str],
     due = report_date + dt.timedelta(days=due_days)
     bad = answers[answers["status"].astype(str) == "does_not_meet"]
     rows = []
-    for r in bad.itertuples(index=False):
+    for r in cast(Iterator[_AnswerRow], bad.itertuples(index=False)):
         must = str(r.level) == "Must"
         rows.append({"kind": "Requirement" if must else "Recommendation",
                      "criterion_id": str(r.criterion_id), "category": int(r.category),
@@ -108,7 +131,7 @@ def build_findings(answers: pd.DataFrame, requirement_text: dict[str, str],
     for k in frame["kind"]:
         counter[k] = counter.get(k, 0) + 1
         ids.append(f"{prefix[k]}{counter[k]:02d}")
-    frame.insert(0, "finding_id", pd.array(ids, dtype="str"))
+    frame.insert(0, "finding_id", pd.Series(ids, index=frame.index, dtype="str"))
     frame = frame.reset_index(drop=True)
     for col in FINDING_COLUMNS:
         if col not in ("category", "due_date"):
@@ -206,7 +229,7 @@ class SessionFindings:
     def evidence_by_unit(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
         """(criterion, facility) -> [(file name, SHA-256), ...] of the evidence held there."""
         out: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for r in self.evidence.itertuples():
+        for r in cast(Iterator[_EvidenceRow], self.evidence.itertuples()):
             out.setdefault((r.criterion_id, r.facility_id), []).append((r.name, r.sha256))
         return out
 

@@ -58,7 +58,7 @@ def export_questionnaire(ws, account_id: str, path: str | Path, *,
     cat = load_catalogue(catalogue_version, workspace=ws.path)
     crits = cat.applicable(partner.entity_types)
     wb = Workbook()
-    sheet = wb.active
+    sheet = excel.first_sheet(wb)
     sheet.title = SHEET
     excel.title_row(sheet, f"CTPAT self-assessment - {partner.legal_name} (account {partner.account_id})")
     excel.set_cell(sheet, 2, 1, f"Criteria: {cat.version} - {cat.label}")
@@ -118,8 +118,9 @@ def read_questionnaire(path: str | Path) -> tuple[dict, list[dict], list[Problem
         raise IntakeError([Problem(name, None, None, None, str(exc)[:120], "unreadable_workbook",
                                    "the .xlsx questionnaire exported by ctpat-audit")]) from exc
     if SHEET not in wb.sheetnames or META not in wb.sheetnames:
-        raise IntakeError([Problem(name, None, None, None, None, "not_a_questionnaire",
-                                   f"a workbook made by `ctpat-audit questionnaire export` (sheets {SHEET!r})")])
+        raise IntakeError([Problem(
+            name, None, None, None, None, "not_a_questionnaire",
+            f"a workbook made by `ctpat-audit questionnaire export` (sheets {SHEET!r})")])
     try:
         meta = json.loads(wb[META]["A1"].value)
         assert meta["format"] == FORMAT and isinstance(meta["criteria"], list)

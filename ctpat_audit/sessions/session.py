@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
@@ -48,6 +48,8 @@ __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_se
            "connect_store", "verify_workspace_audit", "compute_progress", "next_unanswered"]
 
 _KEEP: Any = object()  # "leave this field as it is" in Session.answer
+#: A criterion to pin: as pinned, or (id, level) or (id, level, category), e.g. ("6.1", "Must")
+CriterionSpec: TypeAlias = PinnedCriterion | tuple[str, str] | tuple[str, str, int]
 _ID_RE = re.compile(SESSION_ID_PATTERN)
 _CRITERION_RE = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 MAX_TEXT = 20_000
@@ -85,7 +87,7 @@ def _stamp(clock: Clock) -> str:
 def connect_store(ws: object) -> tuple[Path, sqlite3.Connection]:
     """(workspace folder, connection) of a Workspace or a workspace path, the schema checked
     (see :meth:`~ctpat_audit.workspace.reference.Workspace.connect`); the caller closes it."""
-    workspace = as_workspace(ws)  # type: ignore[arg-type]
+    workspace = as_workspace(ws)
     return workspace.path, workspace.connect()
 
 
@@ -260,10 +262,11 @@ class Session:
             rows = [have.get(u) or {"session_id": self.id, "criterion_id": u[0],
                                     "facility_id": u[1]} for u in self.units()]
         frame = pd.DataFrame(rows, columns=list(store.ANSWER_COLUMNS))
-        frame.insert(3, "category", pd.array([self._by_id[c].category
-                                              for c in frame["criterion_id"]], dtype="Int64"))
-        frame.insert(4, "level", pd.array([self._by_id[c].level for c in frame["criterion_id"]],
-                                          dtype="str"))
+        ids = frame["criterion_id"]
+        frame.insert(3, "category", pd.Series([self._by_id[c].category for c in ids],
+                                              index=frame.index, dtype="Int64"))
+        frame.insert(4, "level", pd.Series([self._by_id[c].level for c in ids],
+                                           index=frame.index, dtype="str"))
         for col in frame.columns:
             if col == "evidence_received":
                 frame[col] = pd.array(frame[col].tolist(), dtype="boolean")
@@ -543,20 +546,21 @@ def next_unanswered(criteria: Iterable[PinnedCriterion], facilities: Iterable[st
 
 # --- opening and finding sessions (where workspace and catalogue meet) -----------------------
 
-def _pin(criteria: Iterable[object]) -> list[PinnedCriterion]:
+def _pin(criteria: Iterable[CriterionSpec]) -> list[PinnedCriterion]:
     """Criteria given as PinnedCriterion, (id, level) or (id, level, category), checked."""
     pinned: list[PinnedCriterion] = []
     for item in criteria:
+        cat: int | None
         if isinstance(item, PinnedCriterion):
             cid, level, cat = item.criterion_id, item.level, item.category
         else:
-            cid, level, *rest = item  # type: ignore[misc]
+            cid, level, *rest = item
             cat = rest[0] if rest else None
         if not isinstance(cid, str) or not _CRITERION_RE.fullmatch(cid):
             raise InputError("criterion id", cid, "category.number, e.g. 6.1 (category 1-12)")
         if level not in v.LEVELS:
             raise InputError(f"level of criterion {cid}", level, "Must or Should")
-        category = int(cid.split(".")[0]) if cat is None else int(cat)  # type: ignore[arg-type]
+        category = int(cid.split(".")[0]) if cat is None else int(cat)
         pinned.append(PinnedCriterion(cid, category, str(level)))
     if len({p.criterion_id for p in pinned}) != len(pinned):
         raise InputError("criteria", [p.criterion_id for p in pinned], "each criterion once")
@@ -578,7 +582,7 @@ def _catalogue_criteria(ws: Workspace, account_id: str,
 
 def open_session(ws: object, account_id: str, kind: str, mode: str | None, opened_by: str, *,
                  facilities: Iterable[str] | None = None, catalogue_version: str | None = None,
-                 criteria: Iterable[object] | None = None, clock: Clock = utc_now) -> Session:
+                 criteria: Iterable[CriterionSpec] | None = None, clock: Clock = utc_now) -> Session:
     """Open a new session for a partner and pin its criteria.
 
     ``kind``: validation (``mode`` in_person | virtual) or self_assessment (``mode`` None or
@@ -601,7 +605,7 @@ def open_session(ws: object, account_id: str, kind: str, mode: str | None, opene
     if any(not isinstance(f, str) or not f for f in fids) or len(set(fids)) != len(fids):
         raise InputError("facilities", fids, "distinct, non-empty facility ids")
     who = _clean_text("opened_by", opened_by, required=True)
-    workspace = as_workspace(ws)  # type: ignore[arg-type]
+    workspace = as_workspace(ws)
     root, conn = workspace.path, workspace.connect()
     try:
         if not store.partner_exists(conn, account_id):

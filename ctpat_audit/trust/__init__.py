@@ -1,4 +1,5 @@
-"""Who signs and how it is checked: signer keys and the workspace CA, authority rules, PDF and manifest signing, verification.
+"""Who signs and how it is checked: signer keys and the workspace CA, authority rules, PDF and
+manifest signing, verification.
 
 Imports ``core``, ``workspace``, ``criteria`` and ``sessions``.
 """

@@ -273,7 +273,10 @@ def identity_of(cert: x509.Certificate) -> SignerIdentity:
 
     role, account = attr(NameOID.ORGANIZATIONAL_UNIT_NAME) or "", None
     try:
-        raw = cert.extensions.get_extension_for_oid(ROLE_OID).value.value  # type: ignore
+        ext = cert.extensions.get_extension_for_oid(ROLE_OID).value
+        if not isinstance(ext, x509.UnrecognizedExtension):  # how cryptography reads our OID
+            raise ValueError("the role extension is not raw DER")
+        raw = ext.value
         info = json.loads(raw[1 + (1 if raw[1] < 0x80 else 1 + (raw[1] & 0x7F)):])
         role, account = info["role"], info.get("account_id")
     except (x509.ExtensionNotFound, ValueError, KeyError, IndexError):
@@ -350,11 +353,12 @@ def load_signer(p12_path: str | Path, passphrase: str | bytes) -> Signer:
     if not path.is_file():
         raise KeyStoreError(path, "no such key file")
     secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+    data = path.read_bytes()
     try:
-        key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), secret)
+        key, cert, _ = pkcs12.load_key_and_certificates(data, secret)
     except ValueError as exc:
         raise KeyStoreError(path, "cannot open the key: wrong passphrase or damaged file") from exc
-    hanko = signers.SimpleSigner.load_pkcs12(str(path), passphrase=secret)
-    if hanko is None or cert is None or key is None:
+    if cert is None or key is None:
         raise KeyStoreError(path, "not a PKCS#12 file with a key and its certificate")
+    hanko = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=secret)
     return Signer(hanko, cert, identity_of(cert))

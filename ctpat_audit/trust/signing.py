@@ -34,6 +34,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
@@ -173,8 +174,9 @@ def sign_manifest(data: bytes, signer: Signer) -> bytes:
     def run() -> bytes:
         import asyncio
 
-        return asyncio.run(signer.hanko.async_sign_general_data(data, "sha256",
-                                                                detached=True)).dump()
+        signed = asyncio.run(signer.hanko.async_sign_general_data(data, "sha256", detached=True))
+        der: bytes = signed.dump()  # asn1crypto ContentInfo
+        return der
 
     return run_outside_event_loop(run)
 
@@ -194,7 +196,8 @@ def _check_cert_in_trust(cert: x509.Certificate, keys_dir: Path) -> str | None:
         return "the certificate was not issued by this workspace's CA"
     if crl_path is not None:
         crl = x509.load_pem_x509_crl(crl_path.read_bytes())
-        if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+        ca_key = ca.public_key()  # a workspace CA's key is EC P-256 (keys.init_ca)
+        if not isinstance(ca_key, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(ca_key):
             return f"{crl_path} is not signed by the workspace CA"
         if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
             return f"certificate {cert.serial_number:x} is revoked"
@@ -416,17 +419,18 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     finally:
         conn.close()
     ca = init_ca(root, ca_passphrase or passphrase)
-    people = [(_name_from_email(e), e, "specialist", None) for e in specialists]
+    people: list[tuple[str, str, str, str | None]] = [
+        (_name_from_email(e), e, "specialist", None) for e in specialists]
     people.append((_name_from_email(supervisor), supervisor, "supervisor", None))
     people += [(n, e, "company_officer", a) for n, e, a in officers]
     made: dict[str, Path] = {}
-    for name, email, role, acct in people:
+    for name, email, role, account in people:
         path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
-        path = path.with_name(path.name + (f"-{acct}" if acct else "") + ".p12")
+        path = path.with_name(path.name + (f"-{account}" if account else "") + ".p12")
         if not path.exists():
             issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
-                         account_id=acct)
-        made[email if role != "company_officer" else f"{email}#{acct}"] = path
+                         account_id=account)
+        made[email if role != "company_officer" else f"{email}#{account}"] = path
     return made
 
 

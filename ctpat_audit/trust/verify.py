@@ -19,9 +19,11 @@ Checks, each failure a plain sentence in :attr:`VerificationReport.problems`:
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -31,6 +33,11 @@ from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.trust.authority import MEANINGS, authority_problem
 from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
 from ctpat_audit.trust.manifest import MANIFEST, MANIFEST_SIG, file_sha256, read_manifest, report_files
+
+if TYPE_CHECKING:
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+    from pyhanko.sign.validation.status import PdfSignatureStatus
+    from pyhanko_certvalidator import ValidationContext
 
 __all__ = ["VerificationReport", "SignatureCheck", "verify_report"]
 
@@ -85,7 +92,7 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-def _context(trust: str | Path) -> Any:
+def _context(trust: str | Path) -> ValidationContext:
     from asn1crypto import crl as asn1_crl
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import ValidationContext
@@ -150,7 +157,7 @@ def verify_report(report_dir: str | Path, trust: str | Path,
         rep.problems.append(f"no {MANIFEST}: the report is not signed")
         return rep
     try:
-        vc_factory = lambda: _context(trust)  # noqa: E731 - a fresh context per validation
+        vc_factory = partial(_context, trust)  # a fresh context per validation
         vc_factory()
     except Exception as exc:
         rep.problems.append(f"trust store: {exc}")
@@ -162,12 +169,13 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     report = manifest["report"]
     rep.session_id, rep.account_id = report["session_id"], report["account_id"]
     sigs: list[dict[str, Any]] = manifest["signatures"]
-    for what, check in (("manifest signature", lambda: _check_manifest_signature(
-                            folder, sigs, vc_factory, rep, _trusted_der(trust))),
-                        ("files", lambda: check_files(folder, manifest, rep)),
-                        ("PDF signatures", lambda: _check_pdf(folder, report, sigs, vc_factory,
-                                                              rep)),
-                        ("authority", lambda: _check_authority(report, sigs, rep))):
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("manifest signature", lambda: _check_manifest_signature(
+            folder, sigs, vc_factory, rep, _trusted_der(trust))),
+        ("files", lambda: check_files(folder, manifest, rep)),
+        ("PDF signatures", lambda: _check_pdf(folder, report, sigs, vc_factory, rep)),
+        ("authority", lambda: _check_authority(report, sigs, rep))]
+    for what, check in checks:
         try:
             check()
         except Exception as exc:
@@ -226,8 +234,9 @@ def _trusted_der(trust: str | Path) -> set[bytes]:
     return {ca.public_bytes(serialization.Encoding.DER)}
 
 
-def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_factory: Any,
-                              rep: VerificationReport, trusted_der: set[bytes] = frozenset()
+def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]],
+                              vc_factory: Callable[[], ValidationContext],
+                              rep: VerificationReport, trusted_der: Set[bytes] = frozenset()
                               ) -> None:
     from asn1crypto import cms
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
@@ -241,7 +250,7 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
         # strict: bytes after the DER structure are tampering too, not ignorable padding
         content = cms.ContentInfo.load(sig_path.read_bytes(), strict=True)
         signed_data = content["content"]
-        signed_data.native  # parse eagerly: garbage raises here
+        _ = signed_data.native  # parse eagerly: garbage raises here
     except Exception:
         rep.problems.append(f"{MANIFEST_SIG} is not a CMS signature (damaged)")
         return
@@ -288,7 +297,7 @@ def _check_manifest_signature(folder: Path, sigs: list[dict[str, Any]], vc_facto
 def check_files(folder: Path, manifest: dict[str, Any], rep: VerificationReport) -> None:
     """Add to ``rep`` every file of ``folder`` missing from, added to or changed since
     ``manifest`` (sizes and SHA-256)."""
-    listed = {a.get("path"): a for a in manifest.get("artifacts", []) if isinstance(a, dict)}
+    listed = {str(a.get("path")): a for a in manifest.get("artifacts", []) if isinstance(a, dict)}
     present = set(report_files(folder))
     for rel in sorted(set(listed) - present):
         rep.problems.append(f"{rel}: listed in the manifest but missing")
@@ -304,10 +313,16 @@ def check_files(folder: Path, manifest: dict[str, Any], rep: VerificationReport)
         rep.problems.append("report.pdf is not in the manifest")
 
 
-def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
-               vc_factory: Any, rep: VerificationReport) -> None:
-    from pyhanko.pdf_utils.reader import PdfFileReader
+def _validate_pdf_signature(emb: EmbeddedPdfSignature,
+                            vc_factory: Callable[[], ValidationContext]) -> PdfSignatureStatus:
     from pyhanko.sign.validation import validate_pdf_signature
+
+    return validate_pdf_signature(emb, signer_validation_context=vc_factory())
+
+
+def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
+               vc_factory: Callable[[], ValidationContext], rep: VerificationReport) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     pdf = folder / "report.pdf"
@@ -327,8 +342,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
     for i, emb in enumerate(embedded):
         entry = sigs[i] if i < len(sigs) else {}
         try:
-            status = run_outside_event_loop(lambda: validate_pdf_signature(
-                emb, signer_validation_context=vc_factory()))
+            status = run_outside_event_loop(partial(_validate_pdf_signature, emb, vc_factory))
         except Exception as exc:
             rep.problems.append(f"PDF signature {i + 1}: cannot be validated: {exc}")
             continue

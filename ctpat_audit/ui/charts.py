@@ -8,17 +8,25 @@ marker shapes (not colour) to tell series apart; labelled axes with units; title
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol, cast
+
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import Container
 from matplotlib.figure import Figure
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import InputError
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 #: Applied only inside the chart functions (rc_context), never globally.
-PRINT_STYLE: dict[str, object] = {
+PRINT_STYLE: dict[RcKeyType, object] = {
     "font.size": 10,
     "axes.titlesize": 12,
     "axes.labelsize": 10,
@@ -59,7 +67,7 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
     """
     _need(comparison, ["port_code", "exam_rate", "ci_low", "ci_high"], "exam rate table")
     t = comparison.reset_index(drop=True)
-    labels = [_port_label(r) for r in t.itertuples(index=False)]
+    labels = [_port_label(r) for r in cast(Iterator[_PortRow], t.itertuples(index=False))]
     rate = t["exam_rate"].to_numpy(dtype=float) * 100
     err = np.vstack([rate - t["ci_low"].to_numpy(dtype=float) * 100,
                      t["ci_high"].to_numpy(dtype=float) * 100 - rate])
@@ -75,7 +83,7 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
         for bar, flagged in zip(bars, esc):
             if flagged:
                 bar.set_hatch("///")
-        handles = [bars]
+        handles: list[Artist | Container] = [bars]
         if "baseline_rate" in t and t["baseline_rate"].notna().any():
             handles.append(ax.plot(t["baseline_rate"].to_numpy(dtype=float) * 100, y,
                                    linestyle="none", marker="D", markersize=7,
@@ -96,7 +104,13 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
     return fig
 
 
-def _port_label(r: object) -> str:
+class _PortRow(Protocol):
+    """A row of a by-port rate table (port_name, mode and shipments are optional columns)."""
+
+    port_code: str
+
+
+def _port_label(r: _PortRow) -> str:
     name = getattr(r, "port_name", "") or ""
     mode = getattr(r, "mode", "") or ""
     label = f"{r.port_code} {name}".strip()

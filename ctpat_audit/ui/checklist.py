@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -35,7 +35,8 @@ from ctpat_audit.sessions.session import (
 )
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
-           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS", "METHOD_LABELS"]
+           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS",
+           "METHOD_LABELS"]
 
 STATUS_LABELS = v.ANSWER_STATUS_LABELS
 METHOD_LABELS = v.OBSERVATION_METHOD_LABELS
@@ -80,6 +81,25 @@ class ChecklistContext:
     flagged_categories: tuple[int, ...]
 
 
+class _AnswerRow(Protocol):
+    """A row of :meth:`Session.answers` (status and notes may be missing: None or NA)."""
+
+    criterion_id: str
+    facility_id: str
+    status: object
+    notes: object
+
+
+class _FlagRow(Protocol):
+    """A row of :func:`exam_flags.flagged_criteria` (criterion_id missing: category-wide)."""
+
+    criterion_id: object
+    category: int
+    discrepancy_label: str
+    count: int
+    latest_date: object
+
+
 def _plain(value: object) -> Any:
     """A DataFrame cell as a plain value: missing (None, NA, NaN) becomes None."""
     return None if value is None or value is pd.NA or (isinstance(value, float)
@@ -118,13 +138,14 @@ def previous_findings(workspace: str | Path, session: Session) -> dict[str, str]
     with resume_session(workspace, prev_id) as prev:
         answers = prev.answers()
     out: dict[str, list[str]] = {}
-    for row in answers.itertuples(index=False):
-        if not _plain(row.status):
+    for row in cast(Iterator[_AnswerRow], answers.itertuples(index=False)):
+        status, notes = _plain(row.status), _plain(row.notes)
+        if not status:
             continue
         where = f" at {row.facility_id}" if row.facility_id else ""
-        note = f": {row.notes}" if _plain(row.notes) else ""
+        note = f": {notes}" if notes else ""
         out.setdefault(row.criterion_id, []).append(
-            f"{STATUS_LABELS.get(row.status, row.status)}{where}{note}")
+            f"{STATUS_LABELS.get(status, status)}{where}{note}")
     return {cid: f"{prev_id} ({prev_at}): " + "; ".join(parts) for cid, parts in out.items()}
 
 
@@ -145,7 +166,7 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
         text, label, demo = {}, f"catalogue {session.catalogue_version} (text not available)", False
     flagged = flagged_criteria(partner.shipments, as_of=as_of, months=12 if as_of else None)
     flags: dict[str | int, list[str]] = {}  # criterion id, or category for category-wide
-    for row in flagged.itertuples(index=False):
+    for row in cast(Iterator[_FlagRow], flagged.itertuples(index=False)):
         key = row.criterion_id if isinstance(row.criterion_id, str) and row.criterion_id \
             else int(row.category)
         flags.setdefault(key, []).append(f"{row.discrepancy_label} x{row.count} "
@@ -179,7 +200,8 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
     infos.sort(key=lambda i: min(rank.get(i.criterion_id, len(rank)),
                                  rank.get(i.category, len(rank)) + 0.5))
     fac = partner.facilities.set_index("facility_id")
-    facilities = {f: f"{f} - {fac.at[f, 'name']} ({fac.at[f, 'city']}, {fac.at[f, 'country']})"
+    facilities = {f: f"{f} - {fac.at[f, 'name']!s} ({fac.at[f, 'city']!s}, "
+                     f"{fac.at[f, 'country']!s})"
                   if f in fac.index else f for f in session.facilities}
     return ChecklistContext(partner.legal_name, label, demo, facilities, tuple(infos),
                             tuple(dict.fromkeys(int(c) for c in flagged["category"])))

@@ -137,7 +137,7 @@ def write_portfolio_xlsx(p: Portfolio, path: str | Path) -> Path:
     label = (f"catalogue {p.catalogue_version}: {p.catalogue_label}" if p.demonstration
              else f"catalogue {p.catalogue_version}")
     wb = Workbook()
-    ws = wb.active
+    ws = excel.first_sheet(wb)
     ws.title = "Summary"
     excel.title_row(ws, f"CTPAT portfolio as of {p.as_of} - {label}")
     rows = []

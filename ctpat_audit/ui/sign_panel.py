@@ -57,6 +57,6 @@ def sign_panel(report_dir: str | Path, ws: Any, key_path: str | Path | None = No
     button.on_click(on_click)
     panel = w.VBox([w.HTML(f"<b>Sign report</b> {html.escape(str(report_dir))}"), key,
                     secret, choice, button, status])
-    panel.key, panel.passphrase, panel.meaning = key, secret, choice  # type: ignore[attr-defined]
-    panel.sign_button, panel.status = button, status  # type: ignore[attr-defined]
+    panel.key, panel.passphrase, panel.meaning = key, secret, choice
+    panel.sign_button, panel.status = button, status
     return panel

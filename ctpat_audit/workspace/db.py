@@ -49,4 +49,5 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def integrity_ok(conn: sqlite3.Connection) -> bool:
     """``PRAGMA integrity_check`` says ok (run before signing)."""
-    return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    status: object = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    return status == "ok"

@@ -76,8 +76,9 @@ def open_workspace(path: str | Path) -> Workspace:
     return ws
 
 
-def as_workspace(ws: Workspace | str | os.PathLike[str]) -> Workspace:
-    """A :class:`Workspace` for a Workspace (returned as it is) or a workspace folder path.
+def as_workspace(ws: object) -> Workspace:
+    """A :class:`Workspace` for a Workspace (returned as it is) or a workspace folder path
+    (``str`` or path-like); anything else is an InputError.
 
     Cheap: nothing is opened; the first :meth:`Workspace.connect` checks that the folder is a
     workspace and that its schema is current.
@@ -113,7 +114,7 @@ class Partner:
     certification_date: dt.date | None
     last_validation_date: dt.date | None
     last_validation_type: str | None
-    profile_anniversary: dt.date
+    profile_anniversary: dt.date | None  # required on import; None only if the row lacks it
     last_profile_review_date: dt.date | None
     entity_types: list[str]
     facilities: pd.DataFrame
@@ -223,7 +224,7 @@ class Workspace:
             return _typed(pd.DataFrame(columns=list(columns or SHIPMENTS.column_names)), SHIPMENTS)
         filters = [("account_id", "==", account_id)] if account_id is not None else None
         table = pq.read_table(path, columns=columns, filters=filters)
-        frame = table.to_pandas()
+        frame: pd.DataFrame = table.to_pandas()
         for c in SHIPMENTS.columns:
             if c.name in frame and c.kind in ("text", "id", "choice"):
                 frame[c.name] = frame[c.name].astype("string")
@@ -262,7 +263,7 @@ class Workspace:
             certification_date=_date(row["certification_date"]),
             last_validation_date=_date(row["last_validation_date"]),
             last_validation_type=row["last_validation_type"],
-            profile_anniversary=_date(row["profile_anniversary"]),  # type: ignore[arg-type]
+            profile_anniversary=_date(row["profile_anniversary"]),
             last_profile_review_date=_date(row["last_profile_review_date"]),
             entity_types=entity_types,
             facilities=facilities,

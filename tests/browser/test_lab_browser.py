@@ -99,7 +99,7 @@ def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_
                           ".sessionContext.session.kernel.restart(); }")
             _run_all(page)
             cards = page.locator(".ctpat-card")
-            for i, (cid, (choice, text)) in enumerate(typed.items()):
+            for cid, (choice, text) in typed.items():
                 card = page.locator(f".ctpat-c-{cid.replace('.', '-')}")
                 select = card.locator(".ctpat-status select")
                 shown = select.evaluate("s => s.options[s.selectedIndex].text").replace(
