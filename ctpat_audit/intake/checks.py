@@ -5,6 +5,12 @@ list of located :class:`~ctpat_audit.core.errors.Problem`. It never stops at the
 Work is column-wise (pandas/numpy), so five million shipments are checked in seconds. When one
 kind of problem repeats down a column, the first ``LISTED_PER_KIND`` rows are listed and one
 more line says how many more rows share it.
+
+What is refused besides wrong types: ids that are not plain path components (look-alikes,
+invisible characters, paths: :mod:`ctpat_audit.core.identifiers`), ids and criterion ids a
+workbook stores as numbers, integers outside their column's declared range, control
+characters and Unicode noncharacters in text (:mod:`ctpat_audit.core.text`). A value with a
+problem becomes NA in the typed frame; nothing is ever repaired into an acceptable shape.
 """
 from __future__ import annotations
 
@@ -16,15 +22,23 @@ import pandas as pd
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.workspace.tables import Column, Table
+from ctpat_audit.core.identifiers import (
+    EMAIL_EXPECTED,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    SAFE_ID_PATTERN,
+    id_refusal,
+)
+from ctpat_audit.core.text import NONCHARACTER_PATTERN
 from ctpat_audit.intake.sources import RawTable
+from ctpat_audit.workspace.tables import Column, Table
 
 LISTED_PER_KIND = 20
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
 def _norm(s: str) -> str:
@@ -72,14 +86,25 @@ class _Collector:
                                      None if value is None else str(value), code, expected))
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        return series.astype("string").fillna("").str.strip()
-    return series.astype("string").fillna("")
+def _as_text(series: pd.Series, kind: str) -> pd.Series:
+    """Cell text, surrounding blanks removed; an id is taken exactly as written (an id with
+    a space or a no-break space around it is refused, never quietly changed)."""
+    text = series.astype("string").fillna("")
+    if kind != "id" and (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        text = text.str.strip()
+    return text
 
 
-def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.Series:
-    """Typed values of one column; problems reported through ``c``."""
+def _flags(values: pd.Series) -> np.ndarray:
+    """A boolean Series (possibly nullable) as a plain numpy mask, NA counted as False."""
+    return values.fillna(False).to_numpy(dtype=bool)
+
+
+def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
+             numeric: np.ndarray | None = None) -> pd.Series:
+    """Typed values of one column; problems reported through ``c``. ``numeric`` marks the
+    workbook cells stored as numbers. A value with a problem becomes NA, so it raises no
+    second problem further on (a duplicate key, an unknown partner)."""
     kind = col.kind
     if typed and kind in ("id", "text", "choice", "criterion_id") and \
             (pd.api.types.is_integer_dtype(series) or pd.api.types.is_float_dtype(series)):
@@ -96,20 +121,32 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
     if typed and kind == "bool" and pd.api.types.is_bool_dtype(series):
         return series.astype("boolean")
     if typed and kind == "int" and pd.api.types.is_integer_dtype(series):
-        return series.astype("Int64")
+        missing = series.isna().to_numpy()
+        if col.required:
+            c.rows(missing, col.name, None, "missing_value", col.expected())
+        outside = ~missing & ~_flags(series.ge(col.minimum) & series.le(col.maximum))
+        c.rows(outside, col.name, series, "out_of_range", col.expected())
+        return series.where(~outside).astype("Int64")
 
-    text = _as_text(series)
+    text = _as_text(series, kind)
     blank = (text == "").to_numpy()
     if col.required:
         c.rows(blank, col.name, None, "missing_value", col.expected())
     present = ~blank
-    if kind in ("text", "id"):
-        too_long = present & (text.str.len().fillna(0).to_numpy() > col.max_length)
-        c.rows(too_long, col.name, text, "too_long", f"at most {col.max_length} characters")
-        bad_chars = present & text.str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", regex=True
-                                                ).fillna(False).to_numpy()
-        c.rows(bad_chars, col.name, text, "control_characters", "text without control characters")
-        return text.mask(text == "", pd.NA)
+    refused = np.zeros(len(text), dtype=bool)
+    if numeric is not None and kind in ("id", "criterion_id"):
+        refused = present & numeric
+        lost = ("leading zeros (0278532 becomes 278532)" if kind == "id"
+                else "trailing zeros (9.10 becomes 9.1)")
+        c.rows(refused, col.name, text, "wrong_type",
+               f"the {col.name} stored as text: this cell is a number, and numbers drop "
+               f"{lost}; format the column as Text in Excel and type the values again")
+    if kind == "id":
+        refused |= _check_ids(col, text, present & ~refused, c)
+        return text.mask((text == "") | refused, pd.NA)
+    if kind == "text":
+        refused |= _check_characters(col, text, present, c)
+        return text.mask((text == "") | refused, pd.NA)
     if kind == "choice":
         aliases = _aliases(col)
         normed = text.map(lambda s: aliases.get(_norm(s)) if s else None)
@@ -117,11 +154,11 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
         c.rows(unknown, col.name, text, "unknown_value", col.expected())
         return normed.astype("string")
     if kind == "criterion_id":
-        ok = text.str.match(_CRITERION).fillna(False).to_numpy()
-        c.rows(present & ~ok, col.name, text, "bad_criterion_id", col.expected())
-        return text.mask(text == "", pd.NA)
+        ok = _flags(text.str.match(_CRITERION))
+        c.rows(present & ~ok & ~refused, col.name, text, "bad_criterion_id", col.expected())
+        return text.mask((text == "") | refused | ~ok, pd.NA)
     if kind == "date":
-        shaped = text.str.match(_ISO_DATE).fillna(False).to_numpy()
+        shaped = _flags(text.str.match(_ISO_DATE))
         parsed = pd.to_datetime(text.where(present & shaped, None), format="ISO8601",
                                 errors="coerce").dt.normalize()
         bad = present & parsed.isna().to_numpy()
@@ -136,11 +173,47 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
         out[is_false] = False
         return out
     if kind == "int":
-        num = pd.to_numeric(text.where(present, None), errors="coerce")
-        bad = present & (num.isna().to_numpy() | (num.fillna(0) % 1 != 0).to_numpy())
-        c.rows(bad, col.name, text, "wrong_type", col.expected())
-        return num.where(~bad).astype("Int64")
+        return _integers(col, text, present, c)
     raise AssertionError(kind)
+
+
+def _check_characters(col: Column, text: pd.Series, present: np.ndarray,
+                      c: _Collector) -> np.ndarray:
+    """Length, control characters and Unicode noncharacters of a text column; the rows
+    refused."""
+    too_long = present & (text.str.len().fillna(0).to_numpy() > col.max_length)
+    c.rows(too_long, col.name, text, "too_long", f"at most {col.max_length} characters")
+    controls = present & _flags(text.str.contains(_CONTROL, regex=True))
+    c.rows(controls, col.name, text, "control_characters", "text without control characters")
+    nonchars = present & ~controls & _flags(text.str.contains(NONCHARACTER_PATTERN, regex=True))
+    c.rows(nonchars, col.name, text, "noncharacter",
+           "text without Unicode noncharacters (U+FFFE, U+FFFF, U+FDD0-U+FDEF and the like: "
+           "they are not text and no workbook can hold them)")
+    return too_long | controls | nonchars
+
+
+def _check_ids(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> np.ndarray:
+    """Ids that are not plain path components (:mod:`ctpat_audit.core.identifiers`),
+    grouped by reason; the rows refused."""
+    bad = present & ~_flags(text.str.fullmatch(SAFE_ID_PATTERN))
+    if not bad.any():
+        return bad
+    reasons = pd.Series(None, index=text.index, dtype=object)
+    reasons[bad] = [id_refusal(v) for v in text[bad]]
+    for reason in dict.fromkeys(reasons[bad]):
+        c.rows(bad & (reasons == reason).to_numpy(), col.name, text, "bad_id", str(reason))
+    return bad
+
+
+def _integers(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> pd.Series:
+    """Whole numbers written as text (``2025``, ``+2025``, ``2025.0``) within the column's
+    declared range; anything else (``inf``, ``NaN``, ``1e3``, ``20.5``) is a wrong type."""
+    shaped = present & _flags(text.str.fullmatch(r"[+-]?[0-9]+(?:\.0*)?"))
+    c.rows(present & ~shaped, col.name, text, "wrong_type", col.expected())
+    num = pd.to_numeric(text.where(shaped, None), errors="coerce").astype("float64")
+    inside = shaped & (num >= col.minimum).to_numpy() & (num <= col.maximum).to_numpy()
+    c.rows(shaped & ~inside, col.name, text, "out_of_range", col.expected())
+    return num.where(inside).astype("Int64")
 
 
 def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
@@ -155,8 +228,9 @@ def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
         c.rows(m.to_numpy(), "country", s, "bad_country", "an ISO 3166-1 alpha-2 code such as US, MX")
     elif name == "email_format":
         s = frame["email"].fillna("")
-        m = (s != "") & ~s.str.match(_EMAIL).fillna(False)
-        c.rows(m.to_numpy(), "email", s, "bad_email", "an e-mail address like name@example.com")
+        ok = s.str.fullmatch(EMAIL_PATTERN).fillna(False) & (s.str.len() <= EMAIL_MAX_LENGTH)
+        m = (s != "") & ~ok
+        c.rows(m.to_numpy(), "email", s, "bad_email", EMAIL_EXPECTED)
     elif name == "port_code_format":
         s = frame["port_code"].fillna("")
         m = (s != "") & ~s.str.fullmatch(r"[0-9]{4}").fillna(False)
@@ -195,7 +269,9 @@ def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem
     frame = pd.DataFrame(index=raw.frame.index)
     for col in table.columns:
         if col.name in present:
-            frame[col.name] = _convert(col, raw.frame.iloc[:, present[col.name]], raw.typed, c)
+            pos = present[col.name]
+            numeric = raw.numeric[:, pos] if raw.numeric is not None else None
+            frame[col.name] = _convert(col, raw.frame.iloc[:, pos], raw.typed, c, numeric)
         else:
             frame[col.name] = pd.Series(pd.NA, index=raw.frame.index,
                                         dtype="boolean" if col.kind == "bool" else "string")
@@ -220,3 +296,59 @@ def check_partner_refs(table: Table, frame: pd.DataFrame, raw: RawTable,
     c.rows(m, "account_id", acc, "unknown_partner",
            "the account_id of a partner in partners (or already in the workspace)")
     return c.problems
+
+
+def check_keys_in_workspace(table: Table, parts: list[tuple[RawTable, pd.DataFrame]],
+                            existing: Iterable[pd.DataFrame]) -> list[Problem]:
+    """Rows whose key is already another partner's in the workspace, for a table whose key
+    does not hold the account (a shipment's ``entry_id`` is unique in the whole workspace).
+
+    ``existing``: the workspace's rows (``account_id`` and the key columns), in batches. The
+    rows of accounts the source covers are about to be replaced, so only the other accounts'
+    rows count. Each problem names both partners.
+    """
+    keys = list(table.key)
+    covered = set().union(*(set(f["account_id"].dropna()) for _, f in parts))
+    wanted = set().union(*(set(map(tuple, f[keys].dropna().to_numpy().tolist()))
+                           for _, f in parts))
+    owner: dict[tuple, str] = {}
+    for batch in existing:
+        other = batch[~batch["account_id"].isin(covered)]
+        hits = other[pd.MultiIndex.from_frame(other[keys]).isin(wanted)]
+        for row in hits[["account_id", *keys]].itertuples(index=False):
+            owner.setdefault(tuple(row[1:]), row[0])
+    if not owner:
+        return []
+    name = " + ".join(keys)
+    out: list[Problem] = []
+    for raw, frame in parts:
+        listed = more = 0
+        for i, row in enumerate(frame[["account_id", *keys]].itertuples(index=False)):
+            key = tuple(row[1:])
+            if key not in owner:
+                continue
+            if listed == LISTED_PER_KIND:
+                more += 1
+                continue
+            listed += 1
+            shown = " / ".join(map(str, key))
+            out.append(Problem(raw.file, raw.sheet, raw.row_number(i), name, shown,
+                               "duplicate_key",
+                               f"each {name} once in the workspace: {shown} is already "
+                               f"partner {owner[key]}'s, and this row is partner {row[0]}'s"))
+        if more:
+            out.append(Problem(raw.file, raw.sheet, None, name, None, "duplicate_key",
+                               f"{more} more rows whose {name} is another partner's in the "
+                               "workspace"))
+    return out
+
+
+def stored_ints(column: Column, values: pd.Series) -> pd.Series:
+    """An int column's values in its storage type (:meth:`Column.storage_dtype`), for
+    derived files; a value outside the declared range is a ValueError, never a wrapped
+    number."""
+    outside = values.notna() & ~(values.ge(column.minimum) & values.le(column.maximum))
+    if _flags(outside).any():
+        raise ValueError(f"{column.name}: {values[_flags(outside)].iloc[0]} is outside "
+                         f"{column.minimum}-{column.maximum}")
+    return values.astype(column.storage_dtype())

@@ -28,8 +28,11 @@ from ctpat_audit.workspace import db
 from ctpat_audit.intake import sources
 from ctpat_audit.core.files import replacing
 from ctpat_audit.core.errors import IntakeError, Problem
-from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
-from ctpat_audit.intake.checks import check_partner_refs, check_table
+from ctpat_audit.core.text import escape_invisible
+from ctpat_audit.workspace.tables import (PARTNERS, PROFILE_RESPONSES, SHIPMENTS, TABLES,
+                                          TABLES_BY_NAME, Table)
+from ctpat_audit.intake.checks import (check_keys_in_workspace, check_partner_refs, check_table,
+                                       stored_ints)
 from ctpat_audit.workspace.reference import SQL_TABLES, Workspace, open_workspace
 
 ROW_GROUP_SIZE = 65_536
@@ -116,6 +119,9 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
         if spec.refers_to_partner:
             for raw, frame in parts:
                 problems += check_partner_refs(spec, frame, raw, known)
+    if "shipments" in checked and workspace is not None and workspace.db_path.exists():
+        problems += check_keys_in_workspace(SHIPMENTS, checked["shipments"],
+                                            workspace.shipment_batches(["account_id", "entry_id"]))
     return CheckedSource(frames, problems, files)
 
 
@@ -168,7 +174,8 @@ def profile_states(responses: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "account_id": responses["account_id"].astype("string"),
-        "profile_year": responses["profile_year"].astype("int16"),
+        "profile_year": stored_ints(PROFILE_RESPONSES.column("profile_year"),
+                                    responses["profile_year"]),
         "criterion_id": responses["criterion_id"].astype("string"),
         "state": answer_states(responses["response_text"]),
     })
@@ -264,8 +271,9 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
 
 def format_problems(problems: list[Problem], limit: int = 200) -> str:
     """A plain fixed-width table of problems, as the CLI prints them."""
-    rows = [(p.file + (f" [{p.sheet}]" if p.sheet else ""), "" if p.row is None else str(p.row),
-             p.column or "", (p.value or "")[:30], p.code, p.expected) for p in problems[:limit]]
+    rows = [(escape_invisible(p.file + (f" [{p.sheet}]" if p.sheet else "")),
+             "" if p.row is None else str(p.row), p.column or "",
+             escape_invisible(p.value or "")[:30], p.code, p.expected) for p in problems[:limit]]
     head = ("file", "row", "column", "value", "problem", "expected")
     widths = [min(40, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h)
               for i, h in enumerate(head[:-1])]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,6 +189,19 @@ class Workspace:
             if c.name in frame and c.kind in ("text", "id", "choice"):
                 frame[c.name] = frame[c.name].astype("string")
         return frame
+
+    def shipment_batches(self, columns: list[str],
+                         batch_rows: int = 1 << 20) -> Iterator[pd.DataFrame]:
+        """Some columns of every shipment, in batches of at most ``batch_rows`` rows (memory
+        stays bounded however long the history is); nothing when there is no history."""
+        import pyarrow.parquet as pq
+
+        path = self.shipments_path()
+        if path is None or not path.is_file():
+            return
+        with pq.ParquetFile(path) as f:
+            for batch in f.iter_batches(batch_size=batch_rows, columns=columns):
+                yield batch.to_pandas()
 
     # -- one partner --------------------------------------------------------------------
     def partner(self, account_id: str) -> Partner:
