@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ctpat_audit.core.clock import utc_now
-from ctpat_audit.workspace import db
+from ctpat_audit.workspace import bulk_files, db
 
 from ctpat_audit.intake import sources
 from ctpat_audit.core.files import replacing
@@ -164,7 +164,7 @@ def _sql_rows(frame: pd.DataFrame, spec: Table) -> Iterable[tuple]:
 
 BULK_SORT = {"shipments": ["account_id", "entry_date", "entry_id"],
              "profile_states": ["account_id", "profile_year", "criterion_id"]}
-BULK_DIR = {"shipments": "exams", "profile_states": "profile"}
+BULK_DIR = bulk_files.FOLDERS
 
 
 def profile_states(responses: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +193,7 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
         new = pd.concat([old[keep], new], ignore_index=True)
     new = new.sort_values(BULK_SORT[kind], kind="stable")
     table = pa.Table.from_pandas(new, preserve_index=False)
-    name = f"{kind.replace('_', '-')}-{stamp}.parquet"
+    name = bulk_files.file_name(kind, stamp)
     with replacing(ws.path / BULK_DIR[kind] / name) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        write_statistics=True)
@@ -202,8 +202,19 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
 
 def import_source(workspace: str | Path | Workspace, source: str | Path, *,
                   progress: bool = True, clock=None) -> ImportSummary:
-    """Check ``source`` and, if clean, import it into ``workspace`` in one transaction."""
+    """Check ``source`` and, if clean, import it into ``workspace`` in one transaction.
+
+    Imports into one workspace take turns (:func:`bulk_files.import_lock`, held from the
+    check to the removal of the replaced files); files an interrupted import left are
+    removed first."""
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
+    with bulk_files.import_lock(ws.path):
+        bulk_files.remove_leftovers(ws.path, ws.bulk_paths())
+        return _import_locked(ws, source, progress=progress, clock=clock)
+
+
+def _import_locked(ws: Workspace, source: str | Path, *, progress: bool,
+                   clock) -> ImportSummary:
     checked = check_source(source, ws, progress=progress)
     if checked.problems:
         raise IntakeError(checked.problems)

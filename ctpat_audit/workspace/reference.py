@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ctpat_audit.workspace import db
+from ctpat_audit.workspace import bulk_files, db
 from ctpat_audit.core.errors import NotFoundError, WorkspaceError
 from ctpat_audit.workspace.tables import SHIPMENTS, TABLES, Table
 
@@ -75,11 +75,15 @@ def init_workspace(path: str | Path) -> "Workspace":
 
 
 def open_workspace(path: str | Path) -> "Workspace":
+    """An existing workspace; Parquet files an interrupted import left are removed
+    (:func:`ctpat_audit.workspace.bulk_files.tidy`)."""
     path = Path(path)
     if not (path / DB_NAME).is_file():
         raise WorkspaceError(path, "is not a ctpat-audit workspace "
                              f"(no {DB_NAME}); create one with `ctpat-audit init {path}`")
-    return Workspace(path)
+    ws = Workspace(path)
+    bulk_files.tidy(ws.path, ws.bulk_paths)
+    return ws
 
 
 @dataclass
@@ -170,6 +174,10 @@ class Workspace:
             return None
         # older workspaces recorded shipment files relative to exams/
         return self.path / name if "/" in name else self.path / "exams" / name
+
+    def bulk_paths(self) -> list[Path | None]:
+        """The current file of every bulk table (None where there is none)."""
+        return [self.bulk_path(kind) for kind in bulk_files.FOLDERS]
 
     def shipments_path(self) -> Path | None:
         return self.bulk_path("shipments")
