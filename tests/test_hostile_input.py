@@ -392,3 +392,52 @@ def test_every_table_stays_importable_alone(tmp_path, own, name):
     for f in (tmp_path / "source").glob(f"{name}.*"):
         shutil.copy(f, src / f.name)
     assert import_source(ws, src, progress=False).rows[name] > 0
+
+
+# --- a bad row already in a workspace stops no export -------------------------------------
+
+def _store_bad_rows(ws) -> str:
+    """Write what intake now refuses straight into SQLite (as an older version let in)."""
+    account = ws.partners()["account_id"].iloc[0]
+    conn = ws.connect()
+    try:
+        with conn:
+            conn.execute("UPDATE partners SET legal_name = ? WHERE account_id = ?",
+                         ("Bluewater\uffff Plastics\ufffe \u202eInc", account))
+            conn.execute("UPDATE profile_responses SET response_text = ? WHERE account_id = ?",
+                         ("We seal\uffff every container", account))
+            conn.execute("UPDATE facilities SET name = ? WHERE account_id = ?",
+                         ("Yard \U0001fffe", account))
+    finally:
+        conn.close()
+    return account
+
+
+def _texts(path: Path) -> list[str]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    try:
+        return [c for ws in wb.worksheets for row in ws.iter_rows(values_only=True)
+                for c in row if isinstance(c, str)]
+    finally:
+        wb.close()
+
+
+def test_workspace_wide_exports_show_a_stored_bad_character_visibly(tmp_path, own):
+    ws, _, _ = own
+    account = _store_bad_rows(ws)
+    runner = CliRunner()
+    commands = {
+        "portfolio.xlsx": ["portfolio", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
+        "review.xlsx": ["review", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
+        "partner-review.xlsx": ["review", str(ws.path), account, "--as-of", "2026-11-01",
+                                "--xlsx"],
+        "questionnaire.xlsx": ["questionnaire", "export", str(ws.path), account, "--out"],
+    }
+    for name, args in commands.items():
+        res = runner.invoke(main, [*args, str(tmp_path / name)])
+        assert res.exit_code == 0, (name, res.output)
+        texts = _texts(tmp_path / name)
+        assert not [t for t in texts if any(ch in t for ch in "\uffff\ufffe\U0001fffe")], name
+        assert any("Bluewater\ufffd Plastics\ufffd \u202eInc" in t for t in texts), name

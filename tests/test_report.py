@@ -10,9 +10,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 from ctpat_audit.cli import main
+from ctpat_audit.core.text import BIDI_CONTROLS
 from ctpat_audit.sessions.findings import session_findings
 from ctpat_audit.reports.pipeline import Renderer, ReportError, network_urls
 from ctpat_audit.reports.sections import SECTIONS
@@ -171,3 +174,58 @@ def test_long_unbroken_values_get_break_opportunities_and_stay_escaped():
     assert html_mod.unescape(out.replace("<wbr>", "")) == f"note {hostile} end"
     assert esc("sha256:" + "a" * 64).count("<wbr>") == 3
     assert "<wbr>" not in esc("short words only, " * 10)
+
+
+
+@given(st.text(max_size=120))
+def test_esc_is_inert_shows_unsafe_characters_and_isolates_bidi(text):
+    import html as html_mod
+
+    from ctpat_audit.core.text import UNSAFE, visible
+    from ctpat_audit.reports.sections import esc, esc_attr
+
+    out = esc(text)
+    assert not UNSAFE.search(out)
+    assert set(re.findall(r"<[^>]*>", out)) <= {"<bdi>", "</bdi>", "<wbr>"}
+    assert out.startswith("<bdi>") == any(ch in BIDI_CONTROLS for ch in text)
+    assert html_mod.unescape(re.sub(r"</?bdi>|<wbr>", "", out)) == visible(text)
+    attr = esc_attr(text)
+    assert "<" not in attr and '"' not in attr and html_mod.unescape(attr) == visible(text)
+
+BIDI_NAME = "Frontera \u202eAuto Parts\uffff S.A."  # an unterminated right-to-left override
+
+
+@pytest.fixture(scope="module")
+def bidi_rendered(rendered, tmp_path_factory):
+    """The same session rendered again for a partner whose legal name holds an unterminated
+    U+202E (and a noncharacter, as a row stored before intake refused them)."""
+    ws, account = rendered["ws"], rendered["account"]
+    set_legal_name(ws, account, BIDI_NAME)
+    try:
+        with Renderer(ws.path, tmp_path_factory.mktemp("bidi"), as_of=REPORT_DATE) as r:
+            folder = r.render(rendered["sid"])
+    finally:
+        set_legal_name(ws, account, HOSTILE)
+    return folder
+
+
+def test_bidi_controls_in_a_name_do_not_reverse_the_account_id(rendered, bidi_rendered):
+    account = rendered["account"]
+    pdf = bidi_rendered / "report.pdf"
+    for mode in ([], ["-raw"], ["-layout"]):
+        text = subprocess.run(["pdftotext", *mode, str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        # the text layer keeps the direction marks of each run; what is drawn is in order
+        flat = re.sub(rf"[\s{BIDI_CONTROLS}]", "", text)
+        assert f"({account})" in flat, mode  # running header: name (account)
+        assert f"account{account}" in flat, mode  # cover: name, account ...
+        assert account[::-1] not in flat, mode
+    page = (bidi_rendered / "report.html").read_text(encoding="utf-8")
+    shown = "Frontera \u202eAuto Parts\ufffd S.A."  # kept, isolated, noncharacter visible
+    assert f"<b><bdi>{shown}</bdi></b>, account {account}" in page
+    assert "\uffff" not in page
+    from openpyxl import load_workbook
+
+    wb = load_workbook(bidi_rendered / "report.xlsx")
+    assert wb["Summary"]["B4"].value == shown  # plain text in the cell
+

@@ -29,6 +29,7 @@ from typing import Any
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.text import isolate
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
 __all__ = [
@@ -219,7 +220,7 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         if engine is None:
             engine = state["pdf_engine"] = PdfEngine()
         engine.pdf(html_path, folder / "report.pdf", paper=paper,
-                   header=f"{header['partner']} ({header['account_id']})",
+                   header=f"{isolate(str(header['partner']))} ({header['account_id']})",
                    footer=f"{header['kind']} {header['session_id']}, {header['report_date']}"
                           + (" - DEMONSTRATION" if header["demonstration"] else ""))
     if "xlsx" in formats and ctx is not None:
