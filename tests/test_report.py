@@ -229,3 +229,37 @@ def test_bidi_controls_in_a_name_do_not_reverse_the_account_id(rendered, bidi_re
     wb = load_workbook(bidi_rendered / "report.xlsx")
     assert wb["Summary"]["B4"].value == shown  # plain text in the cell
 
+
+def test_an_account_id_that_cannot_name_a_folder_is_refused_before_any_work(rendered,
+                                                                           tmp_path):
+    """A partner stored before intake refused such ids: report and batch refuse its session
+    at once, without executing the notebook."""
+    import time
+
+    from ctpat_audit.batch.worker import BatchSettings, ReportTask, render_one
+    from ctpat_audit.reports.pipeline import DEFAULT_TEMPLATE
+    from ctpat_audit.sessions.session import open_session
+
+    ws = rendered["ws"]
+    conn = ws.connect()
+    try:
+        with conn:
+            conn.execute("INSERT INTO partners SELECT '../../evil', legal_name, status, "
+                         "certification_date, last_validation_date, last_validation_type, "
+                         "profile_anniversary, last_profile_review_date FROM partners "
+                         "WHERE account_id = ?", (rendered["account"],))
+    finally:
+        conn.close()
+    with open_session(ws, "../../evil", "validation", "virtual", "spec@cbp.example",
+                      criteria=[("1.1", "Should")], catalogue_version="test") as s:
+        sid = s.id
+    out = tmp_path / "out"
+    t = time.monotonic()
+    with Renderer(ws.path, out) as r, pytest.raises(ReportError, match="safe folder name"):
+        r.render(sid)
+    res = render_one(ReportTask(sid, "../../evil", "-"),
+                     BatchSettings(str(ws.path), str(out), str(DEFAULT_TEMPLATE)))
+    assert time.monotonic() - t < 10  # no kernel started, no notebook executed
+    assert (res.status, res.step) == ("failed", "check") and "safe folder name" in res.error
+    assert not out.exists() or not any(out.rglob("*"))
+    assert not (tmp_path.parent / "evil").exists()

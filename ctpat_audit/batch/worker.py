@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -27,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ctpat_audit.core.identifiers import SAFE_ID_EXPECTED, is_safe_id
 
 #: What a report notebook displays to hand its figures to the batch index (defined in
 #: reports.summary): ``display({SUMMARY_MIME: {"findings": 3, "exam_rate": 0.021}}, raw=True)``.
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -187,14 +187,20 @@ def publish_folder(tmp: Path, final: Path) -> None:
 
 
 def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
-    """Execute, render, sign, verify and publish one report; never raises for report errors."""
+    """Execute, render, sign, verify and publish one report; never raises for report errors.
+    A task whose account or session id cannot name a folder fails at once, before any work."""
     import papermill as pm
 
     t0 = time.perf_counter()
-    state = worker_state(settings)
-    out = Path(settings.out)
     res = ReportResult(task.session_id, task.account_id, task.inputs_hash, "failed",
                        worker=f"{os.uname().nodename}:{os.getpid()}")
+    out = Path(settings.out)
+    if _final_folder(out, task) is None:  # such a report could never be published: no work
+        res.step = "check"
+        res.error = (f"account {task.account_id!r} / session {task.session_id!r} is not a "
+                     f"safe folder name: expected {SAFE_ID_EXPECTED}")
+        return res
+    state = worker_state(settings)
     (out / ".tmp").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{task.session_id}-", dir=out / ".tmp"))
     folder = scratch / task.session_id
@@ -207,7 +213,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         res.timings[step] = round(now - mark[0], 3)
         mark[0] = now
 
-    final = _final_folder(out, task)  # None: the ids are not safe folder names
+    final = _final_folder(out, task)
+    assert final is not None  # checked above
     try:
         if settings.adopt_signed and final is not None and (final / "manifest.json").is_file():
             return _adopt_signed(task, settings, state, res, final, folder, lap)
@@ -257,9 +264,6 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                     return res
                 lap("verify")
         res.step = "publish"
-        if final is None:
-            raise ValueError(f"account {task.account_id!r} / session {task.session_id!r} is "
-                             "not a safe folder name")
         publish_folder(folder, final)
         return _succeeded(res, out, final)
     except Exception as exc:  # noqa: BLE001 - one partner's failure never stops the batch
@@ -320,7 +324,7 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
 
 def _final_folder(out: Path, task: ReportTask) -> Path | None:
     """``OUT/<account>/<session>``, or None when either id is not a safe folder name."""
-    if not all(_SAFE_NAME.fullmatch(x or "") for x in (task.account_id, task.session_id)):
+    if not all(is_safe_id(x) for x in (task.account_id, task.session_id)):
         return None
     return out / task.account_id / task.session_id
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import CtpatError
+from ctpat_audit.core.identifiers import id_refusal, is_safe_id
 from ctpat_audit.core.text import isolate
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
@@ -53,7 +54,6 @@ TEMPLATE_DIR = package_data.templates_dir()
 DEFAULT_TEMPLATE = TEMPLATE_DIR / "report.ipynb"
 HTML_TEMPLATE = "ctpat_report"
 FORMATS = ("ipynb", "html", "pdf", "xlsx")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -84,10 +84,13 @@ def network_urls(html_text: str) -> list[str]:
 
 
 def report_folder(out_dir: str | Path, account_id: str, session_id: str) -> Path:
-    """``OUT/<account>/<session>``, refusing ids that are not plain path components."""
+    """``OUT/<account>/<session>``, refusing ids that are not plain path components
+    (:data:`ctpat_audit.core.identifiers.SAFE_ID_PATTERN`)."""
     for what, v in (("account id", account_id), ("session id", session_id)):
-        if not isinstance(v, str) or not _SAFE_ID.fullmatch(v):
-            raise ReportError(str(session_id), f"{what} {v!r} is not a safe folder name")
+        if not is_safe_id(v):
+            reason = id_refusal(v) if isinstance(v, str) else "text"
+            raise ReportError(str(session_id), f"{what} {v!r} is not a safe folder name: "
+                              f"expected {reason}")
     return Path(out_dir) / account_id / session_id
 
 
@@ -267,9 +270,14 @@ class Renderer:
 
     def render(self, session_id: str) -> Path:
         """Render one session; returns ``OUT/<account>/<session>``."""
+        from ctpat_audit.core.errors import NotFoundError
         from ctpat_audit.sessions.session import validate_session_id
 
         validate_session_id(session_id)
+        try:  # an account id that cannot be a folder is refused before any work
+            final: Path | None = self._folder(session_id)
+        except NotFoundError:
+            final = None  # no such session: the notebook's run fails on it and names the cell
         (self.out / ".tmp").mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"{session_id}-", dir=self.out / ".tmp"))
         umask = os.umask(0)
@@ -293,16 +301,18 @@ class Renderer:
                              due_days=self.due_days)
             if "ipynb" not in self.formats:
                 nb_path.unlink()
-            from ctpat_audit.sessions.session import resume_session
-
-            with resume_session(self.workspace, session_id) as s:
-                account = s.account_id
-            final = report_folder(self.out, account, session_id)
-            _publish(scratch, final)
+            _publish(scratch, final or self._folder(session_id))
             shutil.rmtree(self.out / "_failed" / session_id, ignore_errors=True)
             return final
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _folder(self, session_id: str) -> Path:
+        """Where the session's report goes (ReportError for ids that are not folder names)."""
+        from ctpat_audit.sessions.session import resume_session
+
+        with resume_session(self.workspace, session_id) as s:
+            return report_folder(self.out, s.account_id, session_id)
 
     def _keep_failed(self, session_id: str, nb_path: Path) -> Path | None:
         if not nb_path.exists():
