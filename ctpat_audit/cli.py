@@ -317,8 +317,9 @@ def keys() -> None:
 @click.option("--account", "account_id", default=None,
               help="Partner account id (Company Officers only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PKCS#12 file to write (default: ./<email>.p12); with --pkcs11-module "
-                   "the certificate .pem (default: ./<email>.pem).")
+              help="PKCS#12 file to write (default: ./<email>.p12, characters other than "
+                   "letters, digits and @+._- as _); with --pkcs11-module the certificate "
+                   ".pem (default: ./<email>.pem).")
 @_PASS_ENV
 @_PASS_FILE
 @_CA_ENV
@@ -337,8 +338,9 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     The key goes into an encrypted PKCS#12 file, or (--pkcs11-module) is generated inside a
     PKCS#11 token and only the certificate is written.
     """
-    from ctpat_audit.trust.keys import init_ca, issue_signer
+    from ctpat_audit.trust.keys import init_ca, issue_signer, key_file_name
 
+    key_file_name(email)  # an e-mail that is not one is refused before anything is asked
     ca_secret = _secret(ca_passphrase_env, ca_passphrase_file, "Workspace CA passphrase",
                         confirm=not (workspace / "keys" / "ca.pem").exists())
     ca = init_ca(workspace, ca_secret)
@@ -353,14 +355,14 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
                             _secret(pin_env, None, "Token PIN")) as session:
             public = pkcs11_new_key(session, key_label)
         cert = issue_certificate(ca, public, name, email, role, account_id)
-        out = out or Path(f"{email}.pem")
+        out = out or key_file_name(email, ".pem")
         out.write_bytes(cert.public_bytes(Encoding.PEM))
         click.echo(f"key {key_label!r} generated in token {token_label!r}; certificate for "
                    f"{name} <{email}> ({role}) written to {out}; serial {cert.serial_number:x}")
         return
     secret = _secret(passphrase_env, passphrase_file, f"Passphrase for {email}'s key",
                      confirm=True)
-    out = out or Path(f"{email}.p12")
+    out = out or key_file_name(email)
     cert = issue_signer(ca, out, secret, name=name, email=email, role=role,
                         account_id=account_id)
     click.echo(f"key for {name} <{email}> ({role}{' ' + account_id if account_id else ''}) "
