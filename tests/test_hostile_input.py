@@ -441,3 +441,15 @@ def test_workspace_wide_exports_show_a_stored_bad_character_visibly(tmp_path, ow
         texts = _texts(tmp_path / name)
         assert not [t for t in texts if any(ch in t for ch in "\uffff\ufffe\U0001fffe")], name
         assert any("Bluewater\ufffd Plastics\ufffd \u202eInc" in t for t in texts), name
+
+
+def test_optional_columns_may_be_left_out_of_a_file(tmp_path):
+    """Found by stress/fuzz_import.py: a partners file without its optional date columns
+    made the import crash while writing SQLite."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "partners.csv").write_text("account_id,legal_name,status,profile_anniversary\n"
+                                      "0012345,Acme,certified,2026-01-15\n")
+    ws = init_workspace(tmp_path / "ws")
+    assert import_source(ws, src, progress=False).rows == {"partners": 1}
+    assert ws.partner("0012345").certification_date is None

@@ -39,6 +39,7 @@ _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_EMPTY_DTYPES = {"bool": "boolean", "date": "datetime64[s]", "int": "Int64"}
 
 
 def _norm(s: str) -> str:
@@ -272,9 +273,9 @@ def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem
             pos = present[col.name]
             numeric = raw.numeric[:, pos] if raw.numeric is not None else None
             frame[col.name] = _convert(col, raw.frame.iloc[:, pos], raw.typed, c, numeric)
-        else:
-            frame[col.name] = pd.Series(pd.NA, index=raw.frame.index,
-                                        dtype="boolean" if col.kind == "bool" else "string")
+        else:  # an optional column the file leaves out: empty, in the column's own type
+            frame[col.name] = pd.Series(pd.NA, index=raw.frame.index, dtype=_EMPTY_DTYPES.get(
+                col.kind, "string"))
     if not missing:
         keys = list(table.key)
         dup = frame.duplicated(keys, keep="first").to_numpy() & frame[keys].notna().all(axis=1).to_numpy()
