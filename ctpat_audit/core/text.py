@@ -14,7 +14,8 @@ Two kinds of character matter wherever text leaves the toolkit:
   after such a name reads backwards. Wherever such text is shown next to other text it is
   isolated: :func:`html_text` wraps it in ``<bdi>``, :func:`isolate` in U+2068 ... U+2069
   (first-strong isolate ... pop directional isolate) for plain text, which closes every
-  embedding and override opened inside.
+  embedding and override opened inside. A stray U+2069 in the text would close that isolate
+  early, so the text's isolates are balanced first (:func:`balanced`).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff{_NONCHARACTERS}]"
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+_ISOLATE_OPENERS = re.compile("[\u2066\u2067\u2068]")
 REPLACEMENT = "\ufffd"
 
 
@@ -56,21 +58,41 @@ def has_bidi_controls(text: str) -> bool:
     return BIDI.search(text) is not None
 
 
+def balanced(text: str) -> str:
+    """``text`` with its isolates balanced, so that it cannot close the isolate it is put in:
+    a U+2069 that closes nothing inside ``text`` is dropped (on its own it does nothing, so
+    the text reads the same) and an isolate ``text`` leaves open is closed at its end."""
+    if POP_DIRECTIONAL_ISOLATE not in text and not _ISOLATE_OPENERS.search(text):
+        return text
+    out, depth = [], 0
+    for ch in text:
+        if ch in "\u2066\u2067\u2068":
+            depth += 1
+        elif ch == POP_DIRECTIONAL_ISOLATE:
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(ch)
+    return "".join(out) + POP_DIRECTIONAL_ISOLATE * depth
+
+
 def isolate(text: str) -> str:
     """Plain text that cannot change the direction of what surrounds it: text holding a
-    bidi control is wrapped in U+2068 ... U+2069; other text is returned as it is."""
+    bidi control is balanced and wrapped in U+2068 ... U+2069; other text is returned as
+    it is."""
     if not has_bidi_controls(text):
         return text
-    return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+    return f"{FIRST_STRONG_ISOLATE}{balanced(text)}{POP_DIRECTIONAL_ISOLATE}"
 
 
 def html_text(value: object) -> str:
-    """A value as HTML text: unsafe characters made visible, escaped (quotes too), and in
-    ``<bdi>`` when it holds a bidi control. For element content, not attribute values."""
+    """A value as HTML text: unsafe characters made visible, escaped (quotes too), and,
+    balanced, in ``<bdi>`` when it holds a bidi control. For element content, not attribute
+    values."""
     if value is None:
         return ""
     text = html.escape(visible(str(value)), quote=True)
-    return f"<bdi>{text}</bdi>" if has_bidi_controls(text) else text
+    return f"<bdi>{balanced(text)}</bdi>" if has_bidi_controls(text) else text
 
 
 def escape_invisible(text: str) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ctpat_audit.sessions.findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
 from ctpat_audit.reports.summary import SUMMARY_MIME
-from ctpat_audit.core.text import has_bidi_controls, visible
+from ctpat_audit.core.text import balanced, has_bidi_controls, visible
 from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, NOT_ANSWERED
 
 __all__ = [
@@ -67,8 +67,8 @@ def esc(value: object) -> str:
 
     Characters no document should hold (XML-illegal characters, Unicode noncharacters) are
     shown as U+FFFD (:func:`ctpat_audit.core.text.visible`). Text that holds a bidi control
-    (an unterminated U+202E in a partner's name) is wrapped in ``<bdi>``, so it cannot
-    reverse what follows it (the account number after the name). A run of 40 or more
+    (an unterminated U+202E in a partner's name) is balanced and wrapped in ``<bdi>``, so it
+    cannot reverse what follows it (the account number after the name). A run of 40 or more
     characters without a space (a hash, a path, pasted or hostile text) gets a ``<wbr>``
     break opportunity every 20 characters: otherwise the browser cannot wrap it, its column
     takes its full width and the last columns of the table fall off the printed page.
@@ -87,7 +87,7 @@ def esc(value: object) -> str:
         pos = m.end()
     out.append(html.escape(text[pos:], quote=True))
     joined = "".join(out)
-    return f"<bdi>{joined}</bdi>" if has_bidi_controls(text) else joined
+    return f"<bdi>{balanced(joined)}</bdi>" if has_bidi_controls(text) else joined
 
 
 def esc_attr(value: object) -> str:
@@ -210,7 +210,7 @@ def report_header(ctx: ReportContext) -> dict[str, Any]:
     """What the HTML head, the PDF's running header and footer show (plain text)."""
     s = ctx.session
     kind = "Self-assessment" if s["kind"] == "self_assessment" else "Validation"
-    return {"partner": visible(str(ctx.partner.legal_name)),
+    return {"partner": balanced(visible(str(ctx.partner.legal_name))),
             "account_id": str(ctx.partner.account_id),
             "session_id": str(s["session_id"]), "kind": kind,
             "report_date": ctx.as_of.isoformat(), "demonstration": ctx.demonstration,
