@@ -55,6 +55,8 @@ DEFAULT_TEMPLATE = TEMPLATE_DIR / "report.ipynb"
 HTML_TEMPLATE = "ctpat_report"
 FORMATS = ("ipynb", "html", "pdf", "xlsx")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: the partner's name in the PDF's running header is cut to this length (with an ellipsis)
+HEADER_NAME_CHARS = 80
 
 
 class ReportError(CtpatError):
@@ -222,8 +224,11 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         engine = state.get("pdf_engine")
         if engine is None:
             engine = state["pdf_engine"] = PdfEngine()
+        name = str(header["partner"])  # cut, so the account id always fits on the line
+        if len(name) > HEADER_NAME_CHARS:
+            name = name[:HEADER_NAME_CHARS - 1] + "\u2026"
         engine.pdf(html_path, folder / "report.pdf", paper=paper,
-                   header=f"{isolate(str(header['partner']))} ({header['account_id']})",
+                   header=f"{isolate(name)} ({header['account_id']})",
                    footer=f"{header['kind']} {header['session_id']}, {header['report_date']}"
                           + (" - DEMONSTRATION" if header["demonstration"] else ""))
     if "xlsx" in formats and ctx is not None:
