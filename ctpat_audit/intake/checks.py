@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import Problem
@@ -306,42 +308,60 @@ def check_keys_in_workspace(table: Table, parts: list[tuple[RawTable, pd.DataFra
 
     ``existing``: the workspace's rows (``account_id`` and the key columns), in batches. The
     rows of accounts the source covers are about to be replaced, so only the other accounts'
-    rows count. Each problem names both partners.
+    rows count. Each problem names both partners. Keys are compared by Arrow's hash-based
+    ``is_in``, so millions of rows on each side take seconds.
     """
     keys = list(table.key)
-    covered = set().union(*(set(f["account_id"].dropna()) for _, f in parts))
-    wanted = set().union(*(set(map(tuple, f[keys].dropna().to_numpy().tolist()))
-                           for _, f in parts))
-    owner: dict[tuple, str] = {}
+    new = pd.concat([f[["account_id", *keys]] for _, f in parts], ignore_index=True)
+    covered = _arrow(new["account_id"].dropna())
+    wanted = _arrow(_key_text(new, keys).dropna())
+    owner: dict[str, str] = {}
     for batch in existing:
-        other = batch[~batch["account_id"].isin(covered)]
-        hits = other[pd.MultiIndex.from_frame(other[keys]).isin(wanted)]
-        for row in hits[["account_id", *keys]].itertuples(index=False):
-            owner.setdefault(tuple(row[1:]), row[0])
+        other = batch[~_is_in(batch["account_id"], covered)]
+        hit = other[_is_in(_key_text(other, keys), wanted)]
+        for key, account in zip(_key_text(hit, keys), hit["account_id"]):
+            owner.setdefault(key, account)
     if not owner:
         return []
+    taken = pa.array(list(owner), pa.large_string())
     name = " + ".join(keys)
     out: list[Problem] = []
     for raw, frame in parts:
-        listed = more = 0
-        for i, row in enumerate(frame[["account_id", *keys]].itertuples(index=False)):
-            key = tuple(row[1:])
-            if key not in owner:
-                continue
-            if listed == LISTED_PER_KIND:
-                more += 1
-                continue
-            listed += 1
-            shown = " / ".join(map(str, key))
-            out.append(Problem(raw.file, raw.sheet, raw.row_number(i), name, shown,
+        text = _key_text(frame, keys)
+        rows = np.flatnonzero(_is_in(text, taken))
+        for i in rows[:LISTED_PER_KIND]:
+            key = text.iloc[i]
+            shown = key.replace(_KEY_SEPARATOR, " / ")
+            out.append(Problem(raw.file, raw.sheet, raw.row_number(int(i)), name, shown,
                                "duplicate_key",
                                f"each {name} once in the workspace: {shown} is already "
-                               f"partner {owner[key]}'s, and this row is partner {row[0]}'s"))
-        if more:
+                               f"partner {owner[key]}'s, and this row is partner "
+                               f"{frame['account_id'].iloc[i]}'s"))
+        if rows.size > LISTED_PER_KIND:
             out.append(Problem(raw.file, raw.sheet, None, name, None, "duplicate_key",
-                               f"{more} more rows whose {name} is another partner's in the "
-                               "workspace"))
+                               f"{rows.size - LISTED_PER_KIND} more rows whose {name} is "
+                               "another partner's in the workspace"))
     return out
+
+
+_KEY_SEPARATOR = "\x1f"  # a control character: never part of an accepted value
+
+
+def _key_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """A row's key as one string (the columns joined by a control character)."""
+    text = frame[keys[0]].astype("string")
+    for k in keys[1:]:
+        text = text + _KEY_SEPARATOR + frame[k].astype("string")
+    return text
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("string")).cast(pa.large_string())
+
+
+def _is_in(values: pd.Series, value_set: pa.Array) -> np.ndarray:
+    found = pc.is_in(_arrow(values), value_set=value_set)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def stored_ints(column: Column, values: pd.Series) -> pd.Series:
