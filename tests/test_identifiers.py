@@ -82,3 +82,10 @@ def test_file_stem_names_a_file_in_the_current_folder(text):
     assert stem and len(path.parts) == 1 and not stem.startswith(".")
     assert stem not in (".", "..") and "/" not in stem and "\\" not in stem
     assert all(ch.isascii() and (ch.isalnum() or ch in "@+._-") for ch in stem)
+
+
+def test_new_session_ids_have_the_safe_id_shape():
+    from ctpat_audit.sessions.session import new_session_id
+
+    assert all(is_safe_id(new_session_id(kind)) for kind in ("validation", "self_assessment")
+               for _ in range(200))

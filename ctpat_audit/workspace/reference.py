@@ -167,17 +167,18 @@ class Workspace:
     def partners(self) -> pd.DataFrame:
         return self.table("partners")
 
-    def bulk_path(self, kind: str) -> Path | None:
+    def bulk_path(self, kind: str, meta: dict[str, str] | None = None) -> Path | None:
         """The current Parquet file of a bulk table ("shipments", "profile_states")."""
-        name = self.meta().get(f"{kind}_file")
+        name = (self.meta() if meta is None else meta).get(f"{kind}_file")
         if not name:
             return None
         # older workspaces recorded shipment files relative to exams/
         return self.path / name if "/" in name else self.path / "exams" / name
 
     def bulk_paths(self) -> list[Path | None]:
-        """The current file of every bulk table (None where there is none)."""
-        return [self.bulk_path(kind) for kind in bulk_files.FOLDERS]
+        """The current file of every bulk table (None where there is none); one read."""
+        meta = self.meta()
+        return [self.bulk_path(kind, meta) for kind in bulk_files.FOLDERS]
 
     def shipments_path(self) -> Path | None:
         return self.bulk_path("shipments")
