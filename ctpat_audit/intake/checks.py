@@ -127,7 +127,8 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
         missing = series.isna().to_numpy()
         if col.required:
             c.rows(missing, col.name, None, "missing_value", col.expected())
-        outside = ~missing & ~_flags(series.ge(col.minimum) & series.le(col.maximum))
+        lowest, highest = col.bounds()
+        outside = ~missing & ~_flags(series.ge(lowest) & series.le(highest))
         c.rows(outside, col.name, series, "out_of_range", col.expected())
         return series.where(~outside).astype("Int64")
 
@@ -213,8 +214,9 @@ def _integers(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) 
     declared range; anything else (``inf``, ``NaN``, ``1e3``, ``20.5``) is a wrong type."""
     shaped = present & _flags(text.str.fullmatch(r"[+-]?[0-9]+(?:\.0*)?"))
     c.rows(present & ~shaped, col.name, text, "wrong_type", col.expected())
+    low, high = col.bounds()
     num = pd.to_numeric(text.where(shaped, None), errors="coerce").astype("float64")
-    inside = shaped & (num >= col.minimum).to_numpy() & (num <= col.maximum).to_numpy()
+    inside = shaped & (num >= low).to_numpy() & (num <= high).to_numpy()
     c.rows(shaped & ~inside, col.name, text, "out_of_range", col.expected())
     return num.where(inside).astype("Int64")
 
@@ -368,8 +370,8 @@ def stored_ints(column: Column, values: pd.Series) -> pd.Series:
     """An int column's values in its storage type (:meth:`Column.storage_dtype`), for
     derived files; a value outside the declared range is a ValueError, never a wrapped
     number."""
-    outside = values.notna() & ~(values.ge(column.minimum) & values.le(column.maximum))
-    if _flags(outside).any():
-        raise ValueError(f"{column.name}: {values[_flags(outside)].iloc[0]} is outside "
-                         f"{column.minimum}-{column.maximum}")
-    return values.astype(column.storage_dtype())
+    low, high = column.bounds()
+    outside = _flags(values.notna() & ~(values.ge(low) & values.le(high)))
+    if outside.any():
+        raise ValueError(f"{column.name}: {values[outside].iloc[0]} is outside {low}-{high}")
+    return values.astype(np.dtype(column.storage_dtype()))

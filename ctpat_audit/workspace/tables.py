@@ -32,17 +32,23 @@ class Column:
                                    or self.minimum > self.maximum):
             raise ValueError(f"integer column {self.name!r} needs a range (minimum <= maximum)")
 
+    def bounds(self) -> tuple[int, int]:
+        """An int column's declared (minimum, maximum)."""
+        if self.minimum is None or self.maximum is None:
+            raise ValueError(f"column {self.name!r} declares no range")
+        return self.minimum, self.maximum
+
     def storage_dtype(self) -> str:
         """An int column's type in derived Parquet files: the narrowest NumPy integer type
         that holds the declared range (intake refuses values outside it, so none wrap)."""
         import numpy as np
 
+        low, high = self.bounds()
         for dtype in ("int8", "int16", "int32", "int64"):
             info = np.iinfo(dtype)
-            if self.minimum is not None and self.maximum is not None \
-                    and info.min <= self.minimum and self.maximum <= info.max:
+            if info.min <= low and high <= info.max:
                 return dtype
-        raise ValueError(f"column {self.name!r} declares no range that an integer type holds")
+        raise ValueError(f"column {self.name!r} declares a range no integer type holds")
 
     def expected(self) -> str:
         """What a good value looks like, in words, for error messages and the README."""
