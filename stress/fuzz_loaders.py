@@ -12,6 +12,10 @@ Bombs: an .xlsx whose sheet inflates to 600 MiB (zip bomb) and one whose sheet X
 nested entities (billion laughs) must be refused in under 2 s.
 Leading zeros: account ids like ``0012345`` written to CSV, .xlsx and Parquet and read back,
 1,000 round trips, must come back exactly.
+Full import: every table, in each format, through ``intake.import_source`` with integer
+columns, numeric workbook ids and hostile text (:mod:`stress.fuzz_import`; the same time per
+format as the loaders): ``fuzz_import_violations`` counts what an import let in or changed
+that it must not, crashes join ``fuzz_crashes``.
 """
 from __future__ import annotations
 
@@ -23,13 +27,15 @@ import zipfile
 from pathlib import Path
 
 from . import Figures
+from .fuzz_import import fuzz_imports
 
 MEMORY_LIMIT = 512 * 2**20
 HEADER = ["account_id", "legal_name", "status", "certification_date", "profile_anniversary"]
 ctx = mp.get_context("spawn")
 
 
-def _write(fmt: str, path: Path, header: list[str], rows: list[list[object]]) -> None:
+def write_table_file(fmt: str, path: Path, header: list[str],
+                     rows: list[list[object]]) -> None:
     import pandas as pd
 
     if fmt == "csv":
@@ -97,7 +103,8 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     warm = Path(workdir) / "warm.parquet"
-    _write("parquet", warm, HEADER, [["0012345", "A", "certified", "2024-01-02", "2024-03-01"]])
+    write_table_file("parquet", warm, HEADER,
+                     [["0012345", "A", "certified", "2024-01-02", "2024-03-01"]])
     check_source(warm)
     warm.unlink()
     limit = _address_space() + MEMORY_LIMIT
@@ -123,7 +130,7 @@ def _fuzz_child(fmt: str, seconds: float, workdir: str, results) -> None:
             rows = [[c if not isinstance(c, str) else c.replace("\x00", "") for c in r]
                     for r in rows]
         try:
-            _write(fmt, path, header, rows)
+            write_table_file(fmt, path, header, rows)
         except Exception:
             return
         if damaged:
@@ -240,7 +247,7 @@ def leading_zeros(root: Path, rounds: int, seed: int) -> int:
         folder = root / "zeros" / str(k % 3)
         folder.mkdir(parents=True, exist_ok=True)
         rows = [[i, f"Partner {i}", "certified", "2024-01-02", "2024-03-01"] for i in ids]
-        _write(fmt, folder / f"partners.{fmt}", HEADER, rows)
+        write_table_file(fmt, folder / f"partners.{fmt}", HEADER, rows)
         checked = check_source(folder / f"partners.{fmt}")
         got = list(checked.frames["partners"]["account_id"]) if "partners" in checked.frames \
             else []
@@ -261,6 +268,20 @@ def run(root: Path, quick: bool = False, seed: int = 3) -> Figures:
         figures[f"fuzz_{fmt}_cases"] = cases
         total += used
         crashes += [f"{fmt}: {c}" for c in found]
+    imports = {"cases": 0, "imported": 0, "refused": 0}
+    found: list[str] = []
+    for fmt in ("csv", "xlsx", "parquet"):
+        t = time.monotonic()
+        counts, escaped, bad = fuzz_imports(fmt, seconds, root / f"import-{fmt}")
+        total += time.monotonic() - t
+        for k, n in counts.items():
+            imports[k] = imports.get(k, 0) + n
+        crashes += [f"import {fmt}: {c}" for c in escaped]
+        found += bad
+    figures.update({"fuzz_import_cases": imports["cases"],
+                    "fuzz_import_imported": imports["imported"],
+                    "fuzz_import_refused": imports["refused"],
+                    "fuzz_import_violations": len(found), "fuzz_import_examples": found[:5]})
     figures.update({"fuzz_seconds": round(total, 1), "fuzz_crashes": len(crashes),
                     "fuzz_examples": crashes[:5]})
     figures.update(bombs(root, quick))

@@ -1,17 +1,18 @@
 """Recipe 5: hostile text through the HTML, PDF and Excel the toolkit writes.
 
 10,000 generated strings (formula starts ``= + - @``, tab and CR, HTML/script payloads,
-control characters, bidi/line-separator characters, very long text) go in as partner names,
-partner responses, validator notes and file names:
+control characters, Unicode noncharacters, bidi controls (unterminated overrides, stray
+pop-isolates), line separators, very long text) go in as partner names, partner responses,
+validator notes and file names:
 
 * Excel: the problems workbook (``intake.importer.write_problems_xlsx``: file names and values), the
   review workbook (``review.write_review_xlsx``: partner names and responses), the batch index
   workbook (``batch.index.write_index``: partner ids and error text) and the questionnaire
   (``questionnaire.export_questionnaire``: the partner's legal name, for a sample of strings).
   ``formula_cells`` counts ``<f>`` elements in every sheet's XML; each string must read back
-  equal to itself after the documented replacement of XML-illegal control characters by
-  U+FFFD (``core.xlsx.cell_value``) and Excel's 32,767-character cell limit (openpyxl cuts longer
-  text; ``hostile_truncated`` counts such strings).
+  equal to itself after the documented replacement of XML-illegal characters and
+  noncharacters by U+FFFD (``core.xlsx.cell_value``) and Excel's 32,767-character cell limit
+  (openpyxl cuts longer text; ``hostile_truncated`` counts such strings).
 * HTML: the batch index page (``batch.index.render_index_html``). ``live_html`` counts script
   elements, ``on*`` attributes and ``javascript:`` URLs found by ``html.parser``; the text must
   still be in the page (escaped).
@@ -26,9 +27,10 @@ partner responses, validator notes and file names:
   partner), so none go in. One ``report.Renderer`` (one chromium) renders every session:
   quick, one report; full, every ``REPORT_STRIDE``-th string of the 10,000.
   ``hostile_report_strings`` counts the strings that went in. Checks per report:
-  ``report.html`` with ``live_html`` and every string present (whitespace collapsed, after
-  unescaping); ``report.xlsx`` with ``formula_cells`` and every note (and the Summary's
-  partner name) read back exactly as above; ``report.pdf`` with :func:`pdf_javascript`
+  ``report.html`` with ``live_html`` and every string present as ``core.text`` shows it
+  (unsafe characters as U+FFFD, isolates balanced; whitespace collapsed, after unescaping);
+  ``report.xlsx`` with ``formula_cells`` and every note (and the Summary's partner name) read
+  back exactly as above; ``report.pdf`` with :func:`pdf_javascript`
   (``/JS``, ``/JavaScript``, ``/Launch``, ``/OpenAction``, ``/AA``, ``/URI`` to
   ``javascript:``/``vbscript:``, also inside compressed streams; figure ``pdf_javascript``)
   and readability: the first ``PRINT_PREFIX`` (30) printable characters of each string must
@@ -38,7 +40,11 @@ partner responses, validator notes and file names:
   overrides (U+202E and the other embedding/isolate controls) make chromium lay the text
   after them out right to left, and the PDF holds it in that visual (reversed) order: for
   such strings only the part before the first bidi control is compared
-  (``hostile_report_bidi`` counts them, so the weaker check is visible, not hidden).
+  (``hostile_report_bidi`` counts them, so the weaker check is visible, not hidden). What
+  follows such text must not be reversed: for every report whose partner name holds a bidi
+  control (``hostile_report_bidi_names``; every 13th string holds an override left open
+  after a stray U+2069), the PDF must show the account id in order after the name in the
+  running header and on the cover (``hostile_report_bidi_leaks``, target 0).
   Characters the report font (DejaVu Sans) has no glyph for (CJK such as 東京, fullwidth
   ``＝``) are drawn by chromium as empty boxes in a separate text run, which pdftotext gives
   out of order: they are removed from both sides before comparing (before NFKC), and
@@ -67,6 +73,8 @@ from session_helpers import ACCOUNT, CRITERIA, FACILITIES, make_workspace
 from ctpat_audit.analysis.review import write_review_xlsx
 from ctpat_audit.batch.index import render_index_html, write_index
 from ctpat_audit.core.errors import InputError, Problem
+from ctpat_audit.core.text import BIDI_CONTROLS as ALL_BIDI_CONTROLS
+from ctpat_audit.core.text import balanced, visible
 from ctpat_audit.core.xlsx import cell_value
 from ctpat_audit.intake.importer import write_problems_xlsx
 from ctpat_audit.sessions.questionnaire import export_questionnaire
@@ -85,6 +93,10 @@ PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
             "<style>@import 'javascript:alert(1)'</style>", "&lt;script&gt;", "{{7*7}}",
             "<!--", "]]>", "<?xml version='1.0'?>", "Ac\u0301me S.A. de C.V.", "\u202etxt.exe"]
 CONTROLS = [chr(c) for c in (*range(0, 32), 0x7F)] + ["\u2028", "\u2029", "\ufeff", "\u200b"]
+#: Unicode noncharacters: no workbook can hold them (one used to stop a whole export)
+NONCHARACTERS = ["\ufffe", "\uffff", "\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"]
+#: bidi controls, unterminated or stray (a lone U+2069 tries to close an isolate around it)
+BIDI = ["\u202e", "\u202b", "\u202d", "\u2067", "\u2069", "\u2069\u202e", "\u200f", "\u061c"]
 WORDS = ["Acme", "Logistics", "seal", "log", "O'Brien", "naïve", "東京", "—", "&", "%00", ";"]
 
 
@@ -95,10 +107,13 @@ def hostile_strings(n: int, seed: int) -> list[str]:
         parts = [rng.choice(STARTS)] if rng.random() < 0.6 else []
         for _ in range(rng.randint(0, 4)):
             r = rng.random()
-            parts.append(rng.choice(PAYLOADS) if r < 0.35 else rng.choice(CONTROLS)
-                         if r < 0.6 else rng.choice(WORDS))
+            parts.append(rng.choice(PAYLOADS) if r < 0.3 else rng.choice(CONTROLS)
+                         if r < 0.5 else rng.choice(NONCHARACTERS) if r < 0.6
+                         else rng.choice(BIDI) if r < 0.7 else rng.choice(WORDS))
         if k % 97 == 0:  # very long text
             parts.append(rng.choice(PAYLOADS) * rng.randint(200, 1500))
+        if k % 13 == 0:  # an override left open mid-name (the first report's name has one)
+            parts.insert(len(parts) // 2, "Acme \u2069\u202eParts ")
         text = "".join(parts) or rng.choice(STARTS)
         out.append(text)
     return out
@@ -161,8 +176,15 @@ EXCEL_CELL_LIMIT = 32_767  # Excel's maximum characters in a cell; openpyxl cuts
 
 
 def _expected(s: str) -> str:
-    """What a cell must read back as: illegal XML characters -> U+FFFD, Excel's length cap."""
+    """What a cell must read back as: XML-illegal characters and noncharacters -> U+FFFD,
+    Excel's length cap; bidi controls stay (a cell is text of its own)."""
     return cell_value(s)[:EXCEL_CELL_LIMIT]
+
+
+def _shown(s: str) -> str:
+    """What an HTML page or PDF must show of ``s``: unsafe characters as U+FFFD and the
+    isolates balanced (a stray U+2069 dropped), as ``core.text`` writes it."""
+    return balanced(visible(s))
 
 
 # --- report stage: the validation report's HTML, PDF and workbook ---------------------------
@@ -172,7 +194,7 @@ PDF_URI = re.compile(rb"/URI\s*(\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>)")
 REPORT_STRIDE = 1  # full mode: every string (all 10,000) goes through the reports too
 REPORT_NAMES = 20  # hostile evidence file names attached per report session
 PRINT_PREFIX = 30  # printable characters of each string that must be found in the PDF text
-BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+BIDI_CONTROLS = ALL_BIDI_CONTROLS  # embeddings, overrides, isolates and marks
 
 
 def pdf_javascript(data: bytes) -> list[str]:
@@ -246,6 +268,14 @@ def pdf_text(path: Path) -> str:
                           capture_output=True, check=True).stdout.decode("utf-8", "replace")
 
 
+def _account_reversed(drawn: str) -> int:
+    """1 when the PDF does not show the account id in order after the partner's name, in
+    the running header ``name (account)`` and on the cover ``name, account ...``. The text
+    layer keeps each run's direction marks, so they and whitespace are removed first."""
+    flat = re.sub(rf"[\s{ALL_BIDI_CONTROLS}]", "", drawn)
+    return 0 if f"({ACCOUNT})" in flat and f"account{ACCOUNT}" in flat else 1
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -296,7 +326,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
                     continue
                 names.append(unicodedata.normalize("NFC", s).strip())
             sessions.append((sess.id, legal_name, notes, names))
-    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = 0
+    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = bidi_names = leaks = 0
     examples: list[str] = []
     with Renderer(ws.path, root / "reports", as_of="2026-11-01") as renderer:
         for sid, legal_name, notes, names in sessions:
@@ -311,15 +341,19 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
             examples += found[:2]
             flat = _flat(html.unescape(re.sub(r"<wbr\s*/?>", "", page)))  # break markup
             wanted = [legal_name, *notes.values(), *names]
-            bad = [s for s in wanted if _flat(s) not in flat]
+            bad = [s for s in wanted if _flat(_shown(s)) not in flat]
             # PDF: no JavaScript, each string's normalised prefix in the text
             pdf = folder / "report.pdf"
             found = pdf_javascript(pdf.read_bytes())
             pdf_js += len(found)
             examples += found[:2]
-            shown = printable(pdf_text(pdf))
-            bad += [s for s in wanted if pdf_key(s) not in shown]
+            drawn = pdf_text(pdf)
+            shown = printable(drawn)
+            bad += [s for s in wanted if pdf_key(_shown(s)) not in shown]
             bidi += sum(1 for s in wanted if any(ch in BIDI_CONTROLS for ch in s))
+            if any(ch in ALL_BIDI_CONTROLS for ch in legal_name):
+                bidi_names += 1
+                leaks += _account_reversed(drawn)
             no_glyph += sum(1 for s in wanted if missing_glyphs(s))
             # workbook: no formulas, notes and the partner's name read back exactly
             xlsx = folder / "report.xlsx"
@@ -334,6 +368,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
     return {"hostile_report_strings": through, "hostile_report_sessions": len(sessions),
             "hostile_report_notes_refused": refused,
             "hostile_report_names_refused": names_refused, "hostile_report_bidi": bidi,
+            "hostile_report_bidi_names": bidi_names, "hostile_report_bidi_leaks": leaks,
             "hostile_report_missing_glyphs": no_glyph,
             "pdf_javascript": pdf_js,
             "formula_cells": formulas, "live_html": live, "hostile_unreadable": unreadable,
@@ -376,7 +411,7 @@ def run(root: Path, quick: bool = False, seed: int = 11) -> Figures:
         live += len(found)
         examples += found[:2]
         text = html.unescape(page)
-        unreadable += sum(1 for s in chunk if s.strip() and s.strip()[:40] not in text)
+        unreadable += sum(1 for s in chunk if s.strip() and visible(s).strip()[:40] not in text)
         idx = out / "index"
         idx.mkdir()
         _, xlsx = write_index(idx, records, title=chunk[-1])

@@ -21,6 +21,7 @@ TARGETS = {"autosave_lost": 0, "autosave_integrity_failures": 0, "autosave_chain
            "formula_cells": 0, "live_html": 0, "hostile_unreadable": 0, "pdf_javascript": 0,
            "escaped_paths": 0,
            "hostile_id_crashes": 0, "papermill_value_injections": 0, "fuzz_crashes": 0,
+           "fuzz_import_violations": 0, "hostile_report_bidi_leaks": 0,
            "bomb_zip_seconds": 2, "bomb_entity_seconds": 2, "leading_zero_changed": 0,
            "server_unrefused": 0, "server_not_local": 0, "server_weak_token": 0}
 MINIMA = {"bomb_zip_refused": 1, "bomb_entity_refused": 1}

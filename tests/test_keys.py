@@ -9,10 +9,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 from session_helpers import ACCOUNT, make_workspace
 
 from ctpat_audit.cli import main
 from ctpat_audit.core.errors import InputError
+from ctpat_audit.core.identifiers import EMAIL_PATTERN
 from ctpat_audit.trust import keys
 
 CA_PASS, KEY_PASS = "ca-passphrase-1", "key-passphrase-1"
@@ -209,3 +212,47 @@ def test_load_certificate_says_what_is_wrong(ca: keys.CertificateAuthority,
     with pytest.raises(keys.KeyStoreError, match="not a PEM certificate"):
         load_certificate(junk)
     assert load_certificate(ca.folder / "ca.pem") == ca.certificate
+
+
+def _keys_new(ws, email: str):
+    return CliRunner().invoke(main, ["keys", "new", "-w", str(ws.path), "--name", "X Y", "--email",
+                                     email, "--role", "specialist", "--passphrase-env",
+                                     "KEY_PASS", "--ca-passphrase-env", "CA_PASS"])
+
+
+def test_keys_new_refuses_an_email_that_is_not_one_and_writes_nothing(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    cwd = tmp_path / "a" / "b" / "c"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("CA_PASS", CA_PASS)
+    monkeypatch.setenv("KEY_PASS", KEY_PASS)
+    before = sorted(tmp_path.rglob("*"))
+    for email in ("../../../x@y.example", "x/../../y@z.example/..", "x@y", ".x@y.example"):
+        res = _keys_new(ws, email)
+        assert res.exit_code == 1 and "e-mail address" in res.output, (email, res.output)
+    assert sorted(tmp_path.rglob("*")) == before  # not even the CA was created
+
+
+def test_keys_new_default_file_is_named_safely_in_the_current_folder(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    cwd = tmp_path / "here"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("CA_PASS", CA_PASS)
+    monkeypatch.setenv("KEY_PASS", KEY_PASS)
+    res = _keys_new(ws, "a/b@y.example")  # a valid address with a slash in it
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in cwd.iterdir()] == ["a_b@y.example.p12"]
+    assert not (tmp_path / "a").exists()
+
+
+@given(st.from_regex(EMAIL_PATTERN, fullmatch=True))
+def test_the_default_key_file_of_any_address_stays_in_the_current_folder(email: str) -> None:
+    if len(email) > 254:
+        return
+    path = keys.key_file_name(email)
+    assert len(path.parts) == 1 and not path.name.startswith(".")
+    assert path.suffix == ".p12" and keys.key_file_name(email, ".pem").suffix == ".pem"

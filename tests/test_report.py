@@ -10,10 +10,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from report_helpers import HOSTILE, sample_workspace_with_sessions, set_legal_name
 
 from ctpat_audit.cli import main
 from ctpat_audit.core.errors import ReportError
+from ctpat_audit.core.text import BIDI_CONTROLS
 from ctpat_audit.reports.pipeline import Renderer, network_urls
 from ctpat_audit.reports.sections import SECTIONS
 from ctpat_audit.sessions.findings import session_findings
@@ -172,3 +175,93 @@ def test_long_unbroken_values_get_break_opportunities_and_stay_escaped():
     assert html_mod.unescape(out.replace("<wbr>", "")) == f"note {hostile} end"
     assert esc("sha256:" + "a" * 64).count("<wbr>") == 3
     assert "<wbr>" not in esc("short words only, " * 10)
+
+
+
+@given(st.text(max_size=120))
+def test_esc_is_inert_shows_unsafe_characters_and_isolates_bidi(text):
+    import html as html_mod
+
+    from ctpat_audit.core.text import UNSAFE, balanced, visible
+    from ctpat_audit.reports.sections import esc, esc_attr
+
+    out = esc(text)
+    assert not UNSAFE.search(out)
+    assert set(re.findall(r"<[^>]*>", out)) <= {"<bdi>", "</bdi>", "<wbr>"}
+    assert out.startswith("<bdi>") == any(ch in BIDI_CONTROLS for ch in text)
+    assert html_mod.unescape(re.sub(r"</?bdi>|<wbr>", "", out)) == balanced(visible(text))
+    attr = esc_attr(text)
+    assert "<" not in attr and '"' not in attr and html_mod.unescape(attr) == visible(text)
+
+#: an unterminated right-to-left override, after a pop-isolate meant to close the isolate
+BIDI_NAME = "Frontera \u2069\u202eAuto Parts\uffff S.A."
+
+
+@pytest.fixture(scope="module")
+def bidi_rendered(rendered, tmp_path_factory):
+    """The same session rendered again for a partner whose legal name holds an unterminated
+    U+202E (and a noncharacter, as a row stored before intake refused them)."""
+    ws, account = rendered["ws"], rendered["account"]
+    set_legal_name(ws, account, BIDI_NAME)
+    try:
+        with Renderer(ws.path, tmp_path_factory.mktemp("bidi"), as_of=REPORT_DATE) as r:
+            folder = r.render(rendered["sid"])
+    finally:
+        set_legal_name(ws, account, HOSTILE)
+    return folder
+
+
+def test_bidi_controls_in_a_name_do_not_reverse_the_account_id(rendered, bidi_rendered):
+    account = rendered["account"]
+    pdf = bidi_rendered / "report.pdf"
+    for mode in ([], ["-raw"], ["-layout"]):
+        text = subprocess.run(["pdftotext", *mode, str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        # the text layer keeps the direction marks of each run; what is drawn is in order
+        flat = re.sub(rf"[\s{BIDI_CONTROLS}]", "", text)
+        assert f"({account})" in flat, mode  # running header: name (account)
+        assert f"account{account}" in flat, mode  # cover: name, account ...
+        assert account[::-1] not in flat, mode
+    page = (bidi_rendered / "report.html").read_text(encoding="utf-8")
+    shown = "Frontera \u202eAuto Parts\ufffd S.A."  # isolated, balanced, U+FFFF visible
+    assert f"<b><bdi>{shown}</bdi></b>, account {account}" in page
+    assert "\uffff" not in page
+    from openpyxl import load_workbook
+
+    wb = load_workbook(bidi_rendered / "report.xlsx")
+    assert wb["Summary"]["B4"].value == BIDI_NAME.replace("\uffff", "\ufffd")  # plain text
+
+
+def test_an_account_id_that_cannot_name_a_folder_is_refused_before_any_work(rendered,
+                                                                           tmp_path):
+    """A partner stored before intake refused such ids: report and batch refuse its session
+    at once, without executing the notebook."""
+    import time
+
+    from ctpat_audit.batch.worker import BatchSettings, ReportTask, render_one
+    from ctpat_audit.reports.pipeline import DEFAULT_TEMPLATE
+    from ctpat_audit.sessions.session import open_session
+
+    ws = rendered["ws"]
+    conn = ws.connect()
+    try:
+        with conn:
+            conn.execute("INSERT INTO partners SELECT '../../evil', legal_name, status, "
+                         "certification_date, last_validation_date, last_validation_type, "
+                         "profile_anniversary, last_profile_review_date FROM partners "
+                         "WHERE account_id = ?", (rendered["account"],))
+    finally:
+        conn.close()
+    with open_session(ws, "../../evil", "validation", "virtual", "spec@cbp.example",
+                      criteria=[("1.1", "Should")], catalogue_version="test") as s:
+        sid = s.id
+    out = tmp_path / "out"
+    t = time.monotonic()
+    with Renderer(ws.path, out) as r, pytest.raises(ReportError, match="safe folder name"):
+        r.render(sid)
+    res = render_one(ReportTask(sid, "../../evil", "-"),
+                     BatchSettings(str(ws.path), str(out), str(DEFAULT_TEMPLATE)))
+    assert time.monotonic() - t < 10  # no kernel started, no notebook executed
+    assert (res.status, res.step) == ("failed", "check") and "safe folder name" in res.error
+    assert not out.exists() or not any(out.rglob("*"))
+    assert not (tmp_path.parent / "evil").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core.clock import utc_now
+from ctpat_audit.core.text import html_text, visible
 
 __all__ = ["index_rows", "render_index_html", "write_index"]
 
@@ -47,7 +48,8 @@ def index_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escaped text (attributes too), characters no document may hold shown as U+FFFD."""
+    return html.escape(visible("" if value is None else str(value)), quote=True)
 
 
 def _href(folder: str, name: str) -> str:
@@ -76,7 +78,7 @@ def render_index_html(rows: list[dict[str, Any]], *, title: str, generated: str)
         failure = ""
         if failed:
             cell = "" if r.get("failed_cell") is None else f"cell {_e(r['failed_cell'])}: "
-            failure = f"<pre>{_e(r.get('step'))}: {cell}{_e(r.get('error'))}</pre>"
+            failure = f"<pre>{_e(r.get('step'))}: {cell}{html_text(r.get('error'))}</pre>"
         rate = "" if r.get("exam_rate") is None else f"{float(r['exam_rate']):.2%}"
         dur = "" if r.get("duration_s") is None else f"{float(r['duration_s']):.1f}"
         body.append(

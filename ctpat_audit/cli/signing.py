@@ -37,7 +37,8 @@ def keys() -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES), help="The signer's role.")
 @click.option("--account", "account_id", help="Partner account id (Company Officers only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="PKCS#12 file to write (default: ./<email>.p12); with --pkcs11-module "
+              help="PKCS#12 file to write (default: ./<email>.p12, characters other than "
+                   "letters, digits and @+._- as _); with --pkcs11-module "
                    "the certificate .pem (default: ./<email>.pem).")
 @PASSPHRASE_ENV
 @PASSPHRASE_FILE
@@ -57,7 +58,9 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     The key goes into an encrypted PKCS#12 file, or (--pkcs11-module) is generated inside a
     PKCS#11 token and only the certificate is written.
     """
-    from ctpat_audit.trust.keys import has_ca, init_ca, issue_signer
+    from ctpat_audit.trust.keys import has_ca, init_ca, issue_signer, key_file_name
+
+    key_file_name(email)  # an e-mail that is not one is refused before anything is asked
 
     if pkcs11_module and not (token_label and key_label):
         raise click.UsageError("--pkcs11-module needs --token-label and --key-label")
@@ -67,7 +70,7 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
     if pkcs11_module:
         from ctpat_audit.trust.token import issue_token_certificate
 
-        out = out or Path(f"{email}.pem")
+        out = out or key_file_name(email, ".pem")
         cert = issue_token_certificate(
             ca, out, module=pkcs11_module, token_label=str(token_label),
             pin=read_secret(pin_env, None, "Token PIN"), key_label=str(key_label), name=name,
@@ -75,7 +78,7 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
         click.echo(f"key {key_label!r} generated in token {token_label!r}; certificate for "
                    f"{who} written to {out}; serial {cert.serial_number:x}")
         return
-    out = out or Path(f"{email}.p12")
+    out = out or key_file_name(email)
     cert = issue_signer(ca, out, read_secret(passphrase_env, passphrase_file,
                                              f"Passphrase for {email}'s key", confirm=True),
                         name=name, email=email, role=role, account_id=account_id)

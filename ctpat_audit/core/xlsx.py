@@ -4,7 +4,8 @@ Safe cells: text from users never becomes a formula. openpyxl treats a string th
 with ``=`` as a formula; Excel and LibreOffice also evaluate text starting with ``+ - @`` (and
 tab/CR tricks) when a CSV or typed cell is re-entered. Every string is written as an explicit
 string cell (``data_type = 's'``), so the stored XML holds an inline/shared string, never an
-``<f>`` element, and the value reads exactly as it was entered.
+``<f>`` element, and the value reads exactly as it was entered (but for the characters an
+.xlsx file cannot hold, shown as U+FFFD: one such character never stops a workbook).
 """
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ctpat_audit.core.text import visible
+
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=13)
-# characters Excel will not store in a cell (XML 1.0 forbids them)
-_ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)], "\ufffd")
 
 #: What openpyxl stores in a cell (numbers, text, dates and times, rich text, formulas).
 CellValue: TypeAlias = (bool | int | float | Decimal | str | bytes | dt.date | dt.time
@@ -36,8 +37,12 @@ _STORABLE = (bool, int, float, Decimal, str, bytes, dt.date, dt.time, dt.timedel
              ArrayFormula, DataTableFormula)
 
 
+
 def cell_value(value: object) -> CellValue:
-    """A value openpyxl can store: NA -> None, numpy scalars -> Python, dates as dates.
+    """A value openpyxl can store: NA -> None, numpy scalars -> Python, dates as dates, and
+    in text every character XML cannot hold or Unicode reserves as a noncharacter replaced
+    by U+FFFD (:func:`ctpat_audit.core.text.visible`). Bidi controls stay: a cell is text of
+    its own, so they cannot reorder anything outside it.
 
     Anything else openpyxl cannot store either: ValueError, as openpyxl would raise.
     """
@@ -53,7 +58,7 @@ def cell_value(value: object) -> CellValue:
             return item
         value = item
     elif isinstance(value, str):
-        return value.translate(_ILLEGAL)
+        return visible(value)
     elif isinstance(value, _STORABLE):
         return value
     raise ValueError(f"Cannot convert {value!r} to Excel")

@@ -5,6 +5,12 @@ list of located :class:`~ctpat_audit.core.errors.Problem`. It never stops at the
 Work is column-wise (pandas/numpy), so five million shipments are checked in seconds. When one
 kind of problem repeats down a column, the first ``LISTED_PER_KIND`` rows are listed and one
 more line says how many more rows share it.
+
+What is refused besides wrong types: ids that are not plain path components (look-alikes,
+invisible characters, paths: :mod:`ctpat_audit.core.identifiers`), ids and criterion ids a
+workbook stores as numbers, integers outside their column's declared range, control
+characters and Unicode noncharacters in text (:mod:`ctpat_audit.core.text`). A value with a
+problem becomes NA in the typed frame; nothing is ever repaired into an acceptable shape.
 """
 from __future__ import annotations
 
@@ -13,9 +19,19 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import Problem
+from ctpat_audit.core.identifiers import (
+    EMAIL_EXPECTED,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    SAFE_ID_PATTERN,
+    id_refusal,
+)
+from ctpat_audit.core.text import NONCHARACTER_PATTERN
 from ctpat_audit.intake.sources import RawTable
 from ctpat_audit.workspace.tables import Column, Table
 
@@ -24,7 +40,8 @@ _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_EMPTY_DTYPES = {"bool": "boolean", "date": "datetime64[s]", "int": "Int64"}
 
 
 def _norm(s: str) -> str:
@@ -72,14 +89,25 @@ class _Collector:
                                      None if value is None else str(value), code, expected))
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        return series.astype("string").fillna("").str.strip()
-    return series.astype("string").fillna("")
+def _as_text(series: pd.Series, kind: str) -> pd.Series:
+    """Cell text, surrounding blanks removed; an id is taken exactly as written (an id with
+    a space or a no-break space around it is refused, never quietly changed)."""
+    text = series.astype("string").fillna("")
+    if kind != "id" and (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        text = text.str.strip()
+    return text
 
 
-def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.Series:
-    """Typed values of one column; problems reported through ``c``."""
+def _flags(values: pd.Series) -> np.ndarray:
+    """A boolean Series (possibly nullable) as a plain numpy mask, NA counted as False."""
+    return values.fillna(False).to_numpy(dtype=bool)
+
+
+def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
+             numeric: np.ndarray | None = None) -> pd.Series:
+    """Typed values of one column; problems reported through ``c``. ``numeric`` marks the
+    workbook cells stored as numbers. A value with a problem becomes NA, so it raises no
+    second problem further on (a duplicate key, an unknown partner)."""
     kind = col.kind
     if typed and kind in ("id", "text", "choice", "criterion_id") and \
             (pd.api.types.is_integer_dtype(series) or pd.api.types.is_float_dtype(series)):
@@ -96,20 +124,33 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
     if typed and kind == "bool" and pd.api.types.is_bool_dtype(series):
         return series.astype("boolean")
     if typed and kind == "int" and pd.api.types.is_integer_dtype(series):
-        return series.astype("Int64")
+        missing = series.isna().to_numpy()
+        if col.required:
+            c.rows(missing, col.name, None, "missing_value", col.expected())
+        lowest, highest = col.bounds()
+        outside = ~missing & ~_flags(series.ge(lowest) & series.le(highest))
+        c.rows(outside, col.name, series, "out_of_range", col.expected())
+        return series.where(~outside).astype("Int64")
 
-    text = _as_text(series)
+    text = _as_text(series, kind)
     blank = (text == "").to_numpy()
     if col.required:
         c.rows(blank, col.name, None, "missing_value", col.expected())
     present = ~blank
-    if kind in ("text", "id"):
-        too_long = present & (text.str.len().fillna(0).to_numpy() > col.max_length)
-        c.rows(too_long, col.name, text, "too_long", f"at most {col.max_length} characters")
-        bad_chars = present & text.str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", regex=True
-                                                ).fillna(False).to_numpy()
-        c.rows(bad_chars, col.name, text, "control_characters", "text without control characters")
-        return text.mask(text == "", pd.NA)
+    refused = np.zeros(len(text), dtype=bool)
+    if numeric is not None and kind in ("id", "criterion_id"):
+        refused = present & numeric
+        lost = ("leading zeros (0278532 becomes 278532)" if kind == "id"
+                else "trailing zeros (9.10 becomes 9.1)")
+        c.rows(refused, col.name, text, "wrong_type",
+               f"the {col.name} stored as text: this cell is a number, and numbers drop "
+               f"{lost}; format the column as Text in Excel and type the values again")
+    if kind == "id":
+        refused |= _check_ids(col, text, present & ~refused, c)
+        return text.mask((text == "") | refused, pd.NA)
+    if kind == "text":
+        refused |= _check_characters(col, text, present, c)
+        return text.mask((text == "") | refused, pd.NA)
     if kind == "choice":
         aliases = _aliases(col)
         normed = text.map(lambda s: aliases.get(_norm(s)) if s else None)
@@ -117,11 +158,11 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
         c.rows(unknown, col.name, text, "unknown_value", col.expected())
         return normed.astype("string")
     if kind == "criterion_id":
-        ok = text.str.match(_CRITERION).fillna(False).to_numpy()
-        c.rows(present & ~ok, col.name, text, "bad_criterion_id", col.expected())
-        return text.mask(text == "", pd.NA)
+        ok = _flags(text.str.match(_CRITERION))
+        c.rows(present & ~ok & ~refused, col.name, text, "bad_criterion_id", col.expected())
+        return text.mask((text == "") | refused | ~ok, pd.NA)
     if kind == "date":
-        shaped = text.str.match(_ISO_DATE).fillna(False).to_numpy()
+        shaped = _flags(text.str.match(_ISO_DATE))
         parsed = pd.to_datetime(text.where(present & shaped, None), format="ISO8601",
                                 errors="coerce").dt.normalize()
         bad = present & parsed.isna().to_numpy()
@@ -136,11 +177,48 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector) -> pd.S
         out[is_false] = False
         return out
     if kind == "int":
-        num = pd.to_numeric(text.where(present, None), errors="coerce")
-        bad = present & (num.isna().to_numpy() | (num.fillna(0) % 1 != 0).to_numpy())
-        c.rows(bad, col.name, text, "wrong_type", col.expected())
-        return num.where(~bad).astype("Int64")
+        return _integers(col, text, present, c)
     raise AssertionError(kind)
+
+
+def _check_characters(col: Column, text: pd.Series, present: np.ndarray,
+                      c: _Collector) -> np.ndarray:
+    """Length, control characters and Unicode noncharacters of a text column; the rows
+    refused."""
+    too_long = present & (text.str.len().fillna(0).to_numpy() > col.max_length)
+    c.rows(too_long, col.name, text, "too_long", f"at most {col.max_length} characters")
+    controls = present & _flags(text.str.contains(_CONTROL, regex=True))
+    c.rows(controls, col.name, text, "control_characters", "text without control characters")
+    nonchars = present & ~controls & _flags(text.str.contains(NONCHARACTER_PATTERN, regex=True))
+    c.rows(nonchars, col.name, text, "noncharacter",
+           "text without Unicode noncharacters (U+FFFE, U+FFFF, U+FDD0-U+FDEF and the like: "
+           "they are not text and no workbook can hold them)")
+    return too_long | controls | nonchars
+
+
+def _check_ids(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> np.ndarray:
+    """Ids that are not plain path components (:mod:`ctpat_audit.core.identifiers`),
+    grouped by reason; the rows refused."""
+    bad = present & ~_flags(text.str.fullmatch(SAFE_ID_PATTERN))
+    if not bad.any():
+        return bad
+    reasons = pd.Series(None, index=text.index, dtype=object)
+    reasons[bad] = [id_refusal(v) for v in text[bad]]
+    for reason in dict.fromkeys(reasons[bad]):
+        c.rows(bad & (reasons == reason).to_numpy(), col.name, text, "bad_id", str(reason))
+    return bad
+
+
+def _integers(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> pd.Series:
+    """Whole numbers written as text (``2025``, ``+2025``, ``2025.0``) within the column's
+    declared range; anything else (``inf``, ``NaN``, ``1e3``, ``20.5``) is a wrong type."""
+    shaped = present & _flags(text.str.fullmatch(r"[+-]?[0-9]+(?:\.0*)?"))
+    c.rows(present & ~shaped, col.name, text, "wrong_type", col.expected())
+    low, high = col.bounds()
+    num = pd.to_numeric(text.where(shaped, None), errors="coerce").astype("float64")
+    inside = shaped & (num >= low).to_numpy() & (num <= high).to_numpy()
+    c.rows(shaped & ~inside, col.name, text, "out_of_range", col.expected())
+    return num.where(inside).astype("Int64")
 
 
 def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
@@ -155,8 +233,8 @@ def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
         c.rows(m, "country", s, "bad_country", "an ISO 3166-1 alpha-2 code such as US, MX")
     elif name == "email_format":
         s = frame["email"].fillna("")
-        m = ((s != "") & ~s.str.match(_EMAIL).fillna(False)).to_numpy()
-        c.rows(m, "email", s, "bad_email", "an e-mail address like name@example.com")
+        ok = s.str.fullmatch(EMAIL_PATTERN).fillna(False) & (s.str.len() <= EMAIL_MAX_LENGTH)
+        c.rows(((s != "") & ~ok).to_numpy(), "email", s, "bad_email", EMAIL_EXPECTED)
     elif name == "port_code_format":
         s = frame["port_code"].fillna("")
         m = ((s != "") & ~s.str.fullmatch(r"[0-9]{4}").fillna(False)).to_numpy()
@@ -195,10 +273,12 @@ def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem
     frame = pd.DataFrame(index=raw.frame.index)
     for col in table.columns:
         if col.name in present:
-            frame[col.name] = _convert(col, raw.frame.iloc[:, present[col.name]], raw.typed, c)
-        else:
-            frame[col.name] = pd.Series(pd.NA, index=raw.frame.index,
-                                        dtype="boolean" if col.kind == "bool" else "string")
+            pos = present[col.name]
+            numeric = raw.numeric[:, pos] if raw.numeric is not None else None
+            frame[col.name] = _convert(col, raw.frame.iloc[:, pos], raw.typed, c, numeric)
+        else:  # an optional column the file leaves out: empty, in the column's own type
+            frame[col.name] = pd.Series(pd.NA, index=raw.frame.index, dtype=_EMPTY_DTYPES.get(
+                col.kind, "string"))
     if not missing:
         keys = list(table.key)
         dup = frame.duplicated(keys, keep="first").to_numpy() & frame[keys].notna().all(axis=1).to_numpy()
@@ -220,3 +300,77 @@ def check_partner_refs(table: Table, frame: pd.DataFrame, raw: RawTable,
     c.rows(m, "account_id", acc, "unknown_partner",
            "the account_id of a partner in partners (or already in the workspace)")
     return c.problems
+
+
+def check_keys_in_workspace(table: Table, parts: list[tuple[RawTable, pd.DataFrame]],
+                            existing: Iterable[pd.DataFrame]) -> list[Problem]:
+    """Rows whose key is already another partner's in the workspace, for a table whose key
+    does not hold the account (a shipment's ``entry_id`` is unique in the whole workspace).
+
+    ``existing``: the workspace's rows (``account_id`` and the key columns), in batches. The
+    rows of accounts the source covers are about to be replaced, so only the other accounts'
+    rows count. Each problem names both partners. Keys are compared by Arrow's hash-based
+    ``is_in``, so millions of rows on each side take seconds.
+    """
+    keys = list(table.key)
+    new = pd.concat([f[["account_id", *keys]] for _, f in parts], ignore_index=True)
+    covered = _arrow(new["account_id"].dropna())
+    wanted = _arrow(_key_text(new, keys).dropna())
+    owner: dict[str, str] = {}
+    for batch in existing:
+        other = batch[~_is_in(batch["account_id"], covered)]
+        hit = other[_is_in(_key_text(other, keys), wanted)]
+        for key, account in zip(_key_text(hit, keys), hit["account_id"]):
+            owner.setdefault(key, account)
+    if not owner:
+        return []
+    taken = pa.array(list(owner), pa.large_string())
+    name = " + ".join(keys)
+    out: list[Problem] = []
+    for raw, frame in parts:
+        text = _key_text(frame, keys)
+        rows = np.flatnonzero(_is_in(text, taken))
+        for i in rows[:LISTED_PER_KIND]:
+            key = text.iloc[i]
+            shown = key.replace(_KEY_SEPARATOR, " / ")
+            out.append(Problem(raw.file, raw.sheet, raw.row_number(int(i)), name, shown,
+                               "duplicate_key",
+                               f"each {name} once in the workspace: {shown} is already "
+                               f"partner {owner[key]}'s, and this row is partner "
+                               f"{frame['account_id'].iloc[i]}'s"))
+        if rows.size > LISTED_PER_KIND:
+            out.append(Problem(raw.file, raw.sheet, None, name, None, "duplicate_key",
+                               f"{rows.size - LISTED_PER_KIND} more rows whose {name} is "
+                               "another partner's in the workspace"))
+    return out
+
+
+_KEY_SEPARATOR = "\x1f"  # a control character: never part of an accepted value
+
+
+def _key_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """A row's key as one string (the columns joined by a control character)."""
+    text = frame[keys[0]].astype("string")
+    for k in keys[1:]:
+        text = text + _KEY_SEPARATOR + frame[k].astype("string")
+    return text
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("string")).cast(pa.large_string())
+
+
+def _is_in(values: pd.Series, value_set: pa.Array) -> np.ndarray:
+    found = pc.is_in(_arrow(values), value_set=value_set)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def stored_ints(column: Column, values: pd.Series) -> pd.Series:
+    """An int column's values in its storage type (:meth:`Column.storage_dtype`), for
+    derived files; a value outside the declared range is a ValueError, never a wrapped
+    number."""
+    low, high = column.bounds()
+    outside = _flags(values.notna() & ~(values.ge(low) & values.le(high)))
+    if outside.any():
+        raise ValueError(f"{column.name}: {values[outside].iloc[0]} is outside {low}-{high}")
+    return values.astype(np.dtype(column.storage_dtype()))

@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 from ctpat_audit.core.clock import utc_now
 from ctpat_audit.core.errors import IntakeError, Problem
 from ctpat_audit.core.files import replacing
+from ctpat_audit.core.text import escape_invisible
 from ctpat_audit.intake import sources
-from ctpat_audit.intake.checks import check_partner_refs, check_table
-from ctpat_audit.workspace import db, reference_store
+from ctpat_audit.intake.checks import check_keys_in_workspace, check_partner_refs, check_table, stored_ints
+from ctpat_audit.workspace import bulk_files, db, reference_store
 from ctpat_audit.workspace.reference import (
     Workspace,
     as_workspace,
@@ -38,7 +39,7 @@ from ctpat_audit.workspace.reference import (
     remove_bulk_file,
 )
 from ctpat_audit.workspace.schema import SQL_TABLES
-from ctpat_audit.workspace.tables import PARTNERS, TABLES, TABLES_BY_NAME, Table
+from ctpat_audit.workspace.tables import PARTNERS, PROFILE_RESPONSES, SHIPMENTS, TABLES, TABLES_BY_NAME, Table
 
 ROW_GROUP_SIZE = 65_536
 
@@ -124,6 +125,9 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
         if spec.refers_to_partner:
             for raw, frame in checked_parts:
                 problems += check_partner_refs(spec, frame, raw, known)
+    if "shipments" in checked and workspace is not None and workspace.db_path.exists():
+        problems += check_keys_in_workspace(SHIPMENTS, checked["shipments"],
+                                            workspace.shipment_batches(["account_id", "entry_id"]))
     return CheckedSource(frames, problems, files)
 
 
@@ -166,7 +170,7 @@ def _sql_rows(frame: pd.DataFrame, spec: Table) -> Iterable[tuple]:
 
 BULK_SORT = {"shipments": ["account_id", "entry_date", "entry_id"],
              "profile_responses": ["account_id", "profile_year", "criterion_id"]}
-BULK_DIR = {"shipments": "exams", "profile_responses": "profile"}
+BULK_DIR = bulk_files.FOLDERS
 #: Bulk files of an earlier release that a new file of a kind makes obsolete (the answer
 #: states release a397334 derived at import; they are now derived from the responses file).
 RETIRED = {"profile_responses": "profile_states"}
@@ -177,7 +181,8 @@ def profile_responses_bulk(responses: pd.DataFrame) -> pd.DataFrame:
     as a sorted Parquet file beside the SQLite table (one partner is read from SQLite)."""
     return pd.DataFrame({
         "account_id": responses["account_id"].astype("string"),
-        "profile_year": responses["profile_year"].astype("int16"),
+        "profile_year": stored_ints(PROFILE_RESPONSES.column("profile_year"),
+                                    responses["profile_year"]),
         "criterion_id": responses["criterion_id"].astype("string"),
         "response_text": responses["response_text"].astype("string"),
     })
@@ -195,7 +200,7 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
         new = pd.concat([old[keep], new], ignore_index=True)
     new = new.sort_values(BULK_SORT[kind], kind="stable")
     table = pa.Table.from_pandas(new, preserve_index=False)
-    name = f"{kind.replace('_', '-')}-{stamp}.parquet"
+    name = bulk_files.file_name(kind, stamp)
     with replacing(ws.path / BULK_DIR[kind] / name) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        write_statistics=True)
@@ -204,8 +209,19 @@ def _write_bulk(ws: Workspace, kind: str, new: pd.DataFrame, stamp: str) -> str:
 
 def import_source(workspace: str | Path | Workspace, source: str | Path, *,
                   progress: bool = True, clock=None) -> ImportSummary:
-    """Check ``source`` and, if clean, import it into ``workspace`` in one transaction."""
+    """Check ``source`` and, if clean, import it into ``workspace`` in one transaction.
+
+    Imports into one workspace take turns (:func:`bulk_files.import_lock`, held from the
+    check to the removal of the replaced files); files an interrupted import left are
+    removed first."""
     ws = open_workspace(as_workspace(workspace).path)
+    with bulk_files.import_lock(ws.path):
+        bulk_files.remove_leftovers(ws.path, ws.bulk_paths())
+        return _import_locked(ws, source, progress=progress, clock=clock)
+
+
+def _import_locked(ws: Workspace, source: str | Path, *, progress: bool,
+                   clock) -> ImportSummary:
     checked = check_source(source, ws, progress=progress)
     if checked.problems:
         raise IntakeError(checked.problems)
@@ -267,8 +283,9 @@ def import_source(workspace: str | Path | Workspace, source: str | Path, *,
 
 def format_problems(problems: list[Problem], limit: int = 200) -> str:
     """A plain fixed-width table of problems, as the CLI prints them."""
-    rows = [(p.file + (f" [{p.sheet}]" if p.sheet else ""), "" if p.row is None else str(p.row),
-             p.column or "", (p.value or "")[:30], p.code, p.expected) for p in problems[:limit]]
+    rows = [(escape_invisible(p.file + (f" [{p.sheet}]" if p.sheet else "")),
+             "" if p.row is None else str(p.row), p.column or "",
+             escape_invisible(p.value or "")[:30], p.code, p.expected) for p in problems[:limit]]
     head = ("file", "row", "column", "value", "problem", "expected")
     widths = [min(40, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h)
               for i, h in enumerate(head[:-1])]

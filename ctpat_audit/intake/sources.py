@@ -3,7 +3,8 @@
 Every reader returns :class:`RawTable` objects: the table's cells as they were in the file
 (text where the file holds text; Parquet keeps its own types), with enough location information
 to point a user at the exact file, sheet and row of a problem. Values are never guessed at
-here: ids stay text, so leading zeros survive.
+here: ids stay text, so leading zeros survive, and a workbook cell stored as a number is
+marked as such (``RawTable.numeric``) for the checks to refuse where the column holds ids.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ctpat_audit.core.errors import Problem
@@ -28,6 +30,9 @@ class RawTable:
     frame: pd.DataFrame  # one row per data row, columns as in the file's header
     first_row: int  # the user-visible row number of frame row 0 (CSV/xlsx: header row + 1)
     typed: bool = False  # True when the format carries types (Parquet)
+    #: .xlsx: True where a cell was stored as a number (rows x file columns), so an id typed
+    #: as a number (``0278532`` kept as 278532) is refused rather than read as text
+    numeric: np.ndarray | None = None
 
     def row_number(self, index: int) -> int:
         return self.first_row + index
@@ -79,15 +84,60 @@ def read_csv(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]:
     if not text.strip():
         return [], empty
     try:
+        # header=None: the header is read as a row, so a file whose every row has one field
+        # more than its header is refused (pandas would take the first column as the index
+        # and shift every value one column left) and duplicate names are not renamed
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            na_filter=False, skipinitialspace=False)
+                            na_filter=False, skipinitialspace=False, header=None)
     except pd.errors.EmptyDataError:
         return [], empty
     except pd.errors.ParserError as exc:
-        return [], [Problem(display, None, None, None, str(exc)[:200], "unreadable_csv",
-                            "a well-formed CSV file (same number of fields on every line)")]
-    frame.columns = [str(c).strip() for c in frame.columns]
+        return [], csv_line_problems(text, display) or [
+            Problem(display, None, None, None, str(exc)[:200], "unreadable_csv",
+                    "a well-formed CSV file (same number of fields on every line)")]
+    header = [str(c).strip() for c in frame.iloc[0]]
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = header
     return [RawTable(table_name(path.stem), display, None, frame, first_row=2)], []
+
+
+def csv_line_problems(text: str, display: str, limit: int = 20) -> list[Problem]:
+    """Where a CSV file cannot be split into records, by line (the line a record starts on:
+    a quoted value may span lines): records with more fields than the header (the first
+    ``limit`` listed, then a count), else the first record whose quoting the csv module
+    refuses (an unclosed double quote runs to the end of the file)."""
+    import csv
+
+    width: int | None = None
+    found: list[tuple[int, int]] = []
+    start = 1
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for record in reader:
+        if record:
+            if width is None:
+                width = len(record)
+            elif len(record) > width:
+                found.append((start, len(record)))
+        start = reader.line_num + 1
+    expected = (f"{width} fields, as many as the header line has (a value that holds a "
+                "comma must be in double quotes)")
+    out = [Problem(display, None, line, None, f"{n} fields", "unreadable_csv", expected)
+           for line, n in found[:limit]]
+    if len(found) > limit:
+        out.append(Problem(display, None, None, None, None, "unreadable_csv",
+                           f"{len(found) - limit} more lines with too many fields ({expected})"))
+    if out:
+        return out
+    start = 1
+    strict = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for _ in strict:
+            start = strict.line_num + 1
+    except csv.Error as exc:
+        return [Problem(display, None, start, None, str(exc)[:200], "unreadable_csv",
+                        "a value in double quotes closed by a double quote (a double quote "
+                        "inside a quoted value is written twice)")]
+    return []
 
 
 def _cell_text(value: object) -> str:
@@ -102,6 +152,10 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 #: Limits checked on the zip directory before openpyxl opens a workbook (zip bombs): total
@@ -170,6 +224,7 @@ def _read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]
             header: list[str] | None = None
             header_row = 0
             body: list[list[str]] = []
+            numbers: list[list[bool]] = []
             for i, row in enumerate(rows, start=1):
                 cells = [_cell_text(c) for c in row]
                 if header is None:
@@ -177,6 +232,7 @@ def _read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]
                         header, header_row = [c.strip() for c in cells], i
                     continue
                 body.append(cells)
+                numbers.append([_is_number(c) for c in row])
             if header is None:
                 problems.append(Problem(display, ws.title, None, None, None, "empty_file",
                                         "a header row naming the columns, then the records"))
@@ -188,8 +244,10 @@ def _read_xlsx(path: Path, display: str) -> tuple[list[RawTable], list[Problem]]
             while body and not any(c.strip() for c in body[-1]):
                 body.pop()
             frame = pd.DataFrame(body, columns=header, dtype=str)
+            numeric = np.array([(r + [False] * width)[:width] for r in numbers[:len(body)]],
+                               dtype=bool).reshape(len(body), width)
             tables.append(RawTable(table_name(ws.title), display, ws.title, frame,
-                                   first_row=header_row + 1))
+                                   first_row=header_row + 1, numeric=numeric))
     finally:
         wb.close()
     return tables, problems

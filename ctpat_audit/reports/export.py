@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import ReportError
+from ctpat_audit.core.text import isolate
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ __all__ = ["FORMATS", "TEMPLATE_DIR", "close_artifact_state", "export_html", "ne
 TEMPLATE_DIR = package_data.templates_dir()
 HTML_TEMPLATE = "ctpat_report"
 FORMATS = ("ipynb", "html", "pdf", "xlsx")
+#: the partner's name in the PDF's running header is cut to this length (with an ellipsis)
+HEADER_NAME_CHARS = 80
 
 
 def network_urls(html_text: str) -> list[str]:
@@ -136,8 +139,11 @@ def render_artifacts(ws_path: str | Path, session_id: str, notebook: Path, folde
         engine = state.get("pdf_engine")
         if engine is None:
             engine = state["pdf_engine"] = PdfEngine()
+        name = str(header["partner"])  # cut, so the account id always fits on the line
+        if len(name) > HEADER_NAME_CHARS:
+            name = name[:HEADER_NAME_CHARS - 1] + "\u2026"
         engine.pdf(html_path, folder / "report.pdf", paper=paper,
-                   header=f"{header['partner']} ({header['account_id']})",
+                   header=f"{isolate(name)} ({header['account_id']})",
                    footer=f"{header['kind']} {header['session_id']}, {header['report_date']}"
                           + (" - DEMONSTRATION" if header["demonstration"] else ""))
     if "xlsx" in formats and ctx is not None:

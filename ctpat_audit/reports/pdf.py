@@ -9,8 +9,9 @@ many PDFs (a batch worker creates one and reuses it; each new document replaces 
 :func:`html_to_pdf` is the one-shot form.
 
 Pages: A4 or Letter, a running header (partner and session) and a footer with "page X of Y",
-both escaped (a partner's name is never markup). Page breaks follow the report's print CSS
-(no table row split, charts kept whole).
+both plain text, escaped (a partner's name is never markup) with unsafe characters shown as
+U+FFFD; the caller isolates a name that holds bidi controls (``core.text.isolate``). Page
+breaks follow the report's print CSS (no table row split, charts kept whole).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core.errors import PdfError
+from ctpat_audit.core.text import visible
 
 __all__ = ["CHROMIUM_ARGS", "PAPERS", "PdfEngine", "PdfError", "chromium_path", "html_to_pdf"]
 
@@ -109,8 +111,8 @@ class PdfEngine:
         if paper not in PAPERS:
             raise PdfError(f"paper {paper!r}: expected one of {', '.join(PAPERS)}")
         markup = Path(html_path).read_text(encoding="utf-8")
-        head = _band(html.escape(header), "")
-        foot = _band(html.escape(footer), 'page <span class="pageNumber"></span> of '
+        head = _band(html.escape(visible(header)), "")
+        foot = _band(html.escape(visible(footer)), 'page <span class="pageNumber"></span> of '
                      '<span class="totalPages"></span>')
         for attempt in (1, 2):  # a crashed page is replaced once
             page = self._page()

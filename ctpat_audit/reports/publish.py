@@ -10,7 +10,6 @@ publishing removes it. Account and session ids become folder names only after
 """
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,19 +19,21 @@ from pathlib import Path
 
 from ctpat_audit.core.errors import ReportError
 from ctpat_audit.core.files import replace_folder
+from ctpat_audit.core.identifiers import SAFE_ID_EXPECTED, id_refusal, is_safe_id
 from ctpat_audit.reports.failure import clear_failed, keep_failed
 
-__all__ = ["SAFE_ID", "Scratch", "check_safe_id", "publish_report", "report_folder",
+__all__ = ["Scratch", "check_safe_id", "publish_report", "report_folder",
            "scratch_report"]
 
-#: A plain path component: a letter or digit, then letters, digits, ``_`` or ``-`` (64 at most).
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
 def check_safe_id(what: str, value: object, session_id: object) -> str:
-    """``value`` if it is a safe folder name (:data:`SAFE_ID`), else :class:`ReportError`."""
-    if not isinstance(value, str) or not SAFE_ID.fullmatch(value):
-        raise ReportError(str(session_id), f"{what} {value!r} is not a safe folder name")
+    """``value`` if it is a safe folder name
+    (:data:`ctpat_audit.core.identifiers.SAFE_ID_PATTERN`), else :class:`ReportError` saying
+    why."""
+    if not is_safe_id(value):
+        reason = id_refusal(value) if isinstance(value, str) else SAFE_ID_EXPECTED
+        raise ReportError(str(session_id), f"{what} {value!r} is not a safe folder name: "
+                          f"expected {reason}")
+    assert isinstance(value, str)
     return value
 
 

@@ -4,8 +4,9 @@
 :func:`load_context` and calls the ``show_*`` functions, each of which displays HTML (with a
 plain-text alternative) so the executed notebook, the HTML export and the PDF all carry the same
 content. Every value that comes from a partner, a specialist or a file (names, notes, evidence
-file names) goes through :func:`esc` (``html.escape``) or :func:`table`, which escapes every cell:
-nothing supplied by a user can become markup or script.
+file names) goes through :func:`esc` (``html.escape``, unsafe characters shown as U+FFFD, text
+with bidi controls isolated in ``<bdi>``) or :func:`table`, which does that to every cell:
+nothing supplied by a user can become markup or script, or reorder the text around it.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from ctpat_audit.core.text import balanced, has_bidi_controls, visible
 from ctpat_audit.core.vocabulary import ANSWER_STATUS_LABELS, NOT_ANSWERED
 from ctpat_audit.reports.summary import SUMMARY_MIME
 from ctpat_audit.sessions.findings import DEFAULT_DUE_DAYS, OUTCOME_NOTE, SessionFindings, session_findings
@@ -31,6 +33,7 @@ __all__ = [
     "SUMMARY_MIME",
     "ReportContext",
     "esc",
+    "esc_attr",
     "load_context",
     "publish_summary",
     "report_header",
@@ -60,16 +63,21 @@ _WRAP_EVERY = 20
 
 
 def esc(value: object) -> str:
-    """HTML-escaped text of a value ('' for None/NA).
+    """HTML-escaped text of a value ('' for None/NA), for element content.
 
-    A run of 40 or more characters without a space (a hash, a path, pasted or hostile text)
-    gets a ``<wbr>`` break opportunity every 20 characters: otherwise the browser cannot wrap
-    it, its column takes its full width and the last columns of the table fall off the
-    printed page. ``<wbr>`` is markup, not text: copied or extracted text is unchanged.
+    Characters no document should hold (XML-illegal characters, Unicode noncharacters) are
+    shown as U+FFFD (:func:`ctpat_audit.core.text.visible`). Text that holds a bidi control
+    (an unterminated U+202E in a partner's name) is balanced and wrapped in ``<bdi>``, so it
+    cannot reverse what follows it (the account number after the name). A run of 40 or more
+    characters without a space (a hash, a path, pasted or hostile text) gets a ``<wbr>``
+    break opportunity every 20 characters: otherwise the browser cannot wrap it, its column
+    takes its full width and the last columns of the table fall off the printed page.
+    ``<bdi>`` and ``<wbr>`` are markup, not text: copied or extracted text is unchanged.
+    For attribute values use :func:`esc_attr`.
     """
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    text = str(value)
+    text = visible(str(value))
     out, pos = [], 0
     for m in _LONG_RUN.finditer(text):
         run = m.group()
@@ -78,7 +86,16 @@ def esc(value: object) -> str:
                                 for i in range(0, len(run), _WRAP_EVERY)))
         pos = m.end()
     out.append(html.escape(text[pos:], quote=True))
-    return "".join(out)
+    joined = "".join(out)
+    return f"<bdi>{balanced(joined)}</bdi>" if has_bidi_controls(text) else joined
+
+
+def esc_attr(value: object) -> str:
+    """An attribute value: escaped (quotes too), unsafe characters shown as U+FFFD, no
+    markup."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(visible(str(value)), quote=True)
 
 
 def table(frame: pd.DataFrame, *, cls: str = "tbl", row_class: Callable[[Any], str] | None = None,
@@ -89,10 +106,10 @@ def table(frame: pd.DataFrame, *, cls: str = "tbl", row_class: Callable[[Any], s
     for row in frame.itertuples(index=False):
         rc = row_class(row) if row_class else ""
         cells = "".join(f"<td>{esc(_fmt(v))}</td>" for v in row)
-        body.append(f'<tr class="{esc(rc)}">{cells}</tr>' if rc else f"<tr>{cells}</tr>")
+        body.append(f'<tr class="{esc_attr(rc)}">{cells}</tr>' if rc else f"<tr>{cells}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{max(1, len(frame.columns))}">none</td></tr>')
-    return (f'<table class="{esc(cls)}"><thead><tr>{heads}</tr></thead>'
+    return (f'<table class="{esc_attr(cls)}"><thead><tr>{heads}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
@@ -193,7 +210,8 @@ def report_header(ctx: ReportContext) -> dict[str, Any]:
     """What the HTML head, the PDF's running header and footer show (plain text)."""
     s = ctx.session
     kind = "Self-assessment" if s["kind"] == "self_assessment" else "Validation"
-    return {"partner": str(ctx.partner.legal_name), "account_id": str(ctx.partner.account_id),
+    return {"partner": balanced(visible(str(ctx.partner.legal_name))),
+            "account_id": str(ctx.partner.account_id),
             "session_id": str(s["session_id"]), "kind": kind,
             "report_date": ctx.as_of.isoformat(), "demonstration": ctx.demonstration,
             "title": f"CTPAT {kind} report {s['session_id']}"}
@@ -252,7 +270,7 @@ def show_partner(ctx: ReportContext) -> None:
     reasons = "".join(f"<li>{esc(r)}</li>" for r in o.reasons)
     fac = p.facilities[["facility_id", "name", "kind", "country", "state_province", "city"]]
     _show(f'{_heading("partner")}<table class="facts">{rows}</table>'
-          f'<div class="outcome outcome-{esc(o.code)}"><h3>Overall outcome: {esc(o.label)}</h3>'
+          f'<div class="outcome outcome-{esc_attr(o.code)}"><h3>Overall outcome: {esc(o.label)}</h3>'
           f'<ul>{reasons}</ul><p class="note">{esc(OUTCOME_NOTE)}</p></div>'
           f"<h3>Facilities</h3>{table(fac)}",
           f"Outcome: {o.label}; " + "; ".join(o.reasons))
@@ -299,7 +317,7 @@ def show_exams(ctx: ReportContext) -> None:
     figs = [charts.exam_rate_by_port(comparison, "Exam rate by port and mode"),
             charts.exam_types(m.by_exam_type, "Exams by type"),
             charts.monthly_trend(m.by_month, "Exam rate by month")]
-    imgs = "".join(f'<figure class="chart"><img alt="{esc(f.axes[0].get_title() or "chart")}" '
+    imgs = "".join(f'<figure class="chart"><img alt="{esc_attr(f.axes[0].get_title() or "chart")}" '
                    f'src="data:image/png;base64,{_png(f)}"></figure>' for f in figs)
     esc_rows = comparison[comparison["escalate"]]
     flag = (f"<p><b>Ports above the baseline</b> ({esc(comparison.attrs.get('test', ''))}):"

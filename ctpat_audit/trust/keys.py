@@ -36,11 +36,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import InputError, KeyStoreError
 from ctpat_audit.core.files import write_atomic
+from ctpat_audit.core.identifiers import EMAIL_EXPECTED, check_email, file_stem, is_email
 from ctpat_audit.workspace.reference import as_workspace
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
-           "init_ca", "load_ca", "issue_signer", "issue_certificate", "revoke", "list_certs",
-           "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca"]
+           "init_ca", "load_ca", "issue_signer", "key_file_name", "issue_certificate", "revoke",
+           "list_certs", "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca"]
 
 ROLES = ("specialist", "supervisor", "company_officer")
 #: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
@@ -189,8 +190,8 @@ def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthor
 def _check_identity(name: str, email: str, role: str, account_id: str | None) -> SignerIdentity:
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise InputError("name", name, "the signer's printed name (1-64 characters)")
-    if not isinstance(email, str) or email.count("@") != 1 or len(email) > 128 or " " in email:
-        raise InputError("email", email, "an e-mail address like ana@example.com")
+    if not is_email(email) or len(email) > 128:
+        raise InputError("email", email, EMAIL_EXPECTED + " (at most 128 characters)")
     if role not in ROLES:
         raise InputError("role", role, "one of " + ", ".join(ROLES))
     if role == "company_officer" and not account_id:
@@ -247,6 +248,13 @@ def _der_len(n: int) -> bytes:
         return bytes([n])
     body = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes([0x80 | len(body)]) + body
+
+
+def key_file_name(email: str, suffix: str = ".p12") -> Path:
+    """The default file for a signer's key (``.p12``) or certificate (``.pem``): named after
+    the e-mail address, in the current folder whatever the address holds. An address that
+    is not one (``../../x@y.example``) is an InputError."""
+    return Path(file_stem(check_email("email", email)) + suffix)
 
 
 def issue_signer(ca: CertificateAuthority, out: str | Path, passphrase: str | bytes, *,

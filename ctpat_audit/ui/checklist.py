@@ -26,6 +26,7 @@ import traitlets
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import CtpatError, NotFoundError
+from ctpat_audit.core.text import html_text
 from ctpat_audit.sessions.session import (
     Session,
     find_open_session,
@@ -248,7 +249,7 @@ class CriterionCard(widgets.VBox):
                                                                      facility_id, on_saved)
         self.pending: dict[str, Any] = {}
         a = answer or {}
-        esc = html.escape
+        esc = html_text
         flag = f"<div style='color:#8a4b00'>&#9873; Exam history: {esc(info.flag)}</div>" \
             if info.flag else ""
         self.text = widgets.HTML(
@@ -477,7 +478,7 @@ class ChecklistWidget(widgets.VBox):
 
     def refresh_header(self) -> None:
         p = self.session.progress()
-        c, esc = self.context, html.escape
+        c, esc = self.context, html_text
         demo = (f"<div style='background:#fff3cd;padding:2px'><b>{esc(c.catalogue_label)}</b>"
                 "</div>") if c.is_demonstration else f"<div>{esc(c.catalogue_label)}</div>"
         must = ", ".join(p.must_not_met) or "none"

@@ -28,6 +28,7 @@ import datetime as dt
 import glob
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ from ctpat_audit.workspace.tables import SHIPMENTS, Table
 
 if TYPE_CHECKING:  # pandas is imported where frames are built, so session writers start fast
     import pandas as pd
+from ctpat_audit.workspace import bulk_files
 
 DB_NAME = "ctpat.sqlite"
 CATALOGUES_DIR = "catalogues"  # imported criteria catalogues, <version>.json
@@ -70,9 +72,11 @@ def init_workspace(path: str | Path) -> Workspace:
 
 
 def open_workspace(path: str | Path) -> Workspace:
-    """An existing workspace, its schema checked (and an older one migrated)."""
+    """An existing workspace, its schema checked (and an older one migrated); Parquet files an
+    interrupted import left are removed (:func:`ctpat_audit.workspace.bulk_files.tidy`)."""
     ws = Workspace(Path(path))
     ws.connect().close()
+    bulk_files.tidy(ws.path, ws.bulk_paths)
     return ws
 
 
@@ -202,13 +206,18 @@ class Workspace:
     def partners(self) -> pd.DataFrame:
         return self.table("partners")
 
-    def bulk_path(self, kind: str) -> Path | None:
+    def bulk_path(self, kind: str, meta: dict[str, str] | None = None) -> Path | None:
         """The current Parquet file of a bulk table ("shipments", "profile_responses")."""
-        name = self.meta().get(f"{kind}_file")
+        name = (self.meta() if meta is None else meta).get(f"{kind}_file")
         if not name:
             return None
         # older workspaces recorded shipment files relative to exams/
         return self.path / name if "/" in name else self.path / "exams" / name
+
+    def bulk_paths(self) -> list[Path | None]:
+        """The current file of every bulk table (None where there is none); one read."""
+        meta = self.meta()
+        return [self.bulk_path(kind, meta) for kind in bulk_files.FOLDERS]
 
     def shipments_path(self) -> Path | None:
         return self.bulk_path("shipments")
@@ -229,6 +238,19 @@ class Workspace:
             if c.name in frame and c.kind in ("text", "id", "choice"):
                 frame[c.name] = frame[c.name].astype("string")
         return frame
+
+    def shipment_batches(self, columns: list[str],
+                         batch_rows: int = 1 << 20) -> Iterator[pd.DataFrame]:
+        """Some columns of every shipment, in batches of at most ``batch_rows`` rows (memory
+        stays bounded however long the history is); nothing when there is no history."""
+        import pyarrow.parquet as pq
+
+        path = self.shipments_path()
+        if path is None or not path.is_file():
+            return
+        with pq.ParquetFile(path) as f:
+            for batch in f.iter_batches(batch_size=batch_rows, columns=columns):
+                yield batch.to_pandas()
 
     # -- one partner --------------------------------------------------------------------
     def partner(self, account_id: str) -> Partner:

@@ -1,9 +1,11 @@
 """Declarative schemas of the tables a source holds.
 
-What a table must contain is declared here, as data; how it is checked lives in
-:mod:`ctpat_audit.intake.checks` and how files are read in :mod:`ctpat_audit.intake.sources`.
-The data-format reference (``docs/data-formats.md``) is generated from these declarations
-(``ctpat-audit formats``), and a test keeps the two equal.
+What a table must contain is declared here, as data (every integer column with the range of
+values it accepts, every id column with the one id shape of
+:mod:`ctpat_audit.core.identifiers`); how it is checked lives in :mod:`ctpat_audit.intake.checks`
+and how files are read in :mod:`ctpat_audit.intake.sources`. The data-format reference
+(``docs/data-formats.md``) is generated from these declarations (``ctpat-audit formats``), and a
+test keeps the two equal.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ctpat_audit.core import vocabulary as v
+from ctpat_audit.core.identifiers import SAFE_ID_EXPECTED
 
 Kind = Literal["text", "id", "date", "int", "bool", "choice", "criterion_id"]
 
@@ -23,14 +26,39 @@ class Column:
     choices: tuple[str, ...] = ()
     description: str = ""
     max_length: int = 10_000
+    minimum: int | None = None  # int columns: the smallest and largest value accepted
+    maximum: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "int" and (self.minimum is None or self.maximum is None
+                                   or self.minimum > self.maximum):
+            raise ValueError(f"integer column {self.name!r} needs a range (minimum <= maximum)")
+
+    def bounds(self) -> tuple[int, int]:
+        """An int column's declared (minimum, maximum)."""
+        if self.minimum is None or self.maximum is None:
+            raise ValueError(f"column {self.name!r} declares no range")
+        return self.minimum, self.maximum
+
+    def storage_dtype(self) -> str:
+        """An int column's type in derived Parquet files: the narrowest NumPy integer type
+        that holds the declared range (intake refuses values outside it, so none wrap)."""
+        import numpy as np
+
+        low, high = self.bounds()
+        for dtype in ("int8", "int16", "int32", "int64"):
+            info = np.iinfo(dtype)
+            if info.min <= low and high <= info.max:
+                return dtype
+        raise ValueError(f"column {self.name!r} declares a range no integer type holds")
 
     def expected(self) -> str:
         """What a good value looks like, in words, for error messages and the README."""
         return {
             "text": "text",
-            "id": "an identifier (text; leading zeros are kept)",
+            "id": SAFE_ID_EXPECTED,
             "date": "a date as YYYY-MM-DD (a time of day after it is ignored)",
-            "int": "a whole number",
+            "int": f"a whole number from {self.minimum} to {self.maximum}",
             "bool": "true or false (also yes/no, 1/0)",
             "choice": "one of: " + ", ".join(self.choices),
             "criterion_id": "a criterion id like 6.1 (category.number, category 1-12)",
@@ -118,7 +146,8 @@ PROFILE_RESPONSES = Table(
     "profile_responses", "The partner's security-profile answers, per criterion and year.",
     (
         ACCOUNT,
-        Column("profile_year", "int"),
+        Column("profile_year", "int", minimum=1990, maximum=2100,
+               description="the year of the security profile the answer belongs to"),
         Column("criterion_id", "criterion_id"),
         Column("response_text", "text", required=False),
         Column("implemented", "bool", required=False,
@@ -131,7 +160,7 @@ SHIPMENTS = Table(
     "shipments", "Entries (shipments) and their exams; bulk, stored as Parquet.",
     (
         ACCOUNT,
-        Column("entry_id", "id", description="entry number, unique"),
+        Column("entry_id", "id", description="entry number, unique in the workspace"),
         Column("entry_date", "date"),
         Column("port_code", "id", description="four-digit CBP port code, e.g. 2304 (Laredo)"),
         Column("mode", "choice", choices=v.MODES),
