@@ -91,7 +91,7 @@ def test_a_real_kill_9_mid_import_leaves_nothing_after_the_next_open(ws, small_s
     place (before the commit that would make it current)."""
     before = set(bulk_listing(ws.path))
     rows = len(ws.shipments())
-    proc = subprocess.Popen([str(BIN), "import", "--quiet", str(ws.path), str(small_source)],
+    proc = subprocess.Popen([str(BIN), "import", "--quiet", "-w", str(ws.path), str(small_source)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:

@@ -83,7 +83,7 @@ def own(tmp_path):
 
 def refused(ws, source: Path, before: dict[str, str]) -> pd.DataFrame:
     """Import through the CLI: exit code 3, a located table of problems, nothing written."""
-    res = CliRunner().invoke(main, ["import", "--quiet", str(ws.path), str(source)])
+    res = CliRunner().invoke(main, ["import", "--quiet", "-w", str(ws.path), str(source)])
     assert res.exit_code == 3, res.output
     assert "nothing was imported" in res.output
     assert tree(ws.path) == before
@@ -217,7 +217,7 @@ def test_the_profile_parquet_keeps_every_year_it_is_given(tmp_path, own):
     src = tmp_path / "src"
     write_csv(src, "profile_responses", responses)
     import_source(ws, src, progress=False)
-    stored = pq.read_table(ws.bulk_path("profile_states")).to_pandas()
+    stored = pq.read_table(ws.bulk_path("profile_responses")).to_pandas()
     sql = ws.table("profile_responses")
     key = ["account_id", "criterion_id", "profile_year"]
     assert sorted(map(tuple, stored[key].astype(str).to_numpy())) == \
@@ -254,7 +254,7 @@ def test_the_cli_shows_invisible_characters_as_escapes(tmp_path, imported):
     partners.loc[0, "account_id"] = partners.loc[0, "account_id"] + "\u200b"
     src = tmp_path / "src"
     write_csv(src, "partners", partners)
-    res = CliRunner().invoke(main, ["import", "--quiet", str(ws.path), str(src)])
+    res = CliRunner().invoke(main, ["import", "--quiet", "-w", str(ws.path), str(src)])
     assert res.exit_code == 3 and "\\u200b" in res.output and "\u200b" not in res.output
 
 
@@ -368,7 +368,7 @@ def test_a_csv_line_with_an_extra_field_is_named_by_its_line(tmp_path, imported)
     problem = one(problems, "unreadable_csv")
     assert (problem["row"], problem["column"], problem["value"]) == (8, None, "9 fields")
     assert "8 fields" in problem["expected"]
-    res = CliRunner().invoke(main, ["import", "--quiet", str(ws.path), str(src)])
+    res = CliRunner().invoke(main, ["import", "--quiet", "-w", str(ws.path), str(src)])
     row = next(line for line in res.output.splitlines() if "unreadable_csv" in line)
     assert row.split()[:3] == ["partners.csv", "8", "9"]
 
@@ -429,11 +429,11 @@ def test_workspace_wide_exports_show_a_stored_bad_character_visibly(tmp_path, ow
     account = _store_bad_rows(ws)
     runner = CliRunner()
     commands = {
-        "portfolio.xlsx": ["portfolio", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
-        "review.xlsx": ["review", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
-        "partner-review.xlsx": ["review", str(ws.path), account, "--as-of", "2026-11-01",
+        "portfolio.xlsx": ["portfolio", "-w", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
+        "review.xlsx": ["review", "-w", str(ws.path), "--as-of", "2026-11-01", "--xlsx"],
+        "partner-review.xlsx": ["review", "-w", str(ws.path), account, "--as-of", "2026-11-01",
                                 "--xlsx"],
-        "questionnaire.xlsx": ["questionnaire", "export", str(ws.path), account, "--out"],
+        "questionnaire.xlsx": ["questionnaire", "export", "-w", str(ws.path), account, "--out"],
     }
     for name, args in commands.items():
         res = runner.invoke(main, [*args, str(tmp_path / name)])

@@ -308,6 +308,11 @@ def test_import_into_a_release_a397334_workspace_retires_its_profile_states_file
     ws = open_workspace(tmp_path / "ws")  # migrated
     legacy = ws.bulk_path("profile_states")
     assert legacy.is_file() and ws.bulk_path("profile_responses") is None
+    # entry ids are unique in a workspace: the fixture's sample entries must not be reused
+    for f in small_source.glob("shipments*.parquet"):
+        frame = pd.read_parquet(f)
+        frame["entry_id"] = "NEW-" + frame["entry_id"].astype(str)
+        frame.to_parquet(f, index=False)
     import_source(ws, small_source, progress=False)
     assert not legacy.exists() and "profile_states_file" not in ws.meta()
     assert ws.bulk_path("profile_responses").is_file()

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.core.errors import ReportError
+from ctpat_audit.core.errors import NotFoundError, ReportError
 from ctpat_audit.reports.execute import DEFAULT_TEMPLATE, execute_report
 from ctpat_audit.reports.export import (
     FORMATS,
@@ -86,6 +86,12 @@ class Renderer:
         from ctpat_audit.sessions.session import resume_session, validate_session_id
 
         validate_session_id(session_id)
+        try:  # an account id that cannot be a folder is refused before any work
+            with resume_session(self.workspace, session_id) as s:
+                account: str | None = s.account_id
+            report_folder(self.out, str(account), session_id)
+        except NotFoundError:
+            account = None  # no such session: the notebook's run fails on it and names the cell
         with scratch_report(self.out, session_id) as scratch:
             execute_report(self.workspace, session_id, scratch.notebook, as_of=self.as_of,
                            due_days=self.due_days, template=self.template,
@@ -97,9 +103,7 @@ class Renderer:
                              as_of=self.as_of, due_days=self.due_days)
             if "ipynb" not in self.formats:
                 scratch.notebook.unlink()
-            with resume_session(self.workspace, session_id) as s:
-                account = s.account_id
-            return publish_report(scratch.folder, self.out, account, session_id)
+            return publish_report(scratch.folder, self.out, str(account), session_id)
 
     def close(self) -> None:
         close_artifact_state(self.state)
