@@ -255,6 +255,18 @@ class AuthorityError(CtpatError):
         super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
 
 
+# raised in workspace.replay
+
+class RecordError(CtpatError):
+    """A session's state tables differ from the replay of the audit log (edited outside
+    ctpat-audit), or the log itself does not verify; the session is not reported or signed."""
+
+    def __init__(self, session_id: str, message: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id}: {message}; nothing was rendered or signed. "
+                         "Run `ctpat-audit audit-verify` to see every difference")
+
+
 # raised in workspace.evidence
 
 class EvidenceError(CtpatError):

@@ -479,7 +479,8 @@ def _insert_session(conn: sqlite3.Connection, session_id: str, account_id: str, 
                  target={"session_id": session_id}, old=None,
                  new={k: row[k] for k in ("account_id", "kind", "mode", "catalogue_version",
                                           "facilities", "supersedes")}
-                 | {"criteria": len(criteria)})
+                 | {"criteria": len(criteria),
+                    "pinned": [[c.criterion_id, c.category, c.level] for c in criteria]})
 
 
 # --- progress (pure: pinned criteria + answer rows in, numbers out) ---------------------------

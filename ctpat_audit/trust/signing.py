@@ -19,7 +19,11 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
    audit-log head) and the list of signatures; then ``manifest.sig``: a detached CMS
    (ECDSA-SHA256) signature of the exact bytes of ``manifest.json`` by the latest signer.
    Each signing step re-signs the manifest (with the new PDF hash); the PDF keeps every
-   signer's own PAdES signature.
+   signer's own PAdES signature. The signed manifest is also kept in the workspace as the
+   anchor of its ``sign`` entry (:mod:`ctpat_audit.trust.anchoring`), in the same transaction.
+
+A session whose state tables differ from the replay of its audit log is refused
+(:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed.
 """
 from __future__ import annotations
 
@@ -53,8 +57,9 @@ from ctpat_audit.trust.manifest import (
     read_manifest,
     report_files,
 )
-from ctpat_audit.workspace import audit, db, reference_store, store
+from ctpat_audit.workspace import anchors, audit, db, reference_store, store
 from ctpat_audit.workspace.reference import as_workspace
+from ctpat_audit.workspace.replay import require_replayed_state
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "find_signer",
@@ -287,6 +292,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         if not checked.ok:
             raise SigningError(folder, "the workspace database or its audit log does not "
                                "verify; nothing was signed")
+        require_replayed_state(conn, sid)
         original = {name: (folder / name).read_bytes() for name in ("report.pdf", MANIFEST,
                                                                    MANIFEST_SIG)
                     if (folder / name).is_file()}
@@ -306,9 +312,11 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                  "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
                  "pdf_field": f"ctpat-{meaning}"}
         with db.write(conn):  # the audit entry commits only when all three files are written
-            head = audit.append(conn, at=at, actor=who.email, action="sign", session_id=sid,
-                                target={"session_id": sid, "report": folder.name},
-                                old=None, new=entry).hash
+            logged = audit.append(conn, at=at, actor=who.email, action="sign",
+                                  session_id=sid,
+                                  target={"session_id": sid, "report": folder.name},
+                                  old=None, new=entry)
+            head = logged.hash
             try:
                 write_atomic(pdf_path, signed_pdf)
                 manifest = {
@@ -327,6 +335,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                 sig = sign_manifest(data, signer)
                 write_atomic(folder / MANIFEST, data)
                 write_atomic(folder / MANIFEST_SIG, sig)
+                anchors.insert_anchor(conn, seq=logged.seq, head=head, session_id=sid,
+                                      manifest=data, signature=sig)
             except BaseException:
                 for name in ("report.pdf", MANIFEST, MANIFEST_SIG):
                     if name in original:

@@ -204,6 +204,13 @@ def answer_rows(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any
     return [_answer_dict(tuple(r)) for r in rows]
 
 
+def all_answer_rows(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    """Every answer row stored for a session, whether or not the session pins its criterion."""
+    rows = conn.execute(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE session_id = ? "
+                        "ORDER BY criterion_id, facility_id", (session_id,))
+    return [_answer_dict(tuple(r)) for r in rows]
+
+
 # --- evidence index -------------------------------------------------------------------------
 
 def find_evidence(conn: sqlite3.Connection, session_id: str, criterion_id: str,
