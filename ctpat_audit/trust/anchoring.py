@@ -51,7 +51,8 @@ def cms_signer(data: bytes, signature: bytes, ca: x509.Certificate) -> x509.Cert
         certs = [c.chosen for c in signed["certificates"] or []]
         sid = signer_info["sid"].chosen
         cert_der = next(c.dump() for c in certs
-                        if c.issuer == sid["issuer"] and c.serial_number == sid["serial_number"])
+                        if c.issuer == sid["issuer"]
+                        and c.serial_number == sid["serial_number"].native)
         attrs = signer_info["signed_attrs"]
         digest = next(a["values"][0].native for a in attrs if a["type"].native ==
                       "message_digest")
