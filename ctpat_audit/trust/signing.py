@@ -305,7 +305,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
             if session.status == "submitted":
                 session.lock(who.email)
         entry = {"signer": who.name, "email": who.email, "role": who.role,
-                 "account_id": who.account_id, "meaning": meaning,
+                 "account_id": who.account_id, "person_id": who.person_id, "meaning": meaning,
                  "label": MEANINGS[meaning][0], "time": at,
                  "cert_fingerprint": fingerprint(signer.certificate),
                  "cert_serial": f"{signer.certificate.serial_number:x}",
@@ -401,11 +401,21 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     e-mail in ``specialists`` (default: everyone who opened a validation in the workspace, or
     ``demo.specialist@cbp.example``), one supervisor key, and a Company Officer key for the
     first Company Officer contact of each partner in ``officer_accounts`` (default: partners
-    with a self-assessment session). All keys use ``passphrase``; the CA uses
-    ``ca_passphrase`` (default the same). Files go to ``out_dir`` (default WS/demo-keys/):
-    demonstration keys, not for real records.
+    with a self-assessment session). All keys use ``passphrase``. The CA never does:
+    ``ca_passphrase`` must differ from it (InputError); without one, a new CA is created with a
+    random passphrase used once and forgotten (no holder of a demo key can issue
+    certificates), and an existing CA is only needed, and then refused, when a key is
+    missing. Files go to ``out_dir`` (default WS/demo-keys/): demonstration keys, not for
+    real records.
     """
-    from ctpat_audit.trust.keys import init_ca, issue_signer
+    import secrets
+
+    from ctpat_audit.core.errors import InputError
+    from ctpat_audit.trust.keys import has_ca, init_ca, issue_signer
+
+    if ca_passphrase is not None and ca_passphrase == passphrase:
+        raise InputError("CA passphrase", "(hidden)", "a passphrase other than the demo keys' "
+                         "one: a key holder must not be able to issue certificates")
 
     workspace = as_workspace(ws)
     root = workspace.path
@@ -425,15 +435,20 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
                 officers.append((*found, acct))
     finally:
         conn.close()
-    ca = init_ca(root, ca_passphrase or passphrase)
     people = [(_name_from_email(e), e, "specialist", None) for e in specialists]
     people.append((_name_from_email(supervisor), supervisor, "supervisor", None))
     people += [(n, e, "company_officer", a) for n, e, a in officers]
     made: dict[str, Path] = {}
+    ca = None
     for name, email, role, acct in people:
         path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
         path = path.with_name(path.name + (f"-{acct}" if acct else "") + ".p12")
         if not path.exists():
+            if ca is None:
+                if ca_passphrase is None and has_ca(root):
+                    raise KeyStoreError(root / "keys", "the workspace CA exists; give its "
+                                        f"passphrase to issue the missing key {path.name}")
+                ca = init_ca(root, ca_passphrase or secrets.token_urlsafe(32))
             issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
                          account_id=acct)
         made[email if role != "company_officer" else f"{email}#{acct}"] = path

@@ -48,6 +48,7 @@ class SignatureCheck:
     ok: bool
     detail: str = ""
     account_id: str | None = None
+    person_id: str | None = None
 
 
 @dataclass
@@ -371,7 +372,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
             signer=who.name, email=who.email, role=who.role,
             meaning=str(entry.get("meaning", "?")), time=str(entry.get("time", "?")),
             fingerprint=fingerprint(cert), ok=problem is None, detail=problem or "",
-            account_id=who.account_id))
+            account_id=who.account_id, person_id=who.person_id))
 
 
 def _check_authority(report: dict[str, Any], sigs: list[dict[str, Any]],
@@ -383,10 +384,15 @@ def _check_authority(report: dict[str, Any], sigs: list[dict[str, Any]],
         check = by_fp.get(entry.get("cert_fingerprint", ""))
         if check is None:
             continue  # already reported: no PDF signature for this entry
-        who = SignerIdentity(check.signer, check.email, check.role, check.account_id)
+        who = SignerIdentity(check.signer, check.email, check.role, check.account_id,
+                             check.person_id)
+        # earlier signers as their certificates say (the manifest's text is not trusted here)
+        prior = [{**s, "person_id": by_fp[s["cert_fingerprint"]].person_id,
+                  "email": by_fp[s["cert_fingerprint"]].email}
+                 if s.get("cert_fingerprint") in by_fp else s for s in sigs[:i]]
         found = authority_problem(str(report.get("kind")), str(report.get("account_id")),
                                   str(report.get("opened_by", "")), who,
-                                  str(entry.get("meaning")), sigs[:i], None)
+                                  str(entry.get("meaning")), prior, None)
         if found:
             rep.problems.append(f"signature {i + 1} ({check.signer}): no authority: {found[1]}")
             check.ok, check.detail = False, found[1]
