@@ -218,3 +218,12 @@ def test_a_kept_manifest_edited_to_pin_another_head_is_found(signed):
     _sql(setup.ws, "UPDATE log_anchors SET manifest = ?, head = ? WHERE anchor_id = ?",
          args=(forged, "0" * 64, anchor_id))
     assert any("digest differs" in why for _, why in verify_record(setup.ws).anchors)
+
+
+def test_cutting_the_issue_of_a_certificate_from_the_log_is_found(signed):
+    setup, _, _ = signed
+    _sql(setup.ws, "DELETE FROM audit_log WHERE action = 'issue_certificate' AND seq = "
+         "(SELECT MAX(seq) FROM audit_log WHERE action = 'issue_certificate')")
+    _rehash(setup.ws)
+    result = verify_record(setup.ws)
+    assert any("its issue is not in the log" in why for _, why in result.anchors)

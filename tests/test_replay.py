@@ -93,10 +93,14 @@ def test_untouched_workspace_equals_its_replay(ws):
      "criterion_id = ''", "best_practices", "text (practice 2)", "Cameras at every dock door",
      "Nothing special"),
     ("DELETE FROM best_practices WHERE session_id = :rev AND criterion_id = ''",
-     "best_practices", "criterion_id (practice 2)", "", "no row"),
+     "best_practices", "practice_id (practice 2)", 3, "no row"),
     ("INSERT INTO best_practices (session_id, criterion_id, text, recorded_by, recorded_at) "
-     "VALUES (:rev, '', 'Invented', 'x', 'y')", "best_practices", "criterion_id (practice 3)",
-     "no row", ""),
+     "VALUES (:rev, '', 'Invented', 'x', 'y')", "best_practices", "practice_id (practice 3)",
+     "no row", 4),
+    ("UPDATE best_practices SET practice_id = 10 WHERE practice_id = 3", "best_practices",
+     "practice_id (practice 2)", 3, 10),
+    ("UPDATE evidence SET evidence_id = 7 WHERE session_id = :rev", "evidence", "evidence_id",
+     2, 7),
     ("UPDATE sessions SET status = 'submitted' WHERE session_id = :rev", "sessions", "status",
      "open", "submitted"),
     ("UPDATE sessions SET status = 'signed', signed_by = 'spec@cbp.example' WHERE "

@@ -32,11 +32,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ctpat_audit.trust.keys import trust_paths
+from ctpat_audit.trust.keys import fingerprint, identity_of, trust_paths
 from ctpat_audit.workspace import anchors
 from ctpat_audit.workspace.anchors import Anchor
 
-__all__ = ["anchor_problems", "cms_signer"]
+__all__ = ["anchor_problems", "cms_signer", "unlogged_certificates"]
 
 
 def cms_signer(data: bytes, signature: bytes, ca: x509.Certificate) -> x509.Certificate:
@@ -136,3 +136,27 @@ def _anchor_problem(a: Anchor, ca: x509.Certificate, logged_hash: str | None) ->
         return (f"{where} with hash {head}; the log now has {logged_hash} there: the "
                 "history was rewritten and re-hashed")
     return None
+
+
+def unlogged_certificates(conn: sqlite3.Connection, trust: str | Path) -> list[tuple[int, str]]:
+    """(0, sentence) for each certificate of ``trust/certs`` that the CA issued with a person
+    id but whose issue is not in the log: the tail that recorded it was cut."""
+    folder = Path(trust) if Path(trust).is_dir() else Path(trust).parent
+    try:
+        ca_path, _ = trust_paths(folder)
+        ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    except Exception:
+        return []  # no CA yet: nothing was issued
+    logged = anchors.logged_certificates(conn)
+    out = []
+    for path in sorted((folder / "certs").glob("*.pem")):
+        try:
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue  # not the CA's: it names no one
+        if identity_of(cert).person_id and fingerprint(cert) not in logged:
+            out.append((0, f"certificate {path.stem} ({identity_of(cert).email}) was issued "
+                           "by the workspace CA but its issue is not in the log: the history "
+                           "was truncated or rewritten"))
+    return out

@@ -7,7 +7,7 @@ something:
    no entry edited, removed, inserted or moved without the hashes after it being recomputed;
 2. its anchors (:func:`~ctpat_audit.trust.anchoring.anchor_problems`): every head a signer's
    key pinned is still in the log, so a truncated or re-hashed history is found with no
-   option to give;
+   option to give; and every certificate the CA issued is in the log;
 3. the state tables (:func:`~ctpat_audit.workspace.replay.differences`): every row equals
    the replay of the log, field by field.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.trust.anchoring import anchor_problems
+from ctpat_audit.trust.anchoring import anchor_problems, unlogged_certificates
 from ctpat_audit.workspace import audit
 from ctpat_audit.workspace.db import integrity_ok
 from ctpat_audit.workspace.reference import as_workspace
@@ -67,7 +67,8 @@ def verify_record(ws: Any, *, trust: str | Path | None = None,
     try:
         damaged = not integrity_ok(conn)
         chain = audit.verify_audit_log(conn, expected_head=expected_head)
-        found = anchor_problems(conn, trust or workspace.path / "keys")
+        keys = trust or workspace.path / "keys"
+        found = anchor_problems(conn, keys) + unlogged_certificates(conn, keys)
         count = conn.execute("SELECT COUNT(*) FROM log_anchors").fetchone()[0]
         state = differences(conn)
     finally:

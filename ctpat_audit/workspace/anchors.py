@@ -8,6 +8,7 @@ pinned (:mod:`ctpat_audit.trust.anchoring` does the checking; this module is onl
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -67,4 +68,16 @@ def entry_hashes(conn: sqlite3.Connection, seqs: list[int]) -> dict[int, str]:
         out.update({int(r[0]): str(r[1]) for r in conn.execute(
             f"SELECT seq, hash FROM audit_log WHERE seq IN ({', '.join('?' * len(part))})",
             part)})
+    return out
+
+
+def logged_certificates(conn: sqlite3.Connection) -> set[str]:
+    """Fingerprints of the certificates whose issue the log records (``issue_certificate``)."""
+    out = set()
+    for (value,) in conn.execute("SELECT new_value FROM audit_log "
+                                 "WHERE action = 'issue_certificate'"):
+        try:
+            out.add(str(json.loads(value)["fingerprint"]))
+        except (ValueError, KeyError, TypeError):
+            continue
     return out

@@ -15,6 +15,8 @@ What each entry sets (``actor`` and ``at`` are the entry's own):
 * ``answer``: the answer's five fields, ``answered_by``/``answered_at``;
 * ``attach``: an evidence row (sha256, name, size, media type, ``added_by``/``added_at``);
 * ``best_practice``: a practice (criterion, text, ``recorded_by``/``recorded_at``);
+* the ids of evidence and best-practice rows: rows are never deleted, so the n-th row ever
+  added to the table (the n-th ``attach``/``copy_evidence`` entry of the whole log) has id n;
 * ``copy_answer`` / ``copy_evidence`` / ``copy_best_practice`` (a new revision): the row of the
   session named in ``target.from`` as replayed so far, with the logged values;
 * ``submit`` / ``lock`` / ``supersede``: the status and the ``submitted_*``/``signed_*`` fields;
@@ -34,8 +36,12 @@ from ctpat_audit.workspace import store
 
 SESSION_FIELDS = store.SESSION_COLUMNS[1:]
 ANSWER_FIELDS = (*store.ANSWER_FIELDS, "answered_by", "answered_at")
-EVIDENCE_FIELDS = ("name", "size", "media_type", "added_by", "added_at")
-PRACTICE_FIELDS = ("criterion_id", "text", "recorded_by", "recorded_at")
+EVIDENCE_FIELDS = ("evidence_id", "name", "size", "media_type", "added_by", "added_at")
+PRACTICE_FIELDS = ("practice_id", "criterion_id", "text", "recorded_by", "recorded_at")
+#: actions that insert a row of a table whose id is the row's rank among all its inserts
+#: (rows are never deleted, so SQLite gives the n-th row inserted the id n)
+_INSERTS = {"evidence": ("attach", "copy_evidence"),
+            "best_practices": ("best_practice", "copy_best_practice")}
 _MISSING, _ROW = "(no row)", "(a row)"
 
 
@@ -87,6 +93,7 @@ class ReplayedState:
 
     sessions: dict[str, SessionState] = field(default_factory=dict)
     broken: list[StateDifference] = field(default_factory=list)
+    row_ids: dict[int, int] = field(default_factory=dict)  # log seq -> id of the row it added
 
 
 def replay(conn: sqlite3.Connection, session_ids: Iterable[str] | None = None) -> ReplayedState:
@@ -94,6 +101,11 @@ def replay(conn: sqlite3.Connection, session_ids: Iterable[str] | None = None) -
     sessions they were revised from, which their copies read)."""
     wanted = None if session_ids is None else _with_sources(conn, session_ids)
     state = ReplayedState()
+    for actions in _INSERTS.values():
+        seqs = [int(r[0]) for r in conn.execute(
+            f"SELECT seq FROM audit_log WHERE action IN ({', '.join('?' * len(actions))}) "
+            "ORDER BY seq", actions)]
+        state.row_ids.update({seq: i + 1 for i, seq in enumerate(seqs)})
     for entry in _entries(conn, wanted):
         _apply(state, entry)
     return state
@@ -174,14 +186,16 @@ def _apply(state: ReplayedState, e: dict[str, Any]) -> None:
             was = source.evidence.get((cid, fid, sha)) if source else None
             if was is None:
                 return _broken(state, e, "the copied evidence is not in the session it names")
-            s.evidence[(cid, fid, sha)] = {**was, "name": new.get("name")}
+            s.evidence[(cid, fid, sha)] = {**was, "name": new.get("name"),
+                                           "evidence_id": state.row_ids.get(e["seq"])}
         else:
-            s.evidence[(cid, fid, sha)] = {"name": new.get("name"), "size": new.get("size"),
+            s.evidence[(cid, fid, sha)] = {"evidence_id": state.row_ids.get(e["seq"]),
+                                           "name": new.get("name"), "size": new.get("size"),
                                            "media_type": new.get("media_type"),
                                            "added_by": e["actor"], "added_at": e["at"]}
     elif action in ("best_practice", "copy_best_practice") and isinstance(new, dict):
-        row = {"criterion_id": cid, "text": new.get("text"), "recorded_by": e["actor"],
-               "recorded_at": e["at"]}
+        row = {"practice_id": state.row_ids.get(e["seq"]), "criterion_id": cid,
+               "text": new.get("text"), "recorded_by": e["actor"], "recorded_at": e["at"]}
         if action == "copy_best_practice":
             copied = sum(1 for p in s.practices if p.get("copied"))
             was = source.practices[copied] if source and copied < len(source.practices) else None
