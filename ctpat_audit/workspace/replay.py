@@ -226,38 +226,55 @@ def differences(conn: sqlite3.Connection, session_ids: Iterable[str] | None = No
     wanted = None if session_ids is None else list(session_ids)
     state = replay(conn, wanted)
     out = [d for d in state.broken if wanted is None or d.session_id in wanted]
-    stored_ids = ([str(r[0]) for r in conn.execute("SELECT session_id FROM sessions")]
-                  if wanted is None else wanted)
+    stored_ids = _stored_session_ids(conn) if wanted is None else set(wanted)
+    if None in stored_ids:  # SQLite lets a TEXT primary key be NULL
+        out.append(StateDifference("sessions", "(null)", "", "session_id", _MISSING, None))
+        stored_ids.discard(None)  # type: ignore[arg-type]
     for sid in sorted(set(stored_ids) | (set(state.sessions) if wanted is None else set())):
         out += _session_differences(conn, sid, state.sessions.get(sid))
     return out
 
 
+def _stored_session_ids(conn: sqlite3.Connection) -> set[str | None]:
+    """Every session id any state table holds a row for (rows of sessions never opened
+    included)."""
+    return {r[0] for r in conn.execute(
+        "SELECT session_id FROM sessions UNION SELECT session_id FROM session_criteria "
+        "UNION SELECT session_id FROM answers UNION SELECT session_id FROM evidence "
+        "UNION SELECT session_id FROM best_practices")}
+
+
 def _session_differences(conn: sqlite3.Connection, sid: str,
                          logged: SessionState | None) -> list[StateDifference]:
     out: list[StateDifference] = []
-    stored = store.get_session(conn, sid)
+    stored = store.session_row_as_stored(conn, sid)
     if logged is None or stored is None:
         if logged is not None or stored is not None:
             out.append(StateDifference("sessions", sid, "", "session_id",
                                        _ROW if logged else _MISSING,
                                        _ROW if stored else _MISSING))
-        return out
-    for f in SESSION_FIELDS:
-        if logged.row.get(f) != stored.get(f):
-            out.append(StateDifference("sessions", sid, "", f, logged.row.get(f), stored.get(f)))
-    pinned = [(c.criterion_id, c.category, c.level) for c in store.pinned_criteria(conn, sid)]
+        if logged is None:  # rows of a session the log never opened: each one differs
+            logged = SessionState({}, [], 0)
+    if stored is not None and logged.row:
+        want = {**logged.row, "facilities": _facilities_text(logged.row.get("facilities"))}
+        for f in SESSION_FIELDS:
+            if want.get(f) != stored.get(f):
+                out.append(StateDifference("sessions", sid, "", f, want.get(f),
+                                           stored.get(f)))
+    pinned = [(str(r[0]), r[1], r[2], r[3]) for r in conn.execute(
+        "SELECT criterion_id, category, level, position FROM session_criteria "
+        "WHERE session_id = ? ORDER BY position, criterion_id", (sid,))]
     if logged.criteria is not None:
         out += _keyed("session_criteria", sid, {(c[0], ""): {"position": i, "category": c[1],
                                                             "level": c[2]}
                                                for i, c in enumerate(logged.criteria)},
-                      {(c[0], ""): {"position": i, "category": c[1], "level": c[2]}
-                       for i, c in enumerate(pinned)})
+                      {(c[0], ""): {"position": c[3], "category": c[1], "level": c[2]}
+                       for c in pinned})
     elif len(pinned) != logged.criteria_count:
         out.append(StateDifference("session_criteria", sid, "", "count",
                                    logged.criteria_count, len(pinned)))
-    answers = {(a["criterion_id"], a["facility_id"]): {f: a[f] for f in ANSWER_FIELDS}
-               for a in _all_answers(conn, sid)}
+    answers = {(str(a["criterion_id"]), str(a["facility_id"])): {f: a[f] for f in ANSWER_FIELDS}
+               for a in store.answer_rows_as_stored(conn, sid)}
     out += _keyed("answers", sid, logged.answers, answers)
     evidence = {(r["criterion_id"], r["facility_id"], r["sha256"]): {f: r[f] for f in
                                                                     EVIDENCE_FIELDS}
@@ -282,9 +299,9 @@ def _session_differences(conn: sqlite3.Connection, sid: str,
     return out
 
 
-def _all_answers(conn: sqlite3.Connection, sid: str) -> list[dict[str, Any]]:
-    """Every stored answer row of a session, those of criteria it does not pin included."""
-    return store.all_answer_rows(conn, sid)
+def _facilities_text(facilities: Any) -> str:
+    """The facilities as the sessions table stores them (JSON text of the list)."""
+    return json.dumps(list(facilities or []))
 
 
 def _keyed(table: str, sid: str, logged: dict[tuple[str, str], dict[str, Any]],
