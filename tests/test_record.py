@@ -19,7 +19,7 @@ from signing_helpers import make_report, make_setup
 
 from ctpat_audit.batch.run import run_batch
 from ctpat_audit.cli import main
-from ctpat_audit.core.errors import RecordError
+from ctpat_audit.core.errors import RecordError, SigningError
 from ctpat_audit.reports.execute import execute_report
 from ctpat_audit.trust import keys
 from ctpat_audit.trust.record import verify_record
@@ -227,3 +227,12 @@ def test_cutting_the_issue_of_a_certificate_from_the_log_is_found(signed):
     _rehash(setup.ws)
     result = verify_record(setup.ws)
     assert any("its issue is not in the log" in why for _, why in result.anchors)
+
+
+def test_sign_refuses_a_workspace_whose_history_was_rewritten(signed):
+    setup, folder, later = signed
+    _sql(setup.ws, "UPDATE audit_log SET actor = 'someone.else@cbp.example' WHERE seq = 2")
+    _rehash(setup.ws)
+    with pytest.raises(SigningError, match="no longer holds what earlier signatures pinned"):
+        sign_report(later, setup.ws, setup.signer("spec"))
+    assert not (later / "manifest.json").exists()

@@ -23,7 +23,8 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
    anchor of its ``sign`` entry (:mod:`ctpat_audit.trust.anchoring`), in the same transaction.
 
 A session whose state tables differ from the replay of its audit log is refused
-(:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed.
+(:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed, and so is a
+workspace whose log no longer holds a head an earlier signature pinned.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
 from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
 from ctpat_audit.trust.manifest import (
@@ -288,10 +290,17 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
             rule, problem = "superseded", "the session was superseded by a newer revision"
         if rule and problem:
             raise _refuse(conn, sid, who, meaning, rule, problem, at)
+        first_check = checkpoint is None or checkpoint.mark is None
         checked = (checkpoint or audit.ChainCheckpoint()).verify(conn)
         if not checked.ok:
             raise SigningError(folder, "the workspace database or its audit log does not "
                                "verify; nothing was signed")
+        if first_check:  # once per batch worker, like the full chain check
+            unanchored = anchor_problems(conn, keys_dir)
+            if unanchored:
+                raise SigningError(folder, "the audit log no longer holds what earlier "
+                                   f"signatures pinned ({unanchored[0][1]}); nothing was "
+                                   "signed. Run `ctpat-audit audit-verify`")
         require_replayed_state(conn, sid)
         original = {name: (folder / name).read_bytes() for name in ("report.pdf", MANIFEST,
                                                                    MANIFEST_SIG)
