@@ -230,7 +230,7 @@ def test_cutting_the_issue_of_a_certificate_from_the_log_is_found(signed):
 
 
 def test_sign_refuses_a_workspace_whose_history_was_rewritten(signed):
-    setup, folder, later = signed
+    setup, _, later = signed
     _sql(setup.ws, "UPDATE audit_log SET actor = 'someone.else@cbp.example' WHERE seq = 2")
     _rehash(setup.ws)
     with pytest.raises(SigningError, match="no longer holds what earlier signatures pinned"):
