@@ -20,7 +20,6 @@ from signing_helpers import make_report, make_setup
 from ctpat_audit.batch.run import run_batch
 from ctpat_audit.cli import main
 from ctpat_audit.core.errors import RecordError, SigningError
-from ctpat_audit.reports.execute import execute_report
 from ctpat_audit.trust import keys
 from ctpat_audit.trust.record import verify_record
 from ctpat_audit.trust.signing import sign_report
@@ -185,11 +184,13 @@ def test_report_refuses_an_edited_session_before_running_anything(signed, tmp_pa
     setup, _, later = signed
     _sql(setup.ws, "UPDATE sessions SET status = 'submitted' WHERE session_id = ?",
          args=(later.name,))
-    out_nb = tmp_path / "never.ipynb"
-    with pytest.raises(RecordError, match="field status: the audit log says 'open', the "
-                                          "table holds 'submitted'"):
-        execute_report(setup.ws.path, later.name, out_nb)
-    assert not out_nb.exists()
+    out = tmp_path / "rendered"
+    run = CliRunner().invoke(main, ["report", "-w", str(setup.ws.path), "--session",
+                                    later.name, "--out", str(out)])
+    assert run.exit_code == 1
+    assert ("field status: the audit log says 'open', the table holds 'submitted'"
+            in run.output)
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
 
 
 def test_batch_fails_the_edited_session_alone(tmp_path: Path):

@@ -169,3 +169,18 @@ def test_audit_verify_reports_the_difference_and_exits_1(ws):
     assert bad.exit_code == 1
     assert (f"table answers, session {rev}, criterion 3.1, facility PLANT-1, field status: "
             "the audit log says 'does_not_meet', the table holds 'meets'") in bad.output
+
+
+def test_an_entry_the_replay_cannot_apply_is_reported_not_raised(ws):
+    """A log rewritten with junk (hashes recomputed or not) gives differences, never a crash."""
+    ws, (_, rev) = ws
+    conn = sqlite3.connect(ws.db_path)
+    conn.execute("DROP TRIGGER audit_log_no_update")
+    with conn:
+        conn.execute("UPDATE audit_log SET new_value = json_set(new_value, '$.pinned', "
+                     "json('[[\"6.1\", \"six\"]]')) WHERE session_id = ? AND "
+                     "action = 'open_session'", (rev,))
+    conn.close()
+    found = _diffs(ws)
+    assert any(d.table == "audit_log" and "pinned criteria" in str(d.logged) for d in found)
+    assert any(d.session_id == rev and d.table == "answers" for d in found)

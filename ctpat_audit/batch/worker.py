@@ -192,7 +192,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     cell, one-line reason, kept notebook) instead of raised.
     """
     from ctpat_audit.core.errors import RecordError, ReportError
-    from ctpat_audit.reports.execute import execute_report
+    from ctpat_audit.reports.execute import execute_report, refuse_edited_session
     from ctpat_audit.reports.publish import (
         publish_report,
         report_folder,
@@ -220,6 +220,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             folder = scratch.folder
             if settings.adopt_signed and (final / "manifest.json").is_file():
                 return _adopt_signed(task, settings, state, res, final, folder, lap)
+            res.step = "record"
+            refuse_edited_session(settings.workspace, task.session_id)
             res.step = "execute"
             nb = execute_report(settings.workspace, task.session_id, scratch.notebook,
                                 template=settings.template, workbook=folder / "report.xlsx",
@@ -261,7 +263,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             return _succeeded(res, out, publish_report(folder, out, task.account_id,
                                                        task.session_id))
     except RecordError as exc:  # edited outside the toolkit: refused before any rendering
-        res.step, res.error = "record", str(exc)
+        res.error = str(exc)
         return res
     except ReportError as exc:  # the pipeline's own account of the failure
         res.failed_cell, res.error = exc.cell_index, exc.reason

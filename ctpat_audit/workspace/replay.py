@@ -159,8 +159,12 @@ def _apply(state: ReplayedState, e: dict[str, Any]) -> None:
         row.update(opened_by=e["actor"], opened_at=e["at"], status="open", submitted_by=None,
                    submitted_at=None, signed_by=None, signed_at=None)
         pinned = new.get("pinned")
-        criteria = ([(str(c[0]), int(c[1]), str(c[2])) for c in pinned]
-                    if isinstance(pinned, list) else None)
+        try:
+            criteria = ([(str(c[0]), int(c[1]), str(c[2])) for c in pinned]
+                        if isinstance(pinned, list) else None)
+        except (TypeError, ValueError, IndexError):
+            return _broken(state, e, "the entry's pinned criteria are not (id, category, "
+                           "level) triples")
         count = new.get("criteria")
         state.sessions[sid] = SessionState(row, criteria, int(count) if isinstance(
             count, int) else len(criteria or []))
