@@ -26,7 +26,8 @@ Versions:
 3. ``log_anchors``: the signed manifest of every signature, which pins the audit-log head
    (see :mod:`ctpat_audit.workspace.anchors`); ``meta`` key ``anchored_from_seq``: the first
    log entry from which every ``sign`` entry must have its anchor (1 in a new workspace, the
-   entry after the last one in a migrated workspace).
+   entry after the last one in a migrated workspace); the log indexed by action (the replay
+   and the anchor check read the entries of a few actions).
 """
 from __future__ import annotations
 
@@ -174,7 +175,8 @@ CREATE TABLE log_anchors (
     manifest   BLOB NOT NULL,
     signature  BLOB NOT NULL
 )""", """
-CREATE INDEX log_anchors_seq ON log_anchors(seq)""")
+CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
+CREATE INDEX audit_log_action ON audit_log(action, seq)""")
 ANCHORED_FROM_KEY = "anchored_from_seq"
 
 
@@ -284,7 +286,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               (*_V1_LAZY_TABLES, """
 CREATE INDEX best_practices_session ON best_practices(session_id, practice_id)""")),
     Migration(3, "create log_anchors (signed manifests pinning the audit-log head); sign "
-                 "entries already in the log stay unanchored (anchored_from_seq)",
+                 "entries already in the log stay unanchored (anchored_from_seq); index the "
+                 "log by action",
               ("""
 CREATE TABLE log_anchors (
     anchor_id  INTEGER PRIMARY KEY,
@@ -295,6 +298,7 @@ CREATE TABLE log_anchors (
     signature  BLOB NOT NULL
 )""", """
 CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
+CREATE INDEX audit_log_action ON audit_log(action, seq)""", """
 INSERT INTO meta (key, value)
 SELECT 'anchored_from_seq', CAST(COALESCE(MAX(seq), 0) + 1 AS TEXT) FROM audit_log""")),
 )
