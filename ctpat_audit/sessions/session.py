@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers 
 
 __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_session",
            "list_sessions", "find_open_session", "validate_session_id", "utc_now",
-           "connect_store", "verify_workspace_audit", "compute_progress", "next_unanswered"]
+           "connect_store", "compute_progress", "next_unanswered"]
 
 _KEEP: Any = object()  # "leave this field as it is" in Session.answer
 _ID_RE = re.compile(SESSION_ID_PATTERN)
@@ -87,18 +87,6 @@ def connect_store(ws: object) -> tuple[Path, sqlite3.Connection]:
     (see :meth:`~ctpat_audit.workspace.reference.Workspace.connect`); the caller closes it."""
     workspace = as_workspace(ws)  # type: ignore[arg-type]
     return workspace.path, workspace.connect()
-
-
-def verify_workspace_audit(ws: object, *,
-                           expected_head: str | None = None) -> audit.AuditVerification:
-    """Check the workspace's hash-chained audit log end to end
-    (:func:`~ctpat_audit.workspace.audit.verify_audit_log`); ``expected_head``: a head hash
-    pinned earlier (in a signed report) that must still be in the log."""
-    _, conn = connect_store(ws)
-    try:
-        return audit.verify_audit_log(conn, expected_head=expected_head)
-    finally:
-        conn.close()
 
 
 class Session:
