@@ -106,22 +106,28 @@ def test_the_alias_case_is_refused_when_approving(setup: Setup) -> None:
     assert verify_report(folder, setup.ws.path / "keys", setup.ws.path).ok
 
 
-def test_an_alias_certificate_made_without_the_check_is_still_refused(setup: Setup) -> None:
-    """Even a CA that assigned the alias a new person id (as an older version did, or anyone
-    holding the CA key) cannot make it approve: the mailbox is the same."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = keys.issue_certificate(setup.ca, key.public_key(), "Demo Specialist", ALIAS,
-                                  "supervisor", same_person=True)
-    forged = keys.SignerIdentity("Demo Specialist", ALIAS, "supervisor", None, "P-OTHERPERS")
+def test_an_alias_certificate_made_without_the_check_is_still_refused(setup: Setup,
+                                                                      monkeypatch) -> None:
+    """A certificate that names the alias as another person (as a CA without this check
+    would issue it) still cannot approve: the mailbox is the same, when signing and when
+    verifying offline."""
+    monkeypatch.setattr(keys, "person_for", lambda folder, who, same: ("P-NOTTHESAME", "new", []))
+    keys.issue_signer(setup.ca, setup.root / "alias.p12", KEY_PASS, name="Demo Specialist",
+                      email=ALIAS, role="supervisor")
+    monkeypatch.undo()
+    alias = keys.load_signer(setup.root / "alias.p12", KEY_PASS)
+    spec = keys.load_signer(setup.p12["spec"], KEY_PASS)
+    assert alias.identity.person_id == "P-NOTTHESAME" != spec.identity.person_id
+    folder = make_report(setup, opened_by=SPEC, evidence=False)
+    sign_report(folder, setup.ws, spec)
+    with pytest.raises(AuthorityError, match="is the person who validated"):
+        sign_report(folder, setup.ws, alias)
     from ctpat_audit.trust.authority import authority_problem
 
-    found = authority_problem("validation", "1", SPEC, forged, "approved",
+    found = authority_problem("validation", "1", SPEC, alias.identity, "approved",
                               [{"meaning": "validated", "email": SPEC, "signer": "Demo "
-                                "Specialist", "person_id": "P-SOMEONEELS"}], None)
+                                "Specialist", "person_id": spec.identity.person_id}], None)
     assert found is not None and found[0] == "same_person"
-    assert keys.identity_of(cert).role == "supervisor"
 
 
 def setup_signer(setup: Setup, who: str) -> keys.Signer:
@@ -161,3 +167,23 @@ def test_keys_demo_never_gives_the_ca_the_keys_passphrase(tmp_path: Path, monkey
     assert res.exit_code == 0, res.output
     with pytest.raises(keys.KeyStoreError, match="wrong passphrase"):
         keys.load_ca(ws.path, "demo-passphrase")
+
+
+def test_a_report_approved_by_the_validators_alias_does_not_verify(setup: Setup,
+                                                                   monkeypatch) -> None:
+    """What the probe made verify: the alias approval, forced past the signing check, is
+    refused by offline verification (identity taken from the certificates)."""
+    from ctpat_audit.trust import signing
+
+    keys.issue_signer(setup.ca, setup.root / "alias.p12", KEY_PASS, name="Demo Specialist",
+                      email=ALIAS, role="supervisor", same_person=True)
+    alias = keys.load_signer(setup.root / "alias.p12", KEY_PASS)
+    folder = make_report(setup, opened_by=SPEC, evidence=False)
+    sign_report(folder, setup.ws, keys.load_signer(setup.p12["spec"], KEY_PASS))
+    monkeypatch.setattr(signing, "authority_problem", lambda *a, **k: None)
+    sign_report(folder, setup.ws, alias)
+    monkeypatch.undo()
+    check = verify_report(folder, setup.ws.path / "keys")
+    assert not check.ok
+    assert any("no authority" in p and "is the person who validated" in p
+               for p in check.problems)
