@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from session_helpers import ACCOUNT, CRITERIA, FACILITIES, FakeClock, make_workspace
 
 from ctpat_audit.cli import main
+from ctpat_audit.core.errors import EvidenceError, InputError, SessionRuleError
+from ctpat_audit.core.vocabulary import ANSWER_STATUSES, OBSERVATION_METHODS
 from ctpat_audit.sessions.session import open_session
 from ctpat_audit.workspace.replay import differences, replay, state_problem
 
@@ -184,3 +186,50 @@ def test_an_entry_the_replay_cannot_apply_is_reported_not_raised(ws):
     found = _diffs(ws)
     assert any(d.table == "audit_log" and "pinned criteria" in str(d.logged) for d in found)
     assert any(d.session_id == rev and d.table == "answers" for d in found)
+
+
+def test_any_sequence_of_session_actions_replays_to_exactly_the_tables(tmp_path_factory):
+    """No false alarm: whatever a user does through the toolkit, the tables equal the replay
+    (answers set and cleared, evidence, best practices, submissions, revisions)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    action = st.one_of(
+        st.tuples(st.just("answer"), st.sampled_from([c for c, _ in CRITERIA]),
+                  st.sampled_from([None, *ANSWER_STATUSES]),
+                  st.sampled_from([None, *OBSERVATION_METHODS]), st.text(max_size=20),
+                  st.sampled_from([None, True, False])),
+        st.tuples(st.just("attach"), st.sampled_from([c for c, _ in CRITERIA]),
+                  st.binary(min_size=1, max_size=8), st.text(min_size=1, max_size=12)),
+        st.tuples(st.just("practice"), st.sampled_from(["", "6.1"]),
+                  st.text(min_size=1, max_size=30)),
+        st.tuples(st.just("submit")), st.tuples(st.just("revise")))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(action, max_size=14))
+    def check(actions):
+        ws = make_workspace(tmp_path_factory.mktemp("any"))
+        s = open_session(ws, ACCOUNT, "validation", "virtual", "spec@cbp.example",
+                         criteria=CRITERIA, catalogue_version="test", clock=FakeClock())
+        try:
+            for a in actions:
+                try:
+                    if a[0] == "answer":
+                        s.answer(a[1], status=a[2], method=a[3], notes=a[4],
+                                 evidence_received=a[5])
+                    elif a[0] == "attach":
+                        s.attach(a[1], a[3], a[2])
+                    elif a[0] == "practice":
+                        s.record_best_practice(a[2], criterion_id=a[1])
+                    elif a[0] == "submit":
+                        s.submit("spec@cbp.example")
+                    else:
+                        s = s.new_revision("spec@cbp.example")
+                except (SessionRuleError, InputError, EvidenceError):
+                    pass  # refused by a rule: nothing written
+        finally:
+            s.close()
+        found = _diffs(ws)
+        assert found == [], [str(d) for d in found]
+
+    check()
