@@ -245,3 +245,17 @@ def test_creating_a_database_another_connection_just_created_changes_nothing(tmp
     finally:
         first.close()
         second.close()
+
+
+def test_a_migrated_workspace_equals_the_replay_of_its_log(tmp_path):
+    """Entries written before the log recorded pinned criteria still replay to the tables."""
+    from ctpat_audit.trust.record import verify_record
+
+    ws = open_workspace(v1_copy(tmp_path))
+    result = verify_record(ws)
+    assert result.ok, result.lines()
+    conn = raw(ws.path)
+    conn.execute("UPDATE answers SET notes = 'changed' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    assert [d.field for d in verify_record(ws).state] == ["notes"]
