@@ -187,3 +187,32 @@ def test_a_report_approved_by_the_validators_alias_does_not_verify(setup: Setup,
     assert not check.ok
     assert any("no authority" in p and "is the person who validated" in p
                for p in check.problems)
+
+
+def test_demo_keys_issue_a_namesake_under_another_role_as_another_person(tmp_path: Path) -> None:
+    from ctpat_audit.trust.signing import demo_keys
+
+    ws = make_workspace(tmp_path / "ws")
+    made = demo_keys(ws, "demo-passphrase", specialists=["pat.lee@cbp.example"],
+                     supervisor="pat.lee@cbp.gov", ca_passphrase="demo-ca-passphrase")
+    who = {e: keys.load_signer(p, "demo-passphrase").identity for e, p in made.items()}
+    assert who["pat.lee@cbp.example"].name == who["pat.lee@cbp.gov"].name == "Pat Lee"
+    assert who["pat.lee@cbp.example"].person_id != who["pat.lee@cbp.gov"].person_id
+    assert [i["decision"] for i in _issues(ws)] == ["new", "different_person"]
+    (tmp_path / "ws" / "demo-keys" / "supervisor-pat.lee_cbp.gov.p12").unlink()
+    again = demo_keys(ws, "demo-passphrase", specialists=["pat.lee@cbp.example"],
+                      supervisor="pat.lee@cbp.gov", ca_passphrase="demo-ca-passphrase")
+    renewed = keys.load_signer(again["pat.lee@cbp.gov"], "demo-passphrase").identity
+    assert renewed.person_id == who["pat.lee@cbp.gov"].person_id
+    assert _issues(ws)[-1]["decision"] == "renewal"
+
+
+def test_renewing_a_certificate_of_a_person_settled_under_two_roles_asks_nothing(
+        setup: Setup) -> None:
+    keys.issue_signer(setup.ca, setup.root / "alias.p12", KEY_PASS, name="Demo Specialist",
+                      email=ALIAS, role="supervisor", same_person=True)
+    renewed = keys.issue_signer(setup.ca, setup.root / "alias-2.p12", KEY_PASS,
+                                name="Demo Specialist", email=ALIAS, role="supervisor")
+    spec = keys.identity_of(keys.load_signer(setup.p12["spec"], KEY_PASS).certificate)
+    assert keys.identity_of(renewed).person_id == spec.person_id
+    assert _issues(setup.ws)[-1]["decision"] == "renewal"

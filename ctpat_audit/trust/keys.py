@@ -245,9 +245,10 @@ def person_for(folder: Path, who: SignerIdentity, same: bool | None
     """(person id, decision, certificates matched) for a new certificate of ``who``.
 
     ``decision`` is ``new``, ``renewal``, ``same_person`` or ``different_person``. Raises
-    :class:`InputError` when a match under another role needs ``same`` and it is None, when
-    ``same=False`` but the e-mail is the same mailbox, and when ``same=True`` matches nobody
-    or several people.
+    :class:`InputError` when a match under another role needs ``same`` and it is None (a
+    renewal of a person already settled under every matching role needs nothing), when
+    ``same=False`` but a certificate under another role has the same mailbox, and when
+    ``same=True`` matches nobody or several people.
     """
     email, name = normal_email(who.email), normal_name(who.name)
     matched = [c for c in list_certs(folder.parent) if normal_email(c["email"]) == email
@@ -256,9 +257,12 @@ def person_for(folder: Path, who: SignerIdentity, same: bool | None
                and c.get("person_id")]
     other_role = [c for c in matched if c["role"] != who.role]
     if same is None:
-        if other_role:
+        # a renewal of someone already recorded as one person under several roles is settled
+        known = {renewal[0]["person_id"]} if renewal else set()
+        undecided = [c for c in other_role if c.get("person_id") not in known]
+        if undecided:
             shown = "; ".join(f"{c['name']} <{c['email']}> ({c['role']}, person "
-                              f"{c.get('person_id') or 'unrecorded'})" for c in other_role)
+                              f"{c.get('person_id') or 'unrecorded'})" for c in undecided)
             raise InputError("person", f"{who.name} <{who.email}> ({who.role})",
                              f"a decision: this name or e-mail matches {shown}. Say whether "
                              "it is the same person (--same-person) or a different one "
@@ -273,13 +277,15 @@ def person_for(folder: Path, who: SignerIdentity, same: bool | None
                              "exactly one person with this name or e-mail among the "
                              f"certificates issued (found {len(ids)})")
         return str(ids.pop()), "same_person", matched
-    mailbox = [c for c in matched if normal_email(c["email"]) == email]
+    mailbox = [c for c in other_role if normal_email(c["email"]) == email]
     if mailbox:
         raise InputError("--different-person", who.email,
                          f"another mailbox: {who.email} is {mailbox[0]['email']} (the same "
                          "address once case and +tags are set aside), so it is the same "
                          "person; use --same-person")
-    return _new_person_id(), "different_person", matched
+    if renewal:
+        return str(renewal[0]["person_id"]), "renewal", matched
+    return _new_person_id(), "different_person" if other_role else "new", matched
 
 
 def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, email: str,

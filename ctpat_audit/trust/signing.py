@@ -458,8 +458,12 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
                     raise KeyStoreError(root / "keys", "the workspace CA exists; give its "
                                         f"passphrase to issue the missing key {path.name}")
                 ca = init_ca(root, ca_passphrase or secrets.token_urlsafe(32))
-            issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
-                         account_id=acct)
+            try:
+                issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
+                             account_id=acct)
+            except InputError:  # a namesake under another role: demo holders are one per
+                issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
+                             account_id=acct, same_person=False)  # mailbox and role
         made[email if role != "company_officer" else f"{email}#{acct}"] = path
     return made
 
