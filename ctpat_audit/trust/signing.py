@@ -420,7 +420,7 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     import secrets
 
     from ctpat_audit.core.errors import InputError
-    from ctpat_audit.trust.keys import has_ca, init_ca, issue_signer
+    from ctpat_audit.trust.keys import CertificateAuthority, has_ca, init_ca, issue_signer
 
     if ca_passphrase is not None and ca_passphrase == passphrase:
         raise InputError("CA passphrase", "(hidden)", "a passphrase other than the demo keys' "
@@ -444,11 +444,12 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
                 officers.append((*found, acct))
     finally:
         conn.close()
-    people = [(_name_from_email(e), e, "specialist", None) for e in specialists]
+    people: list[tuple[str, str, str, str | None]] = [
+        (_name_from_email(e), e, "specialist", None) for e in specialists]
     people.append((_name_from_email(supervisor), supervisor, "supervisor", None))
     people += [(n, e, "company_officer", a) for n, e, a in officers]
     made: dict[str, Path] = {}
-    ca = None
+    ca: CertificateAuthority | None = None
     for name, email, role, acct in people:
         path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
         path = path.with_name(path.name + (f"-{acct}" if acct else "") + ".p12")

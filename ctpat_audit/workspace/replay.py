@@ -230,11 +230,11 @@ def differences(conn: sqlite3.Connection, session_ids: Iterable[str] | None = No
     wanted = None if session_ids is None else list(session_ids)
     state = replay(conn, wanted)
     out = [d for d in state.broken if wanted is None or d.session_id in wanted]
-    stored_ids = _stored_session_ids(conn) if wanted is None else set(wanted)
-    if None in stored_ids:  # SQLite lets a TEXT primary key be NULL
+    found = _stored_session_ids(conn) if wanted is None else set(wanted)
+    if None in found:  # SQLite lets a TEXT primary key be NULL
         out.append(StateDifference("sessions", "(null)", "", "session_id", _MISSING, None))
-        stored_ids.discard(None)  # type: ignore[arg-type]
-    for sid in sorted(set(stored_ids) | (set(state.sessions) if wanted is None else set())):
+    stored_ids = {sid for sid in found if sid is not None}
+    for sid in sorted(stored_ids | (set(state.sessions) if wanted is None else set())):
         out += _session_differences(conn, sid, state.sessions.get(sid))
     return out
 
@@ -260,10 +260,10 @@ def _session_differences(conn: sqlite3.Connection, sid: str,
         if logged is None:  # rows of a session the log never opened: each one differs
             logged = SessionState({}, [], 0)
     if stored is not None and logged.row:
-        want = {**logged.row, "facilities": _facilities_text(logged.row.get("facilities"))}
+        expected = {**logged.row, "facilities": _facilities_text(logged.row.get("facilities"))}
         for f in SESSION_FIELDS:
-            if want.get(f) != stored.get(f):
-                out.append(StateDifference("sessions", sid, "", f, want.get(f),
+            if expected.get(f) != stored.get(f):
+                out.append(StateDifference("sessions", sid, "", f, expected.get(f),
                                            stored.get(f)))
     pinned = [(str(r[0]), r[1], r[2], r[3]) for r in conn.execute(
         "SELECT criterion_id, category, level, position FROM session_criteria "
