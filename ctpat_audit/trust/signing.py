@@ -450,9 +450,9 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     people += [(n, e, "company_officer", a) for n, e, a in officers]
     made: dict[str, Path] = {}
     ca: CertificateAuthority | None = None
-    for name, email, role, acct in people:
+    for name, email, role, account in people:
         path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
-        path = path.with_name(path.name + (f"-{acct}" if acct else "") + ".p12")
+        path = path.with_name(path.name + (f"-{account}" if account else "") + ".p12")
         if not path.exists():
             if ca is None:
                 if ca_passphrase is None and has_ca(root):
@@ -461,11 +461,11 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
                 ca = init_ca(root, ca_passphrase or secrets.token_urlsafe(32))
             try:
                 issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
-                             account_id=acct)
+                             account_id=account)
             except InputError:  # a namesake under another role: demo holders are one per
                 issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
-                             account_id=acct, same_person=False)  # mailbox and role
-        made[email if role != "company_officer" else f"{email}#{acct}"] = path
+                             account_id=account, same_person=False)  # mailbox and role
+        made[email if role != "company_officer" else f"{email}#{account}"] = path
     return made
 
 
