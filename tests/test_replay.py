@@ -233,3 +233,45 @@ def test_any_sequence_of_session_actions_replays_to_exactly_the_tables(tmp_path_
         assert found == [], [str(d) for d in found]
 
     check()
+
+
+def test_an_edited_answer_is_not_changed_further_so_the_edit_never_enters_the_log(ws):
+    """Changing only the notes of a row whose status was edited would log the edited status
+    under the specialist's name; the session refuses instead."""
+    from ctpat_audit.core.errors import RecordError
+    from ctpat_audit.sessions.session import resume_session
+
+    ws, (_, rev) = ws
+    _edit(ws, "UPDATE answers SET status = 'meets' WHERE session_id = ? AND "
+          "criterion_id = '6.1' AND facility_id = 'PLANT-1'", rev)
+    conn = sqlite3.connect(ws.db_path)
+    entries = conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    conn.close()
+    with resume_session(ws, rev) as s:
+        with pytest.raises(RecordError, match=r"criterion 6\.1 at facility PLANT-1 was changed "
+                                              r"outside ctpat-audit"):
+            s.answer("6.1", facility_id="PLANT-1", notes="looked again")
+        s.answer("3.1", facility_id="PLANT-1", notes="another answer is fine")
+        _edit(ws, "DELETE FROM answers WHERE session_id = ? AND criterion_id = '9.1' AND "
+              "facility_id = 'WH-2'", rev)
+        with pytest.raises(RecordError, match=r"criterion 9\.1 at facility WH-2"):
+            s.answer("9.1", facility_id="WH-2", status="meets")  # a deleted row: no fresh start
+    conn = sqlite3.connect(ws.db_path)
+    assert conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == entries + 1
+    conn.close()
+
+
+def test_a_session_with_an_edit_is_not_revised(ws):
+    """A revision copies the rows into the log: from an edited session it would log the edit."""
+    from ctpat_audit.core.errors import RecordError
+    from ctpat_audit.sessions.session import resume_session
+
+    ws, (_, rev) = ws
+    with resume_session(ws, rev) as s:
+        s.submit("spec@cbp.example")
+    _edit(ws, "UPDATE answers SET status = 'meets' WHERE session_id = ? AND "
+          "criterion_id = '10.1'", rev)
+    with resume_session(ws, rev) as s:
+        with pytest.raises(RecordError, match=r"criterion 10\.1"):
+            s.new_revision("spec@cbp.example")
+        assert s.status == "submitted"

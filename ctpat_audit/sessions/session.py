@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
-from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError
+from ctpat_audit.core.errors import InputError, NotFoundError, RecordError, SessionRuleError
 from ctpat_audit.core.vocabulary import ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS, SESSION_KINDS
-from ctpat_audit.workspace import audit, db, evidence, store
+from ctpat_audit.workspace import audit, db, evidence, replay, store
 from ctpat_audit.workspace import best_practices as practices
 from ctpat_audit.workspace.reference import Workspace, as_workspace
 from ctpat_audit.workspace.store import ANSWER_FIELDS, SESSION_ID_PATTERN, PinnedCriterion
@@ -167,6 +167,7 @@ class Session:
             self._require_open(conn)
             self._require_contact(conn, who)
             old = store.get_answer(conn, self.id, crit.criterion_id, fid)
+            self._require_logged(conn, crit.criterion_id, fid, old)
             base = {f: (old[f] if old else _EMPTY[f]) for f in ANSWER_FIELDS}
             new = {**base, **changes}
             if old is not None and new == base:
@@ -327,6 +328,7 @@ class Session:
                                  "only a submitted or signed session gets a new revision; "
                                  "edit an open session directly")
             self._require_contact(conn, who)
+            replay.require_replayed_state(conn, self.id)  # never copy an edit into the log
             _insert_session(conn, new_id, self.account_id, self.kind, self.mode,
                             self.catalogue_version, who, at, list(self.facilities),
                             list(self.criteria), supersedes=self.id)
@@ -432,6 +434,18 @@ class Session:
         self._require_status(conn, ("open",), "it takes no more changes; "
                              "use session.new_revision(actor) to revise a submitted or signed "
                              "session")
+
+    def _require_logged(self, conn: sqlite3.Connection, criterion_id: str, facility_id: str,
+                        row: dict[str, Any] | None) -> None:
+        """Refuse to change an answer whose row is not what the log last gave it: the change
+        would write the edit into the log under this user's name."""
+        logged = replay.logged_answer(conn, self.id, criterion_id, facility_id)
+        stored = None if row is None else {f: row[f] for f in ANSWER_FIELDS}
+        if logged != stored:
+            raise RecordError(self.id, f"the answer to criterion {criterion_id}"
+                              + (f" at facility {facility_id}" if facility_id else "")
+                              + f" was changed outside ctpat-audit (the audit log says "
+                              f"{logged}, the table holds {stored}); it is not changed further")
 
     def _require_contact(self, conn: sqlite3.Connection, who: str) -> None:
         if self.kind == "self_assessment" and not store.contact_roles(conn, self.account_id,

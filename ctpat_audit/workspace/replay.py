@@ -351,3 +351,18 @@ def require_replayed_state(conn: sqlite3.Connection, session_id: str) -> None:
     problem = state_problem(conn, session_id)
     if problem:
         raise RecordError(session_id, problem)
+
+
+def logged_answer(conn: sqlite3.Connection, session_id: str, criterion_id: str,
+                  facility_id: str) -> dict[str, Any] | None:
+    """The answer fields the log last gave this unit (an ``answer`` or ``copy_answer``
+    entry), or None when it never gave any: what the answers row must hold."""
+    rows = conn.execute(
+        "SELECT new_value FROM audit_log WHERE session_id = ? AND action IN ('answer', "
+        "'copy_answer') AND json_valid(target) AND json_extract(target, '$.criterion_id') = ? "
+        "AND json_extract(target, '$.facility_id') = ? ORDER BY seq DESC LIMIT 1",
+        (session_id, criterion_id, facility_id)).fetchone()
+    if rows is None:
+        return None
+    new = _json(rows[0])
+    return {f: new.get(f) for f in store.ANSWER_FIELDS} if isinstance(new, dict) else {}
