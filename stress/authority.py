@@ -190,7 +190,8 @@ def machine_for(world: World) -> type[RuleBasedStateMachine]:
             out = setup.root / f"{who}-{next(world.counter)}.p12"
             keys.issue_signer(setup.ca, out, KEY_PASS, name=old.signer.identity.name,
                               email=EMAILS[who], role=role,
-                              account_id=account if role == "company_officer" else None)
+                              account_id=account if role == "company_officer" else None,
+                              same_person=True)  # the CA records the role change of one person
             world.people[who] = Person(keys.load_signer(out, KEY_PASS))
 
     return Authority

@@ -12,6 +12,17 @@ someone editing the file would do first), then one of edit / edit with recompute
 delete / reorder / insert (before the head: an entry appended after it is indistinguishable from
 a legitimate write, the chain has no secret) / truncate the tail; detected when
 ``verify_audit_log`` with the head pinned at signing time (``expected_head``) fails.
+
+State tables: a copy of a workspace with signed, revised and open sessions (answers, notes,
+methods, evidence, best practices); one random edit of a state table (a field of a row set to
+another value, a row deleted, a row inserted) is detected when the replay of the audit log
+differs from the tables (:func:`ctpat_audit.workspace.replay.differences`).
+
+Chain rewrites: the same workspace, whose log is anchored by the signed manifests; the tail
+cut at a random point, or an entry up to the last signature edited, deleted or inserted and
+every hash after it recomputed (the state tables edited to match when the entry is an
+answer); detected when the record check (chain, anchors, state: what ``audit-verify`` runs)
+fails with no pinned head given.
 """
 from __future__ import annotations
 
@@ -25,10 +36,13 @@ from pathlib import Path
 from signing_helpers import make_report, make_setup
 from test_audit import _unguard
 
+from ctpat_audit.sessions.session import resume_session
+from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.signing import MANIFEST, MANIFEST_SIG, report_files, sign_report
 from ctpat_audit.trust.verify import verify_report
 from ctpat_audit.workspace import db
-from ctpat_audit.workspace.audit import entry_hash, verify_audit_log
+from ctpat_audit.workspace.audit import GENESIS_HASH, entry_hash, verify_audit_log
+from ctpat_audit.workspace.replay import differences
 
 from . import Figures
 
@@ -37,6 +51,10 @@ logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # damaged PDFs are the 
 REPORT_OPS = ("flip", "flip", "flip", "truncate", "append", "replace_random", "delete", "add",
               "manifest_edit", "transplant")
 AUDIT_OPS = ("edit", "edit_rehash", "delete", "reorder", "insert", "truncate")
+STATE_TABLES = ("answers", "answers", "answers", "evidence", "best_practices", "sessions",
+                "session_criteria")
+STATE_OPS = ("update", "update", "update", "delete", "insert")
+CHAIN_OPS = ("truncate", "edit_rehash", "delete_rehash", "insert_rehash", "answer_rehash")
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -152,6 +170,153 @@ def _mutate_audit(conn: sqlite3.Connection, rng: random.Random) -> str:
     return op
 
 
+def _table(conn: sqlite3.Connection, name: str) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(f"SELECT * FROM {name} ORDER BY rowid")]
+
+
+def _mutate_state(conn: sqlite3.Connection, rng: random.Random) -> str:
+    """One edit of a state table, as a person with sqlite3 would make it."""
+    table = rng.choice(STATE_TABLES)
+    rows = [dict(r) for r in conn.execute(f"SELECT rowid AS _rowid, * FROM {table}")]
+    row = rng.choice(rows)
+    cols = [c for c in row if c != "_rowid"]
+    op = rng.choice(STATE_OPS)
+    if op == "delete":
+        conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row["_rowid"],))
+        return f"{op}:{table}"
+    col = rng.choice(cols)
+    seen = sorted({r[col] for r in rows if r[col] is not None}, key=str)
+    choices = [None, "", "meets", "x", 0, 1, *seen]
+    if isinstance(row[col], int):
+        choices.append(row[col] + 1)
+    if isinstance(row[col], str) and row[col]:
+        i = rng.randrange(len(row[col]))
+        choices.append(row[col][:i] + chr((ord(row[col][i]) + 1) % 0x7F or 0x41) + row[col][i + 1:])
+    value = rng.choice(choices)
+    if op == "update":
+        conn.execute(f"UPDATE {table} SET {col} = ? WHERE rowid = ?", (value, row["_rowid"]))
+    else:  # a new row: a copy of one with one field changed (keys clash otherwise)
+        new = {c: row[c] for c in cols if c not in ("evidence_id", "practice_id")}
+        if col in new:
+            new[col] = value
+        conn.execute(f"INSERT INTO {table} ({', '.join(new)}) VALUES "
+                     f"({', '.join('?' * len(new))})", tuple(new.values()))
+    return f"{op}:{table}.{col}"
+
+
+def _rehash(conn: sqlite3.Connection) -> None:
+    prev = GENESIS_HASH
+    for r in [dict(x) for x in conn.execute("SELECT * FROM audit_log ORDER BY seq")]:
+        r["prev_hash"] = prev
+        r["hash"] = entry_hash(r)
+        conn.execute("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?",
+                     (r["prev_hash"], r["hash"], r["seq"]))
+        prev = r["hash"]
+
+
+def _rewrite_chain(conn: sqlite3.Connection, rng: random.Random) -> str:
+    """A truncated tail, or an entry up to the last signature changed and the chain re-hashed."""
+    rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY seq")]
+    last_sign = max(r["seq"] for r in rows if r["action"] == "sign")
+    op = rng.choice(CHAIN_OPS)
+    if op == "truncate":
+        cut = rng.randint(1, rows[-1]["seq"])
+        conn.execute("DELETE FROM audit_log WHERE seq >= ?", (cut,))
+        return f"{op}:{cut}"
+    row = rng.choice([r for r in rows if r["seq"] <= last_sign])
+    if op == "edit_rehash":
+        col = rng.choice(["at", "actor", "action", "target", "old_value", "new_value"])
+        conn.execute(f"UPDATE audit_log SET {col} = {col} || ? WHERE seq = ?",
+                     (rng.choice(["x", " ", "0"]), row["seq"]))
+    elif op == "delete_rehash":
+        conn.execute("DELETE FROM audit_log WHERE seq = ?", (row["seq"],))
+        conn.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > ?", (row["seq"],))
+    elif op == "insert_rehash":
+        conn.execute("UPDATE audit_log SET seq = -seq - 1 WHERE seq >= ?", (row["seq"],))
+        conn.execute("UPDATE audit_log SET seq = -seq WHERE seq < 0")
+        fake = {**row, "actor": "intruder@example.com"}
+        conn.execute(f"INSERT INTO audit_log ({', '.join(fake)}) VALUES "
+                     f"({', '.join('?' * len(fake))})", tuple(fake.values()))
+    else:  # an answer before the signatures turned around, in the log and in the table alike
+        answers = [r for r in rows if r["action"] == "answer" and r["seq"] < last_sign]
+        row = rng.choice(answers)
+        new = json.loads(row["new_value"])
+        flipped = "meets" if new.get("status") != "meets" else "does_not_meet"
+        new["status"] = flipped
+        target = json.loads(row["target"])
+        conn.execute("UPDATE audit_log SET new_value = ? WHERE seq = ?",
+                     (json.dumps(new, sort_keys=True, separators=(",", ":")), row["seq"]))
+        conn.execute("UPDATE answers SET status = ? WHERE session_id = ? AND criterion_id = ? "
+                     "AND facility_id = ?", (flipped, row["session_id"],
+                                             target["criterion_id"], target["facility_id"]))
+    _rehash(conn)
+    return op
+
+
+def _record_ok(conn: sqlite3.Connection, trust: Path) -> bool:
+    """What audit-verify checks, with no option: the chain, its anchors, the state."""
+    return (verify_audit_log(conn).ok and not anchor_problems(conn, trust)
+            and not differences(conn))
+
+
+def _record_workspace(setup, a: Path) -> None:
+    """Beyond the signed reports: a revision of report A's session with its own answers,
+    evidence and a best practice, a session answered and signed, and an open session
+    answered after every signature."""
+    with resume_session(setup.ws, a.name) as s:
+        rev = s.new_revision("sam.spec@cbp.example")
+        rev.answer("6.1", status="does_not_meet", notes="seal not verified", method="interview")
+        rev.attach("6.1", "seal.jpg", b"\xff\xd8 seal photo")
+        rev.record_best_practice("Two-person seal check", criterion_id="6.1")
+        rev.close()
+    for sign in (True, False):
+        folder = make_report(setup, evidence=False)
+        with resume_session(setup.ws, folder.name) as s:
+            for cid in ("1.1", "3.1", "9.1"):
+                s.answer(cid, status="does_not_meet", notes=f"open item {cid}",
+                         method="document_review")
+        if sign:
+            sign_report(folder, setup.ws, setup.signer("spec"))
+
+
+def _state_and_chain(conn: sqlite3.Connection, trust: Path, rng: random.Random,
+                     state_wanted: int, chain_wanted: int) -> Figures:
+    assert _record_ok(conn, trust)
+    undetected: list[str] = []
+    state_tried = chain_tried = chain_missed = 0
+    snapshot = {t: _table(conn, t) for t in set(STATE_TABLES)}
+    while state_tried < state_wanted:
+        mem = _audit_copy(conn)
+        try:
+            what = _mutate_state(mem, rng)
+        except sqlite3.IntegrityError:
+            mem.close()
+            continue  # refused by a constraint: no change made
+        if any(_table(mem, t) != rows for t, rows in snapshot.items()):
+            state_tried += 1
+            if not differences(mem):
+                undetected.append(f"state:{what}")
+        mem.close()
+    state_missed = len(undetected)
+    log = [tuple(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY seq")]
+    while chain_tried < chain_wanted:
+        mem = _audit_copy(conn)
+        try:
+            what = _rewrite_chain(mem, rng)
+        except sqlite3.IntegrityError:
+            mem.close()
+            continue
+        if [tuple(r) for r in mem.execute("SELECT * FROM audit_log ORDER BY seq")] != log:
+            chain_tried += 1
+            if _record_ok(mem, trust):
+                chain_missed += 1
+                undetected.append(f"chain:{what}")
+        mem.close()
+    return {"state_edits_tried": state_tried, "state_edits_undetected": state_missed,
+            "chain_rewrites_tried": chain_tried, "chain_rewrites_undetected": chain_missed,
+            "record_undetected_examples": undetected[:10]}
+
+
 def run(root: Path, quick: bool = False, seed: int = 7) -> Figures:
     trials_wanted = 20 if quick else 1000
     rng = random.Random(seed)
@@ -190,8 +355,10 @@ def run(root: Path, quick: bool = False, seed: int = 7) -> Figures:
             if verify_audit_log(mem, expected_head=pinned).ok:
                 undetected.append(f"audit:{what}")
         mem.close()
+    _record_workspace(setup, a)
+    record = _state_and_chain(conn, trust, rng, 60 if quick else 1000, 20 if quick else 100)
     conn.close()
     shutil.rmtree(work_root, ignore_errors=True)
     return {"tamper_trials": report_trials + audit_trials, "tamper_undetected": len(undetected),
             "tamper_report_trials": report_trials, "tamper_audit_trials": audit_trials,
-            "tamper_undetected_examples": undetected[:10]}
+            "tamper_undetected_examples": undetected[:10], **record}

@@ -161,7 +161,7 @@ def test_cli_audit_verify_and_sessions(logged, tmp_path):
     ws_path = str(tmp_path / "ws")
     runner = CliRunner()
     ok = runner.invoke(main, ["audit-verify", "-w", ws_path])
-    assert ok.exit_code == 0 and "audit log OK: 6 entries" in ok.output
+    assert ok.exit_code == 0 and "record OK: 6 audit-log entries" in ok.output
     listed = runner.invoke(main, ["sessions", "-w", ws_path, "--status", "open"])
     assert listed.exit_code == 0 and "V-" in listed.output and "virtual" in listed.output
     _unguard(logged)

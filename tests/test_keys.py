@@ -62,8 +62,10 @@ def test_signer_certificate_names_person_role_and_partner(ca: keys.CertificateAu
     assert ku.digital_signature and ku.content_commitment and not ku.key_cert_sign
     assert cert.extensions.get_extension_for_oid(keys.ROLE_OID).critical is False
     cert.verify_directly_issued_by(ca.certificate)
-    assert keys.identity_of(cert) == keys.SignerIdentity("Ana Officer", "ana@example.com",
-                                                         "company_officer", ACCOUNT)
+    who = keys.identity_of(cert)
+    assert who == keys.SignerIdentity("Ana Officer", "ana@example.com", "company_officer",
+                                      ACCOUNT, who.person_id)
+    assert who.person_id is not None and len(who.person_id) == 12
     signer = keys.load_signer(tmp_path / "co.p12", KEY_PASS)
     assert signer.identity.account_id == ACCOUNT and signer.fingerprint == keys.fingerprint(cert)
     assert b"PRIVATE KEY" not in (tmp_path / "co.p12").read_bytes()

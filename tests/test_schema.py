@@ -61,11 +61,11 @@ def test_the_fixture_is_a_version_1_workspace():
 
 def test_a_new_workspace_has_every_table_at_the_current_version(tmp_path):
     ws = init_workspace(tmp_path / "ws")
-    assert version(ws.path) == str(schema.SCHEMA_VERSION) == "2"
+    assert version(ws.path) == str(schema.SCHEMA_VERSION) == "3"
     names = {n for (t, n) in objects(ws.path) if t == "table"}
     assert names == {"meta", "partners", "entities", "facilities", "contacts",
                      "profile_responses", "outreach", "sessions", "session_criteria", "answers",
-                     "evidence", "best_practices", "audit_log"}
+                     "evidence", "best_practices", "audit_log", "log_anchors"}
     assert ("index", "best_practices_session") in objects(ws.path)
     assert {("trigger", "audit_log_no_update"), ("trigger", "audit_log_no_delete")} <= set(
         objects(ws.path))
@@ -77,7 +77,7 @@ def test_version_1_migrates_to_exactly_the_current_schema(tmp_path):
     before = objects(old)
     assert ("index", "best_practices_session") not in before
     open_workspace(old)
-    assert version(old) == "2"
+    assert version(old) == "3"
     assert objects(old) == objects(fresh.path)
 
 
@@ -95,7 +95,7 @@ def test_a_version_1_workspace_that_never_opened_a_session_migrates_too(tmp_path
         "outreach"}
     fresh = init_workspace(tmp_path / "fresh")
     init_workspace(old)  # init on an existing workspace completes it the same way
-    assert version(old) == "2" and objects(old) == objects(fresh.path)
+    assert version(old) == "3" and objects(old) == objects(fresh.path)
 
 
 def test_migrated_workspace_loads_resumes_and_verifies(tmp_path):
@@ -137,7 +137,7 @@ def test_a_read_only_connection_migrates_first(tmp_path):
     try:
         assert conn.execute("PRAGMA query_only").fetchone()[0] == 1
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
-                            ).fetchone()[0] == "2"
+                            ).fetchone()[0] == "3"
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("DELETE FROM meta")
     finally:
@@ -149,7 +149,7 @@ def test_an_old_database_that_cannot_be_written_is_refused_clearly(tmp_path):
     conn = sqlite3.connect(f"file:{Workspace(old).db_path}?mode=ro", uri=True)
     try:
         with pytest.raises(WorkspaceError, match="schema version 1 and needs migrating to "
-                                                 "version 2"):
+                                                 "version 3"):
             schema.ensure_current(conn, old)
     finally:
         conn.close()
@@ -174,7 +174,7 @@ def test_a_migration_done_meanwhile_by_another_process_is_not_repeated(tmp_path)
     open_workspace(old)
     schema.migrate(late, old)  # re-reads the version under the write lock: nothing to do
     late.close()
-    assert version(old) == "2"
+    assert version(old) == "3"
 
 
 def _set_version(path: Path, value: str) -> None:
@@ -197,12 +197,12 @@ OPENERS = {
 @pytest.mark.parametrize("opener", list(OPENERS))
 def test_a_workspace_newer_than_the_code_is_refused_by_every_opener(tmp_path, opener):
     ws = make_workspace(tmp_path / "ws")
-    _set_version(ws.path, "3")
+    _set_version(ws.path, "4")
     with pytest.raises(WorkspaceError) as e:
         OPENERS[opener](ws.path)
-    assert "schema version 3" in str(e.value) and "versions 1 to 2" in str(e.value)
+    assert "schema version 4" in str(e.value) and "versions 1 to 3" in str(e.value)
     assert "upgrade ctpat-audit" in str(e.value)
-    assert version(ws.path) == "3"
+    assert version(ws.path) == "4"
 
 
 @pytest.mark.parametrize("value", ["", "two", "0"])
@@ -211,6 +211,18 @@ def test_a_database_without_a_valid_version_is_refused(tmp_path, value):
     _set_version(ws.path, value)
     with pytest.raises(WorkspaceError, match="no valid schema version"):
         open_workspace(ws.path)
+
+
+def test_a_migrated_log_anchors_only_the_signatures_made_after(tmp_path):
+    old = v1_copy(tmp_path)
+    conn = raw(old)
+    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetchone()[0]
+    conn.close()
+    open_workspace(old)
+    conn = raw(old)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'anchored_from_seq'"
+                        ).fetchone()[0] == str(last + 1)
+    conn.close()
 
 
 def test_migration_steps_lead_one_version_at_a_time():
@@ -229,7 +241,21 @@ def test_creating_a_database_another_connection_just_created_changes_nothing(tmp
         schema.create(first)
         schema.create(second)
         assert schema.read_version(second) == schema.SCHEMA_VERSION
-        assert second.execute("SELECT count(*) FROM meta").fetchone()[0] == 1
+        assert second.execute("SELECT count(*) FROM meta").fetchone()[0] == 2  # + anchoring
     finally:
         first.close()
         second.close()
+
+
+def test_a_migrated_workspace_equals_the_replay_of_its_log(tmp_path):
+    """Entries written before the log recorded pinned criteria still replay to the tables."""
+    from ctpat_audit.trust.record import verify_record
+
+    ws = open_workspace(v1_copy(tmp_path))
+    result = verify_record(ws)
+    assert result.ok, result.lines()
+    conn = raw(ws.path)
+    conn.execute("UPDATE answers SET notes = 'changed' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    assert [d.field for d in verify_record(ws).state] == ["notes"]

@@ -10,7 +10,13 @@ import pytest
 from session_helpers import ACCOUNT, OFFICER
 from signing_helpers import CA_PASS, KEY_PASS, SPECIALIST, Setup, make_report, make_setup
 
-from ctpat_audit.core.errors import AuthorityError, SessionRuleError, SigningError
+from ctpat_audit.core.errors import (
+    AuthorityError,
+    InputError,
+    KeyStoreError,
+    SessionRuleError,
+    SigningError,
+)
 from ctpat_audit.sessions.session import resume_session
 from ctpat_audit.trust import keys
 from ctpat_audit.trust.signing import MANIFEST, authority_problem, demo_keys, file_sha256, sign_report
@@ -258,15 +264,35 @@ def test_authority_rules_are_pure() -> None:
         "unknown_meaning"
 
 
-def test_demo_keys(tmp_path: Path) -> None:
+def test_demo_keys_without_a_ca_passphrase_leave_a_ca_no_key_holder_can_open(
+        tmp_path: Path) -> None:
     from session_helpers import make_workspace
 
     ws = make_workspace(tmp_path / "ws")
     made = demo_keys(ws, "demo-passphrase")
+    assert len(made) == 2 and keys.has_ca(ws.path)
+    with pytest.raises(KeyStoreError, match="wrong passphrase"):
+        keys.load_ca(ws.path, "demo-passphrase")
+
+
+def test_demo_keys(tmp_path: Path) -> None:
+    from session_helpers import make_workspace
+
+    ws = make_workspace(tmp_path / "ws")
+    made = demo_keys(ws, "demo-passphrase", ca_passphrase="demo-ca-passphrase")
     assert set(made) == {"demo.specialist@cbp.example", "demo.supervisor@cbp.example"}
     roles = {keys.load_signer(p, "demo-passphrase").identity.role for p in made.values()}
     assert roles == {"specialist", "supervisor"}
-    made2 = demo_keys(ws, "demo-passphrase", officer_accounts=[ACCOUNT])
+    with pytest.raises(KeyStoreError, match="wrong passphrase"):  # a key holder is no CA
+        keys.load_ca(ws.path, "demo-passphrase")
+    with pytest.raises(InputError, match="other than the demo keys"):
+        demo_keys(ws, "demo-passphrase", ca_passphrase="demo-passphrase",
+                  officer_accounts=[ACCOUNT])
+    with pytest.raises(KeyStoreError, match="give its passphrase"):
+        demo_keys(ws, "demo-passphrase", officer_accounts=[ACCOUNT])
+    assert demo_keys(ws, "demo-passphrase") == made  # nothing to issue: no CA needed
+    made2 = demo_keys(ws, "demo-passphrase", officer_accounts=[ACCOUNT],
+                      ca_passphrase="demo-ca-passphrase")
     officer = keys.load_signer(made2[f"{OFFICER}#{ACCOUNT}"], "demo-passphrase").identity
     assert (officer.role, officer.account_id, officer.email) == ("company_officer", ACCOUNT,
                                                                 OFFICER)

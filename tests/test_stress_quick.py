@@ -10,9 +10,11 @@ import pytest
 from stress.run import RECIPES, TARGETS, missed
 
 KEYS = ("autosave_kills", "autosave_lost", "two_writer_lost", "tamper_trials",
-        "tamper_undetected", "authority_steps", "unauthorized_signatures", "hostile_strings",
-        "formula_cells", "live_html", "hostile_report_strings", "pdf_javascript", "hostile_ids",
-        "escaped_paths", "fuzz_seconds", "fuzz_crashes")
+        "tamper_undetected", "state_edits_tried", "state_edits_undetected",
+        "chain_rewrites_tried", "chain_rewrites_undetected", "authority_steps",
+        "unauthorized_signatures", "hostile_strings", "formula_cells", "live_html",
+        "hostile_report_strings", "pdf_javascript", "hostile_ids", "escaped_paths",
+        "fuzz_seconds", "fuzz_crashes")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -33,6 +35,31 @@ def test_recipes_cover_every_issue_key():
 def test_missed_flags_a_lost_answer():
     assert missed({"autosave_lost": 1, "fuzz_crashes": 0}) == ["autosave_lost=1 (target <= 0)"]
     assert missed({"bomb_zip_seconds": 0.1, "bomb_zip_refused": 0})
+
+
+def test_a_full_run_must_try_enough_record_edits_a_quick_one_need_not():
+    few = {"state_edits_tried": 60, "chain_rewrites_tried": 20, "state_edits_undetected": 0}
+    assert missed(few) == []
+    assert missed({**few, "size": "full"}) == ["state_edits_tried=60 (target >= 1000)",
+                                               "chain_rewrites_tried=20 (target >= 100)"]
+    assert missed({**few, "state_edits_undetected": 1}) == [
+        "state_edits_undetected=1 (target <= 0)"]
+
+
+def test_only_writes_only_what_it_ran(tmp_path, monkeypatch):
+    import json
+    import types
+
+    from stress import run as stress_run
+
+    out = tmp_path / "stress.json"
+    out.write_text(json.dumps({"fuzz_crashes": 5, "size": "full"}))
+    monkeypatch.setattr(stress_run, "OUT", out)
+    fake = types.SimpleNamespace(run=lambda root, quick: {"tamper_undetected": 0})
+    monkeypatch.setattr(importlib, "import_module", lambda name: fake)
+    assert stress_run.main(["--only", "tamper", "--quick"]) == 0
+    written = json.loads(out.read_text())
+    assert "fuzz_crashes" not in written and written["tamper_undetected"] == 0
 
 
 @pytest.fixture(autouse=True)

@@ -89,12 +89,17 @@ def test_review_portfolio_headline_counts_and_full_reasons():
 def test_certificates_listing():
     rows = [{"serial": "ab12", "name": "Sam Spec", "email": "sam@cbp.example",
              "role": "specialist", "account_id": None, "not_after": "2028-01-01T00:00:00",
-             "revoked": False},
+             "revoked": False, "person_id": "P-AAAAAAAAAA"},
             {"serial": "cd34", "name": "Ana Officer", "email": "ana@example.com",
              "role": "company_officer", "account_id": "0012345",
-             "not_after": "2028-01-01T00:00:00", "revoked": True}]
+             "not_after": "2028-01-01T00:00:00", "revoked": True, "person_id": None},
+            {"serial": "ef56", "name": "Sam Spec", "email": "sam+sup@cbp.example",
+             "role": "supervisor", "account_id": None, "not_after": "2028-01-01T00:00:00",
+             "revoked": False, "person_id": "P-AAAAAAAAAA"}]
     lines = format_certificates(rows).splitlines()
     assert lines[0].startswith("valid   ab12") and "partner" not in lines[0]
+    assert "P-AAAAAAAAAA" in lines[0] and "P-AAAAAAAAAA" in lines[2]
     assert lines[1].startswith("REVOKED cd34") and lines[1].endswith(
         "Ana Officer <ana@example.com> partner 0012345 until 2028-01-01")
-    assert lines[2] == "2 certificate(s)"
+    assert "(no person id)" in lines[1]
+    assert lines[3] == "3 certificate(s), 1 person(s)"

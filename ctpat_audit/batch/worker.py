@@ -95,7 +95,7 @@ class ReportResult:
     status: str  # "ok" | "failed"
     duration_s: float = 0.0
     folder: str = ""  # relative to OUT
-    step: str = ""  # where it failed: execute, artifacts, sign, verify, publish
+    step: str = ""  # where it failed: record, execute, artifacts, sign, verify, publish
     failed_cell: int | None = None  # index in the executed notebook (ReportError.cell_index)
     error: str = ""
     notebook: str = ""  # a failed run's executed notebook, relative to OUT
@@ -199,8 +199,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     worker's warm kernels and browser; a failure is recorded in the result (step, failing
     cell, one-line reason, kept notebook) instead of raised.
     """
-    from ctpat_audit.core.errors import ReportError
-    from ctpat_audit.reports.execute import execute_report
+    from ctpat_audit.core.errors import RecordError, ReportError
+    from ctpat_audit.reports.execute import execute_report, refuse_edited_session
     from ctpat_audit.reports.publish import (
         publish_report,
         report_folder,
@@ -228,6 +228,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             folder = scratch.folder
             if settings.adopt_signed and (final / "manifest.json").is_file():
                 return _adopt_signed(task, settings, state, res, final, folder, lap)
+            res.step = "record"
+            refuse_edited_session(settings.workspace, task.session_id)
             res.step = "execute"
             nb = execute_report(settings.workspace, task.session_id, scratch.notebook,
                                 template=settings.template, workbook=folder / "report.xlsx",
@@ -268,6 +270,9 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             res.step = "publish"
             return _succeeded(res, out, publish_report(folder, out, task.account_id,
                                                        task.session_id))
+    except RecordError as exc:  # edited outside the toolkit: refused before any rendering
+        res.error = str(exc)
+        return res
     except ReportError as exc:  # the pipeline's own account of the failure
         res.failed_cell, res.error = exc.cell_index, exc.reason
         return res

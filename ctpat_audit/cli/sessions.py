@@ -28,16 +28,22 @@ def sessions(workspace: Path, account_id: str | None, status: str | None,
 @click.command("audit-verify")
 @workspace_option()
 @click.option("--expected-head", metavar="HASH",
-              help="A head hash pinned earlier (e.g. in a signed report) that must still be there.")
+              help="A head hash pinned elsewhere (e.g. in a signed report) that must be there.")
+@click.option("--trust", type=click.Path(exists=True, path_type=Path),
+              help="The CA the signed anchors must chain to: a copy of WORKSPACE/keys/ca.pem "
+                   "kept outside the workspace (default: WORKSPACE/keys).")
 @click.pass_context
-def audit_verify(ctx: click.Context, workspace: Path, expected_head: str | None) -> None:
-    """Check the workspace's hash-chained audit log end to end; exit 1 if it was tampered with."""
-    from ctpat_audit.sessions.session import verify_workspace_audit
+def audit_verify(ctx: click.Context, workspace: Path, expected_head: str | None,
+                 trust: Path | None) -> None:
+    """Check the workspace's record: the hash-chained audit log, the heads signers pinned in
+    it, and every state row against the replay of the log; exit 1 on any difference."""
+    from ctpat_audit.trust.record import verify_record
 
-    result = verify_workspace_audit(workspace, expected_head=expected_head)
-    click.echo(str(result))
-    for p in result.problems[:50]:
-        click.echo(f"  seq {p.seq}: {p.code}: {p.detail}", err=True)
+    result = verify_record(workspace, trust=trust, expected_head=expected_head)
+    lines = result.lines()
+    click.echo(lines[0])
+    for line in lines[1:]:
+        click.echo(line)
     if not result.ok:
         ctx.exit(EXIT_ERROR)
 

@@ -48,17 +48,23 @@ def keys() -> None:
 @TOKEN_LABEL
 @KEY_LABEL
 @PIN_ENV
+@click.option("--same-person/--different-person", "same_person", default=None,
+              help="Needed when the name or e-mail (case and +tags set aside) matches someone "
+                   "holding a certificate under another role: the holder is that person "
+                   "(one person id), or another person. Written to the audit log.")
 def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str | None,
              out: Path | None, passphrase_env: str | None, passphrase_file: Path | None,
              ca_passphrase_env: str | None, ca_passphrase_file: Path | None,
              pkcs11_module: str | None, token_label: str | None, key_label: str | None,
-             pin_env: str | None) -> None:
+             pin_env: str | None, same_person: bool | None) -> None:
     """Create a P-256 signer key + certificate issued by the workspace CA (created if new).
 
     The key goes into an encrypted PKCS#12 file, or (--pkcs11-module) is generated inside a
-    PKCS#11 token and only the certificate is written.
+    PKCS#11 token and only the certificate is written. The CA records the holder as a person:
+    a name or e-mail already held under another role needs --same-person or
+    --different-person.
     """
-    from ctpat_audit.trust.keys import has_ca, init_ca, issue_signer, key_file_name
+    from ctpat_audit.trust.keys import has_ca, identity_of, init_ca, issue_signer, key_file_name
 
     key_file_name(email)  # an e-mail that is not one is refused before anything is asked
 
@@ -74,15 +80,17 @@ def keys_new(workspace: Path, name: str, email: str, role: str, account_id: str 
         cert = issue_token_certificate(
             ca, out, module=pkcs11_module, token_label=str(token_label),
             pin=read_secret(pin_env, None, "Token PIN"), key_label=str(key_label), name=name,
-            email=email, role=role, account_id=account_id)
+            email=email, role=role, account_id=account_id, same_person=same_person)
         click.echo(f"key {key_label!r} generated in token {token_label!r}; certificate for "
                    f"{who} written to {out}; serial {cert.serial_number:x}")
         return
     out = out or key_file_name(email)
     cert = issue_signer(ca, out, read_secret(passphrase_env, passphrase_file,
                                              f"Passphrase for {email}'s key", confirm=True),
-                        name=name, email=email, role=role, account_id=account_id)
-    click.echo(f"key for {who} written to {out}; certificate serial {cert.serial_number:x}")
+                        name=name, email=email, role=role, account_id=account_id,
+                        same_person=same_person)
+    click.echo(f"key for {who} written to {out}; certificate serial {cert.serial_number:x}, "
+               f"person {identity_of(cert).person_id}")
 
 
 @keys.command("list")
@@ -115,16 +123,26 @@ def keys_revoke(workspace: Path, serial: str, ca_passphrase_env: str | None,
 @workspace_option()
 @PASSPHRASE_ENV
 @PASSPHRASE_FILE
+@CA_PASSPHRASE_ENV
+@CA_PASSPHRASE_FILE
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the keys (default WORKSPACE/demo-keys).")
 def keys_demo(workspace: Path, passphrase_env: str | None, passphrase_file: Path | None,
+              ca_passphrase_env: str | None, ca_passphrase_file: Path | None,
               out: Path | None) -> None:
     """DEMONSTRATION keys: a specialist per validation opener, a supervisor, and the Company
-    Officer of each partner with a self-assessment (one passphrase for all, CA included)."""
+    Officer of each partner with a self-assessment (one passphrase for the keys).
+
+    The CA never uses the keys' passphrase: give its own (--ca-passphrase-env/-file), or a
+    new CA gets a random one that is used once and forgotten, so no holder of a demo key can
+    issue certificates."""
     from ctpat_audit.trust.signing import demo_keys
 
     secret = read_secret(passphrase_env, passphrase_file, "Passphrase for the demo keys")
-    for who, path in demo_keys(workspace, secret, out_dir=out).items():
+    ca_secret = (read_secret(ca_passphrase_env, ca_passphrase_file, "Workspace CA passphrase")
+                 if ca_passphrase_env or ca_passphrase_file else None)
+    for who, path in demo_keys(workspace, secret, out_dir=out,
+                               ca_passphrase=ca_secret).items():
         click.echo(f"{who:<48} {path}")
 
 

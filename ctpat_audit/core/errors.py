@@ -255,6 +255,19 @@ class AuthorityError(CtpatError):
         super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
 
 
+# raised in workspace.replay
+
+class RecordError(CtpatError):
+    """A session's state tables differ from the replay of the audit log (edited outside
+    ctpat-audit): the session is not reported, signed or revised, and an edited answer is not
+    changed further (which would write the edit into the log)."""
+
+    def __init__(self, session_id: str, message: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id}: {message}; nothing was done. Run "
+                         "`ctpat-audit audit-verify` to see every difference")
+
+
 # raised in workspace.evidence
 
 class EvidenceError(CtpatError):

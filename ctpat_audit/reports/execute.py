@@ -30,6 +30,20 @@ def report_parameters(workspace: str | Path, session_id: str, *, as_of: str | No
             "workbook": str(Path(workbook).resolve()) if workbook else ""}
 
 
+def refuse_edited_session(workspace: str | Path, session_id: str) -> None:
+    """Raise :class:`~ctpat_audit.core.errors.RecordError`, naming every difference, when the
+    session's state tables differ from the replay of its audit log: a session edited outside
+    the toolkit is never rendered (``report`` and ``batch`` call this before executing)."""
+    from ctpat_audit.workspace.reference import as_workspace
+    from ctpat_audit.workspace.replay import require_replayed_state
+
+    conn = as_workspace(workspace).connect(readonly=True)
+    try:
+        require_replayed_state(conn, session_id)
+    finally:
+        conn.close()
+
+
 def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
                    as_of: str | None = None, due_days: int = 90,
                    template: str | Path = DEFAULT_TEMPLATE, workbook: str | Path | None = None,
@@ -41,7 +55,8 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
     kernel); ``engine_kw`` go to it (``kernel_pool=`` for ``ctpat-warm``).
     ``execution_timeout``: seconds a cell may run. A cell that raises, runs out of time or
     loses its kernel raises :class:`ReportError` with that cell's index, and ``out_nb`` is
-    left marked at that cell.
+    left marked at that cell. Callers rendering a session's report first call
+    :func:`refuse_edited_session`.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError

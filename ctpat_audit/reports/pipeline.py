@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ctpat_audit.core.errors import NotFoundError, ReportError
-from ctpat_audit.reports.execute import DEFAULT_TEMPLATE, execute_report
+from ctpat_audit.reports.execute import DEFAULT_TEMPLATE, execute_report, refuse_edited_session
 from ctpat_audit.reports.export import (
     FORMATS,
     TEMPLATE_DIR,
@@ -81,11 +81,14 @@ class Renderer:
         """Render one session; returns ``OUT/<account>/<session>``.
 
         A failure raises (a notebook failure as :class:`ReportError` naming the cell and
-        the kept notebook); nothing is published then.
+        the kept notebook; a session edited outside the toolkit as
+        :class:`~ctpat_audit.core.errors.RecordError` before anything runs); nothing is
+        published then.
         """
         from ctpat_audit.sessions.session import resume_session, validate_session_id
 
         validate_session_id(session_id)
+        refuse_edited_session(self.workspace, session_id)
         try:  # an account id that cannot be a folder is refused before any work
             with resume_session(self.workspace, session_id) as s:
                 account: str | None = s.account_id

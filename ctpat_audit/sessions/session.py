@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
-from ctpat_audit.core.errors import InputError, NotFoundError, SessionRuleError
+from ctpat_audit.core.errors import InputError, NotFoundError, RecordError, SessionRuleError
 from ctpat_audit.core.vocabulary import ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS, SESSION_KINDS
-from ctpat_audit.workspace import audit, db, evidence, store
+from ctpat_audit.workspace import audit, db, evidence, replay, store
 from ctpat_audit.workspace import best_practices as practices
 from ctpat_audit.workspace.reference import Workspace, as_workspace
 from ctpat_audit.workspace.store import ANSWER_FIELDS, SESSION_ID_PATTERN, PinnedCriterion
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pandas is imported only where frames are built, so writers 
 
 __all__ = ["Session", "SessionRuleError", "Progress", "open_session", "resume_session",
            "list_sessions", "find_open_session", "validate_session_id", "utc_now",
-           "connect_store", "verify_workspace_audit", "compute_progress", "next_unanswered"]
+           "connect_store", "compute_progress", "next_unanswered"]
 
 _KEEP: Any = object()  # "leave this field as it is" in Session.answer
 #: A criterion to pin: as pinned, or (id, level) or (id, level, category), e.g. ("6.1", "Must")
@@ -89,18 +89,6 @@ def connect_store(ws: object) -> tuple[Path, sqlite3.Connection]:
     (see :meth:`~ctpat_audit.workspace.reference.Workspace.connect`); the caller closes it."""
     workspace = as_workspace(ws)
     return workspace.path, workspace.connect()
-
-
-def verify_workspace_audit(ws: object, *,
-                           expected_head: str | None = None) -> audit.AuditVerification:
-    """Check the workspace's hash-chained audit log end to end
-    (:func:`~ctpat_audit.workspace.audit.verify_audit_log`); ``expected_head``: a head hash
-    pinned earlier (in a signed report) that must still be in the log."""
-    _, conn = connect_store(ws)
-    try:
-        return audit.verify_audit_log(conn, expected_head=expected_head)
-    finally:
-        conn.close()
 
 
 class Session:
@@ -181,6 +169,7 @@ class Session:
             self._require_open(conn)
             self._require_contact(conn, who)
             old = store.get_answer(conn, self.id, crit.criterion_id, fid)
+            self._require_logged(conn, crit.criterion_id, fid, old)
             base = {f: (old[f] if old else _EMPTY[f]) for f in ANSWER_FIELDS}
             new = {**base, **changes}
             if old is not None and new == base:
@@ -342,6 +331,7 @@ class Session:
                                  "only a submitted or signed session gets a new revision; "
                                  "edit an open session directly")
             self._require_contact(conn, who)
+            replay.require_replayed_state(conn, self.id)  # never copy an edit into the log
             _insert_session(conn, new_id, self.account_id, self.kind, self.mode,
                             self.catalogue_version, who, at, list(self.facilities),
                             list(self.criteria), supersedes=self.id)
@@ -448,6 +438,18 @@ class Session:
                              "use session.new_revision(actor) to revise a submitted or signed "
                              "session")
 
+    def _require_logged(self, conn: sqlite3.Connection, criterion_id: str, facility_id: str,
+                        row: dict[str, Any] | None) -> None:
+        """Refuse to change an answer whose row is not what the log last gave it: the change
+        would write the edit into the log under this user's name."""
+        logged = replay.logged_answer(conn, self.id, criterion_id, facility_id)
+        stored = None if row is None else {f: row[f] for f in ANSWER_FIELDS}
+        if logged != stored:
+            raise RecordError(self.id, f"the answer to criterion {criterion_id}"
+                              + (f" at facility {facility_id}" if facility_id else "")
+                              + f" was changed outside ctpat-audit (the audit log says "
+                              f"{logged}, the table holds {stored}); it is not changed further")
+
     def _require_contact(self, conn: sqlite3.Connection, who: str) -> None:
         if self.kind == "self_assessment" and not store.contact_roles(conn, self.account_id,
                                                                       who):
@@ -482,7 +484,8 @@ def _insert_session(conn: sqlite3.Connection, session_id: str, account_id: str, 
                  target={"session_id": session_id}, old=None,
                  new={k: row[k] for k in ("account_id", "kind", "mode", "catalogue_version",
                                           "facilities", "supersedes")}
-                 | {"criteria": len(criteria)})
+                 | {"criteria": len(criteria),
+                    "pinned": [[c.criterion_id, c.category, c.level] for c in criteria]})
 
 
 # --- progress (pure: pinned criteria + answer rows in, numbers out) ---------------------------

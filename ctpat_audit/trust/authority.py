@@ -1,7 +1,8 @@
 """Who may sign what: the meanings of a signature and the rules of authority (pure functions).
 
 A validation is signed ``validated`` by the session's specialist, then countersigned
-``approved`` by a supervisor who is another person; a self-assessment is signed ``submitted``
+``approved`` by a supervisor who is another person (another person id of the workspace CA
+and another mailbox: :func:`~ctpat_audit.trust.keys.same_person`); a self-assessment is signed ``submitted``
 only by a contact holding the Company Officer role for that partner.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
-from ctpat_audit.trust.keys import SignerIdentity
+from ctpat_audit.trust.keys import SignerIdentity, same_person
 
 __all__ = ["MEANINGS", "authority_problem", "default_meaning"]
 
@@ -58,8 +59,11 @@ def authority_problem(kind: str, account_id: str, opened_by: str, who: SignerIde
         if "approved" in done:
             return "already_signed", "the report is already approved"
         first = next(p for p in prior if p["meaning"] == "validated")
-        if first["email"].lower() == who.email.lower():
-            return "same_person", "a supervisor cannot approve a report they validated"
+        if same_person(who, first):
+            return "same_person", (f"{who.name} <{who.email}> is the person who validated "
+                                   f"this report ({first.get('signer', '')} "
+                                   f"<{first.get('email', '')}>); a supervisor cannot approve "
+                                   "their own validation")
     else:  # submitted
         if done:
             return "already_signed", "the self-assessment is already submitted"

@@ -13,16 +13,28 @@ A signer certificate is ECDSA P-256 (the family PIV cards use) and names the per
 OU is the role (``specialist``, ``supervisor`` or ``company_officer``) and, for a Company
 Officer, the subject's ``O`` is ``CTPAT partner <account>``. The same facts are carried
 machine-readably in a non-critical extension (:data:`ROLE_OID`, a UTF-8 JSON string
-``{"role": ..., "account_id": ...}``), which is what :func:`identity_of` reads. Key usage:
-digitalSignature + nonRepudiation (contentCommitment).
+``{"role": ..., "account_id": ..., "person_id": ...}``), which is what :func:`identity_of`
+reads. Key usage: digitalSignature + nonRepudiation (contentCommitment).
+
+**People, not strings.** The CA records people: every certificate carries a person id
+(``P-`` + 10 characters), the same across all of one person's certificates, signed by the CA
+with the rest. :func:`issue_certificate` compares the new holder with every certificate
+issued before, by e-mail (:func:`normal_email`: case-folded, without a ``+tag``) and by name
+(:func:`normal_name`). The same e-mail under the same role is the same person (a renewal).
+Any match under another role must be settled by whoever issues: ``same_person=True`` (the
+person id is reused) or ``same_person=False`` (a new one; refused when the e-mail is the same
+mailbox). The decision is written to the workspace's audit log (``issue_certificate``).
 
 Private keys are never written in clear: signer keys go into a PKCS#12 file encrypted with
 the signer's passphrase (AES-256, PBKDF2), or stay in a PKCS#11 token (:mod:`ctpat_audit.trust.token`).
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +53,8 @@ from ctpat_audit.workspace.reference import as_workspace
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
            "init_ca", "load_ca", "issue_signer", "key_file_name", "issue_certificate", "revoke",
-           "list_certs", "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca"]
+           "list_certs", "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca",
+           "normal_email", "normal_name", "same_person", "person_for"]
 
 ROLES = ("specialist", "supervisor", "company_officer")
 #: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
@@ -59,6 +72,7 @@ class SignerIdentity:
     email: str
     role: str
     account_id: str | None = None
+    person_id: str | None = None  # the CA's id of the person (None in older certificates)
 
     @property
     def role_label(self) -> str:
@@ -187,7 +201,7 @@ def load_ca(workspace: str | Path, passphrase: str | bytes) -> CertificateAuthor
 
 # --- signer certificates -----------------------------------------------------------------------
 
-def _check_identity(name: str, email: str, role: str, account_id: str | None) -> SignerIdentity:
+def check_identity(name: str, email: str, role: str, account_id: str | None) -> SignerIdentity:
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise InputError("name", name, "the signer's printed name (1-64 characters)")
     if not is_email(email) or len(email) > 128:
@@ -201,11 +215,92 @@ def _check_identity(name: str, email: str, role: str, account_id: str | None) ->
     return SignerIdentity(name.strip(), email.strip().lower(), role, account_id or None)
 
 
+def normal_email(email: str) -> str:
+    """An e-mail as one mailbox: NFKC, case-folded, surrounding blanks and a ``+tag`` of the
+    local part removed (``Ana.Spec+sup@CBP.example`` -> ``ana.spec@cbp.example``)."""
+    local, _, domain = unicodedata.normalize("NFKC", email).strip().casefold().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}" if local else domain
+
+
+def normal_name(name: str) -> str:
+    """A printed name compared as people read it: NFKC, case-folded, blanks collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def same_person(a: SignerIdentity, b: SignerIdentity | dict[str, Any]) -> bool:
+    """Whether two signers are one person: the same person id, or the same mailbox."""
+    other = b if isinstance(b, SignerIdentity) else SignerIdentity(
+        str(b.get("signer", "")), str(b.get("email", "")), str(b.get("role", "")),
+        b.get("account_id"), b.get("person_id"))
+    if a.person_id and other.person_id and a.person_id == other.person_id:
+        return True
+    return normal_email(a.email) == normal_email(other.email)
+
+
+def _new_person_id() -> str:
+    return "P-" + base64.b32encode(uuid.uuid4().bytes).decode()[:10]
+
+
+def person_for(folder: Path, who: SignerIdentity, same: bool | None
+               ) -> tuple[str, str, list[dict[str, Any]]]:
+    """(person id, decision, certificates matched) for a new certificate of ``who``.
+
+    ``decision`` is ``new``, ``renewal``, ``same_person`` or ``different_person``. Raises
+    :class:`InputError` when a match under another role needs ``same`` and it is None (a
+    renewal of a person already settled under every matching role needs nothing), when
+    ``same=False`` but a certificate under another role has the same mailbox, and when
+    ``same=True`` matches nobody or several people.
+    """
+    email, name = normal_email(who.email), normal_name(who.name)
+    matched = [c for c in list_certs(folder.parent) if normal_email(c["email"]) == email
+               or normal_name(c["name"]) == name]
+    renewal = [c for c in matched if normal_email(c["email"]) == email and c["role"] == who.role
+               and c.get("person_id")]
+    other_role = [c for c in matched if c["role"] != who.role]
+    if same is None:
+        # a renewal of someone already recorded as one person under several roles is settled
+        known = {renewal[0]["person_id"]} if renewal else set()
+        undecided = [c for c in other_role if c.get("person_id") not in known]
+        if undecided:
+            shown = "; ".join(f"{c['name']} <{c['email']}> ({c['role']}, person "
+                              f"{c.get('person_id') or 'unrecorded'})" for c in undecided)
+            raise InputError("person", f"{who.name} <{who.email}> ({who.role})",
+                             f"a decision: this name or e-mail matches {shown}. Say whether "
+                             "it is the same person (--same-person) or a different one "
+                             "(--different-person)")
+        if renewal:
+            return str(renewal[0]["person_id"]), "renewal", matched
+        return _new_person_id(), "new", matched
+    if same:
+        ids = {c.get("person_id") for c in matched if c.get("person_id")}
+        if len(ids) != 1:
+            raise InputError("--same-person", f"{who.name} <{who.email}>",
+                             "exactly one person with this name or e-mail among the "
+                             f"certificates issued (found {len(ids)})")
+        return str(ids.pop()), "same_person", matched
+    mailbox = [c for c in other_role if normal_email(c["email"]) == email]
+    if mailbox:
+        raise InputError("--different-person", who.email,
+                         f"another mailbox: {who.email} is {mailbox[0]['email']} (the same "
+                         "address once case and +tags are set aside), so it is the same "
+                         "person; use --same-person")
+    if renewal:
+        return str(renewal[0]["person_id"]), "renewal", matched
+    return _new_person_id(), "different_person" if other_role else "new", matched
+
+
 def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, email: str,
                       role: str, account_id: str | None = None, *,
-                      clock: Clock = utc_now) -> x509.Certificate:
-    """Issue a signer certificate for a P-256 public key (from a new key or a token)."""
-    who = _check_identity(name, email, role, account_id)
+                      same_person: bool | None = None, clock: Clock = utc_now
+                      ) -> x509.Certificate:
+    """Issue a signer certificate for a P-256 public key (from a new key or a token).
+
+    The holder's person id is decided by :func:`person_for` (``same_person``: the issuer's
+    answer when the name or e-mail matches someone under another role) and the issue is
+    written to the workspace's audit log (when the CA belongs to a workspace).
+    """
+    who = check_identity(name, email, role, account_id)
+    person_id, decision, matched = person_for(ca.folder, who, same_person)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
             not isinstance(public_key.curve, ec.SECP256R1):
         raise InputError("public key", type(public_key).__name__, "an ECDSA P-256 public key")
@@ -215,8 +310,8 @@ def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, emai
     if who.account_id:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME,
                                         f"CTPAT partner {who.account_id}"))
-    role_value = json.dumps({"role": who.role, "account_id": who.account_id},
-                            sort_keys=True).encode("utf-8")
+    role_value = json.dumps({"role": who.role, "account_id": who.account_id,
+                             "person_id": person_id}, sort_keys=True).encode("utf-8")
     der_utf8 = b"\x0c" + _der_len(len(role_value)) + role_value
     now = clock()
     cert = (x509.CertificateBuilder().subject_name(x509.Name(attrs))
@@ -240,7 +335,32 @@ def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, emai
             .sign(ca.key, hashes.SHA256()))
     write_atomic(ca.folder / "certs" / f"{cert.serial_number:x}.pem",
                   cert.public_bytes(serialization.Encoding.PEM))
+    _log_issue(ca, cert, who, person_id, decision, matched, clock)
     return cert
+
+
+def _log_issue(ca: CertificateAuthority, cert: x509.Certificate, who: SignerIdentity,
+               person_id: str, decision: str, matched: list[dict[str, Any]],
+               clock: Clock) -> None:
+    from ctpat_audit.core.clock import timestamp
+    from ctpat_audit.workspace import audit, db
+    from ctpat_audit.workspace.reference import DB_NAME
+
+    if not (ca.folder.parent / DB_NAME).is_file():  # a CA outside any workspace
+        return
+    conn = as_workspace(ca.folder.parent).connect()
+    try:
+        with db.write(conn):
+            audit.append(conn, at=timestamp(clock()), actor="workspace CA",
+                         action="issue_certificate", session_id=None,
+                         target={"serial": f"{cert.serial_number:x}"}, old=None,
+                         new={"name": who.name, "email": who.email, "role": who.role,
+                              "account_id": who.account_id, "person_id": person_id,
+                              "decision": decision, "fingerprint": fingerprint(cert),
+                              "matched": sorted({str(c.get("person_id") or c["serial"])
+                                                 for c in matched})})
+    finally:
+        conn.close()
 
 
 def _der_len(n: int) -> bytes:
@@ -259,14 +379,15 @@ def key_file_name(email: str, suffix: str = ".p12") -> Path:
 
 def issue_signer(ca: CertificateAuthority, out: str | Path, passphrase: str | bytes, *,
                  name: str, email: str, role: str, account_id: str | None = None,
-                 clock: Clock = utc_now) -> x509.Certificate:
+                 same_person: bool | None = None, clock: Clock = utc_now) -> x509.Certificate:
     """Create a P-256 key and its certificate; write both to an encrypted PKCS#12 ``out``."""
     secret = _passphrase(passphrase, "key passphrase")
     out = Path(out)
     if out.exists():
         raise KeyStoreError(out, "exists; choose a new file name (keys are never overwritten)")
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = issue_certificate(ca, key.public_key(), name, email, role, account_id, clock=clock)
+    cert = issue_certificate(ca, key.public_key(), name, email, role, account_id,
+                             same_person=same_person, clock=clock)
     data = pkcs12.serialize_key_and_certificates(email.encode("utf-8"), key, cert,
                                                   [ca.certificate], _encryption(secret))
     write_atomic(out, data, 0o600)
@@ -279,18 +400,19 @@ def identity_of(cert: x509.Certificate) -> SignerIdentity:
         found = cert.subject.get_attributes_for_oid(oid)
         return str(found[0].value) if found else None
 
-    role, account = attr(NameOID.ORGANIZATIONAL_UNIT_NAME) or "", None
+    role, account, person = attr(NameOID.ORGANIZATIONAL_UNIT_NAME) or "", None, None
     try:
         ext = cert.extensions.get_extension_for_oid(ROLE_OID).value
         if not isinstance(ext, x509.UnrecognizedExtension):  # how cryptography reads our OID
             raise ValueError("the role extension is not raw DER")
         raw = ext.value
         info = json.loads(raw[1 + (1 if raw[1] < 0x80 else 1 + (raw[1] & 0x7F)):])
-        role, account = info["role"], info.get("account_id")
+        role, account, person = info["role"], info.get("account_id"), info.get("person_id")
     except (x509.ExtensionNotFound, ValueError, KeyError, IndexError):
         pass
     return SignerIdentity(attr(NameOID.COMMON_NAME) or "", (attr(NameOID.EMAIL_ADDRESS) or
-                                                            "").lower(), role, account)
+                                                            "").lower(), role, account,
+                          person if isinstance(person, str) else None)
 
 
 # --- revocation --------------------------------------------------------------------------------
@@ -344,7 +466,7 @@ def list_certs(workspace: str | Path) -> list[dict[str, Any]]:
         cert = x509.load_pem_x509_certificate(path.read_bytes())
         who = identity_of(cert)
         rows.append({"serial": f"{cert.serial_number:x}", "name": who.name, "email": who.email,
-                     "role": who.role, "account_id": who.account_id,
+                     "role": who.role, "account_id": who.account_id, "person_id": who.person_id,
                      "not_after": cert.not_valid_after_utc.isoformat(),
                      "revoked": cert.serial_number in revoked,
                      "fingerprint": fingerprint(cert)})

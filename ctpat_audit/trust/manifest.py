@@ -8,8 +8,9 @@
                     "audit_log_head"},
      "artifacts": [{"path", "sha256", "size", "kind", ["evidence": [{name, criterion_id,
                     facility_id, media_type}]]}],
-     "signatures": [{"signer", "email", "role", "account_id", "meaning", "label", "time",
-                     "cert_fingerprint", "cert_serial", "pdf_sha256", "pdf_field"}]}
+     "signatures": [{"signer", "email", "role", "account_id", "person_id", "meaning",
+                     "label", "time", "cert_fingerprint", "cert_serial", "pdf_sha256",
+                     "pdf_field"}]}
 
 Its bytes are exactly :func:`manifest_bytes` (sorted keys, 2-space indent, UTF-8, final
 newline); ``manifest.sig`` is a detached CMS signature (DER) of those bytes. Evidence files

@@ -19,7 +19,12 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
    audit-log head) and the list of signatures; then ``manifest.sig``: a detached CMS
    (ECDSA-SHA256) signature of the exact bytes of ``manifest.json`` by the latest signer.
    Each signing step re-signs the manifest (with the new PDF hash); the PDF keeps every
-   signer's own PAdES signature.
+   signer's own PAdES signature. The signed manifest is also kept in the workspace as the
+   anchor of its ``sign`` entry (:mod:`ctpat_audit.trust.anchoring`), in the same transaction.
+
+A session whose state tables differ from the replay of its audit log is refused
+(:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed, and so is a
+workspace whose log no longer holds a head an earlier signature pinned.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
 from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
 from ctpat_audit.trust.manifest import (
@@ -54,8 +60,9 @@ from ctpat_audit.trust.manifest import (
     read_manifest,
     report_files,
 )
-from ctpat_audit.workspace import audit, db, reference_store, store
+from ctpat_audit.workspace import anchors, audit, db, reference_store, store
 from ctpat_audit.workspace.reference import as_workspace
+from ctpat_audit.workspace.replay import require_replayed_state
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "find_signer",
@@ -286,10 +293,18 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
             rule, problem = "superseded", "the session was superseded by a newer revision"
         if rule and problem:
             raise _refuse(conn, sid, who, meaning, rule, problem, at)
+        first_check = checkpoint is None or checkpoint.mark is None
         checked = (checkpoint or audit.ChainCheckpoint()).verify(conn)
         if not checked.ok:
             raise SigningError(folder, "the workspace database or its audit log does not "
                                "verify; nothing was signed")
+        if first_check:  # once per batch worker, like the full chain check
+            unanchored = anchor_problems(conn, keys_dir)
+            if unanchored:
+                raise SigningError(folder, "the audit log no longer holds what earlier "
+                                   f"signatures pinned ({unanchored[0][1]}); nothing was "
+                                   "signed. Run `ctpat-audit audit-verify`")
+        require_replayed_state(conn, sid)
         original = {name: (folder / name).read_bytes() for name in ("report.pdf", MANIFEST,
                                                                    MANIFEST_SIG)
                     if (folder / name).is_file()}
@@ -302,16 +317,18 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
             if session.status == "submitted":
                 session.lock(who.email)
         entry = {"signer": who.name, "email": who.email, "role": who.role,
-                 "account_id": who.account_id, "meaning": meaning,
+                 "account_id": who.account_id, "person_id": who.person_id, "meaning": meaning,
                  "label": MEANINGS[meaning][0], "time": at,
                  "cert_fingerprint": fingerprint(signer.certificate),
                  "cert_serial": f"{signer.certificate.serial_number:x}",
                  "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
                  "pdf_field": f"ctpat-{meaning}"}
         with db.write(conn):  # the audit entry commits only when all three files are written
-            head = audit.append(conn, at=at, actor=who.email, action="sign", session_id=sid,
-                                target={"session_id": sid, "report": folder.name},
-                                old=None, new=entry).hash
+            logged = audit.append(conn, at=at, actor=who.email, action="sign",
+                                  session_id=sid,
+                                  target={"session_id": sid, "report": folder.name},
+                                  old=None, new=entry)
+            head = logged.hash
             try:
                 write_atomic(pdf_path, signed_pdf)
                 manifest = {
@@ -330,6 +347,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                 sig = sign_manifest(data, signer)
                 write_atomic(folder / MANIFEST, data)
                 write_atomic(folder / MANIFEST_SIG, sig)
+                anchors.insert_anchor(conn, seq=logged.seq, head=head, session_id=sid,
+                                      manifest=data, signature=sig)
             except BaseException:
                 for name in ("report.pdf", MANIFEST, MANIFEST_SIG):
                     if name in original:
@@ -394,11 +413,21 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
     e-mail in ``specialists`` (default: everyone who opened a validation in the workspace, or
     ``demo.specialist@cbp.example``), one supervisor key, and a Company Officer key for the
     first Company Officer contact of each partner in ``officer_accounts`` (default: partners
-    with a self-assessment session). All keys use ``passphrase``; the CA uses
-    ``ca_passphrase`` (default the same). Files go to ``out_dir`` (default WS/demo-keys/):
-    demonstration keys, not for real records.
+    with a self-assessment session). All keys use ``passphrase``. The CA never does:
+    ``ca_passphrase`` must differ from it (InputError); without one, a new CA is created with a
+    random passphrase used once and forgotten (no holder of a demo key can issue
+    certificates), and an existing CA is only needed, and then refused, when a key is
+    missing. Files go to ``out_dir`` (default WS/demo-keys/): demonstration keys, not for
+    real records.
     """
-    from ctpat_audit.trust.keys import init_ca, issue_signer
+    import secrets
+
+    from ctpat_audit.core.errors import InputError
+    from ctpat_audit.trust.keys import CertificateAuthority, has_ca, init_ca, issue_signer
+
+    if ca_passphrase is not None and ca_passphrase == passphrase:
+        raise InputError("CA passphrase", "(hidden)", "a passphrase other than the demo keys' "
+                         "one: a key holder must not be able to issue certificates")
 
     workspace = as_workspace(ws)
     root = workspace.path
@@ -418,18 +447,27 @@ def demo_keys(ws: Any, passphrase: str, *, out_dir: str | Path | None = None,
                 officers.append((*found, acct))
     finally:
         conn.close()
-    ca = init_ca(root, ca_passphrase or passphrase)
     people: list[tuple[str, str, str, str | None]] = [
         (_name_from_email(e), e, "specialist", None) for e in specialists]
     people.append((_name_from_email(supervisor), supervisor, "supervisor", None))
     people += [(n, e, "company_officer", a) for n, e, a in officers]
     made: dict[str, Path] = {}
+    ca: CertificateAuthority | None = None
     for name, email, role, account in people:
         path = out / f"{role}-{re.sub(r'[^A-Za-z0-9_.-]', '_', email)}"
         path = path.with_name(path.name + (f"-{account}" if account else "") + ".p12")
         if not path.exists():
-            issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
-                         account_id=account)
+            if ca is None:
+                if ca_passphrase is None and has_ca(root):
+                    raise KeyStoreError(root / "keys", "the workspace CA exists; give its "
+                                        f"passphrase to issue the missing key {path.name}")
+                ca = init_ca(root, ca_passphrase or secrets.token_urlsafe(32))
+            try:
+                issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
+                             account_id=account)
+            except InputError:  # a namesake under another role: demo holders are one per
+                issue_signer(ca, path, passphrase, name=name[:64], email=email, role=role,
+                             account_id=account, same_person=False)  # mailbox and role
         made[email if role != "company_officer" else f"{email}#{account}"] = path
     return made
 

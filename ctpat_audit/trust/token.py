@@ -18,7 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ctpat_audit.core.errors import KeyStoreError
 from ctpat_audit.core.files import write_atomic
-from ctpat_audit.trust.keys import CertificateAuthority, Signer, identity_of, issue_certificate
+from ctpat_audit.trust.keys import (
+    CertificateAuthority,
+    Signer,
+    check_identity,
+    identity_of,
+    issue_certificate,
+    person_for,
+)
 
 __all__ = ["pkcs11_session", "pkcs11_new_key", "pkcs11_signer", "issue_token_certificate",
            "load_certificate", "token_signer"]
@@ -79,20 +86,24 @@ def pkcs11_signer(session: Any, certificate: x509.Certificate, *, key_label: str
 
 def issue_token_certificate(ca: CertificateAuthority, out: str | Path, *, module: str | Path,
                             token_label: str, pin: str, key_label: str, name: str, email: str,
-                            role: str, account_id: str | None = None) -> x509.Certificate:
+                            role: str, account_id: str | None = None,
+                            same_person: bool | None = None) -> x509.Certificate:
     """Generate a key labelled ``key_label`` in the token, have the CA certify it, and write
     the certificate (PEM) to ``out``; the private key stays in the token.
 
     ``out`` is checked before the token is touched: an existing file is never overwritten,
-    so no key is generated whose certificate could not be written.
+    so no key is generated whose certificate could not be written; so is who the holder is
+    (``same_person``, see :func:`~ctpat_audit.trust.keys.person_for`).
     """
     out = Path(out)
     if out.exists():
         raise KeyStoreError(out, "exists; choose a new file name (certificates are never "
                                  "overwritten)")
+    person_for(ca.folder, check_identity(name, email, role, account_id), same_person)
     with pkcs11_session(module, token_label, pin) as session:
         public = pkcs11_new_key(session, key_label)
-    cert = issue_certificate(ca, public, name, email, role, account_id)
+    cert = issue_certificate(ca, public, name, email, role, account_id,
+                             same_person=same_person)
     write_atomic(out, cert.public_bytes(serialization.Encoding.PEM))
     return cert
 

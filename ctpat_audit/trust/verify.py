@@ -55,6 +55,7 @@ class SignatureCheck:
     ok: bool
     detail: str = ""
     account_id: str | None = None
+    person_id: str | None = None
 
 
 @dataclass
@@ -140,8 +141,9 @@ def verify_report(report_dir: str | Path, trust: str | Path,
     required: InputError when None).
 
     ``workspace`` (optional, not needed offline): also check that workspace's audit log end
-    to end and that it still holds the head hash the manifest pinned (not truncated or
-    rewritten since signing).
+    to end, that it still holds the head hash the manifest pinned (not truncated or
+    rewritten since signing), that it logged every signature of the manifest (the last one
+    as the pinned head) and that the session's state tables equal their replay.
     """
     if trust is None:
         raise InputError("trust store", trust, "the folder WORKSPACE/keys or the workspace's "
@@ -195,15 +197,32 @@ def _check_audit_log(workspace: Any, manifest: dict[str, Any],
                      rep: VerificationReport) -> None:
     from ctpat_audit.workspace.audit import verify_audit_log
     from ctpat_audit.workspace.reference import as_workspace
+    from ctpat_audit.workspace.replay import differences, replay, state_message
 
     head = manifest.get("provenance", {}).get("audit_log_head")
+    sid = str(manifest["report"]["session_id"])
     conn = as_workspace(workspace).connect(readonly=True)
     try:
         result = verify_audit_log(conn, expected_head=head if isinstance(head, str) else "")
+        state = replay(conn, [sid])
+        found = differences(conn, [sid])
     finally:
         conn.close()
     for problem in result.problems:
         rep.problems.append(f"audit log, entry {problem.seq}: {problem.detail}")
+    if found:
+        rep.problems.append(state_message(found))
+    logged = state.sessions.get(sid)
+    pairs = list(zip(logged.signatures, logged.sign_heads)) if logged else []
+    for i, entry in enumerate(manifest["signatures"]):
+        match = [h for s, h in pairs if s == entry]
+        if not match:
+            rep.problems.append(f"signature {i + 1} ({entry.get('email')}, "
+                                f"{entry.get('meaning')}) is not in the workspace's audit log")
+        elif i == len(manifest["signatures"]) - 1 and match[-1][1] != head:
+            rep.problems.append("the manifest pins audit-log head "
+                                f"{head} but its last signature was logged as entry "
+                                f"{match[-1][0]} with hash {match[-1][1]}")
 
 
 def _shape_problem(manifest: dict[str, Any]) -> str | None:
@@ -367,7 +386,7 @@ def _check_pdf(folder: Path, report: dict[str, Any], sigs: list[dict[str, Any]],
             signer=who.name, email=who.email, role=who.role,
             meaning=str(entry.get("meaning", "?")), time=str(entry.get("time", "?")),
             fingerprint=fingerprint(cert), ok=problem is None, detail=problem or "",
-            account_id=who.account_id))
+            account_id=who.account_id, person_id=who.person_id))
 
 
 def _check_authority(report: dict[str, Any], sigs: list[dict[str, Any]],
@@ -379,10 +398,15 @@ def _check_authority(report: dict[str, Any], sigs: list[dict[str, Any]],
         check = by_fp.get(entry.get("cert_fingerprint", ""))
         if check is None:
             continue  # already reported: no PDF signature for this entry
-        who = SignerIdentity(check.signer, check.email, check.role, check.account_id)
+        who = SignerIdentity(check.signer, check.email, check.role, check.account_id,
+                             check.person_id)
+        # earlier signers as their certificates say (the manifest's text is not trusted here)
+        prior = [{**s, "person_id": by_fp[s["cert_fingerprint"]].person_id,
+                  "email": by_fp[s["cert_fingerprint"]].email}
+                 if s.get("cert_fingerprint") in by_fp else s for s in sigs[:i]]
         found = authority_problem(str(report.get("kind")), str(report.get("account_id")),
                                   str(report.get("opened_by", "")), who,
-                                  str(entry.get("meaning")), sigs[:i], None)
+                                  str(entry.get("meaning")), prior, None)
         if found:
             rep.problems.append(f"signature {i + 1} ({check.signer}): no authority: {found[1]}")
             check.ok, check.detail = False, found[1]

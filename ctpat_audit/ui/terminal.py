@@ -109,12 +109,15 @@ def format_sessions(frame: pd.DataFrame) -> str:
 
 def format_certificates(rows: list[dict[str, Any]]) -> str:
     """The signer certificates of a workspace (:func:`~ctpat_audit.trust.keys.list_certs`),
-    one a line, revoked ones marked, then how many."""
+    one a line, revoked ones marked, with the person each names; then how many certificates
+    and people."""
     lines = []
     for r in rows:
         flag = "REVOKED" if r["revoked"] else "valid  "
         acct = f" partner {r['account_id']}" if r["account_id"] else ""
-        lines.append(f"{flag} {r['serial']:<42} {r['role']:<16} {r['name']} <{r['email']}>"
-                     f"{acct} until {r['not_after'][:10]}")
-    lines.append(f"{len(rows)} certificate(s)")
+        person = r.get("person_id") or "(no person id)"
+        lines.append(f"{flag} {r['serial']:<42} {person:<14} {r['role']:<16} {r['name']} "
+                     f"<{r['email']}>{acct} until {r['not_after'][:10]}")
+    people = {r.get("person_id") for r in rows if r.get("person_id")}
+    lines.append(f"{len(rows)} certificate(s), {len(people)} person(s)")
     return "\n".join(lines)

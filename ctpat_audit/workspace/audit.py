@@ -5,8 +5,12 @@ the SAME transaction as the change itself, so a change and its audit entry commi
 together. Entry ``n`` carries ``prev_hash`` = the hash of entry ``n-1`` (64 zeros for the first)
 and ``hash`` = SHA-256 over a canonical JSON of all its fields including ``prev_hash``. Editing,
 deleting, reordering or inserting an entry breaks the chain at that point, which
-:func:`verify_audit_log` finds. The head hash (the last entry's hash) is what reports and
-signatures pin: a truncated tail is only detectable against a pinned head (``expected_head``).
+:func:`verify_audit_log` finds. The chain has no secret: a truncated tail, or a chain
+rewritten with every hash recomputed, is consistent with itself. What catches those is a head
+pinned where only a key can put it: every signature pins its own entry's hash in a signed
+manifest, kept in the workspace as an anchor (:mod:`ctpat_audit.workspace.anchors`, checked
+by ``ctpat_audit.trust.anchoring``), and ``expected_head`` takes a head pinned elsewhere. The
+state tables are a view of this log (:mod:`ctpat_audit.workspace.replay`).
 
 SQLite triggers (defined with the table in :mod:`ctpat_audit.workspace.schema`) also refuse
 UPDATE and DELETE on the table, so the toolkit itself cannot rewrite history by mistake; the

@@ -23,6 +23,11 @@ Versions:
    recorded.
 2. Every table exists from ``init``; ``best_practices`` is indexed by session (the report and
    the batch's inputs hash read it per session).
+3. ``log_anchors``: the signed manifest of every signature, which pins the audit-log head
+   (see :mod:`ctpat_audit.workspace.anchors`); ``meta`` key ``anchored_from_seq``: the first
+   log entry from which every ``sign`` entry must have its anchor (1 in a new workspace, the
+   entry after the last one in a migrated workspace); the log indexed by action (the replay
+   and the anchor check read the entries of a few actions).
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ from ctpat_audit.core.vocabulary import (
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.tables import TABLES, Table
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "schema_version"
 
 #: The reference tables kept in SQLite (bulk tables live in Parquet files).
@@ -160,9 +165,25 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be deleted'); END""")
 
 
+#: Signed manifests pinning the audit-log head (:mod:`ctpat_audit.workspace.anchors`).
+LOG_ANCHORS = ("""
+CREATE TABLE log_anchors (
+    anchor_id  INTEGER PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    head       TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    manifest   BLOB NOT NULL,
+    signature  BLOB NOT NULL
+)""", """
+CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
+CREATE INDEX audit_log_action ON audit_log(action, seq)""")
+ANCHORED_FROM_KEY = "anchored_from_seq"
+
+
 def statements() -> tuple[str, ...]:
     """Every statement of the current schema, in creation order (partners before the rest)."""
-    return (META, *(table_ddl(t) for t in SQL_TABLES), *SESSIONS, *BEST_PRACTICES, *AUDIT_LOG)
+    return (META, *(table_ddl(t) for t in SQL_TABLES), *SESSIONS, *BEST_PRACTICES, *AUDIT_LOG,
+            *LOG_ANCHORS)
 
 
 # --- migrations ---------------------------------------------------------------------------
@@ -268,6 +289,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "session",
               (*_V1_LAZY_TABLES, """
 CREATE INDEX best_practices_session ON best_practices(session_id, practice_id)""")),
+    Migration(3, "create log_anchors (signed manifests pinning the audit-log head); sign "
+                 "entries already in the log stay unanchored (anchored_from_seq); index the "
+                 "log by action",
+              ("""
+CREATE TABLE log_anchors (
+    anchor_id  INTEGER PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    head       TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    manifest   BLOB NOT NULL,
+    signature  BLOB NOT NULL
+)""", """
+CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
+CREATE INDEX audit_log_action ON audit_log(action, seq)""", """
+INSERT INTO meta (key, value)
+SELECT 'anchored_from_seq', CAST(COALESCE(MAX(seq), 0) + 1 AS TEXT) FROM audit_log""")),
 )
 
 
@@ -298,8 +335,8 @@ def create(conn: sqlite3.Connection) -> None:
             return
         for stmt in statements():
             conn.execute(stmt)
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
-                     (VERSION_KEY, str(SCHEMA_VERSION)))
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?), (?, '1')",
+                     (VERSION_KEY, str(SCHEMA_VERSION), ANCHORED_FROM_KEY))
 
 
 def ensure_current(conn: sqlite3.Connection, where: str | Path) -> int:

@@ -73,6 +73,13 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> dict[str, Any] | N
     return out
 
 
+def session_row_as_stored(conn: sqlite3.Connection, session_id: str) -> dict[str, Any] | None:
+    """The session row exactly as stored (``facilities`` left as its JSON text), or None."""
+    row = conn.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE session_id = ?",
+                       (session_id,)).fetchone()
+    return None if row is None else dict(zip(SESSION_COLUMNS, tuple(row)))
+
+
 def pinned_criteria(conn: sqlite3.Connection, session_id: str) -> list[PinnedCriterion]:
     rows = conn.execute("SELECT criterion_id, category, level FROM session_criteria "
                         "WHERE session_id = ? ORDER BY position", (session_id,))
@@ -202,6 +209,14 @@ def answer_rows(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any
         "JOIN session_criteria c USING (session_id, criterion_id) "
         "WHERE a.session_id = ? ORDER BY c.position, a.facility_id", (session_id,))
     return [_answer_dict(tuple(r)) for r in rows]
+
+
+def answer_rows_as_stored(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    """Every answer row stored for a session, exactly as stored (``evidence_received`` 0/1),
+    whether or not the session pins its criterion."""
+    rows = conn.execute(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE session_id = ? "
+                        "ORDER BY criterion_id, facility_id", (session_id,))
+    return [dict(zip(ANSWER_COLUMNS, tuple(r))) for r in rows]
 
 
 # --- evidence index -------------------------------------------------------------------------
