@@ -174,3 +174,72 @@ def test_benchmark_builds_the_checklist_of_a_partner_with_150_plus_criteria(ws):
     result = benchmark_checklist(ws)
     assert result["criteria"] >= 150
     assert 0 < result["checklist_render_s"] and 0 < result["checklist_page_switch_max_s"]
+
+
+def test_notes_save_while_typing_within_a_second_of_the_last_keystroke(ws):
+    import asyncio
+
+    from ctpat_audit.ui.checklist import NOTES_SAVE_DELAY_S
+
+    assert NOTES_SAVE_DELAY_S <= 1
+    acc = _partner(ws)
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        w = ChecklistWidget(s)
+        first, second = list(w.cards.values())[:2]
+
+        async def type_and_wait() -> None:  # the kernel's event loop runs the delay
+            first.notes.value = "Seal"
+            first.notes.value = "Seal log kept"
+            assert (first.info.criterion_id, "") not in _db_answers(ws, s.id)  # not per key
+            await asyncio.sleep(NOTES_SAVE_DELAY_S + 0.3)
+            assert _db_answers(ws, s.id)[(first.info.criterion_id, "")][2] == "Seal log kept"
+            second.notes.value = "Typed, then the status chosen at once"
+            second.status.value = "not_verified"  # saves the waiting notes with it
+            assert _db_answers(ws, s.id)[(second.info.criterion_id, "")] == (
+                "not_verified", None, "Typed, then the status chosen at once")
+            second.notes.value = "Typed, then another page"
+            w.category = next(c for _l, c in w.page_choice.options if c != w.category)
+            assert _db_answers(ws, s.id)[(second.info.criterion_id, "")][2] == (
+                "Typed, then another page")
+            assert not second.notes_timer.waiting
+
+        asyncio.run(type_and_wait())
+        history = s.history()
+        assert (history["action"] == "answer").sum() == 3  # one entry per pause, not per key
+
+
+def test_header_shows_progress_per_category_and_follows_every_save(ws):
+    acc = _partner(ws)
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        w = ChecklistWidget(s)
+        first = next(iter(w.cards.values()))
+        name = next(c.name for c in __import__("ctpat_audit.core.vocabulary", fromlist=["x"])
+                    .CATEGORIES if c.number == first.info.category)
+        n_cat = sum(c.category == first.info.category for c in s.criteria)
+        assert f"{name} <b>0/{n_cat}</b>" in w.header.value and "width:0%" in w.header.value
+        assert "spec@cbp.example" in w.header.value and ">Open<" in w.header.value
+        first.notes.value = "A note alone is not an answer"  # saved (no running loop: at once)
+        first.status.value = "not_applicable"
+        assert f"{name} <b>1/{n_cat}</b>" in w.header.value
+        assert f"1/{len(s.criteria)} answered" in w.header.value
+
+
+def test_next_unanswered_follows_the_order_on_screen(ws):
+    acc = _partner(ws, flagged=True)
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        w = ChecklistWidget(s)
+        pages = [c for _l, c in w.page_choice.options]
+        assert pages[0] in w.context.flagged_categories  # most pressing page first
+        order = [i.criterion_id for i in w.screen_order()]
+        assert pages == list(dict.fromkeys(int(x.split(".")[0]) for x in order))
+        # from the last criterion of the first page, the next is the first of the second page
+        last_first_page = [i.criterion_id for i in w.screen_order() if i.category == pages[0]][-1]
+        w.focus = last_first_page
+        assert w.go_next() == next(i.criterion_id for i in w.screen_order()
+                                   if i.category == pages[1])
+        # with "Unanswered" shown, answering the one shown moves on, not back to the top
+        w.status_filter.value = "unanswered"
+        here = w.focus
+        w.cards[here].status.value = "not_applicable"
+        expected = order[order.index(here) + 1]
+        assert w.next_button.click() is None and w.focus == expected
