@@ -34,7 +34,7 @@ from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebo
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
-           "partner_summary", "catalogue_banner", "gap_table",
+           "partner_summary", "catalogue_banner", "gap_table", "sign_step",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
@@ -372,3 +372,21 @@ def gap_table(session: Any) -> pd.DataFrame:
     if not session.facilities:
         cols.remove("facility_id")
     return gaps[cols].reset_index(drop=True)
+
+
+def sign_step(page: Any, *, out_dir: str | Path = "reports", as_of: Any = None,
+              key_path: str | Path | None = None) -> Any:
+    """The notebooks' "Render report and sign" panel
+    (:class:`~ctpat_audit.ui.sign_panel.RenderAndSignPanel`) for a
+    :class:`~ctpat_audit.ui.session_page.SessionPage`, rendering with the report pipeline of
+    ``ctpat-audit report`` (:func:`~ctpat_audit.reports.pipeline.render_report`) into
+    ``out_dir/<account>/<session>/`` (relative to the notebook's folder by default)."""
+    from ctpat_audit.reports.pipeline import render_report
+    from ctpat_audit.ui.sign_panel import RenderAndSignPanel
+
+    day = as_of.isoformat() if hasattr(as_of, "isoformat") else as_of
+
+    def render(session_id: str) -> Path:
+        return render_report(page.workspace, session_id, out_dir, as_of=day)
+
+    return RenderAndSignPanel(page, render, key_path=key_path)
