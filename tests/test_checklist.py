@@ -94,7 +94,10 @@ def test_evidence_upload_is_stored_by_hash(ws):
         digest = hashlib.sha256(data).hexdigest()
         assert ev["sha256"].iloc[0] == digest
         assert (ws / "evidence" / digest[:2] / digest).read_bytes() == data
-        assert "seal_log.pdf" in card.evidence.value and card.upload.value == ()
+        assert "Evidence files (1)</b>: seal_log.pdf" in card.evidence.value
+        fresh = ChecklistWidget(s).cards[card.info.criterion_id]  # a new page: the stored count
+        assert "Evidence files (1)</b>: seal_log.pdf" in fresh.evidence.value
+        assert card.upload.value == ()
         card.upload.value = ({"name": "../evil.pdf", "type": "", "size": 1,
                               "content": memoryview(b"x"), "last_modified": WHEN},)
         assert "Not attached" in card.message.value and len(s.evidence()) == 1

@@ -79,6 +79,7 @@ def test_notebook_is_v4_with_a_parameters_cell_of_plain_literals(name):
     assert all(isinstance(node.value, ast.Constant) for node in tree.body)  # type: ignore
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert nb.cells[0].cell_type == "markdown"
+    assert nb.metadata.title.startswith("CTPAT ")  # the page title in Voila and exports
 
 
 def test_python3_kernel_resolves_to_this_environment():
@@ -114,6 +115,9 @@ def test_validation_notebook_runs_headless_and_opens_a_session(ws, tmp_path):
     assert _errors(out) == []
     text = _text(out)
     assert "DEMONSTRATION catalogue" in text and f"using account {acc}" in text
+    for raw in ("NaN", "<NA>", "&lt;NA&gt;", " rows x ", " rows × ", "{'answered'"):
+        assert raw not in text, raw  # readable tables: no raw frames, no dicts
+    assert "Evidence files (0)" in _widget_text(out) and "Suspension risk" in _widget_text(out)
     nb = nbformat.read(out, as_version=4)
     assert any(o.get("data", {}).get("image/png") for c in nb.cells
                for o in c.get("outputs", []))  # the exam charts are drawn

@@ -34,7 +34,7 @@ from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebo
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
-           "partner_summary", "catalogue_banner", "gap_table", "sign_step",
+           "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
@@ -358,6 +358,21 @@ def catalogue_banner(catalogue: Any) -> Any:
                     f"<b>{label}</b>: criteria text and Must/Should levels are for "
                     "demonstration; import CBP's official tables for real validations.</div>")
     return HTML(f"<div><b>Criteria catalogue:</b> {label}</div>")
+
+
+def partner_notice(partner: Any) -> Any:
+    """A red banner when the partner is suspended or removed from the program (nothing
+    otherwise), for the top of a notebook."""
+    import html
+
+    from IPython.display import HTML
+
+    if partner.status not in ("suspended", "removed"):
+        return HTML("")
+    return HTML("<div class='ctpat-partner-status' style='background:#fde2e2;border:2px solid "
+                f"#b00020;padding:6px'><b>Partner {html.escape(partner.account_id)} is "
+                f"{html.escape(partner.status)}</b> in the CTPAT program: check with your "
+                "supervisor before validating or relying on its self-assessment.</div>")
 
 
 def gap_table(session: Any) -> pd.DataFrame:

@@ -292,7 +292,7 @@ class CriterionCard(widgets.VBox):
                                       description="Requested", continuous_update=False)
         self.received = widgets.Checkbox(value=bool(a.get("evidence_received")),
                                          description="Evidence received")
-        self.upload = widgets.FileUpload(multiple=True, description="Evidence")
+        self.upload = widgets.FileUpload(multiple=True, description="Add files")
         self.evidence = widgets.HTML(self._evidence_html(evidence_names))
         self.message = widgets.HTML("")
         for w, cls in ((self.status, "ctpat-status"), (self.method, "ctpat-method"),
@@ -331,7 +331,10 @@ class CriterionCard(widgets.VBox):
 
     @staticmethod
     def _evidence_html(names: list[str]) -> str:
-        return ("Files: " + ", ".join(html.escape(n) for n in names)) if names else ""
+        """The count and names of the evidence files stored for this criterion."""
+        return (f"<span class='ctpat-evidence'><b>Evidence files ({len(names)})</b>"
+                + (": " + ", ".join(html.escape(n) for n in names) if names else "")
+                + "</span>")
 
     def _saver(self, field: str) -> Callable[[dict[str, Any]], None]:
         def save(change: dict[str, Any]) -> None:
