@@ -3,9 +3,12 @@
 Everything a card shows is gathered once by :func:`build_context` (pure data: the session's
 pinned criteria joined with the catalogue text, the partner's security-profile responses,
 exam-history flags and the previous validation's finding). The widgets hold no rules: every
-change goes straight to :class:`~ctpat_audit.sessions.session.Session` (``answer``, ``attach``,
-``submit``), which saves it at once; a refused change (:class:`~ctpat_audit.core.errors.CtpatError`)
-is shown in plain words next to the criterion and kept pending until it can be saved.
+change goes straight to :class:`~ctpat_audit.sessions.session.Session` (``answer``, ``attach``),
+which saves it at once; a refused change (:class:`~ctpat_audit.core.errors.CtpatError`) is shown
+in plain words next to the criterion and kept pending until it can be saved. The widget works on
+the notebook's :class:`~ctpat_audit.ui.session_page.SessionPage`, shared with the submit
+(:mod:`ctpat_audit.ui.submit_panel`), gap (:mod:`ctpat_audit.ui.gap_view`) and sign panels: it
+locks when the session is submitted and follows a revision opened on the page.
 
 Only one category's cards exist at a time (paged by category), so a partner with 150+ criteria
 renders quickly; :func:`benchmark_checklist` measures it for ``make bench``.
