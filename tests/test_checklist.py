@@ -246,3 +246,30 @@ def test_next_unanswered_follows_the_order_on_screen(ws):
         w.cards[here].status.value = "not_applicable"
         expected = order[order.index(here) + 1]
         assert w.next_button.click() is None and w.focus == expected
+
+
+def test_notes_are_saved_after_the_pause_inside_a_real_kernel(ws, tmp_path: Path):
+    """The delay runs on the kernel's own event loop (not only on a test's asyncio.run)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    acc = str(open_workspace(ws).partners()["account_id"].iloc[0])
+    setup = (f"from ctpat_audit.ui.session_page import SessionPage\n"
+             f"from ctpat_audit.ui.checklist import ChecklistWidget\n"
+             f"page = SessionPage({str(ws)!r}, {acc!r}, 'validation', 'virtual', 'k@cbp.example')\n"
+             "card = next(iter(ChecklistWidget(page).cards.values()))\n"
+             "card.notes.value = 'typed in the kernel'\n"
+             "print(card.notes_timer.waiting, page.session.id, card.info.criterion_id)")
+    wait = "import asyncio\nawait asyncio.sleep(1.5)\nprint(card.notes_timer.waiting)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup),
+                                         nbformat.v4.new_code_cell(wait)])
+    NotebookClient(nb, kernel_name="python3", timeout=120,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    waiting, sid, cid = nb.cells[0].outputs[0]["text"].split()
+    assert waiting == "True"  # not saved per keystroke: the kernel's loop holds the timer
+    assert nb.cells[1].outputs[0]["text"].strip() == "False"
+    conn = sqlite3.connect(as_workspace(ws).db_path)
+    notes = conn.execute("SELECT notes FROM answers WHERE session_id = ? AND criterion_id = ?",
+                         (sid, cid)).fetchone()
+    conn.close()
+    assert notes == ("typed in the kernel",)
