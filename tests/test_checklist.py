@@ -75,6 +75,7 @@ def test_rule_error_is_shown_kept_pending_and_saved_when_fixed(ws):
         card = next(c for c in w.cards.values() if c.info.level == "Must")
         card.status.value = "meets"  # virtual: Must needs an observation method first
         assert "Not saved" in card.message.value and "observation method" in card.message.value
+        assert "Live video" in card.message.value and "live_video" not in card.message.value
         assert (card.info.criterion_id, "") not in _db_answers(ws, s.id)
         card.method.value = "live_video"
         assert _db_answers(ws, s.id)[(card.info.criterion_id, "")][:2] == ("meets", "live_video")

@@ -114,8 +114,8 @@ class Session:
                  actor: str | None = None, clock: Clock = utc_now) -> None:
         row = store.get_session(conn, validate_session_id(session_id))
         if row is None:
-            raise NotFoundError("session", session_id, "see list_sessions() for the sessions "
-                                "in this workspace")
+            raise NotFoundError("session", session_id, "the id of a session of this workspace "
+                                "(`ctpat-audit sessions` lists them)")
         self._conn, self.root, self._clock, self._row = conn, root, clock, row
         self.criteria: tuple[PinnedCriterion, ...] = tuple(store.pinned_criteria(conn,
                                                                                 session_id))
@@ -394,7 +394,8 @@ class Session:
         if crit is None:
             raise SessionRuleError(self.id, "criterion_not_in_session",
                                    f"criterion {criterion_id!r} does not apply in this session "
-                                   f"(catalogue {self.catalogue_version}); see session.criteria")
+                                   f"(catalogue {self.catalogue_version}); its criteria are "
+                                   "the ones on the checklist")
         return crit
 
     def _facility(self, facility_id: object, criterion_id: str) -> str:
@@ -405,7 +406,7 @@ class Session:
             if facility_id:
                 raise SessionRuleError(self.id, "facility_not_in_scope",
                                        f"this {self.mode} session has no facilities in scope; "
-                                       "answer with facility_id=''", criterion_id=criterion_id,
+                                       "answer without a facility", criterion_id=criterion_id,
                                        facility_id=facility_id)
             return ""
         if not facility_id:
@@ -448,9 +449,10 @@ class Session:
                 and not new["method"]):
             raise SessionRuleError(
                 self.id, "must_needs_method",
-                "a Must criterion can only be marked 'meets' in a virtual validation when the "
-                "observation method is recorded (method= one of "
-                + ", ".join(OBSERVATION_METHODS) + ")", criterion_id=crit.criterion_id,
+                f"a Must criterion can only be marked '{v.ANSWER_STATUS_LABELS['meets']}' in a "
+                "virtual validation when the observation method is recorded (Method: one of "
+                + ", ".join(v.OBSERVATION_METHOD_LABELS.values()) + ")",
+                criterion_id=crit.criterion_id,
                 facility_id=fid or None)
 
     def _actor(self, actor: str | None) -> str:
