@@ -118,6 +118,7 @@ def test_the_gate_counts_what_is_left_and_incomplete_needs_a_reason(ws):
     new = page.session
     assert new.id != s.id and new.status == "open" and new.supersedes == s.id
     assert checklist.session is new and "Open" in checklist.header.value
+    assert not any(c.message.value for c in checklist.cards.values())  # no stale lock text
     assert not any(w.disabled for w in checklist.cards[must.criterion_id].inputs)
     assert checklist.cards[must.criterion_id].status.value == "not_verified"  # copied
     assert panel.button in panel.children

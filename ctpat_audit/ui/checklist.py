@@ -329,8 +329,10 @@ class CriterionCard(widgets.VBox):
         for w in self.inputs:
             w.disabled = read_only
         if read_only:
-            self.message.value = (f"<span style='color:#555'>"
+            self.message.value = (f"<span class='ctpat-locked' style='color:#555'>"
                                   f"{html.escape(status_text(self.session.status))}</span>")
+        elif "ctpat-locked" in self.message.value:
+            self.message.value = ""
 
     @staticmethod
     def _evidence_html(names: list[str]) -> str:

@@ -162,8 +162,9 @@ class SessionPage(traitlets.HasTraits):
             self.status = self.session.status
 
     def _set(self, session: Session) -> None:
-        self.session = session
-        self.status = session.status
+        with self.hold_trait_notifications():  # observers see the new session and its status
+            self.session = session
+            self.status = session.status
 
     def _open_new(self) -> Session:
         facilities = self.facilities

@@ -46,6 +46,9 @@ class SubmitPanel(widgets.VBox):
         self.confirm_row = widgets.VBox([self.confirm_text,
                                          widgets.HBox([self.confirm, self.cancel])])
         self.message = widgets.HTML()
+        for w, cls in ((self.incomplete, "ctpat-incomplete"), (self.reason, "ctpat-reason"),
+                       (self.button, "ctpat-submit"), (self.confirm, "ctpat-confirm")):
+            w.add_class(cls)
         self.notice = self.page.status_notice()
         self.button.on_click(lambda _b: self.ask())
         self.confirm.on_click(lambda _b: self.submit())
@@ -150,7 +153,6 @@ class SubmitPanel(widgets.VBox):
                                   f"{html.escape(str(exc))}</div>")
             return False
         self._confirming = False
-        self.message.value = (f"<b>{html.escape(status_text(self.page.status))}</b>: session "
-                              f"{html.escape(self.page.session.id)}")
+        self.message.value = ""  # the status notice says it
         self.refresh()
         return True
