@@ -55,3 +55,14 @@ def test_a_suspended_partner_is_announced_and_a_certified_one_is_not(sample_work
     assert partner_notice(SimpleNamespace(status="certified", account_id="0012345")).data == ""
     out = partner_notice(SimpleNamespace(status="suspended", account_id="0012345")).data
     assert "Partner 0012345 is suspended" in out
+
+
+def test_backlog_rows_are_coloured_by_due_date():
+    from ctpat_audit.ui.portfolio_view import backlog_row_style
+
+    frame = pd.DataFrame({"account_id": ["1", "2", "3"], "days_overdue": [12, float("nan"), 0],
+                          "days_until_due": [float("nan"), 20, float("nan")]})
+    out = plain_table(frame, row_style=backlog_row_style).data
+    rows = out.split("<tr")[2:]
+    assert "#fde2e2" in rows[0] and "#fff3cd" in rows[1]
+    assert "#fde2e2" not in rows[2] and "#fff3cd" not in rows[2]

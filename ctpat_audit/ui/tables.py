@@ -46,10 +46,9 @@ def _rows_html(frame: pd.DataFrame, labels: Mapping[str, str],
     body = []
     for rec in frame.to_dict("records"):
         style = row_style(rec) if row_style else ""
-        cells = "".join(f"<td style='vertical-align:top'>"
-                        f"{cell_html[c](rec[c]) if c in cell_html else html.escape(cell_text(rec[c]))}"
+        cells = "".join(f"<td>{cell_html[c](rec[c]) if c in cell_html else html.escape(cell_text(rec[c]))}"
                         "</td>" for c in cols)
-        body.append(f"<tr style='{style}'>{cells}</tr>")
+        body.append(f"<tr style='vertical-align:top;{style}'>{cells}</tr>")
     return (f"<table style='border-collapse:collapse;width:100%'><tr>{head}</tr>"
             + "".join(body) + "</table>")
 
