@@ -18,6 +18,10 @@ import pandas as pd
 __all__ = ["plain_table", "cell_text", "ProfileReviewView", "diff_html"]
 
 _BOX = "max-height:{h};overflow:auto;border:1px solid #ddd"
+# JupyterLab right-aligns table cells; text reads better from the left
+_CSS = ("<style>.jp-RenderedHTMLCommon table.ctpat-table td, .jp-RenderedHTMLCommon "
+        "table.ctpat-table th, table.ctpat-table td, table.ctpat-table th"
+        "{text-align:left;vertical-align:top}</style>")
 
 
 def cell_text(value: Any) -> str:
@@ -49,8 +53,8 @@ def _rows_html(frame: pd.DataFrame, labels: Mapping[str, str],
         cells = "".join(f"<td>{cell_html[c](rec[c]) if c in cell_html else html.escape(cell_text(rec[c]))}"
                         "</td>" for c in cols)
         body.append(f"<tr style='vertical-align:top;{style}'>{cells}</tr>")
-    return (f"<table style='border-collapse:collapse;width:100%'><tr>{head}</tr>"
-            + "".join(body) + "</table>")
+    return (f"{_CSS}<table class='ctpat-table' style='border-collapse:collapse;width:100%'>"
+            f"<tr>{head}</tr>" + "".join(body) + "</table>")
 
 
 def plain_table(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, *,
