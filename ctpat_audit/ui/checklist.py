@@ -620,8 +620,13 @@ class ChecklistWidget(widgets.VBox):
             f"<div style='font-size:90%'>{chips}</div>")
 
 
+# The header sticks to the top of the notebook's (or Voila page's) scrolling area; the boxes
+# around it must not clip it (widget boxes and output areas scroll or hide their overflow).
 _STICKY_CSS = ("<style>.ctpat-sticky{position:sticky;top:0;z-index:10;"
-               "background:var(--jp-layout-color0,#fff);border-bottom:1px solid #ccc}</style>")
+               "background:var(--jp-layout-color0,#fff);border-bottom:1px solid #ccc}"
+               ".jp-OutputArea:has(.ctpat-sticky),.jp-OutputArea-child:has(.ctpat-sticky),"
+               ".jp-OutputArea-output:has(.ctpat-sticky),.widget-box:has(.ctpat-sticky)"
+               "{overflow:visible !important}</style>")
 
 
 def checklist_view(page: SessionPage, *, as_of: dt.date | None = None) -> widgets.VBox:

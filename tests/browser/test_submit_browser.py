@@ -68,6 +68,13 @@ def test_specialist_submits_through_the_gate_and_opens_a_revision(
             assert panel.locator("input[type=text]").count() == 0
             assert SPECIALIST in panel.locator(".ctpat-submitter").inner_text()
             assert SPECIALIST in page.locator(".ctpat-header").first.inner_text()
+            # the progress header stays on screen while the cards scroll under it
+            page.locator(".ctpat-card").nth(4).scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            top, outer = page.evaluate(
+                "() => [document.querySelector('.ctpat-sticky').getBoundingClientRect().top, "
+                "document.querySelector('.jp-WindowedPanel-outer').getBoundingClientRect().top]")
+            assert abs(top - outer) < 2, (top, outer)
             # answer one criterion; the gate follows the save
             card = page.locator(".ctpat-card").first
             card.locator(".ctpat-status select").select_option(label="Not applicable")
