@@ -274,3 +274,16 @@ def test_notes_are_saved_after_the_pause_inside_a_real_kernel(ws, tmp_path: Path
                          (sid, cid)).fetchone()
     conn.close()
     assert notes == ("typed in the kernel",)
+
+
+def test_exam_flags_on_a_card_name_each_discrepancy_once(ws):
+    from ctpat_audit.core.vocabulary import EXAM_RESULTS
+
+    acc = _partner(ws, flagged=True)
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        ctx = build_context(s)
+        flagged = [i for i in ctx.criteria if i.flag]
+        assert flagged
+        for info in flagged:
+            for label in EXAM_RESULTS.values():
+                assert info.flag.count(label + " x") <= 1, info.flag

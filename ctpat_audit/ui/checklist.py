@@ -114,6 +114,12 @@ def _response_text(responses: dict[tuple[int, str], tuple[object, object]], year
     return f"{year}: {text or '(blank)'}{said}"
 
 
+def _merged_flags(own: dict[str, str], category: dict[str, str]) -> str:
+    """A card's exam flags, each discrepancy once: the criterion's own flag, else its
+    category's."""
+    return "; ".join([*own.values(), *(t for k, t in category.items() if k not in own)])
+
+
 def previous_findings(workspace: str | Path, session: Session) -> dict[str, str]:
     """Per criterion, the latest earlier submitted/signed validation's answer, in words."""
     frame = list_sessions(workspace, account_id=session.account_id, kind="validation")
@@ -152,14 +158,15 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
     except NotFoundError:
         text, label, demo = {}, f"catalogue {session.catalogue_version} (text not available)", False
     flagged = flagged_criteria(partner.shipments, as_of=as_of, months=12 if as_of else None)
-    flags: dict[str | int, list[str]] = {}  # criterion id, or category for category-wide
+    # criterion id (or category, for category-wide flags) -> discrepancy label -> text
+    flags: dict[str | int, dict[str, str]] = {}
     for row in flagged.itertuples(index=False):
         key = row.criterion_id if isinstance(row.criterion_id, str) and row.criterion_id \
             else int(row.category)
-        flags.setdefault(key, []).append(f"{row.discrepancy_label} x{row.count} "
-                                         f"(latest {str(row.latest_date)[:10]})"
-                                         + ("" if isinstance(key, str) else
-                                            f", category {key}"))
+        flags.setdefault(key, {}).setdefault(
+            row.discrepancy_label, f"{row.discrepancy_label} x{row.count} (latest "
+            f"{str(row.latest_date)[:10]})" + ("" if isinstance(key, str) else
+                                              f", all of category {key}"))
     responses = _responses_by_key(partner.responses)
     years = sorted({y for y, _c in responses
                     if as_of is None or int(y) <= as_of.year}, reverse=True)
@@ -177,7 +184,7 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
             guide_label, guide, _response_text(responses, now_y, pc.criterion_id),
             _response_text(responses, before_y, pc.criterion_id),
             history.get(pc.criterion_id, ""),
-            "; ".join(flags.get(pc.criterion_id, []) + flags.get(pc.category, []))))
+            _merged_flags(flags.get(pc.criterion_id, {}), flags.get(pc.category, {}))))
     # criteria flagged by name first, then those of flagged categories, then catalogue order
     rank: dict[str | int, int] = {}
     for key in [c for c in flagged["criterion_id"] if isinstance(c, str) and c] + [
