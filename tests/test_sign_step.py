@@ -100,3 +100,31 @@ def test_sign_step_renders_through_the_report_pipeline(sample_workspace, tmp_pat
     assert "verified" in panel.status.value and "FAILED" not in panel.status.value
     assert f"href='reports/{acc}/{page.session.id}/report.pdf'" in panel.status.value
     assert page.status == "signed"
+
+
+def test_the_officer_signs_the_self_assessment_through_the_report_pipeline(
+        sample_workspace, tmp_path, monkeypatch):
+    import shutil
+
+    from ctpat_audit.server import lab
+    from ctpat_audit.trust import keys
+    from ctpat_audit.workspace.reference import open_workspace
+
+    ws = tmp_path / "ws"
+    shutil.copytree(sample_workspace.path, ws)
+    w = open_workspace(ws)
+    acc, officer = next((str(a), str(c[c["role"] == "Company Officer"]["email"].iloc[0]))
+                        for a in w.partners()["account_id"]
+                        if ((c := w.partner(str(a)).contacts)["role"] == "Company Officer").any())
+    key = tmp_path / "officer.p12"
+    keys.issue_signer(keys.init_ca(ws, "ca-pass-1"), key, KEY_PASS, name="The Officer",
+                      email=officer, role="company_officer", account_id=acc)
+    page = SessionPage(ws, acc, "self_assessment", None, officer)
+    page.session.answer(page.session.criteria[0].criterion_id, status="meets")
+    page.submit(reason="the rest is not ready yet")
+    monkeypatch.chdir(tmp_path)
+    panel = lab.sign_step(page)
+    panel.key.value, panel.passphrase.value = str(key), KEY_PASS
+    assert panel.run(), panel.status.value
+    assert "Submitted by Company Officer The Officer" in panel.status.value
+    assert (panel.report_dir / "report.pdf").is_file() and page.status == "signed"
