@@ -65,6 +65,7 @@ class GapView(widgets.VBox):
             cols = [c for c in cols if c[0] != "facility_id"]
         body = "".join("<tr>" + "".join(f"<td>{esc(r[k])}</td>" for k, _l in cols) + "</tr>"
                        for r in rows)
-        self.table.value = (head + "<table style='border-collapse:collapse'><tr>"
+        self.table.value = (head + "<div style='max-height:360px;overflow:auto'>"
+                            "<table style='border-collapse:collapse'><tr>"
                             + "".join(f"<th style='text-align:left'>{esc(lbl)}</th>"
-                                      for _k, lbl in cols) + f"</tr>{body}</table>")
+                                      for _k, lbl in cols) + f"</tr>{body}</table></div>")

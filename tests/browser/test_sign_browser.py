@@ -96,3 +96,53 @@ def test_view_the_submitted_validation_then_render_sign_and_verify(
             page.screenshot(path=str(artifacts_dir / "sign_verified_in_notebook.png"))
         finally:
             page.close()
+
+
+def test_the_company_officer_submits_and_signs_in_voila(
+        chromium_browser, workspace_copy, tmp_path, artifacts_dir):
+    from ctpat_audit.server.lab import start_voila
+
+    ws = workspace_copy
+    conn = sqlite3.connect(as_workspace(ws).db_path)
+    acc, officer = conn.execute("SELECT account_id, email FROM contacts WHERE role = "
+                                "'Company Officer' ORDER BY account_id LIMIT 1").fetchone()
+    conn.close()
+    key = tmp_path / "officer.p12"
+    keys.issue_signer(keys.init_ca(ws, "ca-passphrase-1"), key, KEY_PASS, name="The Officer",
+                      email=officer, role="company_officer", account_id=acc)
+    with start_voila(ws, acc, user=officer) as server:
+        page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(server.url, wait_until="domcontentloaded", timeout=120_000)
+            panel = page.locator(".ctpat-submit-panel")
+            panel.wait_for(state="attached", timeout=120_000)
+            assert officer in panel.inner_text()
+            page.locator(".ctpat-card").first.locator(".ctpat-status select").select_option(
+                label="Meets")
+            panel.get_by_text("1/").first.wait_for(timeout=15_000)
+            panel.locator(".ctpat-incomplete input").check()
+            reason = panel.locator(".ctpat-reason textarea")
+            reason.wait_for(timeout=15_000)
+            reason.fill("Our procedures are being rewritten; the rest follows in March")
+            reason.press("Tab")
+            page.wait_for_function("() => !document.querySelector('.ctpat-submit').disabled",
+                                   timeout=15_000)
+            panel.locator(".ctpat-submit").click()
+            panel.locator(".ctpat-confirm").click()
+            panel.get_by_text("contact your CBP Supply Chain Security Specialist").first \
+                .wait_for(timeout=15_000)
+            assert [r[1] for r in _sessions(ws)] == ["submitted"]
+            sign = page.locator(".ctpat-render-sign").locator("xpath=..")
+            sign.locator("input[type=text]").fill(str(key))
+            sign.locator("input[type=text]").press("Tab")
+            sign.locator("input[type=password]").fill(KEY_PASS)
+            sign.locator("input[type=password]").press("Tab")
+            page.locator(".ctpat-render-sign").click()
+            result = page.locator(".ctpat-sign-result")
+            result.get_by_text("verified", exact=True).wait_for(timeout=300_000)
+            assert "Submitted by Company Officer The Officer" in result.inner_text()
+            assert [r[1] for r in _sessions(ws)] == ["signed"]
+            result.scroll_into_view_if_needed()
+            page.screenshot(path=str(artifacts_dir / "voila_officer_signed.png"))
+        finally:
+            page.close()
