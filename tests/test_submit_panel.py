@@ -168,3 +168,19 @@ def test_no_user_facing_text_suggests_python():
     assert found == []
     assert [s for p in PACKAGE.rglob("*.py") for s in _user_strings(p)
             if "new_revision(" in s] == []
+
+
+def test_the_gap_table_follows_every_save(ws):
+    from ctpat_audit.ui.gap_view import GapView
+
+    acc, officer, _other = _contacts(ws)
+    page = SessionPage(ws, acc, "self_assessment", None, officer)
+    checklist, gaps = ChecklistWidget(page), GapView(page)
+    n = len(page.session.units())
+    assert f"0/{n} answered; {n} gaps left" in gaps.table.value
+    assert "Not answered" in gaps.table.value and "nan" not in gaps.table.value
+    card = next(iter(checklist.cards.values()))
+    card.status.value = "meets"
+    assert f"1/{n} answered; {n - 1} gaps left" in gaps.table.value
+    card.status.value = "does_not_meet"
+    assert f"{n} gaps left" in gaps.table.value and "Does not meet" in gaps.table.value
