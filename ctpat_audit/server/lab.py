@@ -261,10 +261,12 @@ def start_voila(workspace: str | Path, account_id: str | None = None, *,
     args = [sys.executable, "-m", "voila", str(root / notebook), "--no-browser",
             f"--Voila.ip={HOST}", f"--Voila.port={port}", "--Voila.port_retries=0",
             "--Voila.auto_token=True", "--VoilaConfiguration.strip_sources=True",
-            "--VoilaConfiguration.show_tracebacks=False"]
+            "--VoilaConfiguration.show_tracebacks=False",
+            # the signed report's PDF is linked from the page (and images, Voila's default)
+            r"--VoilaConfiguration.file_allowlist=.*\.(png|jpg|gif|svg|pdf)$"]
     log = Path(log_path) if log_path else _private_log("voila")
-    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root,
-                    copies)
+    env = _env(ws.path, account_id, user, token) | {ENV_FILES_URL: "voila/files/"}
+    server = _spawn(args, env, log, port, token, "", root, copies)
     if wait:
         try:
             server.wait_ready(timeout, probe="voila/static/", authenticated=False)
@@ -389,13 +391,18 @@ def gap_table(session: Any) -> pd.DataFrame:
     return gaps[cols].reset_index(drop=True)
 
 
+#: Set by :func:`start_voila`: the URL prefix under which Voila serves the notebook's folder.
+ENV_FILES_URL = "CTPAT_FILES_URL"
+
+
 def sign_step(page: Any, *, out_dir: str | Path = "reports", as_of: Any = None,
               key_path: str | Path | None = None) -> Any:
     """The notebooks' "Render report and sign" panel
     (:class:`~ctpat_audit.ui.sign_panel.RenderAndSignPanel`) for a
     :class:`~ctpat_audit.ui.session_page.SessionPage`, rendering with the report pipeline of
     ``ctpat-audit report`` (:func:`~ctpat_audit.reports.pipeline.render_report`) into
-    ``out_dir/<account>/<session>/`` (relative to the notebook's folder by default)."""
+    ``out_dir/<account>/<session>/`` (relative to the notebook's folder by default). Under
+    Voila (:func:`start_voila`) the PDF link goes through Voila's file handler."""
     from ctpat_audit.reports.pipeline import render_report
     from ctpat_audit.ui.sign_panel import RenderAndSignPanel
 
@@ -404,4 +411,5 @@ def sign_step(page: Any, *, out_dir: str | Path = "reports", as_of: Any = None,
     def render(session_id: str) -> Path:
         return render_report(page.workspace, session_id, out_dir, as_of=day)
 
-    return RenderAndSignPanel(page, render, key_path=key_path)
+    return RenderAndSignPanel(page, render, key_path=key_path,
+                              link_prefix=os.environ.get(ENV_FILES_URL, ""))

@@ -96,8 +96,10 @@ class RenderAndSignPanel(widgets.VBox):
     """
 
     def __init__(self, page: SessionPage, render: Callable[[str], Path], *,
-                 key_path: str | Path | None = None, meaning: str | None = None) -> None:
+                 key_path: str | Path | None = None, meaning: str | None = None,
+                 link_prefix: str = "") -> None:
         self.page, self.render, self.meaning = page, render, meaning
+        self.link_prefix = link_prefix  # before the PDF's path relative to the notebook
         self.key = widgets.Text(value=str(key_path or ""), description="Key file (.p12)",
                                 placeholder="path to your PKCS#12 key file",
                                 style={"description_width": "initial"},
@@ -160,18 +162,19 @@ class RenderAndSignPanel(widgets.VBox):
         self.status.value = (
             f"<div><b>{esc(entry['label'])} {esc(entry['signer'])}</b> at "
             f"{esc(entry['time'])}. Verification: <b style='color:{colour}'>"
-            f"{'verified' if check.ok else 'FAILED'}</b></div>{_pdf_link(folder)}"
+            f"{'verified' if check.ok else 'FAILED'}</b></div>"
+            f"{_pdf_link(folder, self.link_prefix)}"
             f"<pre style='color:{colour};white-space:pre-wrap'>{esc(check.text())}</pre>")
         return bool(check.ok)
 
 
-def _pdf_link(folder: Path) -> str:
-    """A link to the report's PDF: relative to the notebook's folder when inside it (JupyterLab
-    and Voila open those), else the absolute path as text."""
+def _pdf_link(folder: Path, prefix: str = "") -> str:
+    """A link to the report's PDF when it lies in the notebook's folder (JupyterLab opens such
+    relative links; Voila needs ``prefix``, its file handler), else its path as text."""
     pdf = (folder / "report.pdf").resolve()
     try:
-        href = pdf.relative_to(Path.cwd().resolve()).as_posix()
+        path = pdf.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return f"<div>PDF: <code>{html.escape(str(pdf))}</code></div>"
-    return (f"<div><a href='{html.escape(href)}' target='_blank' class='ctpat-pdf-link'>"
-            f"Open the signed PDF ({html.escape(href)})</a></div>")
+    return (f"<div><a href='{html.escape(prefix + path)}' target='_blank' "
+            f"class='ctpat-pdf-link'>Open the signed PDF ({html.escape(path)})</a></div>")

@@ -141,6 +141,9 @@ def test_the_company_officer_submits_and_signs_in_voila(
             result = page.locator(".ctpat-sign-result")
             result.get_by_text("verified", exact=True).wait_for(timeout=300_000)
             assert "Submitted by Company Officer The Officer" in result.inner_text()
+            href = result.locator("a.ctpat-pdf-link").get_attribute("href")
+            pdf = page.request.get(server.base_url + href)  # the link opens the signed PDF
+            assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
             assert [r[1] for r in _sessions(ws)] == ["signed"]
             result.scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts_dir / "voila_officer_signed.png"))
