@@ -74,7 +74,7 @@ def benchmark_checklist(ws_path: str | Path, min_criteria: int = 150) -> dict[st
         widget = ChecklistWidget(session)
         render = time.perf_counter() - t0
         pages = []
-        for _label, cat_no in widget.page.options:
+        for _label, cat_no in widget.page_choice.options:
             t1 = time.perf_counter()
             widget.category = cat_no
             pages.append(time.perf_counter() - t1)

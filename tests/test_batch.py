@@ -305,7 +305,7 @@ def test_a_best_practice_added_in_a_new_revision_renders_that_report_again(
     out = tmp_path / "reports"
     kw = batch_kwargs(setup, out, workers=0, status="open", key=None, specialist_keys=None)
     with resume_session(setup.ws, ids[0], actor=SPECIALIST) as submitted:
-        with pytest.raises(Exception, match="new_revision"):
+        with pytest.raises(Exception, match="Open revision"):
             submitted.record_best_practice("Seal photo at every hand-off")
         rev = submitted.new_revision()  # shares the connection of ``submitted``
         first = run_batch(setup.ws.path, **kw)

@@ -80,7 +80,7 @@ def test_best_practices_are_stored_audited_and_reported_per_revision(tmp_path):
     before = F.session_findings(ws, sid, DAY).counts()["best_practices"]
     with resume_session(ws, sid, actor="s@cbp.example") as s:
         assert s.status == "submitted"
-        with pytest.raises(SessionRuleError, match="new_revision"):
+        with pytest.raises(SessionRuleError, match="Open revision"):
             s.record_best_practice("Photo at each seal hand-off")
         rev = s.new_revision()  # shares the connection of ``s``
         with pytest.raises(InputError):

@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 PAPERMILL = Path(sys.executable).parent / "papermill"
 PARAMETERS = {"validation.ipynb": ["workspace", "account_id", "mode", "specialist",
-                                   "session_id", "as_of", "facilities"],
-              "self_assessment.ipynb": ["workspace", "account_id", "contact", "as_of"]}
+                                   "session_id", "as_of", "facilities", "after_submit"],
+              "self_assessment.ipynb": ["workspace", "account_id", "contact", "as_of",
+                                        "after_submit"]}
 
 
 @pytest.fixture
@@ -56,6 +57,15 @@ def _text(path: Path) -> str:
     return "\n".join(parts)
 
 
+def _widget_text(path: Path) -> str:
+    """Every text value of the widgets the run left (their state is saved with the notebook)."""
+    nb = nbformat.read(path, as_version=4)
+    models = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json",
+                                                 {}).get("state", {})
+    return "\n".join(str(m["state"].get(k, "")) for m in models.values()
+                     for k in ("value", "description"))
+
+
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
 def test_notebook_is_v4_with_a_parameters_cell_of_plain_literals(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -69,6 +79,7 @@ def test_notebook_is_v4_with_a_parameters_cell_of_plain_literals(name):
     assert all(isinstance(node.value, ast.Constant) for node in tree.body)  # type: ignore
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert nb.cells[0].cell_type == "markdown"
+    assert nb.metadata.title.startswith("CTPAT ")  # the page title in Voila and exports
 
 
 def test_python3_kernel_resolves_to_this_environment():
@@ -103,8 +114,10 @@ def test_validation_notebook_runs_headless_and_opens_a_session(ws, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _errors(out) == []
     text = _text(out)
-    assert "DEMONSTRATION catalogue" in text and "answered; Must criteria not met" in text
-    assert f"using account {acc}" in text
+    assert "DEMONSTRATION catalogue" in text and f"using account {acc}" in text
+    for raw in ("NaN", "<NA>", "&lt;NA&gt;", " rows x ", " rows × ", "{'answered'"):
+        assert raw not in text, raw  # readable tables: no raw frames, no dicts
+    assert "Evidence files (0)" in _widget_text(out) and "Suspension risk" in _widget_text(out)
     nb = nbformat.read(out, as_version=4)
     assert any(o.get("data", {}).get("image/png") for c in nb.cells
                for o in c.get("outputs", []))  # the exam charts are drawn
@@ -134,3 +147,30 @@ def test_missing_parameter_fails_in_plain_words(ws, tmp_path):
     assert proc.returncode != 0
     errors = _errors(out)
     assert errors and "account_id" in errors[0] and "parameters cell" in errors[0]
+
+
+def test_after_a_submission_the_notebook_creates_nothing_unless_a_choice_is_given(ws, tmp_path):
+    from ctpat_audit.sessions.session import open_session
+
+    acc = next(str(a) for a in open_workspace(ws).partners()["account_id"] if a.startswith("0"))
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        s.answer(s.criteria[0].criterion_id, status="does_not_meet", method="interview")
+        s.submit(reason="first visit cut short")
+        old = s.id
+    common = {"workspace": str(ws), "specialist": "spec@cbp.example", "mode": "virtual",
+              "as_of": "2026-11-01"}
+    out = tmp_path / "choose.ipynb"
+    proc = _run("validation.ipynb", out, raw={"account_id": acc}, **common)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _errors(out) == []
+    shown = _widget_text(out)
+    assert "Nothing has been created" in shown and old in shown
+    assert "Start a new validation" in shown and "Choose above" in shown
+    assert list(list_sessions(ws, account_id=acc)["session_id"]) == [old]
+    out = tmp_path / "revise.ipynb"
+    proc = _run("validation.ipynb", out, raw={"account_id": acc}, after_submit="revise", **common)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _errors(out) == [] and "You opened a revision" in _widget_text(out)
+    sessions = list_sessions(ws, account_id=acc)
+    assert list(sessions["status"]) == ["open", "superseded"]
+    assert sessions["supersedes"].iloc[0] == old

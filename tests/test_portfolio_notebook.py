@@ -64,5 +64,10 @@ def test_papermill_cli_runs_it_and_shows_the_figures(sample_workspace, tmp_path)
         assert p.suspension_candidates["account_id"].iloc[0] in text
     assert p.backlog["account_id"].iloc[0] in text
     assert "Holm" in text  # the exam-rate test is printed under the table
+    html = [str(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {})]
+    assert all("NaN" not in h and "&lt;NA&gt;" not in h and "rows ×" not in h for h in html)
+    if s["validations_overdue"]:
+        assert "background:#fde2e2" in text  # overdue backlog rows are red
+    assert nb.metadata.title == "CTPAT portfolio"
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # both charts
     assert xlsx.exists()

@@ -1,6 +1,7 @@
 """Session rules and the Python API the checklist widget mirrors, on a real workspace."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -277,11 +278,34 @@ def test_self_assessment_by_contacts_submitted_by_officer_only(ws):
         with pytest.raises(SessionRuleError) as e:
             s.submit(USER)
         assert _rule(e) == "not_company_officer" and s.status == "open"
-        with pytest.raises(SessionRuleError):
-            s.submit("cy@other.example")
-        s.submit(OFFICER.upper())  # e-mail compared case-insensitively
-        info = s.info()
-        assert info["status"] == "submitted" and info["submitted_by"] == OFFICER.upper()
+        with pytest.raises(SessionRuleError) as e:
+            s.submit(OFFICER)  # typing the officer's e-mail does not make the User the officer
+        assert _rule(e) == "actor_mismatch" and s.status == "open"
+        assert s.submit_refusal() and s.submit_refusal(OFFICER) is None
+    with resume_session(ws, s.id, actor=OFFICER) as officer:  # the officer's own launch
+        with pytest.raises(SessionRuleError) as e:
+            officer.submit("cy@other.example")
+        assert _rule(e) == "actor_mismatch"
+        officer.submit(OFFICER.upper())  # e-mail compared case-insensitively
+        info = officer.info()
+        assert info["status"] == "submitted" and info["submitted_by"] == OFFICER
+
+
+def test_submit_records_what_was_left_and_the_reason(ws):
+    with _open(ws) as s:
+        s.answer("6.1", status="not_verified")
+        s.answer("6.2", status="does_not_meet", method="interview")
+        s.answer("1.1", status="not_verified")  # a Should: not counted as a Must
+        p = s.progress()
+        assert p.must_not_verified == ["6.1"] and p.must_not_met == ["6.2"]
+        cat6 = p.by_category.set_index("category").loc[6]
+        assert (cat6["unanswered"], cat6["must_not_verified"], cat6["must_not_met"]) == (0, 1, 1)
+        assert p.by_category.set_index("category").loc[3, "unanswered"] == 1
+        s.submit(reason="Partner closed for the holidays; 10.1 at the next visit")
+        entry = json.loads(s.history().iloc[-1]["new_value"])
+        assert entry["unanswered"] == 3 and entry["must_not_verified"] == 1
+        assert entry["reason"].startswith("Partner closed") and entry["status"] == "submitted"
+        assert s.info()["submitted_by"] == SPEC  # the session's actor, never typed
 
 
 def test_officer_role_checked_at_submit_time(ws):
@@ -307,7 +331,8 @@ def test_submitted_and_signed_sessions_refuse_edits(ws):
                        lambda: s.attach("6.1", "b.txt", b"b"), lambda: s.submit(SPEC)):
             with pytest.raises(SessionRuleError) as e:
                 action()
-            assert _rule(e) == "session_not_open" and "new_revision" in str(e.value)
+            assert _rule(e) == "session_not_open" and "Submitted, read-only" in str(e.value)
+            assert "Open revision" in str(e.value) and "new_revision(" not in str(e.value)
         assert not any(p.name.startswith(__import__("hashlib").sha256(b"b").hexdigest()[:8])
                        for p in (s.root / "evidence").rglob("*"))
         s.lock("supervisor@cbp.example")
@@ -346,7 +371,7 @@ def test_best_practice_on_a_locked_session_is_refused(ws, final):
         for session in (s, elsewhere):  # the status is re-read inside the transaction
             with pytest.raises(SessionRuleError) as e:
                 session.record_best_practice("Recorded after the session was locked")
-            assert _rule(e) == "session_not_open" and "new_revision" in str(e.value)
+            assert _rule(e) == "session_not_open" and "Open revision" in str(e.value)
         assert s.best_practices()["text"].tolist() == ["Recorded while open"]
         assert list(s.history()["action"]).count("best_practice") == 1
 

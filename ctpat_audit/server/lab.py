@@ -34,7 +34,7 @@ from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebo
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
-           "partner_summary", "catalogue_banner", "gap_table",
+           "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
@@ -261,10 +261,12 @@ def start_voila(workspace: str | Path, account_id: str | None = None, *,
     args = [sys.executable, "-m", "voila", str(root / notebook), "--no-browser",
             f"--Voila.ip={HOST}", f"--Voila.port={port}", "--Voila.port_retries=0",
             "--Voila.auto_token=True", "--VoilaConfiguration.strip_sources=True",
-            "--VoilaConfiguration.show_tracebacks=False"]
+            "--VoilaConfiguration.show_tracebacks=False",
+            # the signed report's PDF is linked from the page (and images, Voila's default)
+            r"--VoilaConfiguration.file_allowlist=.*\.(png|jpg|gif|svg|pdf)$"]
     log = Path(log_path) if log_path else _private_log("voila")
-    server = _spawn(args, _env(ws.path, account_id, user, token), log, port, token, "", root,
-                    copies)
+    env = _env(ws.path, account_id, user, token) | {ENV_FILES_URL: "voila/files/"}
+    server = _spawn(args, env, log, port, token, "", root, copies)
     if wait:
         try:
             server.wait_ready(timeout, probe="voila/static/", authenticated=False)
@@ -360,6 +362,21 @@ def catalogue_banner(catalogue: Any) -> Any:
     return HTML(f"<div><b>Criteria catalogue:</b> {label}</div>")
 
 
+def partner_notice(partner: Any) -> Any:
+    """A red banner when the partner is suspended or removed from the program (nothing
+    otherwise), for the top of a notebook."""
+    import html
+
+    from IPython.display import HTML
+
+    if partner.status not in ("suspended", "removed"):
+        return HTML("")
+    return HTML("<div class='ctpat-partner-status' style='background:#fde2e2;border:2px solid "
+                f"#b00020;padding:6px'><b>Partner {html.escape(partner.account_id)} is "
+                f"{html.escape(partner.status)}</b> in the CTPAT program: check with your "
+                "supervisor before validating or relying on its self-assessment.</div>")
+
+
 def gap_table(session: Any) -> pd.DataFrame:
     """Units not answered 'meets' or 'not applicable' (the gaps left), Must first."""
     a = session.answers(include_unanswered=True)
@@ -372,3 +389,27 @@ def gap_table(session: Any) -> pd.DataFrame:
     if not session.facilities:
         cols.remove("facility_id")
     return gaps[cols].reset_index(drop=True)
+
+
+#: Set by :func:`start_voila`: the URL prefix under which Voila serves the notebook's folder.
+ENV_FILES_URL = "CTPAT_FILES_URL"
+
+
+def sign_step(page: Any, *, out_dir: str | Path = "reports", as_of: Any = None,
+              key_path: str | Path | None = None) -> Any:
+    """The notebooks' "Render report and sign" panel
+    (:class:`~ctpat_audit.ui.sign_panel.RenderAndSignPanel`) for a
+    :class:`~ctpat_audit.ui.session_page.SessionPage`, rendering with the report pipeline of
+    ``ctpat-audit report`` (:func:`~ctpat_audit.reports.pipeline.render_report`) into
+    ``out_dir/<account>/<session>/`` (relative to the notebook's folder by default). Under
+    Voila (:func:`start_voila`) the PDF link goes through Voila's file handler."""
+    from ctpat_audit.reports.pipeline import render_report
+    from ctpat_audit.ui.sign_panel import RenderAndSignPanel
+
+    day = as_of.isoformat() if hasattr(as_of, "isoformat") else as_of
+
+    def render(session_id: str) -> Path:
+        return render_report(page.workspace, session_id, out_dir, as_of=day)
+
+    return RenderAndSignPanel(page, render, key_path=key_path,
+                              link_prefix=os.environ.get(ENV_FILES_URL, ""))

@@ -11,6 +11,8 @@ Rules (:class:`SessionRuleError`, with a stable ``rule`` code):
 * only an ``open`` session takes answers, evidence or best practices (``session_not_open``);
   a submitted or signed session is changed by :meth:`Session.new_revision`, which copies it
   (answers, evidence and best practices) into a new open session that supersedes it;
+* a session is submitted by its actor, the person who launched it (``actor_mismatch``), and
+  the audit entry of a submission records what was still unanswered and the reason given;
 * in-person: answers are per facility in scope; with several facilities ``facility_id`` is
   required (``facility_required``) and must be in scope (``facility_not_in_scope``);
 * virtual: a Must criterion cannot be ``meets`` without an observation method
@@ -102,8 +104,8 @@ class Session:
                  actor: str | None = None, clock: Clock = utc_now) -> None:
         row = store.get_session(conn, validate_session_id(session_id))
         if row is None:
-            raise NotFoundError("session", session_id, "see list_sessions() for the sessions "
-                                "in this workspace")
+            raise NotFoundError("session", session_id, "the id of a session of this workspace "
+                                "(`ctpat-audit sessions` lists them)")
         self._conn, self.root, self._clock, self._row = conn, root, clock, row
         self.criteria: tuple[PinnedCriterion, ...] = tuple(store.pinned_criteria(conn,
                                                                                 session_id))
@@ -300,19 +302,42 @@ class Session:
                                store.answer_rows(self._conn, self.id), after, facility_id)
 
     # --- status changes ----------------------------------------------------------------------
-    def submit(self, actor_email: str) -> None:
-        """Mark the session submitted (no more edits). Self-assessment: Company Officer only."""
-        who, at = self._actor(actor_email), _stamp(self._clock)
+    def submit(self, actor: str | None = None, *, reason: str = "") -> None:
+        """Mark the session submitted (no more edits), as the session's actor.
+
+        ``actor``: when given it must be the session's actor (who launched it, compared
+        case-insensitively): nobody submits in someone else's name (``actor_mismatch``).
+        Self-assessment: a Company Officer of the partner only (:meth:`submit_refusal`).
+        ``reason``: why an incomplete session is submitted; the audit entry records it with
+        the counts of unanswered units and Must criteria "Not verified" at that moment.
+        """
+        who, at = self._bound_actor(actor), _stamp(self._clock)
+        why = _clean_text("reason", reason, required=False, limit=MAX_PRACTICE).strip()
         with db.write(self._conn) as conn:
             self._require_open(conn)
-            if self.kind == "self_assessment" and COMPANY_OFFICER not in store.contact_roles(
-                    conn, self.account_id, who):
-                raise SessionRuleError(
-                    self.id, "not_company_officer",
-                    f"{who} is not a {COMPANY_OFFICER} of partner {self.account_id}; only a "
+            refusal = self._submit_refusal(conn, who)
+            if refusal:
+                raise SessionRuleError(self.id, "not_company_officer", refusal)
+            gaps = compute_progress(self.criteria, self.facilities,
+                                    store.answer_rows(conn, self.id))
+            note: dict[str, object] = {"unanswered": gaps.applicable - gaps.answered,
+                    "must_not_verified": len(gaps.must_not_verified)}
+            if why:
+                note["reason"] = why
+            self._set_status(conn, who, at, "submit", "submitted", audit_note=note,
+                             submitted_by=who, submitted_at=at)
+
+    def submit_refusal(self, actor: str | None = None) -> str | None:
+        """Why ``actor`` (default: the session's actor) may not submit this session, in plain
+        words, or None when they may (status aside)."""
+        return self._submit_refusal(self._conn, self._actor(actor))
+
+    def _submit_refusal(self, conn: sqlite3.Connection, who: str) -> str | None:
+        if self.kind == "self_assessment" and COMPANY_OFFICER not in store.contact_roles(
+                conn, self.account_id, who):
+            return (f"{who} is not a {COMPANY_OFFICER} of partner {self.account_id}; only a "
                     "contact with that CTPAT Portal role can submit a self-assessment")
-            self._set_status(conn, who, at, "submit", "submitted", submitted_by=who,
-                             submitted_at=at)
+        return None
 
     def lock(self, actor: str) -> None:
         """Mark a submitted session signed (called by signing; a signed session is final)."""
@@ -362,7 +387,8 @@ class Session:
         if crit is None:
             raise SessionRuleError(self.id, "criterion_not_in_session",
                                    f"criterion {criterion_id!r} does not apply in this session "
-                                   f"(catalogue {self.catalogue_version}); see session.criteria")
+                                   f"(catalogue {self.catalogue_version}); its criteria are "
+                                   "the ones on the checklist")
         return crit
 
     def _facility(self, facility_id: object, criterion_id: str) -> str:
@@ -373,7 +399,7 @@ class Session:
             if facility_id:
                 raise SessionRuleError(self.id, "facility_not_in_scope",
                                        f"this {self.mode} session has no facilities in scope; "
-                                       "answer with facility_id=''", criterion_id=criterion_id,
+                                       "answer without a facility", criterion_id=criterion_id,
                                        facility_id=facility_id)
             return ""
         if not facility_id:
@@ -416,13 +442,24 @@ class Session:
                 and not new["method"]):
             raise SessionRuleError(
                 self.id, "must_needs_method",
-                "a Must criterion can only be marked 'meets' in a virtual validation when the "
-                "observation method is recorded (method= one of "
-                + ", ".join(OBSERVATION_METHODS) + ")", criterion_id=crit.criterion_id,
+                f"a Must criterion can only be marked '{v.ANSWER_STATUS_LABELS['meets']}' in a "
+                "virtual validation when the observation method is recorded (Method: one of "
+                + ", ".join(v.OBSERVATION_METHOD_LABELS.values()) + ")",
+                criterion_id=crit.criterion_id,
                 facility_id=fid or None)
 
     def _actor(self, actor: str | None) -> str:
         return _clean_text("actor", actor if actor is not None else self.actor, required=True)
+
+    def _bound_actor(self, actor: str | None) -> str:
+        """The session's actor; an ``actor`` given must be that person (``actor_mismatch``)."""
+        bound = self._actor(None)
+        if actor is not None and self._actor(actor).strip().lower() != bound.strip().lower():
+            raise SessionRuleError(self.id, "actor_mismatch",
+                                   f"this session acts for {bound}, who launched it; "
+                                   f"{actor} cannot act in their name (sign in as {actor} to "
+                                   "act as them)")
+        return bound
 
     def _require_status(self, conn: sqlite3.Connection, allowed: tuple[str, ...],
                         why: str) -> None:
@@ -430,13 +467,13 @@ class Session:
         assert row is not None
         self._row = row
         if row["status"] not in allowed:
+            label = v.SESSION_STATUS_LABELS.get(row["status"], row["status"])
             raise SessionRuleError(self.id, "session_not_open" if allowed == ("open",)
-                                   else "wrong_status", f"status is {row['status']}: {why}")
+                                   else "wrong_status", f"the session is {label}: {why}")
 
     def _require_open(self, conn: sqlite3.Connection) -> None:
-        self._require_status(conn, ("open",), "it takes no more changes; "
-                             "use session.new_revision(actor) to revise a submitted or signed "
-                             "session")
+        self._require_status(conn, ("open",), "it takes no more changes; a revision of it "
+                             "(Open revision) takes them")
 
     def _require_logged(self, conn: sqlite3.Connection, criterion_id: str, facility_id: str,
                         row: dict[str, Any] | None) -> None:
@@ -459,12 +496,15 @@ class Session:
                                    "(by e-mail address)")
 
     def _set_status(self, conn: sqlite3.Connection, who: str, at: str, action: str,
-                    status: str, **extra: Any) -> None:
+                    status: str, audit_note: dict[str, Any] | None = None,
+                    **extra: Any) -> None:
+        """Store the new status (and ``extra`` columns); ``audit_note``: more for the audit
+        entry only."""
         old = self._row["status"]
         store.update_session(conn, self.id, status=status, **extra)
         audit.append(conn, at=at, actor=who, action=action, session_id=self.id,
                      target={"session_id": self.id}, old={"status": old},
-                     new={"status": status, **extra})
+                     new={"status": status, **extra, **(audit_note or {})})
         self._row = {**self._row, "status": status, **extra}
 
 
@@ -497,7 +537,9 @@ class Progress:
     answered: int
     applicable: int
     must_not_met: list[str]  # Must criteria answered does_not_meet (at any facility)
-    by_category: pd.DataFrame = field(repr=False)  # category, answered, applicable
+    by_category: pd.DataFrame = field(repr=False)
+    # category, answered, applicable, unanswered, must_not_verified (units), must_not_met
+    must_not_verified: list[str] = field(default_factory=list)  # Must answered not_verified
 
     @property
     def complete(self) -> bool:
@@ -514,22 +556,31 @@ def compute_progress(criteria: Iterable[PinnedCriterion], facilities: Iterable[s
     import pandas as pd
 
     criteria, fids = list(criteria), list(facilities) or [""]
-    done = {(a["criterion_id"], a["facility_id"]) for a in answers if a.get("status")}
+    answers = list(answers)
+    status = {(a["criterion_id"], a["facility_id"]): a.get("status") for a in answers}
     failed = {a["criterion_id"] for a in answers if a.get("status") == "does_not_meet"}
+    unverified = {a["criterion_id"] for a in answers if a.get("status") == "not_verified"}
     cats: dict[int, list[int]] = {}
     for c in criteria:
-        counts = cats.setdefault(c.category, [0, 0])
-        counts[0] += sum((c.criterion_id, f) in done for f in fids)
+        counts = cats.setdefault(c.category, [0, 0, 0, 0])
+        got = [status.get((c.criterion_id, f)) for f in fids]
+        counts[0] += sum(bool(g) for g in got)
         counts[1] += len(fids)
+        if c.level == "Must":
+            counts[2] += sum(g == "not_verified" for g in got)
+            counts[3] += sum(g == "does_not_meet" for g in got)
+    col = lambda i: pd.array([n[i] for n in cats.values()], dtype="int64")  # noqa: E731
     by_cat = pd.DataFrame({"category": pd.array(list(cats), dtype="int64"),
-                           "answered": pd.array([v[0] for v in cats.values()], dtype="int64"),
-                           "applicable": pd.array([v[1] for v in cats.values()], dtype="int64")})
+                           "answered": col(0), "applicable": col(1)})
+    by_cat["unanswered"] = by_cat["applicable"] - by_cat["answered"]
+    by_cat["must_not_verified"], by_cat["must_not_met"] = col(2), col(3)
     by_cat = by_cat.sort_values("category", ignore_index=True)
+    musts = [c.criterion_id for c in criteria if c.level == "Must"]
     return Progress(answered=int(by_cat["answered"].sum()),
                     applicable=int(by_cat["applicable"].sum()),
-                    must_not_met=[c.criterion_id for c in criteria
-                                  if c.level == "Must" and c.criterion_id in failed],
-                    by_category=by_cat)
+                    must_not_met=[c for c in musts if c in failed],
+                    by_category=by_cat,
+                    must_not_verified=[c for c in musts if c in unverified])
 
 
 def next_unanswered(criteria: Iterable[PinnedCriterion], facilities: Iterable[str],

@@ -1,232 +1,57 @@
 """The checklist widget: a specialist's (or partner's) criterion-by-criterion view of a session.
 
-Everything a card shows is gathered once by :func:`build_context` (pure data: the session's
-pinned criteria joined with the catalogue text, the partner's security-profile responses,
-exam-history flags and the previous validation's finding). The widgets hold no rules: every
-change goes straight to :class:`~ctpat_audit.sessions.session.Session` (``answer``, ``attach``,
-``submit``), which saves it at once; a refused change (:class:`~ctpat_audit.core.errors.CtpatError`)
-is shown in plain words next to the criterion and kept pending until it can be saved.
+Everything a card shows is gathered once by
+:func:`~ctpat_audit.ui.checklist_context.build_context` (pure data, re-exported here with the
+other names of that module). The widgets hold no rules: every
+change goes straight to :class:`~ctpat_audit.sessions.session.Session` (``answer``, ``attach``),
+which saves it at once; a refused change (:class:`~ctpat_audit.core.errors.CtpatError`) is shown
+in plain words next to the criterion and kept pending until it can be saved. The widget works on
+the notebook's :class:`~ctpat_audit.ui.session_page.SessionPage`, shared with the submit
+(:mod:`ctpat_audit.ui.submit_panel`), gap (:mod:`ctpat_audit.ui.gap_view`) and sign panels: it
+locks when the session is submitted and follows a revision opened on the page.
 
 Only one category's cards exist at a time (paged by category), so a partner with 150+ criteria
 renders quickly; :func:`benchmark_checklist` measures it for ``make bench``.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, cast
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
 from ctpat_audit.core import vocabulary as v
-from ctpat_audit.core.errors import CtpatError, NotFoundError
+from ctpat_audit.core.errors import CtpatError, InputError
 from ctpat_audit.core.text import html_text
-from ctpat_audit.sessions.session import (
-    Session,
-    find_open_session,
-    list_sessions,
-    open_session,
-    resume_session,
+from ctpat_audit.sessions.session import Session
+from ctpat_audit.ui.checklist_context import (
+    STATUS_LABELS,
+    ChecklistContext,
+    CriterionInfo,
+    build_context,
+    open_or_resume,
+    plain_value,
+    previous_findings,
 )
+from ctpat_audit.ui.session_page import SessionPage, status_text
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
-           "open_or_resume", "CriterionCard", "ChecklistWidget", "SubmitPanel", "STATUS_LABELS",
-           "METHOD_LABELS"]
+           "open_or_resume", "CriterionCard", "ChecklistWidget", "checklist_view",
+           "STATUS_LABELS", "METHOD_LABELS", "NOTES_SAVE_DELAY_S"]
 
-STATUS_LABELS = v.ANSWER_STATUS_LABELS
 METHOD_LABELS = v.OBSERVATION_METHOD_LABELS
 STATUS_FILTERS = (("All", "all"), ("Unanswered", "unanswered"),
                   *((label, code) for code, label in STATUS_LABELS.items()))
 _NONE = ""  # the "not set" choice of a dropdown (stored as NULL)
 _CATEGORY_NAMES = {c.number: c.name for c in v.CATEGORIES}
-_FOCUS_AREAS = {c.number: c.focus_area for c in v.CATEGORIES}
-
-
-# --- what the cards show (pure data) --------------------------------------------------------
-
-@dataclass(frozen=True)
-class CriterionInfo:
-    """One criterion as the checklist shows it; all text is plain (escaped when rendered)."""
-
-    criterion_id: str
-    category: int
-    level: str  # Must | Should, for this partner
-    requirement: str
-    guide_label: str  # "Observe on site" | "Request (virtual)" | "Have ready"
-    guide: str
-    response_now: str  # "2026: text" or ""
-    response_before: str
-    previous_finding: str  # "" when there is no earlier validation answer
-    flag: str  # why exam history flags it, "" when not flagged
-
-    @property
-    def focus_area(self) -> str:
-        return _FOCUS_AREAS.get(self.category, "")
-
-
-@dataclass(frozen=True)
-class ChecklistContext:
-    """What the checklist needs besides the session: labels and one CriterionInfo each."""
-
-    legal_name: str
-    catalogue_label: str
-    is_demonstration: bool
-    facilities: dict[str, str]  # facility id -> "F01 - Monterrey plant (MX)", in scope only
-    criteria: tuple[CriterionInfo, ...]  # flagged first (most pressing first), then the rest
-    flagged_categories: tuple[int, ...]
-
-
-class _AnswerRow(Protocol):
-    """A row of :meth:`Session.answers` (status and notes may be missing: None or NA)."""
-
-    criterion_id: str
-    facility_id: str
-    status: object
-    notes: object
-
-
-class _FlagRow(Protocol):
-    """A row of :func:`exam_flags.flagged_criteria` (criterion_id missing: category-wide)."""
-
-    criterion_id: object
-    category: int
-    discrepancy_label: str
-    count: int
-    latest_date: object
-
-
-def _plain(value: object) -> Any:
-    """A DataFrame cell as a plain value: missing (None, NA, NaN) becomes None."""
-    return None if value is None or value is pd.NA or (isinstance(value, float)
-                                                       and value != value) else value
-
-
-def _responses_by_key(frame: pd.DataFrame) -> dict[tuple[int, str], tuple[object, object]]:
-    return {(int(y), str(c)): (t, i) for y, c, t, i in zip(
-        frame["profile_year"], frame["criterion_id"], frame["response_text"],
-        frame["implemented"]) if y is not pd.NA}
-
-
-def _response_text(responses: dict[tuple[int, str], tuple[object, object]], year: int | None,
-                   cid: str) -> str:
-    if year is None:
-        return ""
-    if (year, cid) not in responses:
-        return f"{year}: (no response)"
-    text, impl = responses[(year, cid)]
-    text, impl = _plain(text), _plain(impl)
-    text = "" if text is None else str(text).strip()
-    said = "" if impl is None else (" [says implemented]" if impl
-                                                      else " [says not implemented]")
-    return f"{year}: {text or '(blank)'}{said}"
-
-
-def previous_findings(workspace: str | Path, session: Session) -> dict[str, str]:
-    """Per criterion, the latest earlier submitted/signed validation's answer, in words."""
-    frame = list_sessions(workspace, account_id=session.account_id, kind="validation")
-    frame = frame[frame["status"].isin(["submitted", "signed"])
-                  & (frame["opened_at"] < session.opened_at)
-                  & (frame["session_id"] != session.id)]
-    if frame.empty:
-        return {}
-    prev_id, prev_at = str(frame["session_id"].iloc[0]), str(frame["opened_at"].iloc[0])[:10]
-    with resume_session(workspace, prev_id) as prev:
-        answers = prev.answers()
-    out: dict[str, list[str]] = {}
-    for row in cast(Iterator[_AnswerRow], answers.itertuples(index=False)):
-        status, notes = _plain(row.status), _plain(row.notes)
-        if not status:
-            continue
-        where = f" at {row.facility_id}" if row.facility_id else ""
-        note = f": {notes}" if notes else ""
-        out.setdefault(row.criterion_id, []).append(
-            f"{STATUS_LABELS.get(status, status)}{where}{note}")
-    return {cid: f"{prev_id} ({prev_at}): " + "; ".join(parts) for cid, parts in out.items()}
-
-
-def build_context(session: Session, *, as_of: dt.date | None = None) -> ChecklistContext:
-    """Gather the checklist's text for a session: catalogue, responses, flags, history.
-
-    ``as_of``: exam history counted is the 12 months before it (all history when None).
-    """
-    from ctpat_audit.analysis.exam_flags import flagged_criteria
-    from ctpat_audit.criteria.catalogue import load_catalogue
-    from ctpat_audit.workspace.reference import open_workspace
-
-    partner = open_workspace(session.root).partner(session.account_id)
-    try:
-        cat = load_catalogue(session.catalogue_version, workspace=session.root)
-        text, label, demo = ({c.id: c for c in cat.criteria}, cat.label, cat.is_demonstration)
-    except NotFoundError:
-        text, label, demo = {}, f"catalogue {session.catalogue_version} (text not available)", False
-    flagged = flagged_criteria(partner.shipments, as_of=as_of, months=12 if as_of else None)
-    flags: dict[str | int, list[str]] = {}  # criterion id, or category for category-wide
-    for row in cast(Iterator[_FlagRow], flagged.itertuples(index=False)):
-        key = row.criterion_id if isinstance(row.criterion_id, str) and row.criterion_id \
-            else int(row.category)
-        flags.setdefault(key, []).append(f"{row.discrepancy_label} x{row.count} "
-                                         f"(latest {str(row.latest_date)[:10]})"
-                                         + ("" if isinstance(key, str) else
-                                            f", category {key}"))
-    responses = _responses_by_key(partner.responses)
-    years = sorted({y for y, _c in responses
-                    if as_of is None or int(y) <= as_of.year}, reverse=True)
-    now_y, before_y = (years + [None, None])[:2]
-    history = previous_findings(session.root, session)
-    guide_label = {"in_person": "Observe on site", "virtual": "Request (virtual validation)"
-                   }.get(session.mode, "Have ready")
-    infos = []
-    for pc in session.criteria:
-        crit = text.get(pc.criterion_id)
-        guide = "" if crit is None else (crit.observe if session.mode == "in_person"
-                                         else crit.request)
-        infos.append(CriterionInfo(
-            pc.criterion_id, pc.category, pc.level, crit.requirement if crit else "",
-            guide_label, guide, _response_text(responses, now_y, pc.criterion_id),
-            _response_text(responses, before_y, pc.criterion_id),
-            history.get(pc.criterion_id, ""),
-            "; ".join(flags.get(pc.criterion_id, []) + flags.get(pc.category, []))))
-    # criteria flagged by name first, then those of flagged categories, then catalogue order
-    rank: dict[str | int, int] = {}
-    for key in [c for c in flagged["criterion_id"] if isinstance(c, str) and c] + [
-            int(c) for c, cid in zip(flagged["category"], flagged["criterion_id"])
-            if not (isinstance(cid, str) and cid)]:
-        rank.setdefault(key, len(rank))
-    infos.sort(key=lambda i: min(rank.get(i.criterion_id, len(rank)),
-                                 rank.get(i.category, len(rank)) + 0.5))
-    fac = partner.facilities.set_index("facility_id")
-    facilities = {f: f"{f} - {fac.at[f, 'name']!s} ({fac.at[f, 'city']!s}, "
-                     f"{fac.at[f, 'country']!s})"
-                  if f in fac.index else f for f in session.facilities}
-    return ChecklistContext(partner.legal_name, label, demo, facilities, tuple(infos),
-                            tuple(dict.fromkeys(int(c) for c in flagged["category"])))
-
-
-def open_or_resume(workspace: str | Path, account_id: str, kind: str, mode: str | None,
-                   actor: str, session_id: str | None = None,
-                   facilities: list[str] | None = None) -> Session:
-    """The session a notebook works on: ``session_id`` if given, else the partner's open one
-    of this kind (and mode), else a new one (in person: all the partner's facilities unless
-    ``facilities`` names the ones visited)."""
-    if session_id:
-        return resume_session(workspace, session_id, actor=actor)
-    found = find_open_session(workspace, account_id, kind, actor=actor)
-    if found is not None and (kind != "validation" or found.mode == mode):
-        return found
-    if found is not None:
-        found.close()
-    if kind == "validation" and mode == "in_person" and facilities is None:
-        from ctpat_audit.workspace.reference import open_workspace
-
-        facilities = open_workspace(workspace).partner(account_id).facilities[
-            "facility_id"].astype(str).tolist()
-    return open_session(workspace, account_id, kind, mode, actor, facilities=facilities)
+#: Notes are saved this long after the last keystroke (and at once when another field saves).
+NOTES_SAVE_DELAY_S = 0.8
 
 
 # --- widgets -------------------------------------------------------------------------------
@@ -239,15 +64,52 @@ def _options(labels: dict[str, str]) -> list[tuple[str, str]]:
     return [("(not set)", _NONE), *((label, code) for code, label in labels.items())]
 
 
+class _Debounce:
+    """Calls ``action`` once, ``delay`` seconds after the last :meth:`poke`, on the running
+    event loop (the kernel's); with no running loop (plain Python) it calls at once."""
+
+    def __init__(self, action: Callable[[], None], delay: float) -> None:
+        self._action, self._delay = action, delay
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self._timer is not None
+
+    def poke(self) -> None:
+        self.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._action()
+            return
+        self._timer = loop.call_later(self._delay, self.fire)
+
+    def fire(self) -> None:
+        self._timer = None
+        self._action()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class CriterionCard(widgets.VBox):
-    """One criterion at one facility: its text and the answer fields, saved on every change."""
+    """One criterion at one facility: its text and the answer fields, saved on every change.
+
+    Notes are sent by the browser as they are typed and saved :data:`NOTES_SAVE_DELAY_S` after
+    the last keystroke, or at once with any other field of the card.
+    """
 
     def __init__(self, info: CriterionInfo, session: Session, facility_id: str,
                  answer: dict[str, Any] | None, evidence_names: list[str],
-                 on_saved: Callable[[], None] = lambda: None) -> None:
+                 on_saved: Callable[[], None] = lambda: None, *,
+                 read_only: bool = False) -> None:
         self.info, self.session, self.facility_id, self._on_saved = (info, session,
                                                                      facility_id, on_saved)
         self.pending: dict[str, Any] = {}
+        self.notes_timer = _Debounce(self._save_notes, NOTES_SAVE_DELAY_S)
         a = answer or {}
         esc = html_text
         flag = f"<div style='color:#8a4b00'>&#9873; Exam history: {esc(info.flag)}</div>" \
@@ -265,7 +127,7 @@ class CriterionCard(widgets.VBox):
                                        value=a.get("method") or _NONE, description="Method")
         self_assessing = session.kind == "self_assessment"
         self.notes = widgets.Textarea(value=a.get("notes") or "", description="Notes",
-                                      continuous_update=False,
+                                      continuous_update=True,
                                       placeholder="How your company meets this ..."
                                       if self_assessing else "What you saw ...",
                                       layout=widgets.Layout(width="95%"))
@@ -273,16 +135,17 @@ class CriterionCard(widgets.VBox):
                                       description="Requested", continuous_update=False)
         self.received = widgets.Checkbox(value=bool(a.get("evidence_received")),
                                          description="Evidence received")
-        self.upload = widgets.FileUpload(multiple=True, description="Evidence")
+        self.upload = widgets.FileUpload(multiple=True, description="Add files")
         self.evidence = widgets.HTML(self._evidence_html(evidence_names))
         self.message = widgets.HTML("")
         for w, cls in ((self.status, "ctpat-status"), (self.method, "ctpat-method"),
                        (self.notes, "ctpat-notes"), (self.message, "ctpat-message")):
             w.add_class(cls)
         for w, field in ((self.status, "status"), (self.method, "method"),
-                         (self.notes, "notes"), (self.requested, "evidence_requested"),
+                         (self.requested, "evidence_requested"),
                          (self.received, "evidence_received")):
             w.observe(self._saver(field), names="value")
+        self.notes.observe(lambda _c: self.notes_timer.poke(), names="value")
         self.upload.observe(self._on_upload, names="value")
         fields = [self.status] if self_assessing else [self.status, self.method]
         virtual = [widgets.HBox([self.requested, self.received])] \
@@ -293,10 +156,30 @@ class CriterionCard(widgets.VBox):
                                                margin="4px 0"))
         self.add_class("ctpat-card")
         self.add_class(_css_id(info.criterion_id))
+        self.set_read_only(read_only)
+
+    @property
+    def inputs(self) -> tuple[widgets.Widget, ...]:
+        """The widgets that change the answer."""
+        return (self.status, self.method, self.notes, self.requested, self.received,
+                self.upload)
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Disable (or enable) every input; a read-only card says why."""
+        for w in self.inputs:
+            w.disabled = read_only
+        if read_only:
+            self.message.value = (f"<span class='ctpat-locked' style='color:#555'>"
+                                  f"{html.escape(status_text(self.session.status))}</span>")
+        elif "ctpat-locked" in self.message.value:
+            self.message.value = ""
 
     @staticmethod
     def _evidence_html(names: list[str]) -> str:
-        return ("Files: " + ", ".join(html.escape(n) for n in names)) if names else ""
+        """The count and names of the evidence files stored for this criterion."""
+        return (f"<span class='ctpat-evidence'><b>Evidence files ({len(names)})</b>"
+                + (": " + ", ".join(html.escape(n) for n in names) if names else "")
+                + "</span>")
 
     def _saver(self, field: str) -> Callable[[dict[str, Any]], None]:
         def save(change: dict[str, Any]) -> None:
@@ -305,8 +188,21 @@ class CriterionCard(widgets.VBox):
                                else value)})
         return save
 
+    def _save_notes(self) -> None:
+        self.save({"notes": self.notes.value})
+
+    def flush(self) -> None:
+        """Save notes still waiting for their delay (before the card goes away)."""
+        if self.notes_timer.waiting:
+            self.notes_timer.cancel()
+            self._save_notes()
+
     def save(self, changes: dict[str, Any]) -> bool:
-        """Save these changes and any still pending from a refused attempt; True when saved."""
+        """Save these changes, notes still waiting for their delay and any changes still
+        pending from a refused attempt; True when saved."""
+        if self.notes_timer.waiting:
+            self.notes_timer.cancel()
+            changes = {"notes": self.notes.value, **changes}
         attempt = {**self.pending, **changes}
         try:
             self.session.answer(self.info.criterion_id, facility_id=self.facility_id, **attempt)
@@ -343,28 +239,38 @@ class CriterionCard(widgets.VBox):
 
 
 class ChecklistWidget(widgets.VBox):
-    """Header, filters, one category page of :class:`CriterionCard` and a next button."""
+    """Progress header, filters, one category page of :class:`CriterionCard` and a next button.
+
+    It works on a :class:`~ctpat_audit.ui.session_page.SessionPage` (a Session given is wrapped
+    in one): its header and cards follow the page's session (an opened revision replaces it),
+    every input is disabled while the session is not open, and the header is redrawn after
+    every save.
+    """
 
     category = traitlets.Int(0)  # the page shown
     facility_id = traitlets.Unicode("")
     focus = traitlets.Unicode("")  # criterion the next button went to
 
-    def __init__(self, session: Session, context: ChecklistContext | None = None, *,
-                 as_of: dt.date | None = None) -> None:
+    def __init__(self, session: Session | SessionPage, context: ChecklistContext | None = None,
+                 *, as_of: dt.date | None = None) -> None:
         t0 = time.perf_counter()
-        self.session = session
-        self.context = context or build_context(session, as_of=as_of)
+        self.page = session if isinstance(session, SessionPage) else SessionPage.of(session)
+        if self.page.session is None:
+            raise InputError("session", None, "a session chosen on the page first "
+                             "(checklist_view waits for the choice)")
+        self.context = context or build_context(self.page.session, as_of=as_of)
         self.cards: dict[str, CriterionCard] = {}
         self.header = widgets.HTML()
         self.header.add_class("ctpat-header")
+        self.notice = self.page.status_notice()
         self.focus_area = widgets.Dropdown(options=["All", *v.FOCUS_AREAS], description="Focus")
         self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, value="all",
                                               description="Status")
         self.flagged_only = widgets.Checkbox(description="Flagged by exam history",
                                              indent=False)
-        self.page = widgets.Dropdown(description="Category",
-                                     layout=widgets.Layout(width="460px"))
-        self.page.add_class("ctpat-page")
+        self.page_choice = widgets.Dropdown(description="Category",
+                                            layout=widgets.Layout(width="460px"))
+        self.page_choice.add_class("ctpat-page")
         self.next_button = widgets.Button(description="Next unanswered", icon="forward",
                                           layout=widgets.Layout(width="auto"))
         self.next_button.on_click(lambda _b: self.go_next())
@@ -372,19 +278,39 @@ class ChecklistWidget(widgets.VBox):
                                                   self.context.facilities.items()],
                                          description="Facility")
         self.body = widgets.VBox()
-        controls = [self.focus_area, self.page, self.status_filter, self.flagged_only]
+        controls = [self.focus_area, self.page_choice, self.status_filter, self.flagged_only]
         top = [self.facility] if self.context.facilities else []
-        super().__init__([self.header, widgets.HBox(top + [self.next_button]),
-                          widgets.HBox(controls[:2]), widgets.HBox(controls[2:]), self.body])
+        sticky = widgets.VBox([self.header, self.notice, widgets.HBox(top + [self.next_button])])
+        sticky.add_class("ctpat-sticky")
+        super().__init__([widgets.HTML(_STICKY_CSS), sticky, widgets.HBox(controls[:2]),
+                          widgets.HBox(controls[2:]), self.body])
         self.facility_id = self.facility.value or ""
         self.facility.observe(lambda c: setattr(self, "facility_id", c["new"] or ""), "value")
         for w in (self.focus_area, self.status_filter, self.flagged_only):
             w.observe(lambda _c: self._refresh_pages(), "value")
         self._syncing = False
-        self.page.observe(self._on_page_choice, "value")
+        self.page_choice.observe(self._on_page_choice, "value")
+        self.page.observe(lambda _c: self.refresh_header(), names="saves")
+        self.page.observe(self._on_status, names="status")
+        self.page.observe(self._on_session, names="session")
         self._refresh_pages(first=True)
         self.refresh_header()
         self.render_seconds = time.perf_counter() - t0
+
+    @property
+    def session(self) -> Session:
+        """The session shown (the page's; a revision opened on the page replaces it)."""
+        assert self.page.session is not None
+        return self.page.session
+
+    def _on_status(self, _change: object) -> None:
+        for card in self.cards.values():
+            card.set_read_only(self.page.read_only)
+        self.refresh_header()
+
+    def _on_session(self, _change: object) -> None:
+        self.render_page()
+        self.refresh_header()
 
     # pages -----------------------------------------------------------------------------
     def visible(self) -> list[CriterionInfo]:
@@ -401,30 +327,42 @@ class ChecklistWidget(widgets.VBox):
                 out.append(info)
         return out
 
+    @staticmethod
+    def _by_page(infos: list[CriterionInfo]) -> list[CriterionInfo]:
+        """Criteria in the order on screen: page by page (the most pressing category first,
+        as the Category list shows them), each page in its own order."""
+        cats = list(dict.fromkeys(i.category for i in infos))
+        return [i for c in cats for i in infos if i.category == c]
+
+    def screen_order(self) -> list[CriterionInfo]:
+        """The criteria passing the filters, in the order the pages show them."""
+        return self._by_page(self.visible())
+
     def _answers(self) -> dict[str, dict[str, Any]]:
         frame = self.session.answers()
         frame = frame[frame["facility_id"] == self.facility_id]
-        return {r["criterion_id"]: {k: _plain(r[k]) for k in r.index}
+        return {r["criterion_id"]: {k: plain_value(r[k]) for k in r.index}
                 for _, r in frame.iterrows()}
 
     def _refresh_pages(self, first: bool = False) -> None:
         cats = list(dict.fromkeys(i.category for i in self.visible()))  # most pressing first
         flagged = set(self.context.flagged_categories)
         options = [(f"{'* ' if c in flagged else ''}{c}. {_CATEGORY_NAMES.get(c, '')}", c)
-                   for c in sorted(cats)]
+                   for c in cats]
         keep = self.category if self.category in cats else None
         if first and cats:
             keep = cats[0]
         self._syncing = True
         try:
-            self.page.options = options
-            self.page.value = keep if keep is not None else (options[0][1] if options else None)
+            self.page_choice.options = options
+            self.page_choice.value = keep if keep is not None else (
+                options[0][1] if options else None)
         finally:
             self._syncing = False
-        if self.category == (self.page.value or 0):
+        if self.category == (self.page_choice.value or 0):
             self.render_page()
         else:
-            self.category = self.page.value or 0
+            self.category = self.page_choice.value or 0
 
     def _on_page_choice(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -432,17 +370,19 @@ class ChecklistWidget(widgets.VBox):
 
     @traitlets.observe("category", "facility_id")
     def _on_page(self, _change: dict[str, Any]) -> None:
-        if self.page.value != self.category and self.category in {
-                value for _label, value in self.page.options}:
+        if self.page_choice.value != self.category and self.category in {
+                value for _label, value in self.page_choice.options}:
             self._syncing = True
             try:
-                self.page.value = self.category
+                self.page_choice.value = self.category
             finally:
                 self._syncing = False
         self.render_page()
 
     def render_page(self) -> None:
         """Build the cards of the current category (the only cards that exist)."""
+        for card in self.cards.values():
+            card.flush()
         answers = self._answers()
         ev = self.session.evidence()
         ev = ev[ev["facility_id"] == self.facility_id]
@@ -450,7 +390,8 @@ class ChecklistWidget(widgets.VBox):
         self.cards = {i.criterion_id: CriterionCard(i, self.session, self.facility_id,
                                                     answers.get(i.criterion_id),
                                                     names.get(i.criterion_id, []),
-                                                    self.refresh_header)
+                                                    self.page.saved,
+                                                    read_only=self.page.read_only)
                       for i in self.visible() if i.category == self.category}
         for cid, card in self.cards.items():
             card.layout.border = "2px solid #e07b00" if cid == self.focus else "1px solid #bbb"
@@ -458,57 +399,93 @@ class ChecklistWidget(widgets.VBox):
             widgets.HTML("<i>No criteria match these filters.</i>"),)
 
     def go_next(self) -> str | None:
-        """Show the next criterion with no answer (at the selected facility); its id or None."""
-        fid = self.facility_id if self.context.facilities else None
-        cid = self.session.next_unanswered(after=self.focus or None, facility_id=fid)
-        if cid is None:
+        """Show the next criterion with no answer (at the selected facility) in the order on
+        screen: after the one shown last, among those the filters show, else among all (the
+        filters then cleared); its id, or None when every criterion has an answer."""
+        for card in self.cards.values():
+            card.flush()
+        answers = self._answers()
+        todo = [i for i in self.screen_order()
+                if not (answers.get(i.criterion_id) or {}).get("status")]
+        cleared = not todo
+        everything = self._by_page(list(self.context.criteria))
+        if cleared:
+            todo = [i for i in everything
+                    if not (answers.get(i.criterion_id) or {}).get("status")]
+        if not todo:
             self.header.value += "<div><b>Every criterion has an answer.</b></div>"
             return None
-        info = next(i for i in self.context.criteria if i.criterion_id == cid)
-        with self.hold_trait_notifications():
-            self.focus_area.value, self.flagged_only.value = "All", False
-            if self.status_filter.value not in ("all", "unanswered"):
+        position = {i.criterion_id: n for n, i in enumerate(everything)}
+        here = position.get(self.focus, -1)
+        info = next((i for i in todo if position[i.criterion_id] > here), todo[0])
+        if cleared:
+            with self.hold_trait_notifications():
+                self.focus_area.value, self.flagged_only.value = "All", False
                 self.status_filter.value = "all"
-        self.focus = cid
+        self.focus = info.criterion_id
         if self.category == info.category:
             self.render_page()
         else:
             self.category = info.category
-        return cid
+        return info.criterion_id
 
     def refresh_header(self) -> None:
+        """Redraw the header: partner, session, who you are, status and progress."""
         p = self.session.progress()
         c, esc = self.context, html_text
         demo = (f"<div style='background:#fff3cd;padding:2px'><b>{esc(c.catalogue_label)}</b>"
                 "</div>") if c.is_demonstration else f"<div>{esc(c.catalogue_label)}</div>"
         must = ", ".join(p.must_not_met) or "none"
-        mode = {"none": "self-assessment"}.get(self.session.mode, self.session.mode)
+        mode = v.MODE_LABELS.get(self.session.mode, self.session.mode)
+        pct = round(100 * p.answered / p.applicable) if p.applicable else 100
+        status = self.page.status
+        colour = "#2e7d32" if status == "open" else "#8a4b00"
+        chips = "".join(
+            f"<span class='ctpat-cat' style='border:1px solid #ccc;padding:0 4px;margin:1px;"
+            f"display:inline-block'>{int(r.category)}. {esc(_CATEGORY_NAMES.get(int(r.category), ''))}"
+            f" <b>{int(r.answered)}/{int(r.applicable)}</b>"
+            + (f" <span style='color:#b00020'>Must not met {int(r.must_not_met)}</span>"
+               if r.must_not_met else "") + "</span>"
+            for r in _rows(p.by_category))
         self.header.value = (
             f"{demo}<h3>{esc(c.legal_name)} ({esc(self.session.account_id)})</h3>"
-            f"<div>Session {esc(self.session.id)} - {esc(mode.replace('_', ' '))} - "
-            f"status {esc(self.session.status)}</div>"
+            f"<div>Session {esc(self.session.id)} - {esc(mode)} - you are "
+            f"<b class='ctpat-actor'>{esc(self.page.actor)}</b> - status "
+            f"<b class='ctpat-status-text' style='color:{colour}'>{esc(status_text(status))}</b>"
+            "</div>"
+            f"<div style='background:#e0e0e0;height:10px;width:100%'><div style='background:"
+            f"#2e7d32;height:10px;width:{pct}%'></div></div>"
             f"<div class='ctpat-progress'><b>Progress:</b> {p.answered}/{p.applicable} "
-            f"answered. <b>Must criteria not met so far:</b> {esc(must)}</div>")
+            f"answered. <b>Must criteria not met so far:</b> {esc(must)}</div>"
+            f"<div style='font-size:90%'>{chips}</div>")
 
 
-class SubmitPanel(widgets.VBox):
-    """A submit button for the session (the session decides who may submit)."""
+# The header sticks to the top of the notebook's (or Voila page's) scrolling area; the boxes
+# around it must not clip it (widget boxes and output areas scroll or hide their overflow).
+_STICKY_CSS = ("<style>.ctpat-sticky{position:sticky;top:0;z-index:10;"
+               "background:var(--jp-layout-color0,#fff);border-bottom:1px solid #ccc}"
+               ".jp-OutputArea:has(.ctpat-sticky),.jp-OutputArea-child:has(.ctpat-sticky),"
+               ".jp-OutputArea-output:has(.ctpat-sticky),.widget-box:has(.ctpat-sticky)"
+               "{overflow:visible !important}</style>")
 
-    def __init__(self, session: Session, actor: str) -> None:
-        self.session = session
-        self.actor = widgets.Text(value=actor, description="Submitted by",
-                                  style={"description_width": "initial"})
-        self.button = widgets.Button(description="Submit", button_style="warning")
-        self.message = widgets.HTML(f"Progress: {html.escape(str(session.progress()))}")
-        self.button.on_click(lambda _b: self.submit())
-        super().__init__([widgets.HBox([self.actor, self.button]), self.message])
 
-    def submit(self) -> bool:
-        try:
-            self.session.submit(self.actor.value)
-        except CtpatError as exc:
-            self.message.value = ("<div style='color:#b00020'><b>Not submitted:</b> "
-                                  f"{html.escape(str(exc))}</div>")
-            return False
-        self.message.value = f"<b>Submitted</b>: session {html.escape(self.session.id)}"
-        return True
+def checklist_view(page: SessionPage, *, as_of: dt.date | None = None) -> widgets.VBox:
+    """The page's checklist; while the page waits for a choice about the partner's latest
+    session, a line saying so, replaced by the checklist once the choice is made."""
+    box = widgets.VBox()
+
+    def show(_change: object = None) -> None:
+        if page.session is None:
+            box.children = (widgets.HTML("<i>Choose above what to do with the latest session; "
+                                         "the checklist appears here.</i>"),)
+        elif not box.children or not isinstance(box.children[0], ChecklistWidget):
+            box.children = (ChecklistWidget(page, as_of=as_of),)
+
+    page.observe(show, names="session")
+    show()
+    return box
+
+
+def _rows(frame: pd.DataFrame) -> list[Any]:
+    """A frame's rows as named tuples (their fields read as plain values)."""
+    return list(frame.itertuples(index=False))

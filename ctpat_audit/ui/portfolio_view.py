@@ -6,6 +6,7 @@ wording and styling can change without touching them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -219,6 +220,17 @@ def readable(frame: pd.DataFrame, columns: list[str] | None = None, rows: int | 
         elif pd.api.types.is_datetime64_any_dtype(t[c]):
             t[c] = t[c].dt.strftime("%Y-%m-%d").fillna("")
     return t.reset_index(drop=True)
+
+
+def backlog_row_style(row: Any) -> str:
+    """A backlog row's colour: overdue red, due soon amber
+    (the ``row_style`` of :func:`~ctpat_audit.ui.tables.plain_table`)."""
+    overdue, until = row.get("days_overdue"), row.get("days_until_due")
+    if isinstance(overdue, int | float) and overdue == overdue and overdue > 0:
+        return "background:#fde2e2"
+    if isinstance(until, int | float) and until == until and until >= 0:
+        return "background:#fff3cd"
+    return ""
 
 
 def backlog_chart(p: Portfolio, level: str = "city", top: int = 25):
