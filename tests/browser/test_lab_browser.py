@@ -6,12 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
+from lab_page import KERNEL_IDLE, first_account, validation_notebook
 
-from ctpat_audit.server.lab import notebooks_dir, start_lab
+from ctpat_audit.server.lab import start_lab
 from ctpat_audit.ui.checklist import STATUS_LABELS
 from ctpat_audit.workspace.reference import as_workspace
 
@@ -19,24 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SPECIALIST = "browser.test@cbp.example"
 CHOICES = ["does_not_meet", "not_verified", "not_applicable"]
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session
-            && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}"""
-
-
-def _notebook(root: Path, ws: Path, account_id: str) -> Path:
-    """The validation notebook with parameters injected by papermill (not executed)."""
-    nb = load_notebook_node(str(notebooks_dir() / "validation.ipynb"))  # papermill's reader
-    nb = parameterize_notebook(nb, {"workspace": str(ws), "account_id": account_id,
-                                    "mode": "virtual", "specialist": SPECIALIST,
-                                    "as_of": "2026-11-01"})
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "validation.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 def _run_all(page) -> None:  # type: ignore[no-untyped-def]
@@ -61,11 +41,9 @@ def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_
                                          artifacts_dir):
     t0 = time.monotonic()
     ws = workspace_copy
-    conn = sqlite3.connect(as_workspace(ws).db_path)
-    account = conn.execute("SELECT account_id FROM partners ORDER BY account_id").fetchone()[0]
-    conn.close()
+    account = first_account(ws)
     root = tmp_path / "notebooks"
-    _notebook(root, ws, account)
+    validation_notebook(root, ws, account, SPECIALIST)
     with start_lab(ws, account, notebook_dir=root, expose_app=True) as server:
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import nbformat
 import pytest
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
+from lab_page import KERNEL_IDLE, first_account, validation_notebook
 
-from ctpat_audit.server.lab import notebooks_dir, start_lab
+from ctpat_audit.server.lab import start_lab
 from ctpat_audit.sessions.session import open_session
 from ctpat_audit.trust import keys
 from ctpat_audit.workspace.reference import as_workspace
@@ -20,12 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SPECIALIST = "sign.test@cbp.example"
 KEY_PASS = "key-passphrase-1"
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session
-            && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}"""
 
 
 def _sessions(ws: Path) -> list[tuple]:
@@ -39,9 +31,7 @@ def _sessions(ws: Path) -> list[tuple]:
 def test_view_the_submitted_validation_then_render_sign_and_verify(
         chromium_browser, workspace_copy, tmp_path, artifacts_dir):
     ws = workspace_copy
-    conn = sqlite3.connect(as_workspace(ws).db_path)
-    account = conn.execute("SELECT account_id FROM partners ORDER BY account_id").fetchone()[0]
-    conn.close()
+    account = first_account(ws)
     with open_session(ws, account, "validation", "virtual", SPECIALIST) as s:
         for cid, fid in s.units():
             s.answer(cid, status="meets", method="document_review", facility_id=fid)
@@ -51,11 +41,7 @@ def test_view_the_submitted_validation_then_render_sign_and_verify(
     keys.issue_signer(keys.init_ca(ws, "ca-passphrase-1"), key, KEY_PASS, name="Sign Test",
                       email=SPECIALIST, role="specialist")
     root = tmp_path / "notebooks"
-    root.mkdir()
-    nb = parameterize_notebook(load_notebook_node(str(notebooks_dir() / "validation.ipynb")),
-                               {"workspace": str(ws), "account_id": account, "mode": "virtual",
-                                "specialist": SPECIALIST, "as_of": "2026-11-01"})
-    nbformat.write(nb, root / "validation.ipynb")
+    validation_notebook(root, ws, account, SPECIALIST)
     with start_lab(ws, account, notebook_dir=root, expose_app=True) as server:
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:

@@ -7,23 +7,15 @@ import sqlite3
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
+from lab_page import KERNEL_IDLE, first_account, validation_notebook
 
-from ctpat_audit.server.lab import notebooks_dir, start_lab, start_voila
+from ctpat_audit.server.lab import start_lab, start_voila
 from ctpat_audit.workspace.reference import as_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SPECIALIST = "gate.test@cbp.example"
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session
-            && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}"""
 
 
 def _sessions(ws: Path) -> list[tuple]:
@@ -46,15 +38,9 @@ def _wait_db(ws: Path, check, timeout: float = 20) -> list[tuple]:  # type: igno
 def test_specialist_submits_through_the_gate_and_opens_a_revision(
         chromium_browser, workspace_copy, tmp_path, artifacts_dir):
     ws = workspace_copy
-    conn = sqlite3.connect(as_workspace(ws).db_path)
-    account = conn.execute("SELECT account_id FROM partners ORDER BY account_id").fetchone()[0]
-    conn.close()
+    account = first_account(ws)
     root = tmp_path / "notebooks"
-    root.mkdir()
-    nb = parameterize_notebook(load_notebook_node(str(notebooks_dir() / "validation.ipynb")),
-                               {"workspace": str(ws), "account_id": account, "mode": "virtual",
-                                "specialist": SPECIALIST, "as_of": "2026-11-01"})
-    nbformat.write(nb, root / "validation.ipynb")
+    validation_notebook(root, ws, account, SPECIALIST)
     with start_lab(ws, account, notebook_dir=root, expose_app=True) as server:
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
