@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lab_page import KERNEL_IDLE, first_account, validation_notebook
+from playwright.sync_api import expect
 
 from ctpat_audit.server.lab import start_lab, start_voila
 from ctpat_audit.workspace.reference import as_workspace
@@ -90,7 +91,7 @@ def test_specialist_submits_through_the_gate_and_opens_a_revision(
             assert [r[0] for r in rows] == ["superseded", "open"] and rows[1][1] == SPECIALIST
             page.wait_for_function("() => !document.querySelector('.ctpat-card select')"
                                    ".disabled", timeout=15_000)
-            assert "Open" in header.inner_text()
+            expect(header).to_contain_text("Open", timeout=15_000)  # redrawn after the revision
             header.scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts_dir / "submit_revision_opened.png"))
         finally:
