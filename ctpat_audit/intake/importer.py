@@ -82,9 +82,11 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
                                 "files named after the tables: " +
                                 ", ".join(f"{t.name}.csv" for t in TABLES)))
     raws: dict[str, list[sources.RawTable]] = {}
+    unread: set[str] = set()  # tables (or ANY_TABLE) a file that could not be read may hold
     for path in tqdm(files, desc="reading", unit="file", disable=not progress):
         tables, probs = sources.read(path, display=path.name)
         problems += probs
+        unread |= _unread_tables(path, tables, probs)
         for raw in tables:
             stem = sources.table_name(path.stem)
             if raw.sheet and raw.name not in TABLES_BY_NAME and stem in TABLES_BY_NAME \
@@ -122,13 +124,38 @@ def check_source(source: str | Path, workspace: Workspace | None = None,
             conn.close()
     for name, checked_parts in checked.items():
         spec = TABLES_BY_NAME[name]
-        if spec.refers_to_partner:
+        if spec.refers_to_partner and not _partners_unknown(unread, checked.get("partners", [])):
             for raw, frame in checked_parts:
                 problems += check_partner_refs(spec, frame, raw, known)
     if "shipments" in checked and workspace is not None and workspace.db_path.exists():
         problems += check_keys_in_workspace(SHIPMENTS, checked["shipments"],
                                             workspace.shipment_batches(["account_id", "entry_id"]))
     return CheckedSource(frames, problems, files)
+
+
+ANY_TABLE = "*"
+
+
+def _unread_tables(path: Path, tables: list[sources.RawTable],
+                   problems: list[Problem]) -> set[str]:
+    """The tables a file's unreadable parts may hold: the table a file or an empty sheet is
+    named after, or any table for an unreadable workbook not named after one (its sheets)."""
+    if not problems:
+        return set()
+    if not tables:
+        stem = sources.table_name(path.stem)
+        return {stem if stem in TABLES_BY_NAME else ANY_TABLE}
+    return {sources.table_name(p.sheet) for p in problems if p.sheet}
+
+
+def _partners_unknown(unread: set[str], partners: list) -> bool:
+    """The source's partners cannot be known: their file (or sheet) could not be read, or a
+    part of it has rows but no usable account id (the column missing, or stored as numbers).
+    Every reference would then be an ``unknown_partner``: the problem already reported is the
+    one to fix, so references are not checked."""
+    if unread & {"partners", ANY_TABLE}:
+        return True
+    return any(len(frame) and frame["account_id"].isna().all() for _, frame in partners)
 
 
 def _duplicates_across_parts(spec: Table, parts: list) -> list[Problem]:
