@@ -9,8 +9,8 @@ import pytest
 
 from stress.run import RECIPES, TARGETS, missed
 
-KEYS = ("autosave_kills", "autosave_lost", "two_writer_lost", "tamper_trials",
-        "tamper_undetected", "state_edits_tried", "state_edits_undetected",
+KEYS = ("autosave_kills", "autosave_lost", "two_writer_lost", "two_writer_switches",
+        "tamper_trials", "tamper_undetected", "state_edits_tried", "state_edits_undetected",
         "chain_rewrites_tried", "chain_rewrites_undetected", "authority_steps",
         "unauthorized_signatures", "hostile_strings", "formula_cells", "live_html",
         "hostile_report_strings", "pdf_javascript", "hostile_ids", "escaped_paths",
