@@ -94,3 +94,33 @@ def test_pdf_key_normalises_wrapping_and_cuts_at_bidi_controls():
     # fullwidth = and CJK are drawn by the fallback font (NFKC makes U+FF1D a plain =)
     assert pdf_key("\uff1d1+1\u6771\u4eac Co") == "=1+1\u6771\u4eacCo"
     assert pdf_key("\U0001d11e clef") == "clef"  # no glyph in the report's fonts
+
+
+def test_wildcard_and_outside_addresses_are_not_loopback():
+    from stress.server_defaults import is_loopback
+
+    assert [a for a in ("127.0.0.1", "127.8.0.1", "::1", "::ffff:127.0.0.1")
+            if not is_loopback(a)] == []
+    assert [a for a in ("0.0.0.0", "::", "10.0.0.5", "::ffff:10.0.0.5", "fe80::1%eth0")
+            if is_loopback(a)] == []
+
+
+def test_listening_reads_the_sockets_of_a_process_tree():
+    import socket
+    import subprocess
+    import sys
+
+    from stress.server_defaults import listening
+
+    code = ("import socket,sys,time\ns=socket.socket()\ns.bind(('0.0.0.0',0))\ns.listen()\n"
+            "print(s.getsockname()[1],flush=True)\ntime.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(child.stdout.readline())  # type: ignore[union-attr]
+        with socket.socket() as mine:  # this process's own socket is not the child's
+            mine.bind(("127.0.0.1", 0))
+            mine.listen()
+            assert listening(child.pid) == [(child.pid, "0.0.0.0", port)]
+    finally:
+        child.kill()
+        child.wait()
