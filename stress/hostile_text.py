@@ -44,7 +44,8 @@ validator notes and file names:
   follows such text must not be reversed: for every report whose partner name holds a bidi
   control (``hostile_report_bidi_names``; every 13th string holds an override left open
   after a stray U+2069), the PDF must show the account id in order after the name in the
-  running header and on the cover (``hostile_report_bidi_leaks``, target 0).
+  running header and on the cover, in the PDF's text layer (``pdftotext``; :func:`bidi_spoof`;
+  ``bidi_spoofs``, target 0: a name spoofing what follows it reads ``)5432100(``).
   Characters the report font (DejaVu Sans) has no glyph for (CJK such as 東京, fullwidth
   ``＝``) are drawn by chromium as empty boxes in a separate text run, which pdftotext gives
   out of order: they are removed from both sides before comparing (before NFKC), and
@@ -268,7 +269,7 @@ def pdf_text(path: Path) -> str:
                           capture_output=True, check=True).stdout.decode("utf-8", "replace")
 
 
-def _account_reversed(drawn: str) -> int:
+def bidi_spoof(drawn: str) -> int:
     """1 when the PDF does not show the account id in order after the partner's name, in
     the running header ``name (account)`` and on the cover ``name, account ...``. The text
     layer keeps each run's direction marks, so they and whitespace are removed first."""
@@ -326,7 +327,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
                     continue
                 names.append(unicodedata.normalize("NFC", s).strip())
             sessions.append((sess.id, legal_name, notes, names))
-    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = bidi_names = leaks = 0
+    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = bidi_names = spoofs = 0
     examples: list[str] = []
     with Renderer(ws.path, root / "reports", as_of="2026-11-01") as renderer:
         for sid, legal_name, notes, names in sessions:
@@ -353,7 +354,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
             bidi += sum(1 for s in wanted if any(ch in BIDI_CONTROLS for ch in s))
             if any(ch in ALL_BIDI_CONTROLS for ch in legal_name):
                 bidi_names += 1
-                leaks += _account_reversed(drawn)
+                spoofs += bidi_spoof(drawn)
             no_glyph += sum(1 for s in wanted if missing_glyphs(s))
             # workbook: no formulas, notes and the partner's name read back exactly
             xlsx = folder / "report.xlsx"
@@ -368,7 +369,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
     return {"hostile_report_strings": through, "hostile_report_sessions": len(sessions),
             "hostile_report_notes_refused": refused,
             "hostile_report_names_refused": names_refused, "hostile_report_bidi": bidi,
-            "hostile_report_bidi_names": bidi_names, "hostile_report_bidi_leaks": leaks,
+            "hostile_report_bidi_names": bidi_names, "bidi_spoofs": spoofs,
             "hostile_report_missing_glyphs": no_glyph,
             "pdf_javascript": pdf_js,
             "formula_cells": formulas, "live_html": live, "hostile_unreadable": unreadable,
@@ -446,6 +447,9 @@ def run(root: Path, quick: bool = False, seed: int = 11) -> Figures:
     report = report_stage(root / "report", strings if quick else strings[::REPORT_STRIDE],
                           quick)
     return {**report, "hostile_strings": n,
+            "hostile_with_noncharacters": sum(1 for x in strings
+                                              if any(c in x for c in NONCHARACTERS)),
+            "hostile_with_bidi": sum(1 for x in strings if any(c in x for c in BIDI_CONTROLS)),
             "formula_cells": formulas + report["formula_cells"],
             "live_html": live + report["live_html"],
             "hostile_unreadable": unreadable + report["hostile_unreadable"],

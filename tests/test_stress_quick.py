@@ -14,7 +14,8 @@ KEYS = ("autosave_kills", "autosave_lost", "two_writer_lost", "two_writer_switch
         "chain_rewrites_tried", "chain_rewrites_undetected", "authority_steps",
         "unauthorized_signatures", "hostile_strings", "formula_cells", "live_html",
         "hostile_report_strings", "pdf_javascript", "hostile_ids", "escaped_paths",
-        "fuzz_seconds", "fuzz_crashes")
+        "fuzz_seconds", "fuzz_crashes", "fuzz_import_violations", "bidi_spoofs",
+        "server_not_local")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -124,3 +125,15 @@ def test_listening_reads_the_sockets_of_a_process_tree():
     finally:
         child.kill()
         child.wait()
+
+
+def test_bidi_spoof_reads_the_account_id_reversed_after_an_open_override():
+    """Text layers pdftotext gave for "Acme \u2069\u202eParts Ltd" followed by ", account
+    0012345 ..." and "(0012345)", printed by chromium as is, then isolated."""
+    from stress.hostile_text import bidi_spoof
+
+    raw = ("Acme \u2069\nrentrap eht fo 5432100 tnuocca ,dtL straP\u202b\u202e\u202c\n"
+           "Acme \u2069\n)5432100( dtL straP\u202b\u202e\u202c\npage 1 of 1\n")
+    isolated = ("Acme dtL straP\u202b\u202e\u202c\n\u2069\n, account 0012345 of the partner\n"
+                "Acme dtL straP\u202b\u202e\u202c\n\u2069(0012345)\npage 1 of 1\n")
+    assert (bidi_spoof(raw), bidi_spoof(isolated)) == (1, 0)
