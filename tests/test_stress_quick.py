@@ -137,3 +137,21 @@ def test_bidi_spoof_reads_the_account_id_reversed_after_an_open_override():
     isolated = ("Acme dtL straP\u202b\u202e\u202c\n\u2069\n, account 0012345 of the partner\n"
                 "Acme dtL straP\u202b\u202e\u202c\n\u2069(0012345)\npage 1 of 1\n")
     assert (bidi_spoof(raw), bidi_spoof(isolated)) == (1, 0)
+
+
+def test_parquet_columns_keep_one_type_and_every_value():
+    from stress.fuzz_loaders import _parquet_column
+
+    assert _parquet_column(["0012345", None, "x"]) == ["0012345", None, "x"]
+    assert _parquet_column([7, 2.5, None]) == [7.0, 2.5, None]
+    assert _parquet_column(["0012345", 12345]) == ["0012345", "12345"]
+    assert _parquet_column([1, 10**20]) == ["1", "100000000000000000000"]
+
+
+def test_valid_rows_keep_each_key_once_and_exam_fields_only_when_examined():
+    from ctpat_audit.workspace.tables import TABLES_BY_NAME
+    from stress.fuzz_import import valid_rows
+
+    ship = ["0012345", "E9", "2025-01-02", "2304", "truck", False, "nii", "cleared"]
+    assert valid_rows(TABLES_BY_NAME["shipments"], [list(ship), list(ship)]) == [
+        [*ship[:6], "", ""]]
