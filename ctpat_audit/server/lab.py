@@ -35,7 +35,7 @@ from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebo
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
            "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
-           "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
+           "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER", "ENV_DEBUG"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
 VALIDATION_NOTEBOOK, SELF_ASSESSMENT_NOTEBOOK = "validation.ipynb", "self_assessment.ipynb"
@@ -288,6 +288,39 @@ def strip_outputs_on_save(model: dict[str, Any], **_kwargs: Any) -> None:
 
 
 # --- notebook helpers ----------------------------------------------------------------------
+
+#: Set to 1 in a kernel's environment to see the full traceback of a toolkit error.
+ENV_DEBUG = "CTPAT_DEBUG"
+
+
+def _one_line_error(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+                    tb_offset: int | None = None) -> Any:
+    """IPython's handler of :class:`CtpatError` in a notebook: the error class and its
+    message, without the stack of toolkit frames (``CTPAT_DEBUG=1``: the full traceback)."""
+    if os.environ.get(ENV_DEBUG, "") not in ("", "0"):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    else:
+        shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
+    return None
+
+
+def _show_toolkit_errors_in_one_line() -> None:
+    """In a notebook (an IPython kernel), show the toolkit's own errors, a wrong parameter
+    above all, as one line naming what was wrong and what was expected. Done when this
+    module is imported, which every shipped notebook does in its first code cell."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from ctpat_audit.core.errors import CtpatError
+
+        shell.set_custom_exc((CtpatError,), _one_line_error)
+
+
+_show_toolkit_errors_in_one_line()
+
 
 def parameter(name: str, value: Any, env: str | None = None, *, required: bool = True) -> Any:
     """A notebook parameter: its value if set, else the ``CTPAT_*`` variable ``ctpat-audit lab``
