@@ -16,9 +16,11 @@ renders quickly; :func:`benchmark_checklist` measures it for ``make bench``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import html
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -39,11 +41,12 @@ from ctpat_audit.ui.checklist_context import (
     plain_value,
     previous_findings,
 )
+from ctpat_audit.ui.connection import ConnectionGuard
 from ctpat_audit.ui.session_page import SessionPage, status_text
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
            "open_or_resume", "CriterionCard", "ChecklistWidget", "checklist_view",
-           "STATUS_LABELS", "METHOD_LABELS", "NOTES_SAVE_DELAY_S"]
+           "STATUS_LABELS", "METHOD_LABELS", "NOTES_SAVE_DELAY_S", "save_waiting_notes"]
 
 METHOD_LABELS = v.OBSERVATION_METHOD_LABELS
 STATUS_FILTERS = (("All", "all"), ("Unanswered", "unanswered"),
@@ -66,7 +69,9 @@ def _options(labels: dict[str, str]) -> list[tuple[str, str]]:
 
 class _Debounce:
     """Calls ``action`` once, ``delay`` seconds after the last :meth:`poke`, on the running
-    event loop (the kernel's); with no running loop (plain Python) it calls at once."""
+    event loop (the kernel's); with no running loop (plain Python) it calls at once. A call
+    still waiting when the process exits (the kernel was asked to stop or restart) is made
+    then (:func:`save_waiting_notes`)."""
 
     def __init__(self, action: Callable[[], None], delay: float) -> None:
         self._action, self._delay = action, delay
@@ -84,15 +89,38 @@ class _Debounce:
             self._action()
             return
         self._timer = loop.call_later(self._delay, self.fire)
+        _WAITING.add(self)
 
     def fire(self) -> None:
-        self._timer = None
+        self.cancel()
         self._action()
 
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        _WAITING.discard(self)
+
+
+_WAITING: weakref.WeakSet[_Debounce] = weakref.WeakSet()
+
+
+def save_waiting_notes() -> int:
+    """Save now every note still waiting for its delay; how many were saved. Registered to
+    run when the kernel's process exits, so a restart or shutdown loses no note that reached
+    the kernel (a note that cannot be saved then is kept as it was: nothing can show why)."""
+    saved = 0
+    for timer in list(_WAITING):
+        if timer.waiting:
+            try:
+                timer.fire()
+            except Exception:
+                continue
+            saved += 1
+    return saved
+
+
+atexit.register(save_waiting_notes)
 
 
 class CriterionCard(widgets.VBox):
@@ -280,7 +308,9 @@ class ChecklistWidget(widgets.VBox):
         self.body = widgets.VBox()
         controls = [self.focus_area, self.page_choice, self.status_filter, self.flagged_only]
         top = [self.facility] if self.context.facilities else []
-        sticky = widgets.VBox([self.header, self.notice, widgets.HBox(top + [self.next_button])])
+        self.guard = ConnectionGuard()  # the "Not connected" banner if the kernel is lost
+        sticky = widgets.VBox([self.guard, self.header, self.notice,
+                               widgets.HBox(top + [self.next_button])])
         sticky.add_class("ctpat-sticky")
         super().__init__([widgets.HTML(_STICKY_CSS), sticky, widgets.HBox(controls[:2]),
                           widgets.HBox(controls[2:]), self.body])
