@@ -59,7 +59,7 @@ def test_a_note_waiting_for_its_delay_is_saved_when_the_kernel_restarts(sample_w
         assert _notes(ws) == []  # not yet: the note waits for its delay
         kc.stop_channels()
         km.restart_kernel(now=False)  # a restart asks the kernel to stop, then starts anew
-        [(cid, notes)] = _notes(ws)
+        [(_criterion, notes)] = _notes(ws)
         assert notes == "typed just before the restart"
     finally:
         km.shutdown_kernel(now=True)

@@ -397,17 +397,12 @@ def catalogue_banner(catalogue: Any) -> Any:
 
 def partner_notice(partner: Any) -> Any:
     """A red banner when the partner is suspended or removed from the program (nothing
-    otherwise), for the top of a notebook."""
-    import html
-
+    otherwise), for the top of a notebook; the checklist's header carries it too."""
     from IPython.display import HTML
 
-    if partner.status not in ("suspended", "removed"):
-        return HTML("")
-    return HTML("<div class='ctpat-partner-status' style='background:#fde2e2;border:2px solid "
-                f"#b00020;padding:6px'><b>Partner {html.escape(partner.account_id)} is "
-                f"{html.escape(partner.status)}</b> in the CTPAT program: check with your "
-                "supervisor before validating or relying on its self-assessment.</div>")
+    from ctpat_audit.ui.checklist import partner_status_notice
+
+    return HTML(partner_status_notice(partner.account_id, partner.status))
 
 
 def gap_table(session: Any) -> pd.DataFrame:
