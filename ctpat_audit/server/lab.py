@@ -30,11 +30,17 @@ import pandas as pd
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import InputError, LabError, NotFoundError
-from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebooks
+from ctpat_audit.server.user_notebooks import (
+    PartnerNotebooks,
+    UserNotebooks,
+    prepare_user_notebooks,
+    user_folder,
+)
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
            "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
            "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
+           "validation_links",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER", "ENV_DEBUG"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
@@ -403,6 +409,30 @@ def partner_notice(partner: Any) -> Any:
     from ctpat_audit.ui.checklist import partner_status_notice
 
     return HTML(partner_status_notice(partner.account_id, partner.status))
+
+
+def validation_links(workspace: str | Path, user: str | None = None) -> Any:
+    """For a table's account-id column (``plain_table(..., cell_html={"account_id": ...})``):
+    each account id becomes a link that opens that partner's validation notebook, the
+    user's own copy with the partner set (:class:`~ctpat_audit.server.user_notebooks.
+    PartnerNotebooks`, made when its row is shown). ``user``: default the launched user
+    (``CTPAT_USER``), else the login name. The link is relative to the notebook's folder, so
+    JupyterLab opens it as a notebook beside the one showing the table. Run anywhere but
+    in the user's folder (a headless run), the ids stay plain text and nothing is made."""
+    import html
+
+    user = user or os.environ.get(ENV_USER) or None
+    if Path.cwd().resolve() != user_folder(workspace, user).resolve():
+        return lambda account_id: html.escape(str(account_id))
+    partners = PartnerNotebooks(workspace, user)
+
+    def link(account_id: Any) -> str:
+        text = str(account_id)
+        href = Path(os.path.relpath(partners.notebook(text), Path.cwd())).as_posix()
+        return (f"<a class='ctpat-open-partner' href='{html.escape(href)}' title='Open the "
+                f"validation of partner {html.escape(text)}'>{html.escape(text)}</a>")
+
+    return link
 
 
 def gap_table(session: Any) -> pd.DataFrame:

@@ -61,16 +61,18 @@ def _rows_html(frame: pd.DataFrame, labels: Mapping[str, str],
 
 def plain_table(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, *,
                 row_style: Callable[[Mapping[str, Any]], str] | None = None,
+                cell_html: Mapping[str, Callable[[Any], str]] | None = None,
                 height: str = "360px") -> Any:
     """An HTML table of ``frame`` without its index (``labels``: column -> heading, in
-    order; default every column, "_" read as a space), every row in a scrolling box."""
+    order; default every column, "_" read as a space), every row in a scrolling box.
+    ``row_style``: a row's CSS; ``cell_html``: per column, the HTML of a cell (a link...)."""
     from IPython.display import HTML
 
     labels = labels or {c: str(c).replace("_", " ").capitalize() for c in frame.columns}
     if frame.empty:
         return HTML("<i>(none)</i>")
     return HTML(f"<div style='{_BOX.format(h=height)}'>"
-                f"{_rows_html(frame, labels, row_style, {})}</div>")
+                f"{_rows_html(frame, labels, row_style, cell_html or {})}</div>")
 
 
 #: The headings of :func:`exam_flag_table`.
