@@ -30,6 +30,7 @@ from typing import Any
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from ctpat_audit.core.errors import ForkError
+from ctpat_audit.reports.execute import KERNEL_ARGUMENTS
 
 __all__ = ["ForkError", "ForkProvisioner", "ForkServer"]
 
@@ -168,7 +169,8 @@ def _child(request: dict[str, Any], zygote_pid: int) -> None:
     app.parent_handle = zygote_pid
     # no command history: a report kernel is used once (and kernels would contend for the
     # shared history database)
-    app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
+    app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False",
+                    *KERNEL_ARGUMENTS])
     if "matplotlib" in sys.modules and app.shell is not None:
         with contextlib.suppress(Exception):  # a kernel without plotting still runs
             app.shell.enable_matplotlib("inline")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ctpat_audit.core.errors import CtpatError, KernelStartError
+from ctpat_audit.reports.execute import KERNEL_ARGUMENTS
 
 __all__ = ["WARMUP_CODE", "KernelPool", "KernelStartError", "WarmKernelEngine", "default_pool"]
 
@@ -167,7 +168,7 @@ class KernelPool:
             warmup = ""  # the zygote imported it all before forking
 
         async def start_and_warm() -> None:
-            await km.start_kernel(cwd=self.cwd, env=env)
+            await km.start_kernel(cwd=self.cwd, env=env, extra_arguments=list(KERNEL_ARGUMENTS))
             kc = km.client()
             kc.start_channels()
             try:

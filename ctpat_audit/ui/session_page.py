@@ -31,6 +31,7 @@ from ctpat_audit.sessions.session import (
     open_session,
     resume_session,
 )
+from ctpat_audit.ui.connection import ConnectionGuard
 
 __all__ = ["SessionPage", "CHOICES", "status_text"]
 
@@ -57,6 +58,8 @@ class SessionPage(traitlets.HasTraits):
         if choice not in (None, "", *CHOICES):
             raise InputError("notebook parameter after_submit", choice,
                              "None, 'view', 'revise' or 'new'")
+        if kind == "validation" and mode not in ("in_person", "virtual"):
+            raise InputError("notebook parameter mode", mode, "'in_person' or 'virtual'")
         if kind == "self_assessment" and choice == "revise":
             raise InputError("notebook parameter after_submit", choice,
                              "'view' or 'new': a partner asks CBP to reopen a submitted "
@@ -182,6 +185,7 @@ class SessionPage(traitlets.HasTraits):
         submitted or signed one (nothing is created until a button is clicked)."""
         box = widgets.VBox()
         box.add_class("ctpat-session-chooser")
+        guard = ConnectionGuard()  # the "Not connected" banner if the kernel is lost
         message = widgets.HTML()
         buttons = [widgets.Button(description=label, layout=widgets.Layout(width="auto"))
                    for label, _c in self.choices()] if self.session is None else []
@@ -205,7 +209,7 @@ class SessionPage(traitlets.HasTraits):
                 message.value = (f"<div class='ctpat-session'>{who}. {done}Session "
                                  f"<b>{esc(s.id)}</b> ({esc(v.MODE_LABELS.get(s.mode, s.mode))})"
                                  f": <b>{esc(status_text(self.status))}</b></div>")
-                box.children = (message,)
+                box.children = (guard, message)
                 return
             p = self.previous or {}
             when = (p.get("signed_at") or p.get("submitted_at") or "")[:16].replace("T", " ")
@@ -215,7 +219,7 @@ class SessionPage(traitlets.HasTraits):
                 f"{esc(self.account_id)}, <b>{esc(p.get('session_id') or '')}</b>, is "
                 f"<b>{esc(status_text(p.get('status') or ''))}</b> ({esc(by)}, {esc(when)} UTC)."
                 " Nothing has been created. Choose:</div>")
-            box.children = (message, widgets.HBox(buttons))
+            box.children = (guard, message, widgets.HBox(buttons))
 
         self.observe(show, names=["session", "status"])
         show()
