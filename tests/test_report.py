@@ -66,8 +66,9 @@ def test_html_sections_toc_and_no_code_or_network(rendered):
     assert network_urls(text) == [] and "<script" not in text.lower()
     assert "rc.show_" not in text and "load_context" not in text  # no code cells
     assert "Not signed" in text and "DEMONSTRATION" in text
-    alts = re.findall(r'<img alt="([^"]*)"', text)  # charts described by their titles
+    alts = re.findall(r'<svg [^>]*role="img" aria-label="([^"]*)"', text)  # vector charts,
     assert alts == ["Exam rate by port and mode", "Exams by type", "Exam rate by month"]
+    assert "data:image/png" not in text  # described by their titles
     for r in rendered["findings"].findings.itertuples():
         assert f"<td>{r.finding_id}</td>" in text
 
