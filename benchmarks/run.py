@@ -194,22 +194,29 @@ def main() -> None:
         write_sample_sessions(ws_b, n, 0, 7, AS_OF)
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
-        from batch_bench import benchmark_floor, benchmark_single_report
+        from batch_bench import benchmark_floor, benchmark_report_cold, benchmark_single_report
 
         from ctpat_audit.batch.run import select_sessions
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
+        cold = benchmark_report_cold(ws_b.path, ids[:3], root / "work" / "cold")
+        print(f"one report from a cold shell: {cold}", flush=True)
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")
         print(f"single report from a warm start: {single}", flush=True)
         folder = next((root / "work" / "single").glob(f"*/{ids[1]}"))
         floor = benchmark_floor(ws_b.path, folder, keys["demo.supervisor@cbp.example"],
-                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS")
-        print(f"fixed cost of every report (CPU s): {floor}", flush=True)
-        return {**single, **floor, **benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
-                                            key=keys["demo.supervisor@cbp.example"],
-                                            specialist_keys=ws_b.path / "demo-keys",
-                                            passphrase_env="CTPAT_BENCH_PASS",
-                                            work=root / "work")}
+                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS", ids[1:6])
+        print(f"CPU of each step of a report: {floor}", flush=True)
+        try:
+            batch = benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
+                                    key=keys["demo.supervisor@cbp.example"],
+                                    specialist_keys=ws_b.path / "demo-keys",
+                                    passphrase_env="CTPAT_BENCH_PASS", work=root / "work")
+        except RuntimeError as exc:  # a failed run gives no figure, and says so
+            print(f"batch: FAILED, no figures: {exc}", flush=True)
+            batch = {"batch_error": str(exc)}
+        return {**cold, **single, **floor, **batch, "batch_workspace":
+                f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
     optional("portfolio", portfolio, out)
     optional("autosave", autosave, out)

@@ -110,6 +110,7 @@ class Zygote:
         self._ready: bool | None = None
         self._error = ""
         self.runs = 0  # children forked so far
+        self.child_cpu_s = 0.0  # CPU seconds of the children that completed their run
 
     # --- control channel -------------------------------------------------------------------
     def _read_line(self, timeout: float | None) -> dict[str, Any]:
@@ -200,6 +201,8 @@ class Zygote:
                     raise ChildDied("the report process ended unexpectedly (killed, or it "
                                     "exited from within a cell)")
                 event: dict[str, Any] = json.loads(raw)
+                if event.get("end"):
+                    self.child_cpu_s += float(event.get("cpu_s") or 0.0)
                 yield event
                 if event.get("end"):
                     return
@@ -263,7 +266,11 @@ def _child(ctrl: socket.socket, fd: int, runner: Any) -> None:
                cell_done=lambda i, n, outs, failed: _send(
                    sock, {"done": i, "count": n, "outputs": outs, "failed": failed}),
                outputs_changed=lambda i, outs: _send(sock, {"changed": i, "outputs": outs}))
-    _send(sock, {"end": True, "language_info": language_info()})
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    _send(sock, {"end": True, "language_info": language_info(),
+                 "cpu_s": round(use.ru_utime + use.ru_stime, 4)})
     sys.stdout.flush()
     sock.close()
 
