@@ -85,7 +85,15 @@ def prepare_artifact_state(state: dict[str, Any], formats: Iterable[str] = FORMA
         engine = state["pdf_engine"] = PdfEngine()
         engine.start()
     if formats & {"html", "pdf"}:
-        threading.Thread(target=_exporter, daemon=True, name="ctpat-html-warm").start()
+        threading.Thread(target=_warm_exporter, daemon=True, name="ctpat-html-warm").start()
+
+
+def _warm_exporter() -> None:
+    # papermill first, as the caller's thread imports it next: two threads importing the
+    # jupyter packages in different orders can meet a half-initialized module
+    import papermill  # noqa: F401
+
+    _exporter()
 
 
 _EXPORTER_LOCK = threading.Lock()
