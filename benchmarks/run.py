@@ -138,13 +138,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--batch-only", action="store_true",
+                    help="only the report and batch figures (their own workspace); the "
+                         "others are carried over from the last results")
+    ap.add_argument("--batch-reports", type=int, default=None,
+                    help="reports in the batch run (default 200; 10 with --quick)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
     out: dict = {"machine": machine(), "size": "quick" if args.quick else "full"}
-    ws = workspace(partners, per, out)
-    bench_partner_load(ws, out)
-    bench_dashboard(ws, out)
+    if not args.batch_only:
+        ws = workspace(partners, per, out)
+        bench_partner_load(ws, out)
+        bench_dashboard(ws, out)
 
     def portfolio() -> dict:
         from operations import benchmark_portfolio
@@ -184,7 +190,7 @@ def main() -> None:
         from ctpat_audit.trust.signing import demo_keys
         from ctpat_audit.workspace.reference import init_workspace
 
-        n = 10 if args.quick else 200
+        n = args.batch_reports or (10 if args.quick else 200)
         root = WORK / f"batch-{n}"
         shutil.rmtree(root, ignore_errors=True)
         src = write_sample(root / "source", partners=max(n + 20, 60), seed=3, as_of=AS_OF,
@@ -218,9 +224,10 @@ def main() -> None:
         return {**cold, **single, **floor, **batch, "batch_workspace":
                 f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
-    optional("portfolio", portfolio, out)
-    optional("autosave", autosave, out)
-    optional("checklist", checklist, out)
+    if not args.batch_only:
+        optional("portfolio", portfolio, out)
+        optional("autosave", autosave, out)
+        optional("checklist", checklist, out)
     if not args.no_batch:
         optional("batch", batch, out)
 

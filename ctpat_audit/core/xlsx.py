@@ -107,12 +107,13 @@ def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
         for j, value in enumerate(row, start=1):
             c = set_cell(ws, i, j, value)
             if wrapped[j - 1]:
+                # openpyxl's StyleArray (what its own cell copies copy); not in its stubs
                 if wrap_style is not None and not c.has_style:
-                    c._style = copy(wrap_style)
+                    c._style = copy(wrap_style)  # type: ignore[attr-defined]
                 else:
                     c.alignment = WRAP_TOP
                     if wrap_style is None and c.number_format == "General":
-                        wrap_style = c._style
+                        wrap_style = c._style  # type: ignore[attr-defined]
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     last = get_column_letter(max(1, len(columns)))
     ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"

@@ -68,11 +68,17 @@ class ForkEngine:
         nb_man = NotebookExecutionManager(nb, output_path=output_path,
                                           progress_bar=progress_bar, log_output=log_output,
                                           autosave_cell_every=autosave_cell_every)
-        nb_man.notebook_start()
+        # papermill writes the whole notebook at the start and before and after every cell
+        # (progress for a reader of the output file); here it is written once, at the end
+        # (also when the run fails: notebook_complete runs in any case)
+        save = nb_man.save
+        nb_man.save = lambda **_kw: None
         try:
+            nb_man.notebook_start()
             _execute(nb_man, **kwargs)
         finally:
             nb_man.cleanup_pbar()
+            nb_man.save = save
             nb_man.notebook_complete()
         return nb_man.nb
 
@@ -112,10 +118,6 @@ def _execute(nb_man: Any, *, zygote: Any = None, execution_timeout: float | None
             nb_man.cell_complete(nb.cells[j], j)
         marked = max(marked, upto)
 
-    # papermill writes the whole notebook before and after every cell (progress for a
-    # reader of the output file); here it is written at the start and the end only
-    save = nb_man.save
-    nb_man.save = lambda **_kw: None
     try:
         for event in zygote.run(code, cwd=os.getcwd(),
                                 cell_timeout=execution_timeout or timeout):
@@ -145,5 +147,3 @@ def _execute(nb_man: Any, *, zygote: Any = None, execution_timeout: float | None
         raise CellTimeoutError(str(exc)) from None
     except ChildDied as exc:
         raise DeadKernelError(str(exc)) from None
-    finally:
-        nb_man.save = save  # notebook_complete() saves the result

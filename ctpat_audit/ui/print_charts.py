@@ -200,7 +200,7 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> str
     base = (t["baseline_rate"].to_numpy(dtype=float) * 100 if "baseline_rate" in t
             else np.full(len(t), np.nan))
     esc = t["escalate"].to_numpy(dtype=bool) if "escalate" in t else np.zeros(len(t), bool)
-    row_h = 30
+    row_h = 30.0
     width = 720.0
     label_w = min(max([_text_w(s, 10) for s in labels] + [40]), width * 0.45)
     left, right, top = 40 + label_w, width - 24, 40
