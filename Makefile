@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml constraints/overrides.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python \
 	    --override constraints/overrides.txt -e '.[dev]'
+	# bytecode of the libraries and the package written now, not left to the first import
+	# (which never writes it where PYTHONDONTWRITEBYTECODE is set: then every start compiles
+	# pandas, scipy and IPython again, about 5 s of CPU; see docs/performance.md)
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" ctpat_audit templates notebooks >/dev/null || true  # speed only
 	# the "python3" kernel that papermill and JupyterLab use is this venv's interpreter
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	touch $@

@@ -138,13 +138,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--batch-only", action="store_true",
+                    help="only the report and batch figures (their own workspace); the "
+                         "others are carried over from the last results")
+    ap.add_argument("--batch-reports", type=int, default=None,
+                    help="reports in the batch run (default 200; 10 with --quick)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
     out: dict = {"machine": machine(), "size": "quick" if args.quick else "full"}
-    ws = workspace(partners, per, out)
-    bench_partner_load(ws, out)
-    bench_dashboard(ws, out)
+    if not args.batch_only:
+        ws = workspace(partners, per, out)
+        bench_partner_load(ws, out)
+        bench_dashboard(ws, out)
 
     def portfolio() -> dict:
         from operations import benchmark_portfolio
@@ -184,7 +190,7 @@ def main() -> None:
         from ctpat_audit.trust.signing import demo_keys
         from ctpat_audit.workspace.reference import init_workspace
 
-        n = 10 if args.quick else 200
+        n = args.batch_reports or (10 if args.quick else 200)
         root = WORK / f"batch-{n}"
         shutil.rmtree(root, ignore_errors=True)
         src = write_sample(root / "source", partners=max(n + 20, 60), seed=3, as_of=AS_OF,
@@ -194,26 +200,34 @@ def main() -> None:
         write_sample_sessions(ws_b, n, 0, 7, AS_OF)
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
-        from batch_bench import benchmark_floor, benchmark_single_report
+        from batch_bench import benchmark_floor, benchmark_report_cold, benchmark_single_report
 
         from ctpat_audit.batch.run import select_sessions
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
+        cold = benchmark_report_cold(ws_b.path, ids[:3], root / "work" / "cold")
+        print(f"one report from a cold shell: {cold}", flush=True)
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")
         print(f"single report from a warm start: {single}", flush=True)
         folder = next((root / "work" / "single").glob(f"*/{ids[1]}"))
         floor = benchmark_floor(ws_b.path, folder, keys["demo.supervisor@cbp.example"],
-                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS")
-        print(f"fixed cost of every report (CPU s): {floor}", flush=True)
-        return {**single, **floor, **benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
-                                            key=keys["demo.supervisor@cbp.example"],
-                                            specialist_keys=ws_b.path / "demo-keys",
-                                            passphrase_env="CTPAT_BENCH_PASS",
-                                            work=root / "work")}
+                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS", ids[1:6])
+        print(f"CPU of each step of a report: {floor}", flush=True)
+        try:
+            batch = benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
+                                    key=keys["demo.supervisor@cbp.example"],
+                                    specialist_keys=ws_b.path / "demo-keys",
+                                    passphrase_env="CTPAT_BENCH_PASS", work=root / "work")
+        except RuntimeError as exc:  # a failed run gives no figure, and says so
+            print(f"batch: FAILED, no figures: {exc}", flush=True)
+            batch = {"batch_error": str(exc)}
+        return {**cold, **single, **floor, **batch, "batch_workspace":
+                f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
-    optional("portfolio", portfolio, out)
-    optional("autosave", autosave, out)
-    optional("checklist", checklist, out)
+    if not args.batch_only:
+        optional("portfolio", portfolio, out)
+        optional("autosave", autosave, out)
+        optional("checklist", checklist, out)
     if not args.no_batch:
         optional("batch", batch, out)
 

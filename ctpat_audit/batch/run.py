@@ -257,7 +257,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
               region: str | None = None, workers: int = 2, retry_failed: bool = False,
               force: bool = False, scheduler: str | None = None, key: str | Path | None = None,
               specialist_keys: str | Path | None = None, passphrase_env: str | None = None,
-              kernel_pool: int = 1, fork_kernels: bool = True, kernel_warmup: str | None = None,
+              engine: str = "fork", kernel_warmup: str | None = None,
               artifacts: str | None = None, progress: bool = True,
               session_ids: list[str] | None = None, verify: bool = True,
               on_result: Callable[[ReportResult], None] | None = None) -> BatchSummary:
@@ -269,9 +269,10 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     the environment variable ``passphrase_env``. Without ``key`` reports are rendered but not
     signed. ``scheduler``: a Dask scheduler address (``tcp://host:8786``) instead of the local
     pool; workers must see the workspace and ``out`` at the same paths (shared storage).
-    ``kernel_pool``: warm kernels kept ready per worker; ``fork_kernels``: fork them from a
-    pre-imported zygote (fast) rather than start each as a new interpreter;
-    ``kernel_warmup``: the code run before forking (default: pandas, matplotlib, ctpat_audit).
+    ``engine``: "fork" (default) runs each report in a child forked from the worker's warm
+    zygote; "kernel" runs it on papermill's own engine, a new Jupyter kernel per report.
+    ``kernel_warmup``: the zygote's warm-up code (default: the report's imports and shared
+    tables, :data:`~ctpat_audit.reports.zygote.REPORT_WARMUP`).
     """
     from ctpat_audit.batch.index import write_index
 
@@ -305,8 +306,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         workspace=str(ws_root), out=str(out_dir), template=str(tpl.resolve()),
         supervisor_key=str(Path(key).resolve()) if key else None,
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
-        passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
-        kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
+        passphrase_env=passphrase_env, engine=engine, kernel_warmup=kernel_warmup,
+        verify=verify, adopt_signed=not force,
         artifacts=artifacts or BatchSettings.artifacts)
     selected = select_sessions(ws, status=status, since=since, until=until,
                                partners=partners, region=region)
@@ -396,7 +397,7 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
-    their kernel zygote, which inherits the ignored signal)."""
+    their zygote, which ignores it too)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,9 +1,10 @@
 """Execute the report notebook with papermill, on the engine the caller chooses.
 
-``ctpat-audit report`` runs ``templates/report.ipynb`` on papermill's own engine and a new
-``python3`` kernel; the batch passes the warm-kernel engine (``engine_name="ctpat-warm"``
-with its ``kernel_pool``), which this package never imports. Either way the notebook gets
-the same parameters and a failure is reported the same way: a
+``ctpat-audit report``, the notebooks' sign panel and the batch run ``templates/report.ipynb``
+on the fork engine (``engine_name="ctpat-fork"`` with a ``zygote``,
+:mod:`ctpat_audit.reports.fork_engine`); ``engine_name=None`` is papermill's own engine on a
+new ``python3`` kernel. Either way the notebook gets the same parameters and a failure is
+reported the same way: a
 :class:`~ctpat_audit.reports.failure.ReportError` naming the failing cell, with the executed
 notebook marked there (:func:`~ctpat_audit.reports.failure.mark_failed_notebook`).
 """
@@ -61,7 +62,7 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
     """Execute the report notebook to ``out_nb``; the executed notebook.
 
     ``engine_name``: a papermill engine (None: papermill's own, on a new ``kernel_name``
-    kernel); ``engine_kw`` go to it (``kernel_pool=`` for ``ctpat-warm``).
+    kernel); ``engine_kw`` go to it (``zygote=`` for ``ctpat-fork``).
     ``execution_timeout``: seconds a cell may run. A cell that raises, runs out of time or
     loses its kernel raises :class:`ReportError` with that cell's index, and ``out_nb`` is
     left marked at that cell. Callers rendering a session's report first call
