@@ -272,13 +272,16 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     ``kernel_pool``: warm kernels kept ready per worker; ``fork_kernels``: fork them from a
     pre-imported zygote (fast) rather than start each as a new interpreter;
     ``kernel_warmup``: the code run before forking (default: pandas, matplotlib, ctpat_audit).
+    On the team server only a supervisor runs it (:class:`~ctpat_audit.core.errors.AccessError`).
     """
     from ctpat_audit.batch.index import write_index
 
     t0 = time.perf_counter()
+    from ctpat_audit.workspace.people import require
     from ctpat_audit.workspace.reference import as_workspace, open_workspace
 
     ws = open_workspace(as_workspace(workspace).path.resolve())  # a workspace, schema current
+    require(ws, "batch")  # on the team server: supervisors only
     ws_root = ws.path
     tpl = Path(template) if template else DEFAULT_TEMPLATE
     if not tpl.is_file():
