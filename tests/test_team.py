@@ -275,3 +275,12 @@ def test_the_pre_spawn_hook_opens_the_notebooks_of_the_role(team, tmp_path):
         hub_config.prepare_server(spawner("eve"))
     assert not (team.ws.path / "notebooks" / "eve").exists()
     assert OFFICER  # the partner's officer has no account: partners are not people here
+
+
+def test_hub_command_prints_the_config_file_and_needs_a_workspace(monkeypatch):
+    monkeypatch.delenv("CTPAT_WORKSPACE", raising=False)
+    res = CliRunner().invoke(main, ["hub", "--config-file"])
+    assert res.exit_code == 0 and res.output.strip() == str(hub_config.CONFIG_FILE)
+    assert "configure(c, workspace=" in hub_config.CONFIG_FILE.read_text()
+    res = CliRunner().invoke(main, ["hub"])
+    assert res.exit_code == 2 and "-w PATH" in res.output
