@@ -14,8 +14,9 @@ CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # Debian packages the tests and reports need (installed when run as root, else named):
 # poppler-utils (pdftotext/pdftoppm checks), chromium (PDF rendering, browser tests),
 # softhsm2 + opensc (PKCS#11 token signing tests), fonts-droid-fallback (CJK and fullwidth
-# characters in report PDFs: partners' names and notes are not all Latin).
-SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback
+# characters in report PDFs: partners' names and notes are not all Latin),
+# node-configurable-http-proxy (the proxy in front of the team server, ctpat-audit hub).
+SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback node-configurable-http-proxy
 
 .PHONY: install system-deps demo test lint bench stress clean catalogue-demo lab
 

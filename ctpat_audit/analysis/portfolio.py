@@ -184,13 +184,16 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
 
     ``catalogue`` defaults to the workspace's default catalogue; ``baseline`` to the shipped
     sample baseline (:func:`exam_metrics.load_baseline`). ``timings``, when given, receives the
-    seconds each step took.
+    seconds each step took. On the team server only a supervisor opens it
+    (:class:`~ctpat_audit.core.errors.AccessError` for anyone else).
     """
     from ctpat_audit.analysis.exam_metrics import load_baseline
     from ctpat_audit.analysis.review import review_portfolio
     from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.workspace.people import require
 
     ws = ws if isinstance(ws, Workspace) else open_workspace(ws)
+    require(ws, "portfolio")  # on the team server: supervisors only
     as_of = pd.Timestamp(as_of).date()
     clock = time.perf_counter()
     times: dict[str, float] = timings if timings is not None else {}

@@ -273,13 +273,16 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     zygote; "kernel" runs it on papermill's own engine, a new Jupyter kernel per report.
     ``kernel_warmup``: the zygote's warm-up code (default: the report's imports and shared
     tables, :data:`~ctpat_audit.reports.zygote.REPORT_WARMUP`).
+    On the team server only a supervisor runs it (:class:`~ctpat_audit.core.errors.AccessError`).
     """
     from ctpat_audit.batch.index import write_index
 
     t0 = time.perf_counter()
+    from ctpat_audit.workspace.people import require
     from ctpat_audit.workspace.reference import as_workspace, open_workspace
 
     ws = open_workspace(as_workspace(workspace).path.resolve())  # a workspace, schema current
+    require(ws, "batch")  # on the team server: supervisors only
     ws_root = ws.path
     tpl = Path(template) if template else DEFAULT_TEMPLATE
     if not tpl.is_file():

@@ -207,6 +207,17 @@ class SessionRuleError(CtpatError):
         super().__init__(f"{where}: {message}")
 
 
+# raised in workspace.people (the team server's people and roles)
+
+class AccessError(CtpatError):
+    """The person signed in to the team server may not do this (``rule``: stable code:
+    ``not_in_people``, ``inactive``, ``role``, ``identity_mismatch``)."""
+
+    def __init__(self, person: str, rule: str, message: str) -> None:
+        self.person, self.rule = person, rule
+        super().__init__(message)
+
+
 # raised in trust.keys
 
 class KeyStoreError(CtpatError):

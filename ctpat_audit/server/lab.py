@@ -38,7 +38,8 @@ from ctpat_audit.server.user_notebooks import (
 )
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
-           "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
+           "notebooks_dir", "free_port", "new_token", "parameter", "person_parameter",
+           "account_parameter",
            "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
            "validation_links",
            "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER", "ENV_DEBUG"]
@@ -342,6 +343,21 @@ def parameter(name: str, value: Any, env: str | None = None, *, required: bool =
                          f"`papermill ... -p {name} VALUE`, or start with `ctpat-audit lab "
                          "-w WORKSPACE --account ID`")
     return value
+
+
+def person_parameter(workspace: str | Path, name: str, value: Any) -> str:
+    """Who runs the notebook, from its ``name`` parameter (``specialist``, ``contact``).
+
+    On the team server (``ctpat-audit hub``) it is the signed-in person's e-mail, mapped
+    through the workspace's people; ``value`` must then be empty or name that same person
+    (:func:`ctpat_audit.workspace.people.acting`). Elsewhere it is ``value``, else
+    ``$CTPAT_USER`` (set by ``ctpat-audit lab --user``), else an error saying how to set it.
+    """
+    from ctpat_audit.workspace import people
+
+    if people.hub_user() is not None:
+        return str(people.acting(workspace, value, what=f"the notebook parameter {name}"))
+    return str(parameter(name, value, ENV_USER))
 
 
 def account_parameter(workspace: str | Path, value: Any) -> str:

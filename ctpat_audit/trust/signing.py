@@ -22,6 +22,11 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
    signer's own PAdES signature. The signed manifest is also kept in the workspace as the
    anchor of its ``sign`` entry (:mod:`ctpat_audit.trust.anchoring`), in the same transaction.
 
+On the team server (``ctpat-audit hub``) the signed-in person signs only with their own key
+(same person id or mailbox as the certificate) and only with a meaning their role allows
+(:data:`SIGN_PERMISSIONS`); the ``sign`` entry and the session's status changes name that
+person.
+
 A session whose state tables differ from the replay of its audit log is refused
 (:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed, and so is a
 workspace whose log no longer holds a head an earlier signature pinned.
@@ -42,13 +47,20 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ctpat_audit.core.clock import Clock, utc_now
-from ctpat_audit.core.errors import AuthorityError, KeyStoreError, SigningError
+from ctpat_audit.core.errors import AccessError, AuthorityError, KeyStoreError, SigningError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
-from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
+from ctpat_audit.trust.keys import (
+    Signer,
+    SignerIdentity,
+    fingerprint,
+    load_signer,
+    same_person,
+    trust_paths,
+)
 from ctpat_audit.trust.manifest import (
     MANIFEST,
     MANIFEST_FORMAT,
@@ -60,7 +72,7 @@ from ctpat_audit.trust.manifest import (
     read_manifest,
     report_files,
 )
-from ctpat_audit.workspace import anchors, audit, db, reference_store, store
+from ctpat_audit.workspace import anchors, audit, db, people, reference_store, store
 from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.workspace.replay import require_replayed_state
 
@@ -211,10 +223,32 @@ def _check_cert_in_trust(cert: x509.Certificate, keys_dir: Path) -> str | None:
     return None
 
 
+#: What the team server's person needs to sign with each meaning.
+SIGN_PERMISSIONS = {"validated": "sign_validated", "approved": "sign_approved",
+                    "submitted": "self_assessment"}
+
+
+def _team_signer(workspace: Any, who: SignerIdentity, meaning: str) -> str | None:
+    """On the team server: the signed-in person's e-mail, when their role signs with
+    ``meaning`` and the key is their own (:class:`AccessError` otherwise); None outside it."""
+    if meaning not in SIGN_PERMISSIONS:
+        return None  # refused below, as an unknown meaning
+    person = people.require(workspace, SIGN_PERMISSIONS[meaning])
+    if person is None:
+        return None
+    if not same_person(who, {"signer": person.name, "email": person.email,
+                             "person_id": person.person_id}):
+        raise AccessError(person.hub_user, "identity_mismatch",
+                          f"this key belongs to {who.name} <{who.email}>; you are signed in "
+                          f"to the team server as {person.describe()}. Sign with your own "
+                          "key.")
+    return person.email
+
+
 def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
-            message: str, at: str) -> AuthorityError:
+            message: str, at: str, actor: str | None = None) -> AuthorityError:
     with db.write(conn):
-        audit.append(conn, at=at, actor=who.email or who.name, action="sign_refused",
+        audit.append(conn, at=at, actor=actor or who.email or who.name, action="sign_refused",
                      session_id=session_id, target={"session_id": session_id},
                      old=None, new={"meaning": meaning, "rule": rule, "message": message,
                                     "role": who.role, "account_id": who.account_id})
@@ -250,6 +284,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     keys_dir = root / "keys"
     who = signer.identity
     meaning = meaning or default_meaning(who.role)
+    actor = _team_signer(workspace, who, meaning) or who.email
     prior_manifest = read_manifest(folder)
     prior: list[dict[str, Any]] = list(prior_manifest["signatures"]) if prior_manifest else []
     if prior_manifest:
@@ -274,7 +309,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                            f"not {session_id}")
     at_dt = clock().astimezone(dt.UTC)
     at = at_dt.isoformat(timespec="microseconds")
-    session = resume_session(workspace, sid, actor=who.email or "unknown", clock=clock)
+    session = resume_session(workspace, sid, actor=actor or "unknown", clock=clock)
     conn = workspace.connect()  # the record: authority, audit entries, evidence index
     lock = _lock_folder(folder)
     try:
@@ -292,7 +327,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         if problem is None and info["status"] == "superseded":
             rule, problem = "superseded", "the session was superseded by a newer revision"
         if rule and problem:
-            raise _refuse(conn, sid, who, meaning, rule, problem, at)
+            raise _refuse(conn, sid, who, meaning, rule, problem, at, actor)
         first_check = checkpoint is None or checkpoint.mark is None
         checked = (checkpoint or audit.ChainCheckpoint()).verify(conn)
         if not checked.ok:
@@ -313,9 +348,9 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
         evidence_meta = copy_evidence(conn, sid, root, folder)
         if meaning != "approved":
             if info["status"] == "open":
-                session.submit(who.email)
+                session.submit(actor)
             if session.status == "submitted":
-                session.lock(who.email)
+                session.lock(actor)
         entry = {"signer": who.name, "email": who.email, "role": who.role,
                  "account_id": who.account_id, "person_id": who.person_id, "meaning": meaning,
                  "label": MEANINGS[meaning][0], "time": at,
@@ -324,7 +359,7 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                  "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
                  "pdf_field": f"ctpat-{meaning}"}
         with db.write(conn):  # the audit entry commits only when all three files are written
-            logged = audit.append(conn, at=at, actor=who.email, action="sign",
+            logged = audit.append(conn, at=at, actor=actor, action="sign",
                                   session_id=sid,
                                   target={"session_id": sid, "report": folder.name},
                                   old=None, new=entry)

@@ -2,7 +2,9 @@
 
 A :class:`SessionPage` is made once per notebook from the launch: the workspace, the partner,
 the kind of session and the person who launched it (``--user`` or the notebook's
-``specialist`` / ``contact`` parameter). Nobody types who they are afterwards.
+``specialist`` / ``contact`` parameter; on the team server, the signed-in person, whom no
+parameter can replace: :func:`ctpat_audit.workspace.people.acting`). Nobody types who they
+are afterwards.
 
 It finds the session to work on without creating one silently: an open session of the partner
 is resumed; when the partner's latest session is submitted or signed, nothing is created until
@@ -32,11 +34,14 @@ from ctpat_audit.sessions.session import (
     resume_session,
 )
 from ctpat_audit.ui.connection import ConnectionGuard
+from ctpat_audit.workspace import people
 
 __all__ = ["SessionPage", "CHOICES", "status_text"]
 
 #: What to do when the partner's latest session is submitted or signed.
 CHOICES = ("view", "revise", "new")
+#: What the team server's person needs to work on a page of each kind.
+_PERMISSION = {"validation": "validate", "self_assessment": "self_assessment"}
 
 
 def status_text(status: str) -> str:
@@ -65,7 +70,10 @@ class SessionPage(traitlets.HasTraits):
                              "'view' or 'new': a partner asks CBP to reopen a submitted "
                              "self-assessment")
         self.workspace, self.account_id, self.kind = workspace, account_id, kind
-        self.mode, self.actor, self.facilities = mode, actor, facilities
+        # on the team server: the signed-in person (anything else is refused)
+        self.actor = str(people.acting(workspace, actor, permission=_PERMISSION[kind],
+                                       what="the notebook's user"))
+        self.mode, self.facilities = mode, facilities
         self.previous: dict[str, Any] | None = None  # latest submitted/signed, while choosing
         self.choice = ""
         if session_id:
