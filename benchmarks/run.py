@@ -211,9 +211,14 @@ def main() -> None:
                                             passphrase_env="CTPAT_BENCH_PASS",
                                             work=root / "work")}
 
+    def checklist_ready() -> dict:
+        from checklist_ready import benchmark_checklist_ready
+        return benchmark_checklist_ready(WORK / "checklist-ready")
+
     optional("portfolio", portfolio, out)
     optional("autosave", autosave, out)
     optional("checklist", checklist, out)
+    optional("checklist_ready", checklist_ready, out)
     if not args.no_batch:
         optional("batch", batch, out)
 
