@@ -5,15 +5,23 @@ What is measured, per run (median of ``runs`` runs, after one warm-up run that a
 page and creates the validation session):
 
 1. the kernel is restarted (a new kernel process: no module of the last run is loaded; the
-   first cell's execution count is checked to be 1), and the clock waits until it is idle;
+   first cell's execution count is checked to be 1), and the clock waits until it is idle
+   (``checklist_ready_kernel_start_s``, the old kernel's shutdown included);
 2. the clock starts and *Run > Run All Cells* is triggered;
-3. ``checklist_visible_s``: the first checklist card's status dropdown is visible and enabled;
+3. ``checklist_ready_visible_s``: the first checklist card's status dropdown is visible and
+   enabled;
 4. ``checklist_ready_s``: a status is chosen in that dropdown the moment it is usable, and the
    card says "Saved" (the kernel received the change and wrote it): the card is usable.
 
 Then the run is waited out (every cell executed, no error output: otherwise the benchmark stops
-and says so, and no figure is recorded). The answer stays (the next run chooses another). Per-cell kernel
-times come from JupyterLab's ``recordTiming`` (set in a private settings folder).
+and says so, and no figure is recorded), and the sections drawn after the page is usable
+(``checklist_ready_charts_drawn_s``, from Run All). The answer stays (the next run chooses
+another). Supporting figures: ``..._kernel_cpu_s``, CPU seconds of the kernel process from Run
+All to the usable card (other work on the machine stretches wall time, hardly this);
+``..._cells_s``, each cell's kernel time (JupyterLab's ``recordTiming``, set in a private
+settings folder); ``..._queue_s``, Run All to the first cell starting in the kernel;
+``..._first_cell_to_card_s``; ``..._render_s``, the checklist cell's end in the kernel to the
+card visible (the browser's share); ``..._loadavg``, the machine's load when the runs ended.
 
 The workspace is built as ``make demo`` builds it (the same commands: sample 200 partners, seed
 7, as of 2026-11-01; init; import; sample-sessions 8 validations and 3 self-assessments). Each

@@ -28,6 +28,8 @@ WORK = ROOT / "work"
 RESULTS = ROOT / "results.json"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 11, 1)
+#: The sections measured after the import, partner-load and dashboard figures, in order.
+SECTIONS = ("portfolio", "autosave", "checklist", "checklist_ready", "batch")
 
 
 def machine() -> dict:
@@ -138,13 +140,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                    help="measure only this section (repeatable; one of "
+                         f"{', '.join(SECTIONS)}); the other figures are carried over")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
     out: dict = {"machine": machine(), "size": "quick" if args.quick else "full"}
-    ws = workspace(partners, per, out)
-    bench_partner_load(ws, out)
-    bench_dashboard(ws, out)
+    only = set(args.only or ())
+    if not only or only & {"portfolio", "checklist"}:  # the sections on the big workspace
+        ws = workspace(partners, per, out)
+    if not only:
+        bench_partner_load(ws, out)
+        bench_dashboard(ws, out)
 
     def portfolio() -> dict:
         from operations import benchmark_portfolio
@@ -215,12 +223,11 @@ def main() -> None:
         from checklist_ready import benchmark_checklist_ready
         return benchmark_checklist_ready(WORK / "checklist-ready")
 
-    optional("portfolio", portfolio, out)
-    optional("autosave", autosave, out)
-    optional("checklist", checklist, out)
-    optional("checklist_ready", checklist_ready, out)
-    if not args.no_batch:
-        optional("batch", batch, out)
+    sections = {"portfolio": portfolio, "autosave": autosave, "checklist": checklist,
+                "checklist_ready": checklist_ready, "batch": batch}
+    for name in SECTIONS:
+        if (not only or name in only) and not (name == "batch" and args.no_batch):
+            optional(name, sections[name], out)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if previous.get("size") == out["size"]:  # figures this run did not measure stay, marked
