@@ -33,7 +33,16 @@ $(STAMP): pyproject.toml constraints/overrides.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	touch $@
 
-install: $(STAMP) system-deps
+# Bytecode compiled once at install (pip does it by default, uv does not): a new Python process,
+# such as a notebook's kernel, then loads its modules instead of compiling them from source,
+# which matters where PYTHONDONTWRITEBYTECODE is set or the environment is read-only (nothing is
+# cached then): importing pandas in a new kernel took 2.0 s of CPU from source, 0.4 s compiled.
+BYTECODE := $(VENV)/.bytecode
+$(BYTECODE): $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" ctpat_audit >/dev/null
+	touch $@
+
+install: $(STAMP) $(BYTECODE) system-deps
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \

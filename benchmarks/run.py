@@ -28,6 +28,8 @@ WORK = ROOT / "work"
 RESULTS = ROOT / "results.json"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 11, 1)
+#: The sections measured after the import, partner-load and dashboard figures, in order.
+SECTIONS = ("portfolio", "autosave", "checklist", "checklist_ready", "batch")
 
 
 def machine() -> dict:
@@ -138,17 +140,22 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                    help="measure only this section (repeatable; one of "
+                         f"{', '.join(SECTIONS)}); the other figures are carried over")
     ap.add_argument("--batch-only", action="store_true",
-                    help="only the report and batch figures (their own workspace); the "
-                         "others are carried over from the last results")
+                    help="the same as --only batch: the report and batch figures (their own "
+                         "workspace)")
     ap.add_argument("--batch-reports", type=int, default=None,
                     help="reports in the batch run (default 200; 10 with --quick)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
     out: dict = {"machine": machine(), "size": "quick" if args.quick else "full"}
-    if not args.batch_only:
+    only = set(args.only or ()) | ({"batch"} if args.batch_only else set())
+    if not only or only & {"portfolio", "checklist"}:  # the sections on the big workspace
         ws = workspace(partners, per, out)
+    if not only:
         bench_partner_load(ws, out)
         bench_dashboard(ws, out)
 
@@ -224,12 +231,15 @@ def main() -> None:
         return {**cold, **single, **floor, **batch, "batch_workspace":
                 f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
-    if not args.batch_only:
-        optional("portfolio", portfolio, out)
-        optional("autosave", autosave, out)
-        optional("checklist", checklist, out)
-    if not args.no_batch:
-        optional("batch", batch, out)
+    def checklist_ready() -> dict:
+        from checklist_ready import benchmark_checklist_ready
+        return benchmark_checklist_ready(WORK / "checklist-ready")
+
+    sections = {"portfolio": portfolio, "autosave": autosave, "checklist": checklist,
+                "checklist_ready": checklist_ready, "batch": batch}
+    for name in SECTIONS:
+        if (not only or name in only) and not (name == "batch" and args.no_batch):
+            optional(name, sections[name], out)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if previous.get("size") == out["size"]:  # figures this run did not measure stay, marked
