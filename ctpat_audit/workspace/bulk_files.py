@@ -6,8 +6,9 @@ records it in the database's ``meta`` table in the transaction that commits the 
 previous file is removed after that commit. A process killed between those steps leaves a
 file no ``meta`` entry names (the new file before the commit, the old one after it, or a
 ``.tmp-`` file from the middle of a write). The data stays consistent, since readers follow
-``meta``, but the files take space: :func:`tidy` removes them the next time the workspace is
-opened.
+``meta``, but the files take space: :func:`tidy` removes them, and the staging folder an
+import keeps in ``exams/`` while it checks (:func:`staging_folder`), the next time the workspace
+is opened.
 
 A file written by a running import is not yet named by ``meta`` either, so removal and
 imports exclude each other: an import holds :func:`import_lock` (an ``flock`` on the

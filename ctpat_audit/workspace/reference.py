@@ -6,7 +6,8 @@
       ctpat.sqlite     records: partners, entities, facilities, contacts, profile responses,
                        outreach, sessions, answers, evidence index, best practices, audit log
                        (every table, index and trigger: schema.py)
-      exams/           shipment and exam history as Parquet, sorted by account
+      exams/           shipment and exam history as Parquet, sorted by account, and the exam
+                       counts per day and month derived from it (shipment_counts.py)
       profile/         the profile responses as Parquet, sorted by account (portfolio reads)
       evidence/        evidence files by SHA-256
       keys/            signer certificates (trust store)

@@ -51,7 +51,9 @@ def set_aside(conn: sqlite3.Connection, table: Table, rows: Iterable[tuple[Any, 
     name = f"aside_{table.name}"
     cols = ", ".join(table.column_names)
     conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    conn.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM main.{table.name} WHERE 0")
+    # keyed like the table: moved in in key order, the table's b-trees are appended to
+    conn.execute(f"CREATE TEMP TABLE {name} ({cols}, PRIMARY KEY ({', '.join(table.key)})) "
+                 "WITHOUT ROWID")
     conn.executemany(f"INSERT INTO temp.{name} ({cols}) VALUES "
                      f"({', '.join('?' * len(table.column_names))})", rows)
     return name
