@@ -109,3 +109,55 @@ def test_the_sample_written_in_groups_is_the_sample(tmp_path, monkeypatch):
     written = pd.read_parquet(out / "shipments.parquet")
     pd.testing.assert_frame_equal(written.astype(str), frames["shipments"].astype(str))
     assert check_source(out).problems == []
+
+
+# --- readers in batches -------------------------------------------------------------------
+
+def _batches(path, rows):
+    from ctpat_audit.intake import sources
+
+    items = list(sources.read_batches(path, path.name, rows))
+    return ([i for i in items if isinstance(i, sources.RawTable)],
+            [i for i in items if not isinstance(i, sources.RawTable)])
+
+
+def test_csv_batches_keep_row_numbers_and_locate_a_late_bad_byte(tmp_path):
+    path = tmp_path / "contacts.csv"
+    lines = ["account_id,name"] + [f"{i:04d},Name {i}" for i in range(50)]
+    path.write_text("\n".join(lines) + "\n")
+    tables, problems = _batches(path, 8)
+    # the first batch holds the header line too
+    assert not problems and [t.first_row for t in tables] == [2, 9, 17, 25, 33, 41, 49]
+    assert tables[1].frame["account_id"].iloc[0] == "0007"  # row 9 of the file
+    path.write_bytes(("\n".join(lines[:40]) + "\n").encode() + b"0039,Jos\xe9\n"
+                     + ("\n".join(lines[41:]) + "\n").encode() * 20_000)  # past pandas' buffer
+    tables, problems = _batches(path, 8)
+    assert [(p.code, p.row) for p in problems] == [("not_utf8", 41)]
+
+
+def test_csv_line_with_too_many_fields_in_a_late_batch_is_named_by_its_line(tmp_path):
+    path = tmp_path / "contacts.csv"
+    rows = ["account_id,name"] + [f"{i:04d},Name {i}" for i in range(30)]
+    rows[25] += ",extra"
+    path.write_text("\n".join(rows) + "\n")
+    _, problems = _batches(path, 4)
+    assert [(p.code, p.row, p.value) for p in problems] == [("unreadable_csv", 26, "3 fields")]
+
+
+def test_workbook_batches_drop_only_the_blank_rows_at_the_end(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "contacts"
+    ws.append(["account_id", "name"])
+    for i in range(9):
+        ws.append([f"{i:04d}", f"Name {i}"] if i != 4 else [None, None])  # row 6 blank
+    for _ in range(5):
+        ws.append([None, None])
+    wb.save(tmp_path / "c.xlsx")
+    tables, problems = _batches(tmp_path / "c.xlsx", 3)
+    assert not problems
+    assert [t.first_row for t in tables] == [2, 5, 8]
+    assert sum(len(t.frame) for t in tables) == 9  # the blank row inside is kept
+    assert tables[1].frame.iloc[1].tolist() == ["", ""]
