@@ -17,8 +17,8 @@ from ctpat_audit.core.errors import IntakeError
 from ctpat_audit.demo import sample_data
 from ctpat_audit.demo.sample_data import SampleSpec, build_sample, write_sample
 from ctpat_audit.intake import importer
-from ctpat_audit.intake.checks import LISTED_PER_KIND
 from ctpat_audit.intake.importer import check_source, import_source
+from ctpat_audit.intake.problem_log import LISTED_PER_KIND
 from ctpat_audit.workspace import shipment_counts
 from ctpat_audit.workspace.reference import init_workspace
 

@@ -2,9 +2,10 @@
 
 ``check_table`` turns a :class:`~ctpat_audit.intake.sources.RawTable` into a typed DataFrame plus a
 list of located :class:`~ctpat_audit.core.errors.Problem`. It never stops at the first problem.
-Work is column-wise (pandas/numpy), so five million shipments are checked in seconds. When one
-kind of problem repeats down a column, the first ``LISTED_PER_KIND`` rows are listed and one
-more line says how many more rows share it.
+Work is column-wise (pandas/numpy), so five million shipments are checked in seconds, and a
+column that repeats its values (account ids, ports, choices) is checked once per distinct
+value. Problems go to a :class:`~ctpat_audit.intake.problem_log.ProblemLog`, which lists the
+first rows of each kind and counts the rest, also across the batches of a long table.
 
 What is refused besides wrong types: ids that are not plain path components (look-alikes,
 invisible characters, paths: :mod:`ctpat_audit.core.identifiers`), ids and criterion ids a
@@ -15,9 +16,6 @@ problem becomes NA in the typed frame; nothing is ever repaired into an acceptab
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,10 +30,10 @@ from ctpat_audit.core.identifiers import (
     id_refusal,
 )
 from ctpat_audit.core.text import NONCHARACTER_PATTERN
+from ctpat_audit.intake.problem_log import Cells, ProblemLog
 from ctpat_audit.intake.sources import RawTable
 from ctpat_audit.workspace.tables import Column, Table
 
-LISTED_PER_KIND = 20
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
@@ -62,86 +60,6 @@ def _aliases(column: Column) -> dict[str, str]:
     return out
 
 
-class _Cells(Protocol):
-    """Cell values by row position."""
-
-    def __getitem__(self, i: int, /) -> object: ...
-
-
-@dataclass
-class _Kind:
-    listed: list[Problem] = field(default_factory=list)
-    more: int = 0
-
-
-class ProblemLog:
-    """The problems of a source, in the order found. Of each kind of problem (file, sheet,
-    column, code and expectation), the first ``LISTED_PER_KIND`` rows are listed and one more
-    line counts the rest, however many batches the rows came in."""
-
-    def __init__(self) -> None:
-        self._order: list[Problem | tuple[object, ...]] = []
-        self._kinds: dict[tuple[object, ...], _Kind] = {}
-        self._seen: set[Problem] = set()
-
-    def __bool__(self) -> bool:
-        return bool(self._order)
-
-    def add(self, problem: Problem) -> None:
-        """A problem of a whole file or column (recorded once however often it is found)."""
-        if problem not in self._seen:
-            self._seen.add(problem)
-            self._order.append(problem)
-
-    def one(self, raw: RawTable, column: str | None, value: object, code: str,
-            expected: str) -> None:
-        self.add(Problem(raw.file, raw.sheet, None, column,
-                         None if value is None else str(value), code, expected))
-
-    def rows(self, raw: RawTable, mask: np.ndarray, column: str | None,
-             values: pd.Series | _Cells | None, code: str, expected: str) -> None:
-        """The rows of ``raw`` where ``mask`` is set (``values``: the cells to quote)."""
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return
-        pick = values.iloc if isinstance(values, pd.Series) else values
-        self.located(raw.file, raw.sheet, column, code, expected,
-                     ((raw.row_number(int(i)), None if pick is None else pick[int(i)])
-                      for i in idx[:LISTED_PER_KIND]), int(idx.size))
-
-    def located(self, file: str, sheet: str | None, column: str | None, code: str,
-                expected: str, rows: Iterable[tuple[int, object]], count: int) -> None:
-        """``count`` rows with one kind of problem, of which ``rows`` (row number, value)
-        are the first."""
-        key = (file, sheet, column, code, expected)
-        kind = self._kinds.get(key)
-        if kind is None:
-            kind = self._kinds[key] = _Kind()
-            self._order.append(key)
-        listed = 0
-        for row, val in rows:
-            if len(kind.listed) >= LISTED_PER_KIND:
-                break
-            kind.listed.append(Problem(file, sheet, row, column, _shown(val), code, expected))
-            listed += 1
-        kind.more += count - listed
-
-    def problems(self) -> list[Problem]:
-        out: list[Problem] = []
-        for item in self._order:
-            if isinstance(item, Problem):
-                out.append(item)
-                continue
-            kind = self._kinds[item]
-            out += kind.listed
-            if kind.more:
-                file, sheet, column, code, expected = item
-                out.append(Problem(str(file), sheet if sheet is None else str(sheet), None,
-                                   None if column is None else str(column), None, str(code),
-                                   f"{kind.more} more rows with the same problem ({expected})"))
-        return out
-
-
 class _Collector:
     """A :class:`ProblemLog` seen from one batch of rows (problems located in ``raw``)."""
 
@@ -149,17 +67,11 @@ class _Collector:
         self.raw, self.log = raw, log
 
     def rows(self, mask: np.ndarray, column: str | None,
-             values: pd.Series | _Cells | None, code: str, expected: str) -> None:
+             values: pd.Series | Cells | None, code: str, expected: str) -> None:
         self.log.rows(self.raw, mask, column, values, code, expected)
 
     def one(self, column: str | None, value: object, code: str, expected: str) -> None:
         self.log.one(self.raw, column, value, code, expected)
-
-
-def _shown(val: object) -> str | None:
-    if val is None or val is pd.NA or (isinstance(val, float) and np.isnan(val)):
-        return None
-    return str(val)[:200]
 
 
 def _as_text(series: pd.Series, kind: str) -> pd.Series:
@@ -230,7 +142,7 @@ class _Spread:
         self.c, self.codes = c, codes
 
     def rows(self, mask: np.ndarray, column: str | None,
-             values: pd.Series | _Cells | None, code: str, expected: str) -> None:
+             values: pd.Series | Cells | None, code: str, expected: str) -> None:
         if not mask.any():
             return
         self.c.rows(mask[self.codes], column,
@@ -243,7 +155,7 @@ class _Spread:
 class _Taken:
     """``values[codes[i]]`` for row ``i``, without building the column."""
 
-    def __init__(self, values: pd.Series | _Cells, codes: np.ndarray) -> None:
+    def __init__(self, values: pd.Series | Cells, codes: np.ndarray) -> None:
         self.values = values.iloc if isinstance(values, pd.Series) else values
         self.codes = codes
 

@@ -42,13 +42,8 @@ from ctpat_audit.core.errors import IntakeError, Problem
 from ctpat_audit.core.files import replacing
 from ctpat_audit.core.text import escape_invisible
 from ctpat_audit.intake import sources
-from ctpat_audit.intake.checks import (
-    ProblemLog,
-    check_partner_refs,
-    check_table,
-    stored_ints,
-    typed_empty,
-)
+from ctpat_audit.intake.checks import check_partner_refs, check_table, stored_ints, typed_empty
+from ctpat_audit.intake.problem_log import ProblemLog
 from ctpat_audit.intake.staging import Stage, StagedTable
 from ctpat_audit.workspace import bulk_files, db, reference_store, shipment_counts
 from ctpat_audit.workspace.reference import (

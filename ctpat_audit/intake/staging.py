@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ctpat_audit.core.errors import Problem
-from ctpat_audit.intake.checks import LISTED_PER_KIND, UNKNOWN_PARTNER, ProblemLog, typed_empty
+from ctpat_audit.intake.checks import UNKNOWN_PARTNER, typed_empty
+from ctpat_audit.intake.problem_log import LISTED_PER_KIND, ProblemLog
 from ctpat_audit.intake.sources import RawTable
 from ctpat_audit.workspace import bulk_query
 from ctpat_audit.workspace.tables import Table
