@@ -31,6 +31,9 @@ WORK = ROOT / "work"
 RESULTS = ROOT / "results.json"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 11, 1)
+#: Keys of earlier runs that no longer measure anything (never carried over): the portfolio
+#: no longer reads the window's shipments, it reads the exam counts kept beside them.
+RETIRED_KEYS = ("portfolio_step_read_shipments_s",)
 
 
 def machine() -> dict:
@@ -183,7 +186,8 @@ def main() -> None:
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if previous.get("size") == out["size"]:  # figures this run did not measure stay, marked
-        carried = sorted(k for k in previous if k not in out and k not in ("carried_over", "skipped"))
+        carried = sorted(k for k in previous if k not in out
+                         and k not in ("carried_over", "skipped", *RETIRED_KEYS))
         out.update({k: previous[k] for k in carried})
         out["carried_over"] = sorted(set(carried) | set(previous.get("carried_over", [])) & set(carried))
     if args.quick and previous.get("size") == "full":

@@ -123,6 +123,44 @@ def busiest_partner(ws_path: Path) -> tuple[str, int]:
     return str(acc), int(n)
 
 
+def refused(src: Path, ws: Path, name: str) -> dict[str, object]:
+    """Import, over ``ws``, the source ``src`` plus one small bad shipments file (an entry
+    number that ``src`` already has, a mode that does not exist, an unknown partner): the
+    import must refuse it with those problems located and change nothing. Its figures."""
+    import pyarrow.parquet as pq
+
+    bad = WORK / f"source-{name}-bad"
+    shutil.rmtree(bad, ignore_errors=True)
+    bad.mkdir()
+    for f in src.iterdir():
+        (bad / f.name).symlink_to(f.resolve())
+    first = pq.ParquetFile(src / "shipments.parquet").read_row_group(0).slice(0, 1).to_pylist()[0]
+    acc, entry = first["account_id"], first["entry_id"]
+    (bad / "shipments-late.csv").write_text(
+        "account_id,entry_id,entry_date,port_code,mode,examined,exam_type,exam_result\n"
+        f"{acc},{entry},2026-10-01,2304,truck,false,,\n"
+        f"{acc},LATE-0000001,2026-10-01,2304,boat,false,,\n"
+        "9999999,LATE-0000002,2026-10-01,2304,truck,false,,\n")
+    before = sorted((p.relative_to(ws), p.stat().st_size) for p in ws.rglob("*") if p.is_file())
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "ctpat-audit"), "import", "-w", str(ws), str(bad),
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    after = sorted((p.relative_to(ws), p.stat().st_size) for p in ws.rglob("*") if p.is_file())
+    located = [line for line in output.splitlines() if line.startswith("shipments")]
+    ok = (os.waitstatus_to_exitcode(status) == 3 and before == after
+          and {"duplicate_key", "unknown_value", "unknown_partner"}
+          <= {w for line in located for w in line.split()})
+    if not ok:
+        raise SystemExit(f"the bad source was not refused as it should be:\n{output[-3000:]}")
+    shutil.rmtree(bad)
+    return {"s": round(time.perf_counter() - t, 2), "peak_gib":
+            round(usage.ru_maxrss / 1024 / 1024, 3), "problems_listed": len(located),
+            "output": output}
+
+
 def national(partners: int, shipments: int, key: str, out: dict) -> Path:
     """Generate, import, load partners and compute the portfolio at one size; figures under
     ``{what}_{key}_...`` keys."""
@@ -142,8 +180,13 @@ def national(partners: int, shipments: int, key: str, out: dict) -> Path:
                 f"partner_load_{key}_p90_s": loads["p90_s"]})
     print(f"partner load: {loads}", flush=True)
     fig = benchmark_portfolio(ws, AS_OF)
-    out.update({f"portfolio_{key}_s": fig["seconds"],
+    out.update({f"portfolio_{key}_s": fig["seconds"], f"portfolio_{key}_cpu_s": fig["cpu_seconds"],
                 f"portfolio_{key}_peak_rss_mib": fig["peak_rss_mib"],
                 **{f"portfolio_{key}_step_{k}_s": v for k, v in fig["steps"].items()}})
     print(f"portfolio: {fig['seconds']} s, steps {fig['steps']}", flush=True)
+    bad = refused(src, ws, key)
+    out.update({f"import_{key}_refused_s": bad["s"], f"import_{key}_refused_peak_gib":
+                bad["peak_gib"], f"import_{key}_refused_problems": bad["problems_listed"]})
+    print(f"bad source refused, nothing written: {bad['s']} s, peak {bad['peak_gib']} GiB\n"
+          f"{bad['output']}", flush=True)
     return ws

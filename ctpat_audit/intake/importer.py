@@ -283,7 +283,7 @@ def _write_bulk(ws: Workspace, stage: Stage, staged: StagedTable, stamp: str) ->
         stage.write_bulk(staged, ws.bulk_path(kind), tmp, bulk_schema(kind), BULK_SORT[kind],
                          ROW_GROUP_SIZE)
     if kind == "shipments":  # the counts a date window reads (removed with the file)
-        shipment_counts.write(target, stage.folder / "spill")
+        shipment_counts.write(target, stage.con)
     return f"{BULK_DIR[kind]}/{name}"
 
 

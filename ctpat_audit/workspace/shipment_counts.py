@@ -27,14 +27,11 @@ PERIODS = {"exam-days": (None, "CAST(entry_date AS DATE)"),
             "exam-months": ("exam-days", "CAST(date_trunc('month', period) AS DATE)")}
 
 
-def write(source: Path, spill: Path | None = None) -> None:
-    """Write both files for the shipments file ``source`` (which the caller has just written)."""
-    con = bulk_query.connect(spill)
-    try:
-        for name in PERIODS:
-            kept(con, source, name)
-    finally:
-        con.close()
+def write(source: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """Write both files for the shipments file ``source`` (which the caller has just written),
+    with the caller's DuckDB (one memory limit for the whole import)."""
+    for name in PERIODS:
+        kept(con, source, name)
 
 
 def kept(con: duckdb.DuckDBPyConnection, source: Path, name: str) -> Path | None:
