@@ -93,8 +93,9 @@ def benchmark_portfolio(ws_path: str | Path, as_of: dt.date) -> dict[str, Any]:
 
     ``cpu_seconds``: CPU time of this process (every thread) in that call, which other work on
     the machine does not inflate. ``seconds_without_review`` leaves out
-    :func:`review.review_portfolio`, which dominates at 10,000 partners. Peak memory: the process's peak resident set size (``resource.getrusage``, which includes
-    the interpreter and libraries) and the Python-allocated peak during the call
+    :func:`review.review_portfolio`, which dominates at 10,000 partners. Peak memory: the
+    process's peak resident set size (``resource.getrusage``, which includes the interpreter
+    and libraries) and the Python-allocated peak during the call
     (``tracemalloc``; covers pandas/numpy buffers allocated through Python's allocator, not
     Arrow's own pool).
     """
