@@ -25,7 +25,9 @@ def bulk_listing(root: Path) -> list[str]:
 
 
 def current(ws) -> list[str]:
-    return sorted(str(p.relative_to(ws.path)) for p in ws.bulk_paths() if p is not None)
+    """The current bulk files and the files derived from them (kept beside them)."""
+    return sorted(str(q.relative_to(ws.path)) for p in ws.bulk_paths() if p is not None
+                  for q in [p, *p.parent.glob(p.stem + ".*.parquet")])
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """SQLite writes of the reference tables and the workspace's ``meta`` record.
 
-An import (:func:`ctpat_audit.intake.importer.import_source`) calls these inside one
-:func:`ctpat_audit.workspace.db.write` transaction, so a whole source lands or nothing does.
+An import (:func:`ctpat_audit.intake.importer.import_source`) first copies each table's new
+rows into a temporary table of its connection (:func:`set_aside`, outside any write
+transaction: the temporary database is the connection's own, so this takes no lock other
+writers wait for, however many rows there are), then moves them in with one ``INSERT ...
+SELECT`` per table inside one :func:`ctpat_audit.workspace.db.write` transaction, so a whole
+source lands or nothing does, and the workspace's write lock is held only for that copy.
 Partners are added or updated, never deleted (sessions refer to them); every other table's
 rows of the accounts a source covers replace that account's rows.
 """
@@ -40,28 +44,36 @@ def account_ids(conn: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in conn.execute("SELECT account_id FROM partners")}
 
 
-def upsert_partners(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Add partners or update them in place (rows in :data:`PARTNERS` column order)."""
+def set_aside(conn: sqlite3.Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> str:
+    """Copy ``rows`` (in ``table``'s column order) into a temporary table of ``conn``, outside
+    any transaction; returns its name, for :func:`upsert_partners` and
+    :func:`replace_account_rows`."""
+    name = f"aside_{table.name}"
+    cols = ", ".join(table.column_names)
+    conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    # keyed like the table: moved in in key order, the table's b-trees are appended to
+    conn.execute(f"CREATE TEMP TABLE {name} ({cols}, PRIMARY KEY ({', '.join(table.key)})) "
+                 "WITHOUT ROWID")
+    conn.executemany(f"INSERT INTO temp.{name} ({cols}) VALUES "
+                     f"({', '.join('?' * len(table.column_names))})", rows)
+    return name
+
+
+def upsert_partners(conn: sqlite3.Connection, aside: str) -> None:
+    """Add partners or update them in place, from the rows :func:`set_aside` put aside."""
     names = PARTNERS.column_names
     updates = ", ".join(f"{c} = excluded.{c}" for c in names[1:])
-    conn.executemany(f"INSERT INTO partners ({', '.join(names)}) VALUES "
-                     f"({', '.join('?' * len(names))}) "
-                     f"ON CONFLICT(account_id) DO UPDATE SET {updates}", rows)
+    cols = ", ".join(names)
+    conn.execute(f"INSERT INTO partners ({cols}) SELECT {cols} FROM temp.{aside} WHERE true "
+                 f"ON CONFLICT(account_id) DO UPDATE SET {updates}")
 
 
-def replace_account_rows(conn: sqlite3.Connection, table: Table, accounts: Iterable[str],
-                         rows: Iterable[tuple[Any, ...]]) -> None:
-    """Delete ``table``'s rows of ``accounts``, then insert ``rows`` (in the table's
-    column order); inside a write transaction."""
+def replace_account_rows(conn: sqlite3.Connection, table: Table, aside: str) -> None:
+    """Delete ``table``'s rows of the accounts that have rows in ``aside``, then insert those
+    (:func:`set_aside`); inside a write transaction."""
     if table is PARTNERS or not table.refers_to_partner or table.bulk:
         raise ValueError(f"{table.name} is not a per-account SQLite table")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_accounts "
-                 "(account_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM import_accounts")
-    conn.executemany("INSERT OR IGNORE INTO import_accounts VALUES (?)",
-                     ((a,) for a in accounts))
+    cols = ", ".join(table.column_names)
     conn.execute(f"DELETE FROM {table.name} WHERE account_id IN "
-                 "(SELECT account_id FROM import_accounts)")
-    names = table.column_names
-    conn.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
-                     f"({', '.join('?' * len(names))})", rows)
+                 f"(SELECT account_id FROM temp.{aside})")
+    conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM temp.{aside}")
