@@ -217,7 +217,7 @@ class SessionPage(traitlets.HasTraits):
                 message.value = (f"<div class='ctpat-session'>{who}. {done}Session "
                                  f"<b>{esc(s.id)}</b> ({esc(v.MODE_LABELS.get(s.mode, s.mode))})"
                                  f": <b>{esc(status_text(self.status))}</b></div>")
-                box.children = (guard, message)
+                box.children = (message, guard)
                 return
             p = self.previous or {}
             when = (p.get("signed_at") or p.get("submitted_at") or "")[:16].replace("T", " ")
@@ -227,7 +227,7 @@ class SessionPage(traitlets.HasTraits):
                 f"{esc(self.account_id)}, <b>{esc(p.get('session_id') or '')}</b>, is "
                 f"<b>{esc(status_text(p.get('status') or ''))}</b> ({esc(by)}, {esc(when)} UTC)."
                 " Nothing has been created. Choose:</div>")
-            box.children = (guard, message, widgets.HBox(buttons))
+            box.children = (message, guard, widgets.HBox(buttons))
 
         self.observe(show, names=["session", "status"])
         show()
