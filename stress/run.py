@@ -1,6 +1,7 @@
 """``make stress``: run every recipe, print its figures, write ``benchmarks/stress.json``, exit 1
 when a target is missed. ``--quick`` runs the small counts of ``tests/test_stress_quick.py``;
-``--only NAME`` runs some recipes and writes only their figures."""
+``--only NAME`` runs some recipes and writes only their figures. A recipe that stops with an
+error is reported (``NAME_failed``, ``NAME_error``; a missed target) and the others still run."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ import json
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 RECIPES = ("autosave_kill", "two_writers", "tamper", "authority", "hostile_text", "hostile_ids",
@@ -40,6 +42,8 @@ FULL_MINIMA = {"state_edits_tried": 1000, "chain_rewrites_tried": 100,
 def missed(figures: dict) -> list[str]:
     bad = [f"{k}={figures[k]} (target <= {t})" for k, t in TARGETS.items()
            if k in figures and figures[k] > t]
+    bad += [f"{name} stopped: {figures.get(f'{name}_error')}" for name in RECIPES
+            if figures.get(f"{name}_failed")]
     floors = {**MINIMA, **(FULL_MINIMA if figures.get("size") == "full" else {})}
     return bad + [f"{k}={figures[k]} (target >= {t})" for k, t in floors.items()
                   if k in figures and figures[k] < t]
@@ -55,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"stress.{name}")
         t = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"stress-{name}-") as tmp:
-            got = module.run(Path(tmp), quick=args.quick)
+            try:
+                got = module.run(Path(tmp), quick=args.quick)
+            except Exception as exc:  # the other recipes' figures are still written
+                traceback.print_exc()
+                got = {f"{name}_failed": 1, f"{name}_error": f"{type(exc).__name__}: {exc}"}
         got[f"{name}_seconds"] = round(time.monotonic() - t, 1)
         figures.update(got)
         for k, v in got.items():

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 from session_helpers import ACCOUNT, OFFICER, make_workspace
-from test_lab import _cli_lab, _get, _read_until_open
+from test_lab import _cli_lab, _get
 
 from . import Figures
 
@@ -100,52 +102,88 @@ def _start_kernel(base: str, token: str, pid: int, timeout: float = 120) -> None
         time.sleep(0.25)
 
 
-def run(root: Path, quick: bool = False, seed: int = 0) -> Figures:
-    """Both servers start at once. Quick: Voila's page is not opened (no kernel of its own)."""
-    ws = make_workspace(Path(root) / "ws")
-    commands = {"lab": ((), "api/status"), "voila": (("--voila", "--user", OFFICER), "")}
-    procs = {name: _cli_lab("-w", str(ws.path), "--account", ACCOUNT, *extra)
-             for name, (extra, _) in commands.items()}
-    unrefused = not_local = no_token = unseen = read = kernel_sockets = 0
-    examples: list[str] = []
+def _url(proc: subprocess.Popen, name: str, timeout: float = 300) -> re.Match[str]:
+    """The ``Open: URL`` line the command prints once its server answers (a thread reads, so
+    a command that hangs without a word cannot hang the recipe)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen.append(lines.get(timeout=1))
+        except queue.Empty:
+            if proc.poll() is not None and lines.empty():
+                break
+            continue
+        m = URL.search(seen[-1])
+        if m:
+            return m
+    err = proc.stderr.read() if proc.poll() is not None else ""  # type: ignore[union-attr]
+    raise RuntimeError(f"ctpat-audit lab ({name}) printed no URL in {timeout:.0f} s: "
+                       f"{''.join(seen)[-500:]}{err[-1500:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as a person stops the command (it stops its server); anything of its process
+    tree still running after that is killed."""
+    if proc.poll() is None:
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        for child in tree:
+            if child.is_running():
+                child.kill()
+
+
+def check_server(ws: Path, name: str, quick: bool) -> Figures:
+    """Start one server with the command, a kernel in it, and read what it exposes."""
+    extra, probe = {"lab": ((), "api/status"), "voila": (("--voila", "--user", OFFICER), "")}[name]
+    proc = _cli_lab("-w", str(ws), "--account", ACCOUNT, *extra)
     try:
-        for name, proc in procs.items():
-            m = URL.search(_read_until_open(proc)[-1])
-            assert m, f"ctpat-audit lab ({name}) printed no URL"
-            url, host, port, token = m.group(1), m.group(2), int(m.group(3)), m.group(5)
-            base = f"http://{host}:{port}/"
-            if name == "lab":
-                _start_kernel(base, token, proc.pid)
-            elif not quick:
-                assert _get(url, timeout=300)[0] == 200  # the page runs the notebook
-            found = listening(proc.pid)
-            read += len(found)
-            kernel_sockets += sum(1 for p, _, at in found if at != port and p != proc.pid)
-            unseen += 0 if any(at == port for _, _, at in found) else 1
-            wide = [f"{name} pid {p} {a}:{at}" for p, a, at in found if not is_loopback(a)]
-            not_local += len(wide)
-            examples += wide
-            no_token += 0 if len(token) >= 32 else 1
-            probe = commands[name][1]
-            for bad in (base + probe, base + probe + "?token=wrong"):
-                status, where, _ = _get(bad)
-                refused = status in (401, 403) or (status == 302 and "/login" in where)
-                unrefused += 0 if refused else 1
+        m = _url(proc, name)
+        url, host, port, token = m.group(1), m.group(2), int(m.group(3)), m.group(5)
+        base = f"http://{host}:{port}/"
+        if name == "lab":
+            _start_kernel(base, token, proc.pid)
+        elif not quick:
+            assert _get(url, timeout=300)[0] == 200  # the page runs the notebook
+        found = listening(proc.pid)
+        wide = [f"{name} pid {p} {a}:{at}" for p, a, at in found if not is_loopback(a)]
+        unrefused = 0
+        for bad in (base + probe, base + probe + "?token=wrong"):
+            status, where, _ = _get(bad)
+            refused = status in (401, 403) or (status == 302 and "/login" in where)
+            unrefused += 0 if refused else 1
     finally:
-        trees = {pid: psutil.Process(pid).children(recursive=True) for pid in
-                 (proc.pid for proc in procs.values() if proc.poll() is None)}
-        for proc in procs.values():
-            proc.send_signal(signal.SIGINT)  # Ctrl-C: the command stops its server
-        for proc in procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-            for child in trees.get(proc.pid, []):  # nothing of the command's left running
-                if child.is_running():
-                    child.kill()
-    return {"servers_checked": len(procs), "server_unrefused": unrefused,
-            "server_not_local": not_local, "server_sockets_read": read,
-            "server_kernel_sockets": kernel_sockets, "server_port_unseen": unseen,
-            "server_weak_token": no_token, "server_not_local_examples": examples[:5]}
+        _stop(proc)
+    return {"server_unrefused": unrefused, "server_not_local": len(wide),
+            "server_sockets_read": len(found),
+            "server_kernel_sockets": sum(1 for p, _, at in found
+                                         if at != port and p != proc.pid),
+            "server_port_unseen": 0 if any(at == port for _, _, at in found) else 1,
+            "server_weak_token": 0 if len(token) >= 32 else 1,
+            "server_not_local_examples": wide}
+
+
+def run(root: Path, quick: bool = False, seed: int = 0) -> Figures:
+    """One server after the other (as a person starts them). Quick: Voila's page is not
+    opened (no kernel of its own)."""
+    ws = make_workspace(Path(root) / "ws")
+    figures: dict = {"servers_checked": 0}
+    for name in ("lab", "voila"):
+        got = check_server(ws.path, name, quick)
+        figures["servers_checked"] += 1
+        for k, v in got.items():
+            figures[k] = figures.get(k, 0 if isinstance(v, int) else []) + v
+    figures["server_not_local_examples"] = figures["server_not_local_examples"][:5]
+    return figures

@@ -47,6 +47,26 @@ def test_a_full_run_must_try_enough_record_edits_a_quick_one_need_not():
         "state_edits_undetected=1 (target <= 0)"]
 
 
+def test_a_recipe_that_stops_is_a_missed_target_and_the_others_are_written(tmp_path,
+                                                                           monkeypatch):
+    import json
+    import types
+
+    from stress import run as stress_run
+
+    def broken(root, quick):
+        raise RuntimeError("no URL")
+
+    modules = {"stress.tamper": types.SimpleNamespace(run=lambda root, quick: {
+        "tamper_undetected": 0}), "stress.server_defaults": types.SimpleNamespace(run=broken)}
+    monkeypatch.setattr(stress_run, "OUT", tmp_path / "stress.json")
+    monkeypatch.setattr(importlib, "import_module", modules.__getitem__)
+    assert stress_run.main(["--only", "tamper", "server_defaults", "--quick"]) == 1
+    written = json.loads((tmp_path / "stress.json").read_text())
+    assert written["tamper_undetected"] == 0 and written["server_defaults_failed"] == 1
+    assert missed(written) == ["server_defaults stopped: RuntimeError: no URL"]
+
+
 def test_only_writes_only_what_it_ran(tmp_path, monkeypatch):
     import json
     import types
@@ -81,9 +101,17 @@ def test_pdf_javascript_finds_actions_also_in_compressed_streams():
         "/JavaScript", "/JS"]
     hexed = b"<< /S /URI /URI <" + b"javascript:x()".hex().encode() + b"> >>"
     assert pdf_javascript(hexed) == ["/URI javascript:x()"]
-    packed = b"2 0 obj << /Filter /FlateDecode >>\nstream\n" + zlib.compress(
-        b"<< /OpenAction 3 0 R >>") + b"\nendstream"
+    packed = b"2 0 obj << /Type /ObjStm /N 1 /Filter /FlateDecode >>\nstream\n" + \
+        zlib.compress(b"3 0 << /OpenAction 4 0 R >>") + b"\nendstream"
     assert pdf_javascript(packed) == ["/OpenAction"]
+    plain = b"2 0 obj << /Type /ObjStm /N 1 >>\nstream\n<< /AA << /O 5 0 R >> >>\nendstream"
+    assert pdf_javascript(plain) == ["/AA"]
+    # a font's compressed bytes happen to hold "/AA)" (seen in a report): not an action
+    font = b"5 0 obj << /Length1 9 /Filter /FlateDecode >>\nstream\n\xe5/AA)\xeaJ\nendstream"
+    assert pdf_javascript(font) == []
+    image = b"6 0 obj << /Subtype /Image >>\nstream\n" + zlib.compress(b"/JS ") + \
+        b"\nendstream"
+    assert pdf_javascript(image) == []
 
 
 def test_pdf_key_normalises_wrapping_and_cuts_at_bidi_controls():
@@ -92,6 +120,8 @@ def test_pdf_key_normalises_wrapping_and_cuts_at_bidi_controls():
     assert printable("=HYPER\u200bLINK(\n \"x\")\ufb01") == '=HYPERLINK("x")fi'
     assert pdf_key("<script>\talert(1)</script> " * 3) == "<script>alert(1)</script><scri"
     assert pdf_key("Acme\u202etxt.exe") == "Acme"  # shown reversed after the override
+    assert pdf_key("@&]]>\u200fAcme") == ""  # an RLM first: the whole <bdi> is right to left
+    assert pdf_key("=1+\u2067\u200f\u2069Acme\u200f") == "=1+"  # the RLM in an isolate
     # fullwidth = and CJK are drawn by the fallback font (NFKC makes U+FF1D a plain =)
     assert pdf_key("\uff1d1+1\u6771\u4eac Co") == "=1+1\u6771\u4eacCo"
     assert pdf_key("\U0001d11e clef") == "clef"  # no glyph in the report's fonts
