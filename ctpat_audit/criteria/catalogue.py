@@ -226,9 +226,15 @@ def validate_document(doc: Any, file: object = "<catalogue>", *, schema: bool = 
         seen[c["id"]] = i
 
 
-def validated_dir() -> Path:
-    """Where successful validations are remembered (one empty file per content digest)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+def validated_dir() -> Path | None:
+    """Where successful validations are remembered (one empty file per content digest);
+    None when this user has no cache folder (nothing is remembered then)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no home folder known
+            return None
     return Path(base) / "ctpat-audit" / "validated-catalogues"
 
 
@@ -241,12 +247,15 @@ def _validation_key(data: bytes) -> str:
 
 
 def _validated_before(key: str) -> bool:
-    return (validated_dir() / key).is_file()
+    folder = validated_dir()
+    return folder is not None and (folder / key).is_file()
 
 
 def _remember_validated(key: str) -> None:
+    folder = validated_dir()
+    if folder is None:
+        return
     try:
-        folder = validated_dir()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / key).touch()
     except OSError:

@@ -27,6 +27,9 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 import traitlets
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import CtpatError, InputError
@@ -66,6 +69,22 @@ def _css_id(criterion_id: str) -> str:
 
 def _options(labels: dict[str, str]) -> list[tuple[str, str]]:
     return [("(not set)", _NONE), *((label, code) for code, label in labels.items())]
+
+
+_SHARED_KINDS: dict[str, Callable[[], widgets.Widget]] = {
+    "layout": widgets.Layout, "wide": lambda: widgets.Layout(width="95%"),
+    "html": HTMLStyle, "description": DescriptionStyle, "text": TextStyle,
+    "checkbox": CheckboxStyle, "button": widgets.ButtonStyle}
+_SHARED: dict[str, widgets.Widget] = {}
+
+
+def _shared(kind: str) -> Any:
+    """A layout or style model every card's fields share, never changed once made: one per
+    kernel instead of one per field, so a page of cards sends the browser half the models."""
+    made = _SHARED.get(kind)
+    if made is None or made.comm is None:  # not made yet, or closed
+        made = _SHARED[kind] = _SHARED_KINDS[kind]()
+    return made
 
 
 class _Debounce:
@@ -149,24 +168,31 @@ class CriterionCard(widgets.VBox):
             f"<div><b>{esc(info.guide_label)}:</b> {esc(info.guide) or '-'}</div>"
             f"<div><b>Security profile</b> {esc(info.response_now) or '(none)'}"
             f"<br><b>Last year</b> {esc(info.response_before) or '(none)'}</div>"
-            f"<div><b>Previous validation:</b> {esc(info.previous_finding) or '(none)'}</div>")
+            f"<div><b>Previous validation:</b> {esc(info.previous_finding) or '(none)'}</div>",
+            layout=_shared("layout"), style=_shared("html"))
+        fixed = {"layout": _shared("layout"), "style": _shared("description")}
         self.status = widgets.Dropdown(options=_options(STATUS_LABELS),
-                                       value=a.get("status") or _NONE, description="Status")
+                                       value=a.get("status") or _NONE, description="Status",
+                                       **fixed)
         self.method = widgets.Dropdown(options=_options(METHOD_LABELS),
-                                       value=a.get("method") or _NONE, description="Method")
+                                       value=a.get("method") or _NONE, description="Method",
+                                       **fixed)
         self_assessing = session.kind == "self_assessment"
         self.notes = widgets.Textarea(value=a.get("notes") or "", description="Notes",
                                       continuous_update=True,
                                       placeholder="How your company meets this ..."
                                       if self_assessing else "What you saw ...",
-                                      layout=widgets.Layout(width="95%"))
+                                      layout=_shared("wide"), style=_shared("text"))
         self.requested = widgets.Text(value=a.get("evidence_requested") or "",
-                                      description="Requested", continuous_update=False)
+                                      description="Requested", continuous_update=False,
+                                      layout=_shared("layout"), style=_shared("text"))
         self.received = widgets.Checkbox(value=bool(a.get("evidence_received")),
-                                         description="Evidence received")
+                                         description="Evidence received",
+                                         layout=_shared("layout"), style=_shared("checkbox"))
         self.upload = EvidenceButton(self.attach_files, count=len(evidence_names))
-        self.evidence = widgets.HTML(self._evidence_html(evidence_names))
-        self.message = widgets.HTML("")
+        self.evidence = widgets.HTML(self._evidence_html(evidence_names),
+                                     layout=_shared("layout"), style=_shared("html"))
+        self.message = widgets.HTML("", layout=_shared("layout"), style=_shared("html"))
         for w, cls in ((self.status, "ctpat-status"), (self.method, "ctpat-method"),
                        (self.notes, "ctpat-notes"), (self.message, "ctpat-message")):
             w.add_class(cls)
@@ -176,10 +202,11 @@ class CriterionCard(widgets.VBox):
             w.observe(self._saver(field), names="value")
         self.notes.observe(lambda _c: self.notes_timer.poke(), names="value")
         fields = [self.status] if self_assessing else [self.status, self.method]
-        virtual = [widgets.HBox([self.requested, self.received])] \
+        row = {"layout": _shared("layout")}
+        virtual = [widgets.HBox([self.requested, self.received], **row)] \
             if session.mode == "virtual" else []
-        super().__init__([self.text, widgets.HBox(fields), *virtual, self.notes,
-                          widgets.HBox([self.upload, self.evidence]), self.message],
+        super().__init__([self.text, widgets.HBox(fields, **row), *virtual, self.notes,
+                          widgets.HBox([self.upload, self.evidence], **row), self.message],
                          layout=widgets.Layout(border="1px solid #bbb", padding="4px",
                                                margin="4px 0"))
         self.add_class("ctpat-card")
