@@ -371,7 +371,7 @@ def _execute(tasks: list[ReportTask], settings: BatchSettings, workers: int,
 
 def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
                 workers: int) -> Iterator[ReportResult]:
-    """A pool of spawned worker processes; each keeps its warm kernels and browser."""
+    """A pool of spawned worker processes; each keeps its zygote and browser."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 

@@ -210,7 +210,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     """Execute, render, sign, verify and publish one report; never raises for report errors.
 
     The steps are the report pipeline's (:mod:`ctpat_audit.reports.pipeline`), run on this
-    worker's warm kernels and browser; a failure is recorded in the result (step, failing
+    worker's zygote and browser; a failure is recorded in the result (step, failing
     cell, one-line reason, kept notebook) instead of raised.
     """
     from ctpat_audit.core.errors import RecordError, ReportError
