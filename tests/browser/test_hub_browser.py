@@ -113,6 +113,7 @@ def _run_all(page) -> None:  # type: ignore[no-untyped-def]
     """Run > Run All Cells, from JupyterLab's menu (no code typed); again if the first click
     came before the kernel took requests."""
     for _attempt in range(3):
+        _accept_kernel_choice(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
@@ -123,11 +124,27 @@ def _run_all(page) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError("Run All Cells did not start the notebook")
 
 
+def _accept_kernel_choice(page) -> None:  # type: ignore[no-untyped-def]
+    """Click "Select" on JupyterLab's "Select Kernel" dialog if it is showing, as a person would.
+
+    Lab asks when a notebook opens before its list of kernels has loaded (a race in Lab when
+    several notebook tabs are restored at once); the offered kernel is the notebook's own.
+    """
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.get_by_role("button", name="Select").click()
+        dialog.wait_for(state="detached", timeout=15_000)
+
+
 def _open_lab(page, timeout: float = 120_000) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url("**/lab/**", timeout=timeout)
-    page.locator(".jp-Notebook").first.wait_for(timeout=timeout)
+    page.locator(".jp-Notebook:visible").first.wait_for(timeout=timeout)
     # the kernel is ready when the status bar reads "Python 3 (ipykernel) | Idle"
-    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=timeout)
+    idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first
+    asked = page.locator(".jp-Dialog", has_text="Select Kernel")
+    idle.or_(asked).first.wait_for(timeout=timeout)
+    _accept_kernel_choice(page)
+    idle.wait_for(timeout=timeout)
 
 
 def test_sign_up_approval_and_refusals(chromium_browser, team, artifacts_dir):
@@ -226,7 +243,9 @@ def test_specialist_answers_and_submits_and_is_refused_the_portfolio(
         actions = [x for _, x in entries]
         assert actions[0] == "open_session" and "submit" in actions
         # a supervisor's notebook in her own folder: the toolkit refuses, not only the menu
-        page.goto(url.replace("/hub/", "/user/ana/lab/tree/portfolio.ipynb"))
+        # opened from the file browser, as she would
+        page.locator(".jp-DirListing-item", has_text="portfolio.ipynb").first.dblclick()
+        page.locator(".lm-TabBar-tab.lm-mod-current", has_text="portfolio.ipynb").wait_for()
         _open_lab(page)
         _run_all(page)
         refusal = page.locator(".jp-OutputArea-output", has_text="may not open the portfolio")
