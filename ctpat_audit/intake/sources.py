@@ -420,25 +420,20 @@ def read_parquet(path: Path, display: str, batch_rows: int | None) -> Iterator[R
                 yield Problem(display, None, None, None, None, "empty_file",
                               "a Parquet file with the table's columns")
                 return
-            if batch_rows is None:
-                table = f.read()
-                bad = _first_bad_text(table, 1, display)
-                if bad:
-                    yield bad
-                    return
-                yield RawTable(name, display, None, table.to_pandas(), first_row=1,
-                               typed=True)
-                return
-            for b in f.iter_batches(batch_size=batch_rows):
-                table = pa.Table.from_batches([b], schema)
+            tables = ([f.read()] if batch_rows is None else
+                      (pa.Table.from_batches([b], schema)
+                       for b in f.iter_batches(batch_size=batch_rows)))
+            yielded = False
+            for table in tables:
                 bad = _first_bad_text(table, first_row, display)
                 if bad:
                     yield bad
                     return
                 frame = table.to_pandas()
                 yield RawTable(name, display, None, frame, first_row=first_row, typed=True)
+                yielded = True
                 first_row += len(frame)
-            if first_row == 1:  # no records: the table's columns, empty
+            if not yielded:  # no records in batches: the table's columns, empty
                 yield RawTable(name, display, None, schema.empty_table().to_pandas(),
                                first_row=1, typed=True)
     except MemoryError:
