@@ -1,6 +1,7 @@
 """What the JupyterLab browser tests share: the notebook they open and how they wait for it."""
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -40,3 +41,49 @@ def validation_notebook(root: Path, ws: Path, account_id: str, specialist: str) 
     path = root / "validation.ipynb"
     nbformat.write(nb, path)
     return path
+
+
+#: True once a cell of the *current* notebook shows "[*]" or "[n]": Run All has started there.
+_RUN_STARTED = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  return !!w && [...w.node.querySelectorAll('.jp-InputPrompt')]
+    .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent));
+}"""
+
+
+def run_all(page) -> None:  # type: ignore[no-untyped-def]
+    """Run All Cells in the current notebook, and make sure it started.
+
+    Lab can report the kernel idle a moment before the notebook takes requests, and can ask
+    "Select Kernel" when it restores a notebook before its kernel list has loaded; a command
+    sent then does nothing. So: accept Lab's kernel choice if asked (the offered kernel is the
+    notebook's own), clear the outputs (so a prompt number can only come from this run), run,
+    and run again if no cell has started within 20 s.
+    """
+    for _attempt in range(3):
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():
+            dialog.get_by_role("button", name="Select").click()
+            dialog.wait_for(state="detached", timeout=15_000)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute("
+                      "'notebook:clear-all-cell-outputs')")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        try:
+            page.wait_for_function(_RUN_STARTED, timeout=20_000)
+            return
+        except Exception:
+            continue
+    raise AssertionError("Run All Cells did not start the notebook")
+
+
+def wait_for_output(page, locator, timeout: float = 120_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``locator`` shows; if a cell of the open notebook shows an error first, fail
+    at once with its text rather than after the timeout."""
+    error = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output"
+                         "[data-mime-type='application/vnd.jupyter.stderr']",
+                         has_text=re.compile("Error|Traceback"))
+    locator.first.or_(error.first).first.wait_for(timeout=timeout)
+    if error.count() and not locator.first.is_visible():
+        raise AssertionError("the notebook failed:\n" + error.first.inner_text()[-3000:])
+    locator.first.wait_for(timeout=timeout)

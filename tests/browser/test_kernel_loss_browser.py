@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from lab_page import KERNEL_IDLE, first_account, validation_notebook
+from lab_page import first_account, run_all, validation_notebook
 
 from ctpat_audit.server.lab import start_lab, start_voila
 from ctpat_audit.ui.checklist import STATUS_LABELS
@@ -105,8 +105,7 @@ def test_lab_kernel_killed_page_disabled_then_run_all_brings_everything_back(
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all(page)
             page.locator(".ctpat-card").first.wait_for(timeout=90_000)
             cid = _answer_first_card(page, "does_not_meet", "seal log missing two days")
             saved = [(cid, "does_not_meet", "seal log missing two days")]
@@ -115,10 +114,7 @@ def test_lab_kernel_killed_page_disabled_then_run_all_brings_everything_back(
             _kill_kernel(server)
             _check_stale_page(page, ws, LAB_MESSAGE, saved, artifacts_dir / "lab_kernel_lost.png")
 
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)  # the server restarted it
-            page.evaluate("() => window.jupyterapp.commands.execute("
-                          "'notebook:clear-all-cell-outputs')")
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all(page)  # on the kernel the server restarted
             card = page.locator(f".ctpat-c-{cid.replace('.', '-')}")
             card.wait_for(timeout=90_000)
             select = card.locator(".ctpat-status select")

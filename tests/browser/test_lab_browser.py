@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_page import KERNEL_IDLE, first_account, validation_notebook
+from lab_page import first_account, run_all, validation_notebook, wait_for_output
 
 from ctpat_audit.server.lab import start_lab
 from ctpat_audit.ui.checklist import STATUS_LABELS
@@ -20,10 +20,8 @@ CHOICES = ["does_not_meet", "not_verified", "not_applicable"]
 
 
 def _run_all(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.locator(".ctpat-card").first.wait_for(state="visible", timeout=60_000)
+    run_all(page)
+    wait_for_output(page, page.locator(".ctpat-card"), timeout=60_000)
 
 
 def _db(ws: Path) -> tuple[list[tuple], list[tuple]]:

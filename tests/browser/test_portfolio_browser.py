@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from lab_page import KERNEL_IDLE
+from lab_page import run_all, wait_for_output
 
 from ctpat_audit.server.lab import start_lab
 from ctpat_audit.workspace.reference import as_workspace
@@ -18,11 +18,6 @@ CURRENT_PATH = ("(path) => { const w = window.jupyterapp.shell.currentWidget; "
                 "return !!w && !!w.context && w.context.path === path; }")
 
 
-def _run_all(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-
 def test_portfolio_rows_are_coloured_and_open_a_partner_whose_evidence_is_counted(
         chromium_browser, workspace_copy, tmp_path, artifacts_dir):
     ws = workspace_copy
@@ -30,9 +25,9 @@ def test_portfolio_rows_are_coloured_and_open_a_partner_whose_evidence_is_counte
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
-            _run_all(page)
+            run_all(page)
             links = page.locator("a.ctpat-open-partner")
-            links.first.wait_for(timeout=120_000)
+            wait_for_output(page, links)
             backlog = links.first.locator("xpath=ancestor::table[1]")
             colours = backlog.locator("tr").evaluate_all(
                 "rows => rows.map(r => getComputedStyle(r).backgroundColor)")
@@ -50,9 +45,9 @@ def test_portfolio_rows_are_coloured_and_open_a_partner_whose_evidence_is_counte
             links.first.click()
             target = f"partners/validation-{account}.ipynb"
             page.wait_for_function(CURRENT_PATH, arg=target, timeout=60_000)
-            _run_all(page)
+            run_all(page)
             header = page.locator(".ctpat-header").first
-            header.wait_for(timeout=120_000)
+            wait_for_output(page, header)
             conn = sqlite3.connect(as_workspace(ws).db_path)
             name = conn.execute("SELECT legal_name FROM partners WHERE account_id = ?",
                                 (account,)).fetchone()[0]

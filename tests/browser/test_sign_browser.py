@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from lab_page import KERNEL_IDLE, first_account, validation_notebook
+from lab_page import first_account, run_all, validation_notebook
 
 from ctpat_audit.server.lab import start_lab
 from ctpat_audit.sessions.session import open_session
@@ -46,8 +46,7 @@ def test_view_the_submitted_validation_then_render_sign_and_verify(
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all(page)
             chooser = page.locator(".ctpat-session-chooser")
             chooser.get_by_text("Nothing has been created").wait_for(timeout=90_000)
             page.locator(".ctpat-render-sign").wait_for(state="attached", timeout=90_000)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_page import KERNEL_IDLE, first_account, validation_notebook
+from lab_page import first_account, run_all, validation_notebook
 from playwright.sync_api import expect
 
 from ctpat_audit.server.lab import start_lab, start_voila
@@ -46,8 +46,7 @@ def test_specialist_submits_through_the_gate_and_opens_a_revision(
         page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all(page)
             panel = page.locator(".ctpat-submit-panel")
             panel.wait_for(state="attached", timeout=90_000)
             # identity: shown, not typed
