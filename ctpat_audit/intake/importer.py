@@ -2,10 +2,12 @@
 
 All or nothing: every table is read and checked first, and every problem is collected with its
 file, sheet, row and column. If there is any problem, the workspace is not touched at all.
-A clean source is written in one SQLite transaction; the shipment history and a copy of the
-profile responses (what the portfolio reads in bulk) go to new Parquet files first, and the
-transaction that records them is what makes them current, so a crash at any point leaves either
-the old data or the new, never a mix. The replaced files, and whatever was derived from them,
+A clean source is staged beside the live tables in short SQLite transactions, so the team's
+answers are never held up by an import, and made current in one short transaction
+(:class:`~ctpat_audit.workspace.reference_store.StagedImport`); the shipment history and a copy
+of the profile responses (what the portfolio reads in bulk) go to new Parquet files first, and
+the transaction that records them is what makes them current, so a crash at any point leaves
+either the old data or the new, never a mix. The replaced files, and whatever was derived from them,
 are removed after the commit. Nothing is judged here: the answer states, for example, are
 derived by the analysis that reads them (:mod:`ctpat_audit.analysis.profile_states`).
 
@@ -31,7 +33,7 @@ from ctpat_audit.core.files import replacing
 from ctpat_audit.core.text import escape_invisible
 from ctpat_audit.intake import sources
 from ctpat_audit.intake.checks import check_keys_in_workspace, check_partner_refs, check_table, stored_ints
-from ctpat_audit.workspace import bulk_files, db, reference_store
+from ctpat_audit.workspace import bulk_files, reference_store
 from ctpat_audit.workspace.reference import (
     Workspace,
     as_workspace,
@@ -249,25 +251,28 @@ def _import_locked(ws: Workspace, source: str | Path, *, progress: bool,
         bar.close()
         raise
     conn = ws.connect()
+    stage = reference_store.StagedImport(conn)
     try:
-        with db.write(conn):
-            for spec in steps:
-                frame = frames[spec.name]
-                if spec is PARTNERS:
-                    reference_store.upsert_partners(conn, _sql_rows(frame, spec))
-                else:
-                    reference_store.replace_account_rows(conn, spec, frame["account_id"].unique(),
-                                                         _sql_rows(frame, spec))
-                bar.update()
-            meta = {"last_import_at": now.isoformat(timespec="seconds"),
-                    "last_import_source": str(Path(source).resolve()),
-                    "source_sha256": digest}
-            meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
-            reference_store.write_meta(conn, meta)
-            reference_store.delete_meta(conn, [f"{kind}_file" for kind in retired])
+        for spec in steps:
+            frame = frames[spec.name]
+            if spec is PARTNERS:
+                stage.upsert_partners(_sql_rows(frame, spec))
+            else:
+                stage.replace_account_rows(spec, frame["account_id"].unique(),
+                                           _sql_rows(frame, spec))
+            bar.update()
+        meta = {"last_import_at": now.isoformat(timespec="seconds"),
+                "last_import_source": str(Path(source).resolve()),
+                "source_sha256": digest}
+        meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
+        stage.publish(meta, [f"{kind}_file" for kind in retired])
     except BaseException:
         for rel in new_files.values():
             (ws.path / rel).unlink(missing_ok=True)
+        try:
+            stage.discard()
+        except Exception:  # what is left is dropped by the next import or open
+            pass
         raise
     finally:
         conn.close()

@@ -72,12 +72,31 @@ def init_workspace(path: str | Path) -> Workspace:
 
 
 def open_workspace(path: str | Path) -> Workspace:
-    """An existing workspace, its schema checked (and an older one migrated); Parquet files an
-    interrupted import left are removed (:func:`ctpat_audit.workspace.bulk_files.tidy`)."""
+    """An existing workspace, its schema checked (and an older one migrated); the tables and
+    Parquet files an interrupted import left are removed
+    (:func:`ctpat_audit.workspace.reference_store.leftover_stages`,
+    :func:`ctpat_audit.workspace.bulk_files.tidy`)."""
     ws = Workspace(Path(path))
-    ws.connect().close()
+    conn = ws.connect()
+    try:
+        stages = reference_store.leftover_stages(conn)
+        if stages:  # the SQLite side of an import that did not finish
+            _drop_stages(ws, conn, stages)
+    finally:
+        conn.close()
     bulk_files.tidy(ws.path, ws.bulk_paths)
     return ws
+
+
+def _drop_stages(ws: Workspace, conn: sqlite3.Connection, names: list[str]) -> None:
+    """Drop an interrupted import's staged or retired tables, if no import is running now
+    (this does not wait for one) and the database can be written."""
+    try:
+        with bulk_files.import_lock(ws.path, wait=False) as held:
+            if held:
+                reference_store.drop_tables(conn, names)
+    except (OSError, sqlite3.OperationalError):  # a read-only copy: leave it as it is
+        pass
 
 
 def as_workspace(ws: object) -> Workspace:
