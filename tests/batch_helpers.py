@@ -77,3 +77,37 @@ def batch_kwargs(setup: Setup, out: Path, template: str = "report_min.ipynb",
                           "kernel_warmup": LIGHT_WARMUP}
     kw.update(extra)
     return kw
+
+
+def read_only_worker_plugin() -> Any:
+    """A Dask worker plugin (:class:`WorkspaceReadOnlyInWorkers`)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WorkspaceReadOnlyInWorkers(WorkerPlugin):
+        """In the worker process, opening any workspace database other than read-only and
+        immutable (a snapshot's copy) raises."""
+
+        name = "ctpat-workspace-read-only"
+
+        def setup(self, worker: Any) -> None:
+            install_read_only_guard()
+
+    return WorkspaceReadOnlyInWorkers()
+
+
+def install_read_only_guard() -> None:
+    """In this process, opening a workspace database other than read-only and immutable
+    raises, as a batch worker on another machine must never write the workspace's SQLite
+    file (nor read it over the network)."""
+    import sqlite3
+
+    real = sqlite3.connect
+
+    def guarded(database: Any, *args: Any, **kw: Any) -> Any:
+        text = str(database)
+        if "ctpat.sqlite" in text and not (kw.get("uri") and "mode=ro" in text
+                                           and "immutable=1" in text):
+            raise PermissionError(f"a batch worker opened {text} for writing")
+        return real(database, *args, **kw)
+
+    sqlite3.connect = guarded  # type: ignore[assignment]

@@ -28,8 +28,22 @@ BUSY_TIMEOUT_MS = 30_000
 LOCK_POLL_S = (0.0005, 0.001, 0.002)
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open the workspace database with the toolkit's pragmas (autocommit mode)."""
+def connect(path: str | Path, *, readonly: bool = False,
+            immutable: bool = False) -> sqlite3.Connection:
+    """Open the workspace database with the toolkit's pragmas (autocommit mode).
+
+    ``immutable``: a snapshot's copy (``workspace.snapshot``), which nothing changes while it
+    is open: opened ``mode=ro&immutable=1``, so SQLite takes no lock, creates no file
+    beside it and refuses every write ("attempt to write a readonly database").
+    """
+    if immutable:
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+        uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     # A read-only connection is opened read-write with query_only: a WAL database opened
     # with mode=ro leaves its -wal/-shm files behind, while the last ordinary connection
     # removes them on close, leaving the folder exactly as it was.

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pandas is imported where frames are built, so session write
 from ctpat_audit.workspace import bulk_files
 
 DB_NAME = "ctpat.sqlite"
+#: The file that makes a folder a read-only snapshot of a workspace (``workspace.snapshot``)
+SNAPSHOT_MARKER = "snapshot.json"
 CATALOGUES_DIR = "catalogues"  # imported criteria catalogues, <version>.json
 SUBDIRS = ("exams", "profile", "evidence", "keys", CATALOGUES_DIR)
 
@@ -183,15 +185,21 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
+    @property
+    def is_snapshot(self) -> bool:
+        """A read-only snapshot (``workspace.snapshot``): every connection is read-only."""
+        return (self.path / SNAPSHOT_MARKER).is_file()
+
     def connect(self, readonly: bool = False) -> sqlite3.Connection:
         """A connection with the toolkit's pragmas (see :mod:`~ctpat_audit.workspace.db`),
         after checking the schema version (an older workspace is migrated first, also for a
-        read-only connection); the caller closes it."""
+        read-only connection); the caller closes it. In a snapshot every connection is
+        read-only and any write raises."""
         if not self.db_path.is_file():
             raise WorkspaceError(self.path, "is not a ctpat-audit workspace "
                                  f"(no {DB_NAME}); create one with "
                                  f"`ctpat-audit init -w {self.path}` and import partners")
-        conn = db.connect(self.db_path, readonly=readonly)
+        conn = db.connect(self.db_path, readonly=readonly, immutable=self.is_snapshot)
         try:
             schema.ensure_current(conn, self.path)
         except BaseException:
