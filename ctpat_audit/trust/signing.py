@@ -503,6 +503,7 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
         found = _signing_problem(conn, session.info(), signer, meaning, request.prior, keys_dir)
         if found:
             raise _refuse(conn, sid, who, meaning, found[0], found[1], at)
+        _require_record(conn, folder, sid, request)  # before locking; again when appending
         if meaning != "approved":
             if session.status == "open":
                 session.submit(who.email)
@@ -514,10 +515,8 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
             found = _signing_problem(conn, info, signer, meaning, request.prior, keys_dir)
             if found:
                 refused = _refusal_entry(conn, sid, who, meaning, found[0], found[1], at)
-            elif session_record_hash(conn, sid) != request.record_sha256:
-                raise SigningError(folder, f"session {sid} changed after this report was "
-                                   "rendered; nothing was signed: render it again")
             else:
+                _require_record(conn, folder, sid, request)
                 logged = audit.append(conn, at=at, actor=who.email, action="sign",
                                       session_id=sid,
                                       target={"session_id": sid, "report": folder.name},
@@ -542,6 +541,13 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
         os.close(lock)  # closing the descriptor releases the flock
         conn.close()
         session.close()
+
+
+def _require_record(conn: Any, folder: Path, sid: str, request: SignatureRequest) -> None:
+    """The session's record is still the one the report was rendered from, or SigningError."""
+    if session_record_hash(conn, sid) != request.record_sha256:
+        raise SigningError(folder, f"session {sid} changed after this report was rendered; "
+                           "nothing was signed: render it again")
 
 
 def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | None = None,
