@@ -46,33 +46,6 @@ def account_ids(conn: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in conn.execute("SELECT account_id FROM partners")}
 
 
-def upsert_partners(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Add partners or update them in place (rows in :data:`PARTNERS` column order)."""
-    names = PARTNERS.column_names
-    updates = ", ".join(f"{c} = excluded.{c}" for c in names[1:])
-    conn.executemany(f"INSERT INTO partners ({', '.join(names)}) VALUES "
-                     f"({', '.join('?' * len(names))}) "
-                     f"ON CONFLICT(account_id) DO UPDATE SET {updates}", rows)
-
-
-def replace_account_rows(conn: sqlite3.Connection, table: Table, accounts: Iterable[str],
-                         rows: Iterable[tuple[Any, ...]]) -> None:
-    """Delete ``table``'s rows of ``accounts``, then insert ``rows`` (in the table's
-    column order); inside a write transaction."""
-    if table is PARTNERS or not table.refers_to_partner or table.bulk:
-        raise ValueError(f"{table.name} is not a per-account SQLite table")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_accounts "
-                 "(account_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM import_accounts")
-    conn.executemany("INSERT OR IGNORE INTO import_accounts VALUES (?)",
-                     ((a,) for a in accounts))
-    conn.execute(f"DELETE FROM {table.name} WHERE account_id IN "
-                 "(SELECT account_id FROM import_accounts)")
-    names = table.column_names
-    conn.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
-                     f"({', '.join('?' * len(names))})", rows)
-
-
 # --- an import's writes: staged beside the live tables, published in one short transaction ----
 
 STAGED_SUFFIX, RETIRED_SUFFIX = "__import", "__retired"
