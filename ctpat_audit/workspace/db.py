@@ -108,8 +108,10 @@ class ShortTransactions:
 
     :meth:`run` calls ``step(n)``, which writes at most ``n`` units (rows) inside the
     transaction and returns how many it wrote; ``n`` follows the time the last transaction
-    held the lock. After each transaction, with the lock released, the bulk writer copies
-    what it wrote from the log into the database file itself (a passive checkpoint, synced):
+    of the same ``kind`` of work held the lock (copying rows inside SQLite and inserting
+    them from Python go at very different speeds). After each transaction, with the lock
+    released, the bulk writer copies what it wrote from the log into the database file
+    itself (a passive checkpoint, synced):
     left to SQLite's automatic checkpoint, that work and its syncs would fall to whichever
     writer commits next, an answer among them.
 
@@ -123,27 +125,29 @@ class ShortTransactions:
 
     def __init__(self, conn: sqlite3.Connection, *, target_s: float = 0.002,
                  first: int = 500, durable: bool = True) -> None:
-        self.conn, self.target_s, self.size = conn, target_s, first
+        self.conn, self.target_s, self.first = conn, target_s, first
+        self.sizes: dict[str, int] = {}
         self.durable, self.closed = durable, False
         self.autocheckpoint = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         conn.execute("PRAGMA wal_autocheckpoint=0")
         if not durable:
             conn.execute("PRAGMA synchronous=NORMAL")
 
-    def run(self, step: Callable[[int], int]) -> int:
+    def run(self, step: Callable[[int], int], kind: str = "") -> int:
         """One transaction of ``step``; the number of units it wrote."""
+        size = self.sizes.get(kind, self.first)
         begin_immediate(self.conn)
         t0 = time.perf_counter()
         try:
-            done = step(self.size)
+            done = step(size)
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
         held = time.perf_counter() - t0
-        if done >= self.size:  # a full piece: aim the next one at the target time
+        if done >= size:  # a full piece: aim the next one at the target time
             scale = self.target_s / max(held, 1e-4)
-            self.size = int(min(max(self.size * min(max(scale, 0.5), 2.0), 50), 200_000))
+            self.sizes[kind] = int(min(max(size * min(max(scale, 0.5), 2.0), 50), 200_000))
         t1 = time.perf_counter()
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         time.sleep(max(held - (time.perf_counter() - t1), self.MIN_PAUSE_S))

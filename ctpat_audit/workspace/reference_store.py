@@ -73,7 +73,7 @@ def drop_tables(conn: sqlite3.Connection, names: Iterable[str],
                                    f'(SELECT rowid FROM "{name}" LIMIT ?)', (n,))
                 return int(cur.rowcount)
 
-            while pace.run(delete):
+            while pace.run(delete, f"delete {name}"):
                 pass
             pace.execute(f'DROP TABLE IF EXISTS "{name}"')
     finally:
@@ -147,7 +147,7 @@ class StagedImport:
             return hi - lo
 
         while done[0] < last:
-            self.pace.run(copy)
+            self.pace.run(copy, f"copy {name}")
         it = iter(rows)
         insert = f"INSERT INTO {staged} ({cols}) VALUES ({', '.join('?' * len(table.columns))})"
 
@@ -156,7 +156,7 @@ class StagedImport:
             conn.executemany(insert, chunk)
             return len(chunk)
 
-        while self.pace.run(add):
+        while self.pace.run(add, f"insert {name}"):
             pass
 
     def publish(self, meta: Mapping[str, str], drop_meta: Iterable[str] = ()) -> None:
