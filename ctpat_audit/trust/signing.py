@@ -204,14 +204,26 @@ def sign_manifest(data: bytes, signer: Signer) -> bytes:
     def run() -> bytes:
         import asyncio
 
-        if signer.manifest_template is None:
-            signer.manifest_template = _ManifestTemplate(asyncio.run(
-                signer.hanko.async_sign_general_data(b"", "sha256", detached=True)).dump())
-        template: _ManifestTemplate = signer.manifest_template
+        template = manifest_template(signer)
         attrs = template.signed_attrs(hashlib.sha256(data).digest())
         signature: bytes = asyncio.run(signer.hanko.async_sign_raw(b"\x31" + attrs[1:],
                                                                    "sha256"))
         return template.signed_data(attrs, signature)
+
+    return run_outside_event_loop(run)
+
+
+def manifest_template(signer: Signer) -> _ManifestTemplate:
+    """The signer's reusable manifest signature (made on first use: call it before taking
+    the write lock, as :func:`record_signature` does)."""
+    def run() -> _ManifestTemplate:
+        import asyncio
+
+        if signer.manifest_template is None:
+            signer.manifest_template = _ManifestTemplate(asyncio.run(
+                signer.hanko.async_sign_general_data(b"", "sha256", detached=True)).dump())
+        template: _ManifestTemplate = signer.manifest_template
+        return template
 
     return run_outside_event_loop(run)
 
@@ -510,6 +522,7 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
             if session.status == "submitted":
                 session.lock(who.email)
         refused: AuthorityError | None = None
+        manifest_template(signer)  # the slow part of a manifest signature, outside the lock
         with db.write(conn):  # the entry, the manifest pinning it and its anchor: together
             info = dict(store.get_session(conn, sid) or {})
             found = _signing_problem(conn, info, signer, meaning, request.prior, keys_dir)
