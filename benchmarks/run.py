@@ -138,6 +138,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--no-team", action="store_true",
+                    help="skip the team load (20 and 50 specialists beside a batch and "
+                         "re-imports; about 10 minutes)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
@@ -211,9 +214,18 @@ def main() -> None:
                                             passphrase_env="CTPAT_BENCH_PASS",
                                             work=root / "work")}
 
+    def team() -> dict:
+        from team_load import benchmark_team
+
+        if args.quick:  # 20 specialists beside a small batch and re-imports of 1,000 partners
+            return benchmark_team((20,), partners=1_000, reports=4, duration=30)
+        return benchmark_team((20, 50), partners=1_000, reports=12, duration=60)
+
     optional("portfolio", portfolio, out)
     optional("autosave", autosave, out)
     optional("checklist", checklist, out)
+    if not args.no_team:
+        optional("team", team, out)
     if not args.no_batch:
         optional("batch", batch, out)
 
