@@ -14,8 +14,9 @@ CTPAT_PASS := CTPAT_DEMO_PASS=demo-passphrase-not-secret
 # Debian packages the tests and reports need (installed when run as root, else named):
 # poppler-utils (pdftotext/pdftoppm checks), chromium (PDF rendering, browser tests),
 # softhsm2 + opensc (PKCS#11 token signing tests), fonts-droid-fallback (CJK and fullwidth
-# characters in report PDFs: partners' names and notes are not all Latin).
-SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback
+# characters in report PDFs: partners' names and notes are not all Latin),
+# node-configurable-http-proxy (the proxy in front of the team server, ctpat-audit hub).
+SYSTEM_PACKAGES := poppler-utils chromium softhsm2 opensc fonts-droid-fallback node-configurable-http-proxy
 
 .PHONY: install system-deps demo test lint bench stress clean catalogue-demo lab
 
@@ -24,11 +25,24 @@ $(STAMP): pyproject.toml constraints/overrides.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python \
 	    --override constraints/overrides.txt -e '.[dev]'
+	# bytecode of the libraries and the package written now, not left to the first import
+	# (which never writes it where PYTHONDONTWRITEBYTECODE is set: then every start compiles
+	# pandas, scipy and IPython again, about 5 s of CPU; see docs/performance.md)
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" ctpat_audit templates notebooks >/dev/null || true  # speed only
 	# the "python3" kernel that papermill and JupyterLab use is this venv's interpreter
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	touch $@
 
-install: $(STAMP) system-deps
+# Bytecode compiled once at install (pip does it by default, uv does not): a new Python process,
+# such as a notebook's kernel, then loads its modules instead of compiling them from source,
+# which matters where PYTHONDONTWRITEBYTECODE is set or the environment is read-only (nothing is
+# cached then): importing pandas in a new kernel took 2.0 s of CPU from source, 0.4 s compiled.
+BYTECODE := $(VENV)/.bytecode
+$(BYTECODE): $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" ctpat_audit >/dev/null
+	touch $@
+
+install: $(STAMP) $(BYTECODE) system-deps
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \

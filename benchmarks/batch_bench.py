@@ -10,6 +10,7 @@ through :func:`ctpat_audit.batch.run.run_batch`. Both in one run, on the same in
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -19,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["benchmark_batch", "benchmark_floor", "benchmark_single_report", "naive_report"]
+__all__ = ["benchmark_batch", "benchmark_floor", "benchmark_report_cold",
+           "benchmark_single_report", "naive_report"]
 
 
 def _bin(name: str) -> str:
@@ -65,13 +67,87 @@ def naive_report(ws: Path, session_id: str, opened_by: str, folder: Path, templa
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+class CpuMeter:
+    """CPU seconds of this process and of every process started from it while the meter is
+    open, reaped or not (chromium's helper processes are not all reaped by their parent, so
+    ``getrusage(RUSAGE_CHILDREN)`` misses part of their time).
+
+    Where the cgroup-v1 ``cpuacct`` hierarchy is writable (root on these machines), this
+    process moves into a cgroup of its own and the cgroup's ``cpuacct.usage`` counts them all;
+    elsewhere it falls back to ``getrusage`` of this process and its waited-for children
+    (``method`` says which)."""
+
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self) -> None:
+        self.path: Path | None = self.ROOT / f"ctpat-bench-{os.getpid()}"
+        try:
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+            self.method = "cgroup cpuacct"
+        except OSError:
+            self.path, self.method = None, "getrusage (waited-for children only)"
+
+    def read(self) -> float:
+        if self.path is not None:
+            return int((self.path / "cpuacct.usage").read_text()) / 1e9
+        return _own_cpu_s()
+
+    def close(self) -> None:
+        if self.path is not None:
+            try:
+                (self.ROOT / "cgroup.procs").write_text(str(os.getpid()))
+                self.path.rmdir()  # refused while a process started here still runs
+            except OSError:
+                pass
+            self.path = None
+
+    def __enter__(self) -> CpuMeter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of every child it has waited for (and theirs: the
+    batch's workers wait for their zygotes and browsers, the zygotes for their children)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds so far of this process and its live descendants (chromium, the zygote)."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min): other users of the cores skew wall time."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str | Path,
                     specialist_keys: str | Path, passphrase_env: str,
                     template: str | Path | None = None, artifacts: str | None = None,
-                    workers: int = 2, kernel_pool: int = 2,
-                    work: str | Path | None = None) -> dict[str, Any]:
+                    workers: int = 2, work: str | Path | None = None) -> dict[str, Any]:
     """Time the naive loop on ``naive_n`` sessions and the batch on ``n`` (the first ``n``
-    completed validations of the workspace; the naive ones are among them)."""
+    completed validations of the workspace; the naive ones are among them).
+
+    CPU is counted over every process of the batch (``batch_cpu_s_per_report``: its
+    workers, their zygotes and forked report processes, chromium, signing), start-up
+    included, with a :class:`CpuMeter`; the naive loop's the same way.
+    A batch with a failed report raises RuntimeError: no figure from a failed run."""
     from ctpat_audit.batch.run import DEFAULT_TEMPLATE, run_batch, select_sessions
     from ctpat_audit.batch.worker import BatchSettings
 
@@ -85,102 +161,126 @@ def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str 
     scratch.mkdir(parents=True, exist_ok=True)
     naive_out = scratch / "naive"
     shutil.rmtree(naive_out, ignore_errors=True)
-    naive_times = []
-    for s in sessions[:naive_n]:
-        t = time.perf_counter()
-        naive_report(root, s["session_id"], s["opened_by"],
-                     naive_out / s["account_id"] / s["session_id"], tpl, spec, Path(key),
-                     Path(specialist_keys), passphrase_env)
-        naive_times.append(time.perf_counter() - t)
-    batch_out = scratch / "batch"
-    shutil.rmtree(batch_out, ignore_errors=True)
-    t = time.perf_counter()
-    summary = run_batch(root, out=batch_out, template=tpl, key=key,
-                        specialist_keys=specialist_keys, passphrase_env=passphrase_env,
-                        workers=workers, kernel_pool=kernel_pool, artifacts=artifacts,
-                        session_ids=[s["session_id"] for s in sessions], force=True,
-                        progress=False)
-    wall = time.perf_counter() - t
+    naive_times, naive_cpu = [], []
+    meter = CpuMeter()
+    try:
+        for s in sessions[:naive_n]:
+            t, c = time.perf_counter(), meter.read()
+            naive_report(root, s["session_id"], s["opened_by"],
+                         naive_out / s["account_id"] / s["session_id"], tpl, spec, Path(key),
+                         Path(specialist_keys), passphrase_env)
+            naive_times.append(time.perf_counter() - t)
+            naive_cpu.append(meter.read() - c)
+        batch_out = scratch / "batch"
+        shutil.rmtree(batch_out, ignore_errors=True)
+        load_before = _load()
+        t, c = time.perf_counter(), meter.read()
+        summary = run_batch(root, out=batch_out, template=tpl, key=key,
+                            specialist_keys=specialist_keys, passphrase_env=passphrase_env,
+                            workers=workers, artifacts=artifacts,
+                            session_ids=[s["session_id"] for s in sessions], force=True,
+                            progress=False)
+        wall, cpu = time.perf_counter() - t, meter.read() - c
+        method = meter.method
+    finally:
+        meter.close()
+    if summary.failed or summary.ran != len(sessions):
+        raise RuntimeError(f"the batch did not succeed ({summary.headline()}): no figures; "
+                           + " | ".join(summary.failure_lines()[:3]))
     naive_s = statistics.median(naive_times)
-    batch_s = wall / max(1, summary.ran)
+    batch_s = wall / summary.ran
     steps: dict[str, float] = {}
     for step in ("execute", "artifacts", "sign", "verify"):
         vals = [r.timings[step] for r in summary.results if step in r.timings]
         if vals:
             steps[f"batch_step_{step}_median_s"] = round(statistics.median(vals), 3)
     return {"naive_s_per_report": round(naive_s, 3), "naive_reports": len(naive_times),
+            "naive_cpu_s_per_report": round(statistics.median(naive_cpu), 3),
             "batch_s_per_report": round(batch_s, 3), "batch_reports": summary.ran,
             "batch_failed": summary.failed, "batch_wall_s": round(wall, 1),
+            "batch_cpu_s_per_report": round(cpu / summary.ran, 3),
             "batch_speedup_vs_naive": round(naive_s / batch_s, 1),
+            # the same ratio in CPU seconds: what the machine's other users do not change
+            "batch_cpu_speedup_vs_naive": round(statistics.median(naive_cpu)
+                                                / (cpu / summary.ran), 1),
             "batch_1000_min": round(batch_s * 1000 / 60, 2),
-            "batch_workers": workers, "batch_kernels_per_worker": kernel_pool, **steps}
+            "batch_workers": workers, "batch_engine": "fork", "batch_cpu_method": method,
+            "batch_load_before": load_before, "batch_load_after": _load(), **steps}
 
 
 def benchmark_single_report(ws: str | Path, session_ids: list[str], out: str | Path
                             ) -> dict[str, Any]:
     """``report_single_s``: one complete report (notebook, HTML, PDF, Excel) from a warm
-    start, as a specialist's ``Renderer`` does it: the browser already open and a warm kernel
-    waiting. The first session warms up; the median of the others is reported."""
-    from ctpat_audit.batch.kernel_pool import KernelPool
+    start, as a specialist's ``Renderer`` does it: the browser open and the zygote warm.
+    The first session warms up; the median of the others is reported."""
     from ctpat_audit.reports.pipeline import Renderer
 
     if len(session_ids) < 2:
         raise ValueError("need at least two sessions: one to warm up, one to time")
-    pool = KernelPool(1, cwd=str(ws))
     times = []
-    try:
-        with Renderer(ws, out, engine_name="ctpat-warm", kernel_pool=pool,
-                      progress_bar=False) as renderer:
-            renderer.render(session_ids[0])
-            for sid in session_ids[1:]:
-                time.sleep(1.0)  # the next warm kernel is ready, as between two reports
-                t = time.perf_counter()
-                folder = renderer.render(sid)
-                times.append(time.perf_counter() - t)
-                missing = [f for f in ("report.html", "report.pdf", "report.xlsx")
-                           if not (folder / f).is_file()]
-                if missing:
-                    raise RuntimeError(f"{folder}: no {', '.join(missing)}")
-    finally:
-        pool.close()
+    with Renderer(ws, out, progress_bar=False) as renderer:
+        renderer.render(session_ids[0])
+        for sid in session_ids[1:]:
+            t = time.perf_counter()
+            folder = renderer.render(sid)
+            times.append(time.perf_counter() - t)
+            missing = [f for f in ("report.html", "report.pdf", "report.xlsx")
+                       if not (folder / f).is_file()]
+            if missing:
+                raise RuntimeError(f"{folder}: no {', '.join(missing)}")
     return {"report_single_s": round(statistics.median(times), 3),
             "report_single_n": len(times)}
 
 
-def _machine_cpu_s() -> float:
-    """Busy CPU seconds of the whole machine so far (kernels and chromium are other processes)."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+def benchmark_report_cold(ws: str | Path, session_ids: list[str], out: str | Path
+                          ) -> dict[str, Any]:
+    """``report_cold_s``: ``ctpat-audit report`` for one session from a cold shell (a new
+    process: interpreter, imports, zygote, browser; the files already in the page cache),
+    median over the sessions given; with the CPU of all its processes."""
+    walls, cpus = [], []
+    with CpuMeter() as meter:
+        for sid in session_ids:
+            shutil.rmtree(Path(out), ignore_errors=True)
+            t, c = time.perf_counter(), meter.read()
+            subprocess.run([_bin("ctpat-audit"), "report", "-w", str(ws), "--session", sid,
+                            "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - t)
+            cpus.append(meter.read() - c)
+    return {"report_cold_s": round(statistics.median(walls), 3),
+            "report_cold_cpu_s": round(statistics.median(cpus), 3),
+            "report_cold_n": len(walls), "report_cold_load": _load()}
 
 
 def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
-                    specialist_keys: str | Path, passphrase_env: str, n: int = 5
-                    ) -> dict[str, Any]:
-    """CPU seconds of the steps every batch report goes through whatever the notebook
-    computes, each measured alone on a quiet machine on one real report (means or medians of
-    ``n``); the kernel's own report work (loading the data, review, statistics, charts,
-    workbook) is not included.
+                    specialist_keys: str | Path, passphrase_env: str,
+                    session_ids: list[str], n: int = 5) -> dict[str, Any]:
+    """CPU seconds of each step of a batch report, each measured alone on real reports
+    (medians of ``n``), over every process the step uses:
 
-    - ``floor_kernel_cpu_s``: a two-cell notebook run by papermill in a fresh kernel forked from
-      the warm zygote (kernel start, execution, shutdown; machine-wide CPU);
+    - ``floor_fork_cpu_s``: a two-cell notebook run by papermill in a child forked from the
+      warm zygote (papermill, the fork, the child's run and exit; the fixed cost of the
+      fresh process that isolates a report);
+    - ``step_notebook_cpu_s``: the report notebook itself in its forked child (loading the
+      partner, review, exam statistics, the three charts, the workbook), plus papermill in
+      the parent;
     - ``floor_html_cpu_s``: nbconvert export of the rendered report notebook;
-    - ``floor_pdf_cpu_s``: chromium printing that report's HTML with a warm browser
-      (machine-wide: chromium runs in its own processes);
+    - ``floor_pdf_cpu_s``: chromium printing that report's HTML with a warm browser (its
+      processes included);
     - ``floor_sign_verify_cpu_s``: the specialist's signature, the supervisor's
-      countersignature and the verification of the result.
+      countersignature and the verification of the result, keys loaded once.
 
-    ``report``: an unsigned rendered report folder (report.ipynb, .html, .pdf, .xlsx).
+    ``report``: an unsigned rendered report folder (report.ipynb, .html, .pdf, .xlsx);
+    ``session_ids``: sessions whose notebooks are executed for ``step_notebook_cpu_s``.
     ``batch_cpu_budget_s``: what 1,000 reports in 10 minutes allow per report on this
     machine's cores."""
     import nbformat
     import papermill as pm
 
-    from ctpat_audit.batch.kernel_pool import KernelPool
     from ctpat_audit.batch.worker import session_opened_by
+    from ctpat_audit.reports.execute import execute_report
     from ctpat_audit.reports.pdf import PdfEngine
     from ctpat_audit.reports.pipeline import export_html, notebook_summary
+    from ctpat_audit.reports.zygote import Zygote
     from ctpat_audit.trust.keys import load_signer
     from ctpat_audit.trust.signing import sign_report
     from ctpat_audit.trust.verify import verify_report
@@ -188,7 +288,7 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
 
     root, src = Path(ws), Path(report)
     scratch = Path(tempfile.mkdtemp(prefix="ctpat-floor-"))
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"floor_load": _load()}
     try:
         nb = nbformat.v4.new_notebook(cells=[
             nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
@@ -196,21 +296,28 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                      "language": "python"}
         nbformat.write(nb, str(scratch / "tiny.ipynb"))
-        pool = KernelPool(1, cwd=str(root))
-        try:
+        with Zygote(workspace=root) as zygote:
+            zygote.wait_ready()
+
             def tiny(i: int) -> None:
                 pm.execute_notebook(str(scratch / "tiny.ipynb"), str(scratch / "tiny-out.ipynb"),
-                                    engine_name="ctpat-warm", kernel_pool=pool,
+                                    engine_name="ctpat-fork", zygote=zygote,
                                     progress_bar=False, parameters={"x": i})
             tiny(0)
-            time.sleep(2.0)  # the next kernel is forked and idle
-            c0 = _machine_cpu_s()
+            times = []
             for i in range(n):
+                c, k = _tree_cpu_s(), zygote.child_cpu_s
                 tiny(i + 1)
-            time.sleep(2.0)  # the pool has forked the replacement kernel (part of the cost)
-            out["floor_kernel_cpu_s"] = round((_machine_cpu_s() - c0) / n, 3)
-        finally:
-            pool.close()
+                times.append(_tree_cpu_s() - c + zygote.child_cpu_s - k)
+            out["floor_fork_cpu_s"] = round(statistics.median(times), 3)
+            times = []
+            for i, sid in enumerate(session_ids):
+                c, k = _tree_cpu_s(), zygote.child_cpu_s
+                execute_report(root, sid, scratch / f"nb{i}.ipynb", engine_name="ctpat-fork",
+                               zygote=zygote, workbook=scratch / f"wb{i}.xlsx",
+                               progress_bar=False)
+                times.append(_tree_cpu_s() - c + zygote.child_cpu_s - k)
+            out["step_notebook_cpu_s"] = round(statistics.median(times), 3)
         executed = nbformat.read(str(src / "report.ipynb"), as_version=4)
         header = notebook_summary(executed)["header"]
         times = []
@@ -221,10 +328,12 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
         out["floor_html_cpu_s"] = round(statistics.median(times[1:]), 3)
         with PdfEngine() as engine:
             engine.pdf(src / "report.html", scratch / "warm.pdf")
-            c0 = _machine_cpu_s()
+            times = []
             for i in range(n):
+                c = _tree_cpu_s()
                 engine.pdf(src / "report.html", scratch / f"r{i}.pdf")
-            out["floor_pdf_cpu_s"] = round((_machine_cpu_s() - c0) / n, 3)
+                times.append(_tree_cpu_s() - c)
+            out["floor_pdf_cpu_s"] = round(statistics.median(times), 3)
         secret = os.environ[passphrase_env]
         supervisor = load_signer(key, secret)
         sid = header["session_id"]
@@ -250,8 +359,10 @@ def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     out["floor_cpu_s_per_report"] = round(sum(out[k] for k in (
-        "floor_kernel_cpu_s", "floor_html_cpu_s", "floor_pdf_cpu_s",
+        "floor_fork_cpu_s", "floor_html_cpu_s", "floor_pdf_cpu_s",
         "floor_sign_verify_cpu_s")), 3)
+    out["steps_cpu_s_per_report"] = round(out["floor_cpu_s_per_report"]
+                                          + out["step_notebook_cpu_s"], 3)
     out["batch_cpu_budget_s"] = round((os.cpu_count() or 1) * 600 / 1000, 3)
     return out
 

@@ -1,8 +1,11 @@
 """`make bench`: measure the toolkit at the sizes docs/performance.md names and write
 benchmarks/results.json (one flat JSON object; seconds unless a key says otherwise).
 
-Full size: 10,000 partners / 5,000,000 shipments. `--quick` (make bench QUICK=1) uses 1,000
-partners / 100,000 shipments for development; its figures are marked `"size": "quick"`.
+Full size: 10,000 partners / 5,000,000 shipments, and national scale: 12,000 partners /
+40,000,000 shipments (generation, import, partner load, portfolio: `*_40m_*` keys; about half
+an hour, most of it the generation the first time and the import). `--quick` (make bench
+QUICK=1) uses 1,000 partners / 100,000 shipments and 1,200 / 400,000 for development; its
+figures are marked `"size": "quick"`. `--scale-only` measures the data-scale figures alone.
 The generated source and workspace are kept under benchmarks/work/ (git-ignored) and reused.
 Each section measures one capability; a section whose module is not there yet is reported
 as skipped, never faked.
@@ -14,20 +17,27 @@ import datetime as dt
 import json
 import os
 import platform
-import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import scale
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
 RESULTS = ROOT / "results.json"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 11, 1)
+#: The sections, in order: "import" is the 10k/5M import with partner loads and dashboard,
+#: "national" the 12k/40M one; the others are measured on their own workspaces or the 10k one.
+SECTIONS = ("import", "portfolio", "national", "autosave", "checklist", "checklist_ready", "team",
+            "batch")
+#: Keys of earlier runs that no longer measure anything (never carried over): the portfolio
+#: no longer reads the window's shipments, it reads the exam counts kept beside them.
+RETIRED_KEYS = ("portfolio_step_read_shipments_s",)
 
 
 def machine() -> dict:
@@ -41,69 +51,13 @@ def machine() -> dict:
             "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
-def run_child(args: list[str]) -> tuple[float, float]:
-    """Run a command; wall seconds and its peak resident memory in GiB."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(args)}")
-    return wall, usage.ru_maxrss / 1024 / 1024  # ru_maxrss is KiB on Linux
-
-
-def workspace(partners: int, per_partner: float, out: dict) -> Path:
-    """The source (generated once) and a freshly imported workspace; records import figures."""
-    tag = f"{partners}x{int(per_partner)}"
-    src, ws = WORK / f"source-{tag}", WORK / f"ws-{tag}"
-    if not (src / "shipments.parquet").exists():
-        print(f"generating sample source {tag} (once) ...", flush=True)
-        shutil.rmtree(src, ignore_errors=True)
-        subprocess.run([str(BIN / "ctpat-audit"), "sample", str(src), "--partners", str(partners),
-                        "--seed", "1", "--shipments-per-partner", str(per_partner),
-                        "--as-of", AS_OF.isoformat()], check=True)
-    shutil.rmtree(ws, ignore_errors=True)
-    subprocess.run([str(BIN / "ctpat-audit"), "init", "-w", str(ws)], check=True, stdout=subprocess.DEVNULL)
-    wall, peak = run_child([str(BIN / "ctpat-audit"), "import", "-w", str(ws), str(src), "--quiet"])
-    import pyarrow.parquet as pq
-    n_ship = pq.ParquetFile(src / "shipments.parquet").metadata.num_rows
-    out.update({"import_s": round(wall, 2), "import_peak_mem_gib": round(peak, 3),
-                "partners": partners, "shipments": n_ship})
-    if partners >= 10_000:
-        out["import_10k_s"] = out["import_s"]
-    print(f"import {partners:,} partners / {n_ship:,} shipments: {wall:.1f} s, "
-          f"peak {peak:.2f} GiB", flush=True)
-    return ws
-
-
-def bench_partner_load(ws_path: Path, out: dict, n: int = 60) -> None:
-    from ctpat_audit.workspace.reference import open_workspace
-
-    ws = open_workspace(ws_path)
-    ids = list(ws.partners()["account_id"])
-    rng = random.Random(1)
-    sample = rng.sample(ids, min(n, len(ids)))
-    ws.partner(sample[0])  # warm imports
-    times = []
-    for acc in sample:
-        t = time.perf_counter()
-        p = ws.partner(acc)
-        times.append(time.perf_counter() - t)
-        assert p.account_id == acc
-    out["partner_load_median_s"] = round(statistics.median(times), 4)
-    out["partner_load_p90_s"] = round(sorted(times)[int(0.9 * len(times)) - 1], 4)
-    print(f"partner load: median {out['partner_load_median_s']} s, "
-          f"p90 {out['partner_load_p90_s']} s", flush=True)
-
-
 def bench_dashboard(ws_path: Path, out: dict) -> None:
     from ctpat_audit.analysis.costs import cost_avoided, load_costs
     from ctpat_audit.analysis.exam_metrics import compare_to_baseline, exam_metrics, load_baseline
     from ctpat_audit.workspace.reference import open_workspace
 
     ws = open_workspace(ws_path)
-    counts = ws.shipments(columns=["account_id"])["account_id"].value_counts()
-    acc = counts.index[0]  # the busiest partner
+    acc, busiest = scale.busiest_partner(ws_path)
     baseline, costs = load_baseline(), load_costs()
     p = ws.partner(acc)
     compare_to_baseline(exam_metrics(p.shipments, AS_OF), baseline)  # warm scipy import
@@ -116,8 +70,8 @@ def bench_dashboard(ws_path: Path, out: dict) -> None:
         cost_avoided(cmp, m, costs)
         times.append(time.perf_counter() - t)
     out["partner_dashboard_s"] = round(statistics.median(times), 4)
-    out["partner_dashboard_shipments"] = int(counts.iloc[0])
-    print(f"dashboard (busiest partner, {counts.iloc[0]:,} shipments, load included): "
+    out["partner_dashboard_shipments"] = busiest
+    print(f"dashboard (busiest partner, {busiest:,} shipments, load included): "
           f"{out['partner_dashboard_s']} s", flush=True)
 
 
@@ -141,13 +95,39 @@ def main() -> None:
     ap.add_argument("--no-team", action="store_true",
                     help="skip the team load (20 and 50 specialists beside a batch and "
                          "re-imports; about 10 minutes)")
+    ap.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                    help="measure only this section (repeatable; one of "
+                         f"{', '.join(SECTIONS)}); the other figures are carried over")
+    ap.add_argument("--scale-only", action="store_true",
+                    help="the same as --only import --only portfolio --only national: the "
+                         "data-scale figures (10,000 / 5 million and 12,000 / 40 million)")
+    ap.add_argument("--batch-only", action="store_true",
+                    help="the same as --only batch: the report and batch figures (their own "
+                         "workspace)")
+    ap.add_argument("--batch-reports", type=int, default=None,
+                    help="reports in the batch run (default 200; 10 with --quick)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
-    partners, per = (1_000, 100.0) if args.quick else (10_000, 500.0)
+    partners, shipments = (1_000, 100_000) if args.quick else (10_000, 5_000_000)
     out: dict = {"machine": machine(), "size": "quick" if args.quick else "full"}
-    ws = workspace(partners, per, out)
-    bench_partner_load(ws, out)
-    bench_dashboard(ws, out)
+    only = set(args.only or ()) | ({"batch"} if args.batch_only else set()) \
+        | ({"import", "portfolio", "national"} if args.scale_only else set())
+    if not only or only & {"import", "portfolio", "checklist"}:  # on the 10k/5M workspace
+        src, _ = scale.source(partners, shipments)
+        ws, imp = scale.imported(src, f"{partners}-{shipments}")
+    if not only or "import" in only:
+        out.update({"import_s": imp["s"], "import_peak_mem_gib": imp["peak_gib"],
+                    "import_cpu_s": imp["cpu_s"],
+                    "import_writer_wait_max_ms": imp["writer_wait_max_ms"],
+                    "partners": partners, "shipments": shipments})
+        if not args.quick:
+            out["import_10k_s"] = imp["s"]
+        print(f"import {partners:,} partners / {shipments:,} shipments: {imp}", flush=True)
+        loads = scale.partner_loads(ws)
+        out.update({"partner_load_median_s": loads["median_s"],
+                    "partner_load_p90_s": loads["p90_s"]})
+        print(f"partner load: {loads}", flush=True)
+        bench_dashboard(ws, out)
 
     def portfolio() -> dict:
         from operations import benchmark_portfolio
@@ -187,7 +167,7 @@ def main() -> None:
         from ctpat_audit.trust.signing import demo_keys
         from ctpat_audit.workspace.reference import init_workspace
 
-        n = 10 if args.quick else 200
+        n = args.batch_reports or (10 if args.quick else 200)
         root = WORK / f"batch-{n}"
         shutil.rmtree(root, ignore_errors=True)
         src = write_sample(root / "source", partners=max(n + 20, 60), seed=3, as_of=AS_OF,
@@ -197,41 +177,65 @@ def main() -> None:
         write_sample_sessions(ws_b, n, 0, 7, AS_OF)
         os.environ.setdefault("CTPAT_BENCH_PASS", "bench-pass-not-secret")
         keys = demo_keys(ws_b, os.environ["CTPAT_BENCH_PASS"])
-        from batch_bench import benchmark_floor, benchmark_single_report
+        from batch_bench import benchmark_floor, benchmark_report_cold, benchmark_single_report
 
         from ctpat_audit.batch.run import select_sessions
 
         ids = [s["session_id"] for s in select_sessions(ws_b.path)[:6]]
+        cold = benchmark_report_cold(ws_b.path, ids[:3], root / "work" / "cold")
+        print(f"one report from a cold shell: {cold}", flush=True)
         single = benchmark_single_report(ws_b.path, ids, root / "work" / "single")
         print(f"single report from a warm start: {single}", flush=True)
         folder = next((root / "work" / "single").glob(f"*/{ids[1]}"))
         floor = benchmark_floor(ws_b.path, folder, keys["demo.supervisor@cbp.example"],
-                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS")
-        print(f"fixed cost of every report (CPU s): {floor}", flush=True)
-        return {**single, **floor, **benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
-                                            key=keys["demo.supervisor@cbp.example"],
-                                            specialist_keys=ws_b.path / "demo-keys",
-                                            passphrase_env="CTPAT_BENCH_PASS",
-                                            work=root / "work")}
+                                ws_b.path / "demo-keys", "CTPAT_BENCH_PASS", ids[1:6])
+        print(f"CPU of each step of a report: {floor}", flush=True)
+        try:
+            batch = benchmark_batch(ws_b.path, n, naive_n=2 if args.quick else 5,
+                                    key=keys["demo.supervisor@cbp.example"],
+                                    specialist_keys=ws_b.path / "demo-keys",
+                                    passphrase_env="CTPAT_BENCH_PASS", work=root / "work")
+        except RuntimeError as exc:  # a failed run gives no figure, and says so
+            print(f"batch: FAILED, no figures: {exc}", flush=True)
+            batch = {"batch_error": str(exc)}
+        return {**cold, **single, **floor, **batch, "batch_workspace":
+                f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
     def team() -> dict:
         from team_load import benchmark_team
 
-        if args.quick:  # 20 specialists beside a small batch and re-imports of 1,000 partners
-            return benchmark_team((20,), partners=1_000, reports=4, duration=30)
-        return benchmark_team((20, 50), partners=1_000, reports=12, duration=60)
+        try:
+            if args.quick:  # 20 specialists beside a small batch and re-imports
+                return benchmark_team((20,), partners=1_000, reports=4, duration=30)
+            return benchmark_team((20, 50), partners=1_000, reports=12, duration=60)
+        except RuntimeError as exc:  # a run that did not do what it says gives no figure
+            print(f"team: FAILED, no figures: {exc}", flush=True)
+            return {"team_error": str(exc)}
 
-    optional("portfolio", portfolio, out)
-    optional("autosave", autosave, out)
-    optional("checklist", checklist, out)
-    if not args.no_team:
-        optional("team", team, out)
-    if not args.no_batch:
-        optional("batch", batch, out)
+    def national() -> dict:
+        # national scale: 12,000 partners and two years of entries at 20 million a year (an
+        # assumption: see docs/performance.md); --quick keeps the same shape, 100 times smaller
+        figures: dict = {}
+        scale.national(*((1_200, 400_000) if args.quick else (12_000, 40_000_000)),
+                       "40m" if not args.quick else "400k", figures)
+        return figures
+
+    def checklist_ready() -> dict:
+        from checklist_ready import benchmark_checklist_ready
+        return benchmark_checklist_ready(WORK / "checklist-ready")
+
+    sections = {"portfolio": portfolio, "national": national, "autosave": autosave,
+                "checklist": checklist, "checklist_ready": checklist_ready, "team": team, "batch": batch}
+    for name in SECTIONS:
+        if name in sections and (not only or name in only) \
+                and not (name == "batch" and args.no_batch) \
+                and not (name == "team" and args.no_team):
+            optional(name, sections[name], out)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if previous.get("size") == out["size"]:  # figures this run did not measure stay, marked
-        carried = sorted(k for k in previous if k not in out and k not in ("carried_over", "skipped"))
+        carried = sorted(k for k in previous if k not in out
+                         and k not in ("carried_over", "skipped", *RETIRED_KEYS))
         out.update({k: previous[k] for k in carried})
         out["carried_over"] = sorted(set(carried) | set(previous.get("carried_over", [])) & set(carried))
     if args.quick and previous.get("size") == "full":

@@ -1,20 +1,26 @@
 """Part of recipe 7 (``fuzz_loaders``): every table through the full import.
 
-Hypothesis picks a table and writes rows of valid values for its declared columns in one
-format (CSV, .xlsx, Parquet), then makes up to two cells hostile, drawn per column kind: ids
-(look-alikes, paths, invisible characters, and numbers, which a workbook stores as number
-cells), integers (in and far out of the declared range, ``inf``, ``NaN``, text), dates,
-booleans, choices, criterion ids (also as numbers) and text (noncharacters, bidi controls,
-formulas). A valid
-partners table comes with it, and the source is imported with ``intake.import_source`` into a
-copy of a workspace that already holds two partners and their shipments (so an ``entry_id``
-can collide with another partner's).
+Hypothesis picks a table and writes rows of valid values for its declared columns (each key
+once, the rules tying columns together kept: :func:`valid_rows`) in one format (CSV, .xlsx
+named and sheeted after the table, Parquet), then makes up to two cells hostile, drawn per
+column kind: ids (look-alikes, paths, invisible characters, and numbers, which a workbook
+stores as number cells), integers (in and far out of the declared range, past 64 bits,
+``inf``, ``NaN``, text), dates, booleans, choices, criterion ids (also as numbers) and text
+(noncharacters, bidi controls, formulas). A workbook cannot hold ``inf`` or ``NaN`` as numbers
+(openpyxl writes an empty cell) and Parquet one type per column (a mix is written as text,
+integers with floats as floats); cells no format can hold (control characters in a workbook)
+are counted in ``fuzz_import_unwritable``, not tried. A valid partners table comes with it, and
+the source is imported with ``intake.import_source`` into a copy of a workspace that already
+holds two partners and their shipments (so an ``entry_id`` can collide with another
+partner's).
 
 Each case ends one of two ways. Refused: an ``IntakeError`` whose every problem names its
-file, and the workspace byte for byte as it was. Imported: every stored id has the one safe
-shape, every integer is inside its column's range, no text holds an unsafe character, every
-``entry_id`` is unique, and no id or criterion id was taken from a workbook's number cell.
-Anything else is a crash (another exception) or a violation (``fuzz_import_violations``).
+file, and the workspace byte for byte as it was; a file with no hostile cell must not be
+refused. Imported: every stored id has the one safe shape, every integer is inside its
+column's range, no text holds an unsafe character, every ``entry_id`` is unique, and no id or
+criterion id was taken from a workbook's number cell. Anything else is a crash (another
+exception) or a violation (``fuzz_import_violations``). ``fuzz_import_tables_both_ways``
+counts the (table, format) pairs seen both imported and refused (a full run: all 21).
 """
 from __future__ import annotations
 
@@ -28,17 +34,21 @@ from pathlib import Path
 
 ctx = mp.get_context("spawn")
 BASE_PARTNERS = ["0012345", "0000001"]
+BASE_ENTRIES = ["E1", "E2"]  # their shipments' entry ids
 HOSTILE_IDS = ["../x", "a/b", "..", "\uff10012345", "0012345\u200b", " 0012345", "0012345\n",
                "\u0430bc", "A" * 70, "0012345\u00a0", "=1+1"]
 HOSTILE_TEXT = ["Acme\uffff", "Acme \u202eLtd", "\ufdd0", "\U0010fffe x", "=1+1", "ok",
                 "\u2066isolate", "\x00nul", "tab\tok", "東京"]
 
 
-def valid_values(column):
-    """Values a partner's file would hold for a declared column."""
+def valid_values(column, table: str = ""):
+    """Values a partner's file would hold for a declared column of ``table``."""
     from hypothesis import strategies as st
 
     kind, name = column.kind, column.name
+    if name == "account_id" and table == "partners":  # known partners, or new ones
+        return st.one_of(st.sampled_from(BASE_PARTNERS), st.from_regex(r"[0-9]{7}",
+                                                                       fullmatch=True))
     if name == "account_id":
         return st.sampled_from(BASE_PARTNERS)
     if name == "port_code":
@@ -47,8 +57,9 @@ def valid_values(column):
         return st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.example", fullmatch=True)
     if name == "country":
         return st.sampled_from(["US", "MX", "CA"])
-    if kind == "id":
-        return st.from_regex(r"[A-Z][0-9]{1,6}", fullmatch=True)
+    if kind == "id":  # never E1 or E2: the workspace's entries (a collision is hostile)
+        return st.from_regex(r"[A-Z][0-9]{1,6}", fullmatch=True).filter(
+            lambda x: x not in BASE_ENTRIES)
     if kind == "int":
         return st.integers(column.minimum, column.maximum)
     if kind == "date":
@@ -59,7 +70,7 @@ def valid_values(column):
         return st.sampled_from(column.choices)
     if kind == "criterion_id":
         return st.sampled_from(["1.1", "6.1", "9.10", "11.5"])
-    return st.text("ABCabc xyz.-'", min_size=1, max_size=20)
+    return st.from_regex(r"[A-Za-z][A-Za-z .'-]{0,19}", fullmatch=True)
 
 
 def hostile_values(column):
@@ -90,6 +101,23 @@ def hostile_values(column):
     if kind == "criterion_id":
         return st.one_of(st.sampled_from(["13.1", "", "6.01"]), st.floats(0, 20))
     return st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=20))
+
+
+def valid_rows(table, rows: list[list[object]]) -> list[list[object]]:
+    """The rows a correct file would hold: each key once (the first row with it kept), and
+    the rules that tie columns together kept (exam fields exactly when examined)."""
+    at = {name: j for j, name in enumerate(table.column_names)}
+    seen: set[tuple] = set()
+    out = []
+    for row in rows:
+        key = tuple(row[at[k]] for k in table.key)
+        if key in seen:
+            continue
+        seen.add(key)
+        if table.name == "shipments" and not row[at["examined"]]:
+            row[at["exam_type"]] = row[at["exam_result"]] = ""
+        out.append(row)
+    return out
 
 
 def _numbers_in_id_cells(table, header: list[str], rows: list[list[object]]) -> bool:
@@ -141,7 +169,7 @@ def _base_workspace(root: Path) -> Path:
                   "status": ["certified"] * 2,
                   "profile_anniversary": ["2026-01-15"] * 2}).to_csv(src / "partners.csv",
                                                                     index=False)
-    pd.DataFrame({"account_id": BASE_PARTNERS, "entry_id": ["E1", "E2"],
+    pd.DataFrame({"account_id": BASE_PARTNERS, "entry_id": BASE_ENTRIES,
                   "entry_date": ["2025-01-02"] * 2, "port_code": ["2304"] * 2,
                   "mode": ["truck"] * 2, "examined": ["false"] * 2, "exam_type": [""] * 2,
                   "exam_result": [""] * 2}).to_csv(src / "shipments.csv", index=False)
@@ -165,26 +193,28 @@ def _import_child(fmt: str, seconds: float, workdir: str, results) -> None:
     base = _base_workspace(root)
     crashes: list[str] = []
     bad: list[str] = []
-    counts = {"cases": 0, "imported": 0, "refused": 0}
+    counts = {"cases": 0, "imported": 0, "refused": 0, "unwritable": 0}
+    outcomes: set[tuple[str, str]] = set()  # (table, "imported" or "refused")
 
     @st.composite
     def case(draw):
         """Rows of valid values for one table, then up to two cells made hostile."""
         table = draw(st.sampled_from(TABLES))
         header = list(table.column_names)
-        row = st.tuples(*(valid_values(c) for c in table.columns)).map(list)
-        rows = draw(st.lists(row, min_size=1, max_size=6))
-        for _ in range(draw(st.integers(0, 2))):
+        row = st.tuples(*(valid_values(c, table.name) for c in table.columns)).map(list)
+        rows = valid_rows(table, draw(st.lists(row, min_size=1, max_size=6)))
+        hostile = draw(st.integers(0, 2))
+        for _ in range(hostile):
             i = draw(st.integers(0, len(rows) - 1))
             j = draw(st.integers(0, len(header) - 1))
             rows[i][j] = draw(hostile_values(table.columns[j]))
-        return table, header, rows
+        return table, header, rows, hostile
 
     @settings(max_examples=10, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case())
     def one(drawn):
-        table, header, rows = drawn
+        table, header, rows, hostile = drawn
         k = counts["cases"]
         src, ws_path = root / f"src{k}", root / f"ws{k}"
         src.mkdir()
@@ -193,6 +223,7 @@ def _import_child(fmt: str, seconds: float, workdir: str, results) -> None:
             try:
                 write_table_file(fmt, src / f"{table.name}.{fmt}", header, rows)
             except Exception:
+                counts["unwritable"] += 1  # a value the format cannot hold
                 return
             if table.name != "partners":
                 shutil.copy(base.parent / "base-source" / "partners.csv", src / "partners.csv")
@@ -202,15 +233,20 @@ def _import_child(fmt: str, seconds: float, workdir: str, results) -> None:
                 import_source(ws_path, src, progress=False)
             except IntakeError as exc:
                 counts["refused"] += 1
+                outcomes.add((table.name, "refused"))
                 if [p for p in exc.problems if not p.file]:
                     bad.append(f"{table.name}: a problem without a file")
                 if _tree(ws_path) != before:
                     bad.append(f"{table.name}: a refused import changed the workspace")
+                if not hostile:
+                    codes = sorted({f"{p.column}: {p.code}" for p in exc.problems})
+                    bad.append(f"{table.name} {fmt}: a valid file was refused: {codes}"[:300])
                 return
             except Exception as exc:
                 crashes.append(f"{table.name} {fmt}: {type(exc).__name__}: {exc}"[:300])
                 return
             counts["imported"] += 1
+            outcomes.add((table.name, "imported"))
             found = violations(open_workspace(ws_path), table)
             if fmt == "xlsx" and _numbers_in_id_cells(table, header, rows):
                 found.append("an id or criterion id taken from a number cell")
@@ -222,6 +258,8 @@ def _import_child(fmt: str, seconds: float, workdir: str, results) -> None:
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         one()
+    counts["tables_both_ways"] = sum(1 for t in TABLES if {(t.name, "imported"),
+                                                           (t.name, "refused")} <= outcomes)
     results.put((fmt, counts, crashes, bad))
 
 

@@ -49,18 +49,30 @@ def write_table_file(fmt: str, path: Path, header: list[str],
         from openpyxl import Workbook
         wb = Workbook()
         ws = wb.active
-        ws.title = "partners"
+        ws.title = path.stem  # the table the file is named after
         ws.append(header)
         for r in rows:
             ws.append(r)
         wb.save(path)
-    else:  # one type per column (the first value's); other values become nulls
-        cols = {}
-        for j, h in enumerate(header):
-            values = [r[j] if j < len(r) else None for r in rows]
-            kind = next((type(v) for v in values if v is not None), str)
-            cols[h] = [v if type(v) is kind else None for v in values]
+    else:
+        cols = {h: _parquet_column([r[j] if j < len(r) else None for r in rows])
+                for j, h in enumerate(header)}
         pd.DataFrame(cols).to_parquet(path)
+
+
+def _parquet_column(values: list[object]) -> list[object]:
+    """A Parquet column holds one type: values of one type stay as they are (integers past
+    64 bits, which Parquet cannot hold, become text), integers mixed with floats become
+    floats, and any other mix becomes text, as a spreadsheet saving it would write it."""
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
+    if kinds == {int} and any(not -2**63 <= v < 2**63 for v in present):
+        kinds = {int, str}
+    if kinds == {int, float}:
+        return [None if v is None else float(v) for v in values]
+    if len(kinds) > 1:
+        return [None if v is None else str(v) for v in values]
+    return values
 
 
 def _damage(data: bytes, rng: random.Random) -> bytes:
@@ -268,7 +280,7 @@ def run(root: Path, quick: bool = False, seed: int = 3) -> Figures:
         figures[f"fuzz_{fmt}_cases"] = cases
         total += used
         crashes += [f"{fmt}: {c}" for c in found]
-    imports = {"cases": 0, "imported": 0, "refused": 0}
+    imports = {"cases": 0, "imported": 0, "refused": 0, "unwritable": 0, "tables_both_ways": 0}
     found: list[str] = []
     for fmt in ("csv", "xlsx", "parquet"):
         t = time.monotonic()
@@ -281,6 +293,8 @@ def run(root: Path, quick: bool = False, seed: int = 3) -> Figures:
     figures.update({"fuzz_import_cases": imports["cases"],
                     "fuzz_import_imported": imports["imported"],
                     "fuzz_import_refused": imports["refused"],
+                    "fuzz_import_unwritable": imports["unwritable"],
+                    "fuzz_import_tables_both_ways": imports["tables_both_ways"],
                     "fuzz_import_violations": len(found), "fuzz_import_examples": found[:5]})
     figures.update({"fuzz_seconds": round(total, 1), "fuzz_crashes": len(crashes),
                     "fuzz_examples": crashes[:5]})

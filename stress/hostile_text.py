@@ -32,7 +32,8 @@ validator notes and file names:
   ``report.xlsx`` with ``formula_cells`` and every note (and the Summary's partner name) read
   back exactly as above; ``report.pdf`` with :func:`pdf_javascript`
   (``/JS``, ``/JavaScript``, ``/Launch``, ``/OpenAction``, ``/AA``, ``/URI`` to
-  ``javascript:``/``vbscript:``, also inside compressed streams; figure ``pdf_javascript``)
+  ``javascript:``/``vbscript:`` in the PDF's objects, compressed object streams included, not
+  in the bytes of fonts and images; figure ``pdf_javascript``)
   and readability: the first ``PRINT_PREFIX`` (30) printable characters of each string must
   be in ``pdftotext -raw`` output. Normalisation, both sides: NFKC, then whitespace,
   separators (U+2028/U+2029) and control/format characters (zero-width space, BOM, bidi
@@ -40,11 +41,17 @@ validator notes and file names:
   overrides (U+202E and the other embedding/isolate controls) make chromium lay the text
   after them out right to left, and the PDF holds it in that visual (reversed) order: for
   such strings only the part before the first bidi control is compared
-  (``hostile_report_bidi`` counts them, so the weaker check is visible, not hidden). What
+  (``hostile_report_bidi`` counts them, so the weaker check is visible, not hidden). A value
+  holding a bidi control is shown isolated (``<bdi>``, U+2068), whose direction is that of its
+  first strong character: when that is right-to-left (U+200F RLM, U+061C ALM: this set has
+  no Hebrew or Arabic letters) the whole value, the part before the control included, is laid
+  out right to left, and nothing of it is compared in the PDF (``hostile_report_rtl`` counts
+  them; the HTML and workbook checks still read them whole). What
   follows such text must not be reversed: for every report whose partner name holds a bidi
   control (``hostile_report_bidi_names``; every 13th string holds an override left open
   after a stray U+2069), the PDF must show the account id in order after the name in the
-  running header and on the cover (``hostile_report_bidi_leaks``, target 0).
+  running header and on the cover, in the PDF's text layer (``pdftotext``; :func:`bidi_spoof`;
+  ``bidi_spoofs``, target 0: a name spoofing what follows it reads ``)5432100(``).
   Characters the report font (DejaVu Sans) has no glyph for (CJK such as 東京, fullwidth
   ``＝``) are drawn by chromium as empty boxes in a separate text run, which pdftotext gives
   out of order: they are removed from both sides before comparing (before NFKC), and
@@ -197,16 +204,36 @@ PRINT_PREFIX = 30  # printable characters of each string that must be found in t
 BIDI_CONTROLS = ALL_BIDI_CONTROLS  # embeddings, overrides, isolates and marks
 
 
+STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", flags=re.S)
+
+
+def pdf_objects(data: bytes) -> list[bytes]:
+    """The PDF's object syntax, where actions can be: the file with every stream's bytes left
+    out (compressed fonts and images are binary, where ``/AA)`` turns up by chance), and the
+    objects packed in object streams (``/Type /ObjStm``), inflated when Flate-compressed."""
+    parts, syntax, at = [], [], 0
+    for m in STREAM.finditer(data):
+        syntax.append(data[at:m.start(1)])
+        at = m.end(1)
+        head = data[max(0, m.start() - 2000):m.start()]
+        if re.search(rb"/Type\s*/ObjStm\b", head[head.rfind(b" obj"):]):
+            body = m.group(1)
+            if b"/FlateDecode" in head[head.rfind(b" obj"):]:
+                try:  # what inflates (the end-of-line before endstream may be taken)
+                    body = zlib.decompressobj().decompress(body)
+                except zlib.error:
+                    pass  # damaged: scanned as it is
+            parts.append(body)
+    syntax.append(data[at:])
+    return [b"".join(syntax), *parts]
+
+
 def pdf_javascript(data: bytes) -> list[str]:
     """JavaScript a PDF reader could run: ``/JS``, ``/JavaScript``, ``/Launch``,
     ``/OpenAction``, ``/AA`` (additional actions) and ``/URI`` with a ``javascript:`` or
-    ``vbscript:`` target, in the file and in every Flate-compressed stream (object streams)."""
-    parts = [data]
-    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, flags=re.S):
-        try:
-            parts.append(zlib.decompress(m.group(1)))
-        except zlib.error:
-            pass  # not Flate (an image, or already plain): scanned as part of the file
+    ``vbscript:`` target, in the PDF's objects (:func:`pdf_objects`: object streams
+    included)."""
+    parts = pdf_objects(data)
     found = [m.group(0).decode("latin-1") for p in parts for m in PDF_LIVE.finditer(p)]
     for p in parts:
         for m in PDF_URI.finditer(p):
@@ -254,10 +281,30 @@ def printable(text: str, *, keep_missing: bool = False) -> str:
                    if not ch.isspace() and unicodedata.category(ch)[0] not in "CZ")
 
 
+def first_strong(text: str) -> str | None:
+    """``"L"`` or ``"R"``: the direction of the first strong character of ``text`` outside
+    the isolates it opens (Unicode bidi rule P2), which sets the direction of ``text`` shown
+    in a first-strong isolate (``<bdi>``, U+2068); None when it has none."""
+    depth = 0
+    for ch in text:
+        if ch in "\u2066\u2067\u2068":
+            depth += 1
+        elif ch == "\u2069":
+            depth = max(0, depth - 1)
+        elif not depth:
+            kind = unicodedata.bidirectional(ch)
+            if kind in ("L", "R", "AL"):
+                return "L" if kind == "L" else "R"
+    return None
+
+
 def pdf_key(text: str) -> str:
     """The normalised prefix of ``text`` that must occur in the PDF's text (see the module
-    docstring): text after a bidi control is cut off (the browser lays it out reversed)."""
+    docstring): text after a bidi control is cut off (the browser lays it out reversed), and
+    all of it when it holds one and its first strong character is right-to-left."""
     cut = min((i for i, ch in enumerate(text) if ch in BIDI_CONTROLS), default=len(text))
+    if cut < len(text) and first_strong(text) == "R":
+        return ""
     return printable(text[:cut])[:PRINT_PREFIX]
 
 
@@ -268,7 +315,7 @@ def pdf_text(path: Path) -> str:
                           capture_output=True, check=True).stdout.decode("utf-8", "replace")
 
 
-def _account_reversed(drawn: str) -> int:
+def bidi_spoof(drawn: str) -> int:
     """1 when the PDF does not show the account id in order after the partner's name, in
     the running header ``name (account)`` and on the cover ``name, account ...``. The text
     layer keeps each run's direction marks, so they and whitespace are removed first."""
@@ -326,7 +373,7 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
                     continue
                 names.append(unicodedata.normalize("NFC", s).strip())
             sessions.append((sess.id, legal_name, notes, names))
-    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = bidi_names = leaks = 0
+    formulas = live = unreadable = pdf_js = through = bidi = no_glyph = bidi_names = spoofs = rtl = 0
     examples: list[str] = []
     with Renderer(ws.path, root / "reports", as_of="2026-11-01") as renderer:
         for sid, legal_name, notes, names in sessions:
@@ -351,9 +398,11 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
             shown = printable(drawn)
             bad += [s for s in wanted if pdf_key(_shown(s)) not in shown]
             bidi += sum(1 for s in wanted if any(ch in BIDI_CONTROLS for ch in s))
+            rtl += sum(1 for s in wanted if any(ch in BIDI_CONTROLS for ch in s)
+                       and first_strong(_shown(s)) == "R")
             if any(ch in ALL_BIDI_CONTROLS for ch in legal_name):
                 bidi_names += 1
-                leaks += _account_reversed(drawn)
+                spoofs += bidi_spoof(drawn)
             no_glyph += sum(1 for s in wanted if missing_glyphs(s))
             # workbook: no formulas, notes and the partner's name read back exactly
             xlsx = folder / "report.xlsx"
@@ -368,7 +417,8 @@ def report_stage(root: Path, strings: list[str], quick: bool) -> Figures:
     return {"hostile_report_strings": through, "hostile_report_sessions": len(sessions),
             "hostile_report_notes_refused": refused,
             "hostile_report_names_refused": names_refused, "hostile_report_bidi": bidi,
-            "hostile_report_bidi_names": bidi_names, "hostile_report_bidi_leaks": leaks,
+            "hostile_report_rtl": rtl,
+            "hostile_report_bidi_names": bidi_names, "bidi_spoofs": spoofs,
             "hostile_report_missing_glyphs": no_glyph,
             "pdf_javascript": pdf_js,
             "formula_cells": formulas, "live_html": live, "hostile_unreadable": unreadable,
@@ -446,6 +496,9 @@ def run(root: Path, quick: bool = False, seed: int = 11) -> Figures:
     report = report_stage(root / "report", strings if quick else strings[::REPORT_STRIDE],
                           quick)
     return {**report, "hostile_strings": n,
+            "hostile_with_noncharacters": sum(1 for x in strings
+                                              if any(c in x for c in NONCHARACTERS)),
+            "hostile_with_bidi": sum(1 for x in strings if any(c in x for c in BIDI_CONTROLS)),
             "formula_cells": formulas + report["formula_cells"],
             "live_html": live + report["live_html"],
             "hostile_unreadable": unreadable + report["hostile_unreadable"],

@@ -15,14 +15,15 @@ a legitimate write, the chain has no secret) / truncate the tail; detected when
 
 State tables: a copy of a workspace with signed, revised and open sessions (answers, notes,
 methods, evidence, best practices); one random edit of a state table (a field of a row set to
-another value, a row deleted, a row inserted) is detected when the replay of the audit log
-differs from the tables (:func:`ctpat_audit.workspace.replay.differences`).
+another value, a row deleted, a row inserted) is detected when the record check that
+``audit-verify`` runs with no option (:func:`ctpat_audit.trust.record.check_record`: the file,
+the chain, its anchors, the certificates issued, and every state row against the replay of the
+log) fails. ``record_edits_by_kind`` counts the edits tried per operation and table.
 
 Chain rewrites: the same workspace, whose log is anchored by the signed manifests; the tail
 cut at a random point, or an entry up to the last signature edited, deleted or inserted and
 every hash after it recomputed (the state tables edited to match when the entry is an
-answer); detected when the record check (chain, anchors, state: what ``audit-verify`` runs)
-fails with no pinned head given.
+answer); detected when the same record check fails (no pinned head given).
 """
 from __future__ import annotations
 
@@ -31,18 +32,18 @@ import logging
 import random
 import shutil
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from signing_helpers import make_report, make_setup
 from test_audit import _unguard
 
 from ctpat_audit.sessions.session import resume_session
-from ctpat_audit.trust.anchoring import anchor_problems
+from ctpat_audit.trust.record import check_record
 from ctpat_audit.trust.signing import MANIFEST, MANIFEST_SIG, report_files, sign_report
 from ctpat_audit.trust.verify import verify_report
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.audit import GENESIS_HASH, entry_hash, verify_audit_log
-from ctpat_audit.workspace.replay import differences
 
 from . import Figures
 
@@ -54,6 +55,9 @@ AUDIT_OPS = ("edit", "edit_rehash", "delete", "reorder", "insert", "truncate")
 STATE_TABLES = ("answers", "answers", "answers", "evidence", "best_practices", "sessions",
                 "session_criteria")
 STATE_OPS = ("update", "update", "update", "delete", "insert")
+#: edits counted on their own in ``record_edits_by_kind`` (the others per operation and table)
+NAMED_EDITS = ("update:answers.status", "update:answers.notes", "update:answers.method",
+               "update:sessions.status")
 CHAIN_OPS = ("truncate", "edit_rehash", "delete_rehash", "insert_rehash", "answer_rehash")
 
 
@@ -254,9 +258,9 @@ def _rewrite_chain(conn: sqlite3.Connection, rng: random.Random) -> str:
 
 
 def _record_ok(conn: sqlite3.Connection, trust: Path) -> bool:
-    """What audit-verify checks, with no option: the chain, its anchors, the state."""
-    return (verify_audit_log(conn).ok and not anchor_problems(conn, trust)
-            and not differences(conn))
+    """What ``audit-verify`` checks, with no option (:func:`check_record`): the file, the
+    chain, its anchors, the certificates issued, the state against the replay."""
+    return check_record(conn, trust).ok
 
 
 def _record_workspace(setup, a: Path) -> None:
@@ -285,6 +289,7 @@ def _state_and_chain(conn: sqlite3.Connection, trust: Path, rng: random.Random,
     undetected: list[str] = []
     state_tried = chain_tried = chain_missed = 0
     snapshot = {t: _table(conn, t) for t in set(STATE_TABLES)}
+    edits: Counter[str] = Counter()
     while state_tried < state_wanted:
         mem = _audit_copy(conn)
         try:
@@ -294,7 +299,8 @@ def _state_and_chain(conn: sqlite3.Connection, trust: Path, rng: random.Random,
             continue  # refused by a constraint: no change made
         if any(_table(mem, t) != rows for t, rows in snapshot.items()):
             state_tried += 1
-            if not differences(mem):
+            edits[what if what in NAMED_EDITS else what.split(".")[0]] += 1
+            if _record_ok(mem, trust):
                 undetected.append(f"state:{what}")
         mem.close()
     state_missed = len(undetected)
@@ -308,12 +314,14 @@ def _state_and_chain(conn: sqlite3.Connection, trust: Path, rng: random.Random,
             continue
         if [tuple(r) for r in mem.execute("SELECT * FROM audit_log ORDER BY seq")] != log:
             chain_tried += 1
+            edits[f"chain {what.split(':')[0]}"] += 1
             if _record_ok(mem, trust):
                 chain_missed += 1
                 undetected.append(f"chain:{what}")
         mem.close()
     return {"state_edits_tried": state_tried, "state_edits_undetected": state_missed,
             "chain_rewrites_tried": chain_tried, "chain_rewrites_undetected": chain_missed,
+            "record_edits_by_kind": dict(sorted(edits.items())),
             "record_undetected_examples": undetected[:10]}
 
 

@@ -4,12 +4,13 @@ tests/data/batch/plants_state.ipynb first records what it can see of earlier rep
 variable, a global set on the ctpat_audit package, a rebound module constant in
 ctpat_audit.core.vocabulary, matplotlib rcParams, an environment variable, a module planted in
 sys.modules), then plants all of that with its own session id. Run one after another on ONE
-worker, each report must see nothing. A control run on one reused kernel whose user namespace
-is cleared (``%reset -f``) shows the same probe does catch the leaks.
+worker, each report must see nothing, on the fork engine (each report in a child forked from
+the worker's zygote) as on papermill's own engine (a new kernel per report). A control run on
+one reused kernel whose user namespace is cleared (``%reset -f``) shows the same probe does
+catch the leaks.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
@@ -17,7 +18,6 @@ import pytest
 from batch_helpers import DATA, make_batch_setup
 from session_helpers import ACCOUNT
 
-from ctpat_audit.batch.kernel_pool import KernelPool
 from ctpat_audit.batch.run import run_batch
 from ctpat_audit.batch.worker import SUMMARY_MIME
 
@@ -41,14 +41,14 @@ def _cells(name: str) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
-@pytest.mark.parametrize("fork", [True, False], ids=["forked-kernels", "spawned-kernels"])
+@pytest.mark.parametrize("engine", ["fork", "kernel"], ids=["fork-engine", "new-kernels"])
 def test_next_report_on_the_same_worker_sees_no_state_of_the_previous(
-        tmp_path: Path, fork: bool) -> None:
+        tmp_path: Path, engine: str) -> None:
     setup, ids = make_batch_setup(tmp_path, n=3)
     out = tmp_path / "reports"
     summary = run_batch(setup.ws.path, out=out, template=DATA / "plants_state.ipynb",
                         workers=0, artifacts="batch_helpers:fixture_artifacts",
-                        progress=False, kernel_pool=1, fork_kernels=fork)
+                        progress=False, engine=engine)
     assert summary.ok == 3, [r.error for r in summary.results]
     assert len({r.worker for r in summary.results}) == 1  # one worker did all three
     for sid in ids:
@@ -95,26 +95,3 @@ def test_the_probe_detects_leaks_on_a_reused_kernel_with_a_cleared_namespace() -
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def test_pool_kernels_are_separate_processes_used_once(tmp_path: Path) -> None:
-    import os
-    import time
-
-    with KernelPool(1, cwd=tmp_path) as pool:
-        pids = []
-        for _ in range(2):
-            km = pool.acquire()
-            pids.append(km.provisioner.pid)
-            pool.release(km)
-        assert pids[0] != pids[1]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pids[0], 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("a used kernel was not shut down")
-    assert json.dumps(pool.stats.handed_out) == "2"

@@ -25,7 +25,9 @@ def bulk_listing(root: Path) -> list[str]:
 
 
 def current(ws) -> list[str]:
-    return sorted(str(p.relative_to(ws.path)) for p in ws.bulk_paths() if p is not None)
+    """The current bulk files and the files derived from them (kept beside them)."""
+    return sorted(str(q.relative_to(ws.path)) for p in ws.bulk_paths() if p is not None
+                  for q in [p, *p.parent.glob(p.stem + ".*.parquet")])
 
 
 @pytest.fixture
@@ -66,8 +68,8 @@ def write(conn):  # the one transaction that publishes the import
         yield c
     os.kill(os.getpid(), signal.SIGKILL)  # committed; the replaced files and tables remain
 
-def run(self, step):  # a short transaction of the staging
-    done = real_run(self, step)
+def run(self, step, kind=""):  # a short transaction of the staging
+    done = real_run(self, step, kind)
     if when == "mid_staging":
         os.kill(os.getpid(), signal.SIGKILL)
     return done

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,6 +134,33 @@ def test_schema_errors_name_file_and_path(tmp_path: Path, small: Catalogue, muta
     assert info.value.path == where
     assert what in str(info.value)
     assert str(path.name) in str(info.value)
+
+
+def test_a_validation_is_remembered_by_content_for_new_processes(tmp_path: Path,
+                                                                  small: Catalogue) -> None:
+    path = tmp_path / "t-1.json"
+    path.write_text(json.dumps(catalogue_to_dict(small)), encoding="utf-8")
+    cache = tmp_path / "cache"
+    code = ("import sys; from ctpat_audit.criteria.catalogue import load_catalogue_file; "
+            "print(len(load_catalogue_file(sys.argv[1]).criteria), 'jsonschema' in sys.modules)")
+
+    def load() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+                              timeout=60)
+
+    assert load().stdout.split() == ["5", "True"]  # validated against the schema
+    assert load().stdout.split() == ["5", "False"]  # the same bytes: the validator not loaded
+    remembered = list((cache / "ctpat-audit" / "validated-catalogues").iterdir())
+    assert len(remembered) == 1 and remembered[0].stat().st_size == 0
+    doc = catalogue_to_dict(small)
+    doc["criteria"][1]["must_should"]["importer"] = "Maybe"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # changed: validated again, refused
+    proc = load()
+    assert proc.returncode != 0 and "'Maybe' is not one of" in proc.stderr
+    doc = catalogue_to_dict(small)  # the first content again: remembered
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert load().stdout.split() == ["5", "False"]
 
 
 def test_not_json_is_a_catalogue_error(tmp_path: Path) -> None:

@@ -128,3 +128,62 @@ def test_charts_only_greys(comparison, metrics):
             for p in ax.patches:
                 r, g, b, _ = p.get_facecolor()
                 assert np.isclose(r, g) and np.isclose(g, b)
+
+
+# --- the report's SVG charts (ctpat_audit.ui.print_charts) ---------------------------------
+
+def _svg(markup: str):
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(markup)  # well-formed XML, or this raises
+
+
+def _colours(root) -> set[str]:
+    return {v for el in root.iter() for k, v in el.attrib.items()
+            if k in ("fill", "stroke") and v.startswith("#")}
+
+
+def test_svg_charts_are_greys_with_titles_labels_and_no_links(comparison, metrics,
+                                                              artifacts_dir: Path):
+    from ctpat_audit.ui import print_charts
+
+    svgs = {"port": print_charts.exam_rate_by_port(comparison, "Exam rate by port and mode"),
+            "types": print_charts.exam_types(metrics.by_exam_type),
+            "months": print_charts.monthly_trend(metrics.by_month)}
+    (artifacts_dir / "print_charts.html").write_text(
+        "<html><body>" + "".join(svgs.values()) + "</body></html>", encoding="utf-8")
+    ns = "{http://www.w3.org/2000/svg}"
+    for name, markup in svgs.items():
+        root = _svg(markup)
+        assert root.get("role") == "img" and root.find(f"{ns}title").text == root.get("aria-label")
+        for colour in _colours(root):  # black, white and greys only
+            r, g, b = (colour[1:3], colour[3:5], colour[5:7]) if len(colour) == 7 else (
+                colour[1], colour[2], colour[3])
+            assert r == g == b, (name, colour)
+        assert "href" not in markup and "<script" not in markup
+    port = _svg(svgs["port"])
+    texts = [t.text for t in port.iter(f"{ns}text")]
+    assert "Exam rate by port and mode" in texts and "Port of entry (code, mode)" in texts
+    assert any(t.startswith("2304 Laredo (truck)") for t in texts)
+    escalated = comparison["escalate"].sum()
+    assert escalated >= 1  # Laredo: 10 of 20 against a 10% baseline
+    hatched = [r for r in port.iter(f"{ns}rect") if r.get("fill", "").startswith("url(#")]
+    assert len(hatched) == escalated + 1  # the flagged bars and the legend's swatch
+    assert "Significantly above baseline: escalate" in texts
+    types = [t.text for t in _svg(svgs["types"]).iter(f"{ns}text")]
+    assert {"NII / X-ray", "Tailgate", "6", "4", "Exams (count)"} <= set(types)
+    assert not any("." in t for t in types if t.replace(".", "").isdigit())  # whole counts
+
+
+def test_svg_charts_escape_text_from_the_data(comparison):
+    from ctpat_audit.ui import print_charts
+
+    hostile = comparison.copy()
+    hostile["port_name"] = ['<script>alert(1)</script> & "Co"', "Buffalo", "LA"]
+    markup = print_charts.exam_rate_by_port(hostile, 'Title <b>"x"</b>')
+    root = _svg(markup)
+    assert "<script>" not in markup and "<b>" not in markup
+    assert any("<script>alert(1)</script>" in (t.text or "") for t in root.iter())
+    assert root.get("aria-label") == 'Title <b>"x"</b>'
+    with pytest.raises(Exception, match="exam rate table"):
+        print_charts.exam_rate_by_port(hostile.drop(columns=["ci_low"]))

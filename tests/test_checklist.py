@@ -82,26 +82,28 @@ def test_rule_error_is_shown_kept_pending_and_saved_when_fixed(ws):
         assert "Saved" in card.message.value and card.pending == {}
 
 
-def test_evidence_upload_is_stored_by_hash(ws):
+def test_evidence_upload_is_stored_by_hash_and_the_button_counts_what_is_stored(ws):
     acc = _partner(ws)
     with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
         card = next(iter(ChecklistWidget(s).cards.values()))
+        assert card.upload.count == 0 and "no evidence files yet" in card.evidence.value
         data = b"%PDF-1.4 seal log"
-        card.upload.value = ({"name": "seal_log.pdf", "type": "application/pdf",
-                              "size": len(data), "content": memoryview(data),
-                              "last_modified": WHEN},)
+        # what the browser's file picker sends: a message naming the files, their bytes
+        card.upload._message(card.upload, {"kind": "files", "names": ["seal_log.pdf"]},
+                             [memoryview(data)])
         ev = s.evidence()
         assert list(ev["name"]) == ["seal_log.pdf"]
         digest = hashlib.sha256(data).hexdigest()
         assert ev["sha256"].iloc[0] == digest
         assert (ws / "evidence" / digest[:2] / digest).read_bytes() == data
-        assert "Evidence files (1)</b>: seal_log.pdf" in card.evidence.value
+        assert card.upload.count == 1 and "seal_log.pdf" in card.evidence.value
+        card.upload.receive([("photo.jpg", b"\xff\xd8 gate"), ("log.csv", b"a,b")])
+        assert card.upload.count == 3  # the button reads "Evidence (3)"
         fresh = ChecklistWidget(s).cards[card.info.criterion_id]  # a new page: the stored count
-        assert "Evidence files (1)</b>: seal_log.pdf" in fresh.evidence.value
-        assert card.upload.value == ()
-        card.upload.value = ({"name": "../evil.pdf", "type": "", "size": 1,
-                              "content": memoryview(b"x"), "last_modified": WHEN},)
-        assert "Not attached" in card.message.value and len(s.evidence()) == 1
+        assert fresh.upload.count == 3 and "seal_log.pdf" in fresh.evidence.value
+        card.upload.receive([("../evil.pdf", b"x")])
+        assert card.upload.count == 3
+        assert "Not attached" in card.message.value and len(s.evidence()) == 3
 
 
 def test_next_unanswered_filters_and_paging(ws):
@@ -287,3 +289,63 @@ def test_exam_flags_on_a_card_name_each_discrepancy_once(ws):
         for info in flagged:
             for label in EXAM_RESULTS.values():
                 assert info.flag.count(label + " x") <= 1, info.flag
+
+
+def _shown_text(widget) -> str:  # type: ignore[no-untyped-def]
+    """Every text a person can read in a widget tree: HTML, labels, descriptions, options."""
+    import ipywidgets as widgets
+
+    parts = [str(getattr(widget, "description", "") or "")]
+    if isinstance(widget, widgets.HTML | widgets.Label):
+        parts.append(widget.value)
+    if isinstance(widget, widgets.Dropdown):
+        parts += [str(label) for label, _value in widget.options] if widget.options and \
+            isinstance(widget.options[0], tuple) else [str(o) for o in widget.options]
+    if isinstance(widget, widgets.Box):
+        parts += [_shown_text(child) for child in widget.children]
+    return "\n".join(parts)
+
+
+def test_what_the_page_says_uses_labels_never_internal_codes(ws):
+    """Refusals, the lock, the gate, the gaps and the header read as the dropdowns do."""
+    import re
+
+    from ctpat_audit.analysis.exam_flags import DISCREPANCIES
+    from ctpat_audit.core import vocabulary as v
+    from ctpat_audit.ui.gap_view import GapView
+    from ctpat_audit.ui.session_page import SessionPage
+    from ctpat_audit.ui.submit_panel import SubmitPanel
+
+    codes = [c for c in (*v.ANSWER_STATUSES, *v.OBSERVATION_METHODS, *v.SESSION_STATUSES,
+                         *v.SESSION_MODES, *v.SESSION_KINDS, *DISCREPANCIES) if "_" in c]
+    acc = _partner(ws, flagged=True)
+    page = SessionPage(ws, acc, "validation", "virtual", "spec@cbp.example")
+    w, gaps, submit = ChecklistWidget(page, as_of=dt.date(2026, 11, 1)), GapView(page), \
+        SubmitPanel(page)
+    must = next(c for c in w.cards.values() if c.info.level == "Must")
+    must.status.value = "meets"  # refused: a virtual Must needs an observation method
+    must.upload.receive([("../evil.pdf", b"x")])  # refused file name
+    seen = [_shown_text(x) for x in (page.chooser(), w, gaps, submit)]
+    other = next(c for c in w.cards.values() if c is not must)
+    other.status.value = "not_verified"
+    submit.incomplete.value = True
+    submit.reason.value = "Site closed"
+    submit.submit()
+    assert page.read_only
+    seen += [_shown_text(x) for x in (page.chooser(), w, gaps, submit)]
+    text = "\n".join(seen)
+    assert "Live video" in text and "Submitted, read-only" in text and "Not verified" in text
+    found = [c for c in codes if re.search(rf"\b{c}\b", text)]
+    assert found == [], found
+
+
+def test_a_suspended_partner_is_announced_at_the_top_of_the_checklist(ws):
+    acc = _partner(ws)
+    conn = sqlite3.connect(as_workspace(ws).db_path)
+    with conn:
+        conn.execute("UPDATE partners SET status = 'suspended' WHERE account_id = ?", (acc,))
+    conn.close()
+    with open_session(ws, acc, "validation", "virtual", "spec@cbp.example") as s:
+        header = ChecklistWidget(s).header.value
+    assert header.startswith("<div class='ctpat-partner-status'")
+    assert f"Partner {acc} is suspended</b> in the CTPAT program" in header

@@ -146,13 +146,15 @@ def test_every_workspace_is_the_w_option_read_from_the_environment():
     assert {"init", "import", "review", "portfolio", "sessions", "audit-verify", "lab",
             "report", "batch", "sign", "verify", "keys new", "keys list", "keys revoke",
             "keys demo", "questionnaire export", "questionnaire import", "sample-sessions",
-            "catalogue", "catalogue import", "catalogue crosswalk"} == set(with_workspace)
+            "catalogue", "catalogue import", "catalogue crosswalk", "hub", "people add",
+            "people list", "people deactivate", "people activate"} == set(with_workspace)
     for name, p in with_workspace.items():
         assert isinstance(p, click.Option) and p.opts == ["-w", "--workspace"], name
         # verify's audit-log check is opt-in: never from the environment
         assert p.envvar == (None if name == "verify" else WORKSPACE_ENV), name
     optional = {n for n, p in with_workspace.items() if not p.required}
-    assert optional == {"verify", "catalogue", "catalogue crosswalk"}
+    # hub: `hub --config-file` needs none
+    assert optional == {"verify", "catalogue", "catalogue crosswalk", "hub"}
 
 
 def test_the_workspace_variable_is_the_one_lab_hands_to_the_notebooks():
@@ -198,6 +200,11 @@ def test_choice_lists_are_the_domain_constants():
     assert choices("sessions", "status") == list(SESSION_STATUSES)
     assert choices("sessions", "kind") == list(SESSION_KINDS)
     assert choices("keys new", "role") == list(ROLES)
+    from ctpat_audit.core.vocabulary import PERSON_ROLES
+    from ctpat_audit.server.hub_config import AUTHENTICATORS
+
+    assert choices("people add", "role") == list(PERSON_ROLES)
+    assert choices("hub", "authenticator") == list(AUTHENTICATORS)
     assert choices("sign", "meaning") == list(MEANINGS)
     assert choices("report", "formats") == list(FORMATS)
     assert choices("report", "paper") == list(PAPERS)

@@ -196,7 +196,7 @@ def test_any_profile_year_text_is_a_problem_or_a_year_in_range(tmp_path_factory,
                                ["0001", value, "1.1"]])
     (src / "profile_responses.csv").write_text(buf.getvalue(), encoding="utf-8",
                                                errors="surrogatepass")
-    checked = check_source(src)  # never a traceback
+    checked = check_source(src, bulk_frames=True)  # never a traceback
     years = checked.frames["profile_responses"]["profile_year"]
     mine = [p for p in checked.problems if p.column == "profile_year"]
     if mine:

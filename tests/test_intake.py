@@ -173,6 +173,39 @@ def test_unknown_entity_types_roles_and_partners(src):
     assert len(df) == 3  # "Sea Carrier" (a label) is accepted
 
 
+CONTACTS = "account_id,name,email,role,is_primary\n" + "".join(
+    f"000{i},Ann,ann{i}@x.com,Admin,true\n" for i in range(1, 6))
+
+
+@pytest.mark.parametrize("partners", [
+    ("partners.csv", "account_id,legal_name\n0001,Jos\xe9\n".encode("latin-1")),  # not UTF-8
+    ("partners.csv", b""),  # empty
+    ("partners.xlsx", b"PK\x03\x04 not a workbook"),  # unreadable
+    ("source.xlsx", b"garbage"),  # a workbook whose sheets could hold partners
+])
+def test_an_unreadable_partners_file_is_reported_once_not_per_reference(src, partners):
+    _write(src, *partners)
+    _write(src, "contacts.csv", CONTACTS)
+    df = _problems(src)
+    assert len(df) == 1 and df.iloc[0]["file"] == partners[0], df
+    assert "unknown_partner" not in set(df["code"])
+
+
+def test_partners_without_usable_account_ids_raise_no_unknown_partner_flood(src):
+    _write(src, "partners.csv", "legal_name,status,profile_anniversary\n"
+           "Acme,certified,2026-01-15\n")  # the account_id column left out
+    _write(src, "contacts.csv", CONTACTS)
+    df = _problems(src)
+    assert list(df["code"]) == ["missing_column"], df
+
+
+def test_references_are_still_checked_when_partners_read(src):
+    _write(src, "partners.csv", PARTNER_HEADER + GOOD_PARTNER)
+    _write(src, "contacts.csv", CONTACTS)
+    df = _problems(src)
+    assert list(df["code"]) == ["unknown_partner"] * 4  # 0002..0005; 0001 is a partner
+
+
 def test_empty_non_utf8_and_bom(src):
     _write(src, "partners.csv", b"\xef\xbb\xbf" + (PARTNER_HEADER + GOOD_PARTNER).encode())  # BOM: fine
     _write(src, "outreach.csv", b"")
@@ -272,8 +305,8 @@ def test_an_import_is_staged_in_short_transactions_and_shows_only_once_published
     published: list[bool] = []
     real_run, real_publish = db.ShortTransactions.run, reference_store.StagedImport.publish
 
-    def run(self, step):
-        done = real_run(self, step)
+    def run(self, step, kind=""):
+        done = real_run(self, step, kind)
         other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the lock were held
         other.execute("ROLLBACK")
         if not published:

@@ -117,7 +117,7 @@ def test_validation_notebook_runs_headless_and_opens_a_session(ws, tmp_path):
     assert "DEMONSTRATION catalogue" in text and f"using account {acc}" in text
     for raw in ("NaN", "<NA>", "&lt;NA&gt;", " rows x ", " rows × ", "{'answered'"):
         assert raw not in text, raw  # readable tables: no raw frames, no dicts
-    assert "Evidence files (0)" in _widget_text(out) and "Suspension risk" in _widget_text(out)
+    assert "no evidence files yet" in _widget_text(out) and "Suspension risk" in _widget_text(out)
     nb = nbformat.read(out, as_version=4)
     assert any(o.get("data", {}).get("image/png") for c in nb.cells
                for o in c.get("outputs", []))  # the exam charts are drawn

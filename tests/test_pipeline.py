@@ -1,6 +1,6 @@
 """One report pipeline: a failing report reads the same, names the same cell and keeps the same
 marked notebook whether ``ctpat-audit report`` or ``ctpat-audit batch`` ran it, and whichever
-papermill engine executed it (a new kernel, or the batch's warm kernel pool).
+papermill engine executed it (a new kernel, or the fork engine of both).
 
 Fixtures (tests/data/batch/): report_min.ipynb divides by the number of answers, so a
 submitted session without answers fails in its cell 4 of the executed notebook (parameters 0,
@@ -18,7 +18,6 @@ from batch_helpers import DATA, LIGHT_WARMUP, make_batch_setup
 from click.testing import CliRunner
 from session_helpers import ACCOUNT
 
-from ctpat_audit.batch.kernel_pool import KernelPool
 from ctpat_audit.batch.run import BatchManifest
 from ctpat_audit.batch.worker import (
     BatchSettings,
@@ -31,6 +30,7 @@ from ctpat_audit.cli import main
 from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.execute import execute_report
 from ctpat_audit.reports.failure import FAILED_TAG, NOTE_TAG
+from ctpat_audit.reports.zygote import Zygote
 
 pytestmark = pytest.mark.slow
 
@@ -99,12 +99,12 @@ def test_report_and_batch_report_a_failing_cell_alike(tmp_path: Path) -> None:
 
 
 def test_both_engines_give_the_same_one_line_error_without_colour_codes(tmp_path: Path) -> None:
-    """papermill's own engine on a new kernel (ctpat-audit report) and the warm pool's
-    ctpat-warm engine (the batch) fail the same notebook with the same ReportError."""
+    """papermill's own engine on a new kernel and the fork engine (ctpat-audit report and
+    the batch) fail the same notebook with the same ReportError."""
     errors = {}
-    with KernelPool(1, cwd=tmp_path, warmup=LIGHT_WARMUP) as pool:
-        for name, kw in (("plain", {}), ("warm", {"engine_name": "ctpat-warm",
-                                                  "kernel_pool": pool})):
+    with Zygote(LIGHT_WARMUP) as zygote:
+        for name, kw in (("plain", {}), ("warm", {"engine_name": "ctpat-fork",
+                                                  "zygote": zygote})):
             with pytest.raises(ReportError) as info:
                 execute_report(tmp_path, "V-AAAAAAAAAA", tmp_path / f"{name}.ipynb",
                                template=DATA / "fails_in_colour.ipynb", **kw)
@@ -123,11 +123,10 @@ def test_both_engines_give_the_same_one_line_error_without_colour_codes(tmp_path
 
 def test_a_cell_that_runs_out_of_time_is_named_and_marked(tmp_path: Path) -> None:
     """A timeout leaves no error output: the cell that was running is the one named."""
-    with KernelPool(1, cwd=tmp_path, warmup=LIGHT_WARMUP) as pool, \
-            pytest.raises(ReportError) as info:
+    with Zygote(LIGHT_WARMUP) as zygote, pytest.raises(ReportError) as info:
         execute_report(tmp_path, "V-AAAAAAAAAA", tmp_path / "out.ipynb",
-                       template=DATA / "stalls.ipynb", engine_name="ctpat-warm",
-                       kernel_pool=pool, execution_timeout=2)
+                       template=DATA / "stalls.ipynb", engine_name="ctpat-fork",
+                       zygote=zygote, execution_timeout=2)
     err = info.value
     assert err.cell_index == 4 and err.source == "time.sleep(120)"
     assert err.reason.startswith("CellTimeoutError: ") and "\n" not in err.reason
@@ -148,7 +147,7 @@ def test_the_batch_refuses_unsafe_ids_before_a_kernel_runs(tmp_path: Path) -> No
         res = render_one(ReportTask(ids[0], "../elsewhere", "h"), settings)
         assert (res.status, res.step, res.failed_cell) == ("failed", "publish", None)
         assert res.error.startswith("account id '../elsewhere' is not a safe folder name: ")
-        assert worker_state(settings).pool.stats.handed_out == 0  # no report was executed
+        assert worker_state(settings).zygote.runs == 0  # no report was executed
     finally:
         close_worker_states()
     assert not (tmp_path / "elsewhere").exists()

@@ -61,11 +61,11 @@ def test_the_fixture_is_a_version_1_workspace():
 
 def test_a_new_workspace_has_every_table_at_the_current_version(tmp_path):
     ws = init_workspace(tmp_path / "ws")
-    assert version(ws.path) == str(schema.SCHEMA_VERSION) == "3"
+    assert version(ws.path) == str(schema.SCHEMA_VERSION) == "4"
     names = {n for (t, n) in objects(ws.path) if t == "table"}
     assert names == {"meta", "partners", "entities", "facilities", "contacts",
                      "profile_responses", "outreach", "sessions", "session_criteria", "answers",
-                     "evidence", "best_practices", "audit_log", "log_anchors"}
+                     "evidence", "best_practices", "audit_log", "log_anchors", "people"}
     assert ("index", "best_practices_session") in objects(ws.path)
     assert {("trigger", "audit_log_no_update"), ("trigger", "audit_log_no_delete")} <= set(
         objects(ws.path))
@@ -77,7 +77,7 @@ def test_version_1_migrates_to_exactly_the_current_schema(tmp_path):
     before = objects(old)
     assert ("index", "best_practices_session") not in before
     open_workspace(old)
-    assert version(old) == "3"
+    assert version(old) == "4"
     assert objects(old) == objects(fresh.path)
 
 
@@ -95,7 +95,7 @@ def test_a_version_1_workspace_that_never_opened_a_session_migrates_too(tmp_path
         "outreach"}
     fresh = init_workspace(tmp_path / "fresh")
     init_workspace(old)  # init on an existing workspace completes it the same way
-    assert version(old) == "3" and objects(old) == objects(fresh.path)
+    assert version(old) == "4" and objects(old) == objects(fresh.path)
 
 
 def test_migrated_workspace_loads_resumes_and_verifies(tmp_path):
@@ -137,7 +137,7 @@ def test_a_read_only_connection_migrates_first(tmp_path):
     try:
         assert conn.execute("PRAGMA query_only").fetchone()[0] == 1
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
-                            ).fetchone()[0] == "3"
+                            ).fetchone()[0] == "4"
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("DELETE FROM meta")
     finally:
@@ -149,7 +149,7 @@ def test_an_old_database_that_cannot_be_written_is_refused_clearly(tmp_path):
     conn = sqlite3.connect(f"file:{Workspace(old).db_path}?mode=ro", uri=True)
     try:
         with pytest.raises(WorkspaceError, match="schema version 1 and needs migrating to "
-                                                 "version 3"):
+                                                 "version 4"):
             schema.ensure_current(conn, old)
     finally:
         conn.close()
@@ -174,7 +174,7 @@ def test_a_migration_done_meanwhile_by_another_process_is_not_repeated(tmp_path)
     open_workspace(old)
     schema.migrate(late, old)  # re-reads the version under the write lock: nothing to do
     late.close()
-    assert version(old) == "3"
+    assert version(old) == "4"
 
 
 def _set_version(path: Path, value: str) -> None:
@@ -197,12 +197,12 @@ OPENERS = {
 @pytest.mark.parametrize("opener", list(OPENERS))
 def test_a_workspace_newer_than_the_code_is_refused_by_every_opener(tmp_path, opener):
     ws = make_workspace(tmp_path / "ws")
-    _set_version(ws.path, "4")
+    _set_version(ws.path, "5")
     with pytest.raises(WorkspaceError) as e:
         OPENERS[opener](ws.path)
-    assert "schema version 4" in str(e.value) and "versions 1 to 3" in str(e.value)
+    assert "schema version 5" in str(e.value) and "versions 1 to 4" in str(e.value)
     assert "upgrade ctpat-audit" in str(e.value)
-    assert version(ws.path) == "4"
+    assert version(ws.path) == "5"
 
 
 @pytest.mark.parametrize("value", ["", "two", "0"])

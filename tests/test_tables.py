@@ -66,3 +66,29 @@ def test_backlog_rows_are_coloured_by_due_date():
     rows = out.split("<tr")[2:]
     assert "#fde2e2" in rows[0] and "#fff3cd" in rows[1]
     assert "#fde2e2" not in rows[2] and "#fff3cd" not in rows[2]
+
+
+def test_exam_flags_are_merged_per_discrepancy_and_category_in_words():
+    from ctpat_audit.analysis.exam_flags import flagged_criteria
+    from ctpat_audit.core import vocabulary as v
+    from ctpat_audit.ui.tables import EXAM_FLAG_LABELS, exam_flag_table
+
+    day = pd.Timestamp("2026-06-01")
+    shipments = pd.DataFrame({
+        "entry_id": ["E1", "E2", "E3"], "entry_date": [day, day + pd.Timedelta(days=3), day],
+        "examined": [True, True, True],
+        "exam_result": ["seal_discrepancy", "seal_discrepancy", "cleared"]})
+    flags = flagged_criteria(shipments, as_of=dt.date(2026, 11, 1))
+    table = exam_flag_table(flags)
+    # one row per category the discrepancy points at, its criteria together
+    assert len(table) == flags["category"].nunique() < len(flags)
+    assert list(table.columns) == list(EXAM_FLAG_LABELS)
+    assert set(table["discrepancy"]) == {v.EXAM_RESULTS["seal_discrepancy"]}
+    assert set(table["exams"]) == {2} and set(table["latest"]) == {"2026-06-04"}
+    for row in table.itertuples(index=False):
+        mine = flags[flags["category"] == int(row.category.split(".")[0])]
+        ids = [c for c in mine["criterion_id"] if isinstance(c, str) and c]
+        assert row.criteria == (", ".join(ids) or "(the whole category)")
+        assert row.why and row.entries == "E2, E1"
+    out = plain_table(table, EXAM_FLAG_LABELS).data
+    assert "seal_discrepancy" not in out and "NaN" not in out and "Exam found" in out

@@ -159,3 +159,45 @@ def test_users_get_separate_folders_and_bad_names_create_nothing(tmp_path):
     assert sorted(p.name for p in (tmp_path / "notebooks").iterdir()) == ["a@cbp.example",
                                                                           "b@cbp.example"]
     assert not (tmp_path.parent / "escape").exists()
+
+
+def test_a_partner_notebook_is_the_users_copy_with_the_partner_set_and_is_kept(tmp_path):
+    import nbformat
+
+    from ctpat_audit.server.user_notebooks import PartnerNotebooks
+
+    ws = tmp_path / "ws"
+    partners = PartnerNotebooks(ws, USER)
+    mine = partners.source
+    _edit(mine, b"my-tag")  # the user's own copy is the base, edits included
+    path = partners.notebook("0012345")
+    assert path == ws / "notebooks" / USER / "partners" / "validation-0012345.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert f"workspace = {str(ws.resolve())!r}" in injected[0].source.replace('"', "'")
+    assert "account_id = '0012345'" in injected[0].source.replace('"', "'")  # text, zeros kept
+    assert "my-tag" in path.read_text()
+    path.write_text(path.read_text().replace("my-tag", "partner-edit"))
+    assert partners.notebook("0012345") == path and "partner-edit" in path.read_text()
+    for bad in ("../x", "a/b", " ", ".hidden"):
+        with pytest.raises(InputError):
+            partners.path(bad)
+
+
+def test_validation_links_open_partner_notebooks_from_the_users_folder_only(tmp_path,
+                                                                           monkeypatch):
+    from ctpat_audit.server.lab import validation_links
+    from ctpat_audit.server.user_notebooks import user_folder
+
+    ws = tmp_path / "ws"
+    monkeypatch.chdir(tmp_path)  # a headless run elsewhere: plain ids, nothing made
+    assert validation_links(ws, USER)("0012345") == "0012345"
+    assert not (ws / "notebooks").exists()
+    folder = user_folder(ws, USER)
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(folder)  # the portfolio opened in JupyterLab from the user's folder
+    html = validation_links(ws, USER)("0012345")
+    assert html == ("<a class='ctpat-open-partner' href='partners/validation-0012345.ipynb' "
+                    "title='Open the validation of partner 0012345'>0012345</a>")
+    assert (folder / "partners" / "validation-0012345.ipynb").is_file()

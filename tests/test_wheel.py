@@ -131,7 +131,7 @@ def test_wheel_holds_every_module_notebook_template_and_data_file(wheel):
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "ctpat-audit = ctpat_audit.cli:main" in text
-    assert "ctpat-warm = ctpat_audit.batch.kernel_pool:WarmKernelEngine" in text
+    assert "ctpat-fork = ctpat_audit.reports.fork_engine:ForkEngine" in text
 
 
 def test_installed_package_and_its_data_are_outside_the_checkout(installed, tmp_path):

@@ -10,7 +10,7 @@ Validations due, the backlog by region and the in-person/virtual share follow th
   threshold the review's triage uses), overdue first, most days overdue first, then by
   suspension risk. Must criteria answered too briefly are shown (``must_not_addressed``) but do
   not by themselves make a candidate: nearly every profile has some.
-* **Exam rates by port** across partners (:func:`exam_metrics.portfolio_exam_rates`, Wilson 95%
+* **Exam rates by port** across partners (:func:`window_exam_rates`, Wilson 95%
   intervals) per port and mode over the 12 months before ``as_of``, with the non-CTPAT
   baseline beside each row and the same one-sided exact binomial test (Holm-corrected) as the
   partner dashboard.
@@ -42,7 +42,7 @@ from ctpat_audit.workspace.reference import Workspace, open_workspace
 __all__ = ["DUE_WITHIN_DAYS", "FIRST_VALIDATION_YEARS", "INCOMPLETE_BLANK_SHARE",
            "NO_SITE_VISITS", "REVALIDATION_YEARS", "Portfolio", "backlog_by_region",
            "port_exam_rates", "portfolio", "suspension_candidates", "validation_modes",
-           "validations_due", "window_shipments"]
+           "validations_due", "window_exam_rates"]
 
 #: Ours, as in review.triage: a profile with this share of its criteria blank is incomplete.
 INCOMPLETE_BLANK_SHARE = 0.2
@@ -123,17 +123,23 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     ci_high (Wilson 95%), small_sample, baseline_rate, baseline_source, baseline_scope,
     exams_avoided (shipments x (baseline - rate)), p_value, p_holm, above_baseline (Holm-adjusted
     one-sided exact binomial p <= exam_metrics.ALPHA); the test in words in ``.attrs["test"]``.
-    Sorted by shipments, largest first.
+    Sorted by shipments, largest first. (The portfolio computes the same table from the
+    workspace's file: :func:`window_exam_rates`.)
     """
+    from ctpat_audit.analysis.exam_metrics import portfolio_exam_rates
+
+    return _against_baseline(portfolio_exam_rates(shipments, as_of=as_of, months=months,
+                                                  by=("port_code", "mode")), baseline)
+
+
+def _against_baseline(t: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
     from ctpat_audit.analysis.exam_metrics import (
         ALPHA,
         above_baseline_test,
         describe_test,
         match_baseline,
-        portfolio_exam_rates,
     )
 
-    t = portfolio_exam_rates(shipments, as_of=as_of, months=months, by=("port_code", "mode"))
     t = match_baseline(t, baseline)
     n = t["shipments"].to_numpy(dtype=float)
     b = t["baseline_rate"].to_numpy(dtype=float)
@@ -148,27 +154,17 @@ def port_exam_rates(shipments: pd.DataFrame, as_of: dt.date, baseline: pd.DataFr
     return out
 
 
-def window_shipments(ws: Workspace, as_of: dt.date, months: int = 12) -> pd.DataFrame:
-    """Only the columns and rows (the window) the portfolio needs, read straight from Parquet.
+def window_exam_rates(ws: Workspace, as_of: dt.date, months: int = 12,
+                      by: tuple[str, ...] = ("port_code", "mode")) -> pd.DataFrame:
+    """:func:`exam_metrics.portfolio_exam_rates` of the workspace's shipments over the window
+    of ``months`` before ``as_of``, counted from the files kept beside the shipments
+    (:mod:`ctpat_audit.analysis.exam_counts`): neither time nor memory follows the length of
+    the history."""
+    from ctpat_audit.analysis.exam_counts import window_counts
+    from ctpat_audit.analysis.exam_metrics import exam_window, with_rates
 
-    Text columns come back as categoricals (Arrow dictionaries), which keeps 5 million rows to
-    a few hundred MB and lets :func:`exam_metrics.portfolio_exam_rates` skip factorising.
-    """
-    import pyarrow.parquet as pq
-
-    from ctpat_audit.analysis.exam_metrics import exam_window
-
-    cols = ["account_id", "entry_date", "port_code", "mode", "examined"]
-    path = ws.shipments_path()
-    if path is None:
-        return pd.DataFrame({c: pd.Series(dtype="bool" if c == "examined" else
-                                          "datetime64[ms]" if c == "entry_date" else "str")
-                             for c in cols})
     start, end = exam_window(as_of, months)
-    table = pq.read_table(path, columns=cols, read_dictionary=["account_id", "port_code", "mode"],
-                          filters=[("entry_date", ">=", start.to_pydatetime()),
-                                   ("entry_date", "<", end.to_pydatetime())])
-    return table.to_pandas()
+    return with_rates(window_counts(ws, start.date(), end.date(), by))
 
 
 # --------------------------------------------------------------------------- the portfolio
@@ -184,13 +180,16 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
 
     ``catalogue`` defaults to the workspace's default catalogue; ``baseline`` to the shipped
     sample baseline (:func:`exam_metrics.load_baseline`). ``timings``, when given, receives the
-    seconds each step took.
+    seconds each step took. On the team server only a supervisor opens it
+    (:class:`~ctpat_audit.core.errors.AccessError` for anyone else).
     """
     from ctpat_audit.analysis.exam_metrics import load_baseline
     from ctpat_audit.analysis.review import review_portfolio
     from ctpat_audit.criteria.catalogue import load_catalogue
+    from ctpat_audit.workspace.people import require
 
     ws = ws if isinstance(ws, Workspace) else open_workspace(ws)
+    require(ws, "portfolio")  # on the team server: supervisors only
     as_of = pd.Timestamp(as_of).date()
     clock = time.perf_counter()
     times: dict[str, float] = timings if timings is not None else {}
@@ -217,9 +216,7 @@ def portfolio(ws: Workspace | str | Path, as_of: dt.date, catalogue: Catalogue |
     lap("review_portfolio")
     cands = suspension_candidates(review, outreach, incomplete_blank_share)
     lap("suspension_candidates")
-    ships = window_shipments(ws, as_of, months)
-    lap("read_shipments")
-    rates = port_exam_rates(ships, as_of, base, months)
+    rates = _against_baseline(window_exam_rates(ws, as_of, months), base)
     lap("exam_rates")
     summary = _summary(as_of, cat, partners, vals, modes, review, cands, rates,
                        due_within_days, months)

@@ -1,4 +1,5 @@
-"""Many reports at once: selection, workers, the index, the Dask cluster path and the warm kernel pool.
+"""Many reports at once: selection, workers, the index and the Dask cluster path (each
+worker renders with the fork engine of ``reports``).
 
 Imports ``reports`` and everything below it.
 """

@@ -1,7 +1,7 @@
 """Run a batch's reports on a Dask distributed cluster (``--scheduler tcp://host:8786``).
 
 Each task is :func:`ctpat_audit.batch.worker.render_one`; every Dask worker process keeps its
-own warm kernel pool, keys and browser in a lazily created per-process state, exactly as a
+own zygote, keys and browser in a lazily created per-process state, exactly as a
 local worker does, so nothing is shipped per task but the task itself. Workers must see the
 output folder and the key files at the same paths (shared storage such as NFS); they never
 see the workspace itself, only the batch's read-only snapshot inside the output folder

@@ -264,7 +264,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
               region: str | None = None, workers: int = 2, retry_failed: bool = False,
               force: bool = False, scheduler: str | None = None, key: str | Path | None = None,
               specialist_keys: str | Path | None = None, passphrase_env: str | None = None,
-              kernel_pool: int = 1, fork_kernels: bool = True, kernel_warmup: str | None = None,
+              engine: str = "fork", kernel_warmup: str | None = None,
               artifacts: str | None = None, progress: bool = True,
               session_ids: list[str] | None = None, verify: bool = True,
               on_result: Callable[[ReportResult], None] | None = None) -> BatchSummary:
@@ -279,16 +279,20 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     Workers, local or Dask, render and sign from a read-only snapshot of the workspace made
     in ``out/.snapshots/`` and never write the workspace: this process records every
     signature, verifies and publishes each report (:class:`~ctpat_audit.batch.record.Recorder`).
-    ``kernel_pool``: warm kernels kept ready per worker; ``fork_kernels``: fork them from a
-    pre-imported zygote (fast) rather than start each as a new interpreter;
-    ``kernel_warmup``: the code run before forking (default: pandas, matplotlib, ctpat_audit).
+    ``engine``: "fork" (default) runs each report in a child forked from the worker's warm
+    zygote; "kernel" runs it on papermill's own engine, a new Jupyter kernel per report.
+    ``kernel_warmup``: the zygote's warm-up code (default: the report's imports and shared
+    tables, :data:`~ctpat_audit.reports.zygote.REPORT_WARMUP`).
+    On the team server only a supervisor runs it (:class:`~ctpat_audit.core.errors.AccessError`).
     """
     from ctpat_audit.batch.index import write_index
 
     t0 = time.perf_counter()
+    from ctpat_audit.workspace.people import require
     from ctpat_audit.workspace.reference import as_workspace, open_workspace
 
     ws = open_workspace(as_workspace(workspace).path.resolve())  # a workspace, schema current
+    require(ws, "batch")  # on the team server: supervisors only
     ws_root = ws.path
     tpl = Path(template) if template else DEFAULT_TEMPLATE
     if not tpl.is_file():
@@ -316,8 +320,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
         workspace=str(ws_root), out=str(out_dir), template=str(tpl.resolve()),
         supervisor_key=str(Path(key).resolve()) if key else None,
         specialist_keys=str(Path(specialist_keys).resolve()) if specialist_keys else None,
-        passphrase_env=passphrase_env, kernel_pool=kernel_pool, fork_kernels=fork_kernels,
-        kernel_warmup=kernel_warmup, verify=verify, adopt_signed=not force,
+        passphrase_env=passphrase_env, engine=engine, kernel_warmup=kernel_warmup,
+        verify=verify, adopt_signed=not force,
         artifacts=artifacts or BatchSettings.artifacts)
     selected = select_sessions(ws, status=status, since=since, until=until,
                                partners=partners, region=region)
@@ -398,7 +402,7 @@ def _execute(tasks: list[ReportTask], settings: BatchSettings, workers: int,
 
 def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
                 workers: int) -> Iterator[ReportResult]:
-    """A pool of spawned worker processes; each keeps its warm kernels and browser."""
+    """A pool of spawned worker processes; each keeps its zygote and browser."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -427,7 +431,7 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
-    their kernel zygote, which inherits the ignored signal)."""
+    their zygote, which ignores it too)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,20 +1,22 @@
 """One report of a batch, as a worker process does it: execute, render, sign, verify, publish.
 
 A worker process (local pool or Dask worker) keeps what is expensive in :class:`WorkerState`,
-created lazily on first use: a :class:`~ctpat_audit.batch.kernel_pool.KernelPool` of warm single-use
-kernels, the signer keys (loaded once) and the artifact renderer's own state (one browser).
+created lazily on first use: a warm :class:`~ctpat_audit.reports.zygote.Zygote` that forks one
+fresh process per report, the signer keys (loaded once) and the artifact renderer's own state
+(one browser, launched while the zygote warms up).
 
 A worker never writes the workspace. ``BatchSettings.workspace`` is the batch's read-only
 snapshot (:mod:`ctpat_audit.workspace.snapshot`): the report is executed and rendered from
-it, and signed there as far as a signature goes without the workspace
-(:func:`~ctpat_audit.trust.signing.prepare_signature`: checks, the PAdES signatures, the
-evidence). The result then carries the signatures to record (:class:`PendingReport`), and
-the coordinating process records them in the workspace, verifies and publishes the report
-(:mod:`ctpat_audit.batch.record`).
+it (the zygote and every report it forks open the snapshot), and signed there as far as a
+signature goes without the workspace (:func:`~ctpat_audit.trust.signing.prepare_signature`:
+checks, the PAdES signatures, the evidence). The result then carries the signatures to
+record (:class:`PendingReport`), and the coordinating process records them in the
+workspace, verifies and publishes the report (:mod:`ctpat_audit.batch.record`).
 
 The steps are the report pipeline's, the same functions ``ctpat-audit report`` runs
-(:mod:`ctpat_audit.reports.pipeline`): the notebook is executed on the warm-kernel engine
-(``ctpat-warm``), exported, and built in a private folder ``OUT/.tmp/<random>/<session>/``
+(:mod:`ctpat_audit.reports.pipeline`): the notebook is executed on the fork engine
+(``ctpat-fork``; ``engine="kernel"``: papermill's own, a new kernel per report), exported,
+and built in a private folder ``OUT/.tmp/<random>/<session>/``
 that is renamed into ``OUT/<account>/<session>/`` only when it is complete, signed and
 verified, so an interrupted batch never leaves a half-written report where a finished one
 belongs (a folder with signatures to record is handed to the coordinating process, which
@@ -80,9 +82,10 @@ class BatchSettings:
     supervisor_key: str | None = None
     specialist_keys: str | None = None
     passphrase_env: str | None = None
-    kernel_pool: int = 1
-    fork_kernels: bool = True
-    kernel_warmup: str | None = None  # None: engine.WARMUP_CODE (pandas, matplotlib, ours)
+    #: "fork": each report in a child forked from this worker's warm zygote; "kernel":
+    #: papermill's own engine, a new Jupyter kernel per report (the reference path)
+    engine: str = "fork"
+    kernel_warmup: str | None = None  # the zygote's warm-up; None: zygote.REPORT_WARMUP
     timeout_s: int = 600
     verify: bool = True
     #: a report already signed in OUT (a specialist signed it after the validation) is
@@ -160,16 +163,22 @@ class ReportResult:
 
 
 class WorkerState:
-    """Per-process resources: warm kernels, loaded keys, renderer state."""
+    """Per-process resources: the warm zygote, loaded keys, renderer state."""
 
     def __init__(self, settings: BatchSettings) -> None:
-        from ctpat_audit.batch.kernel_pool import WARMUP_CODE, KernelPool
+        from ctpat_audit.reports.zygote import REPORT_WARMUP, Zygote
 
+        if settings.engine not in ("fork", "kernel"):
+            raise ValueError(f"engine {settings.engine!r}: expected 'fork' or 'kernel'")
         self.settings = settings
-        warmup = WARMUP_CODE if settings.kernel_warmup is None else settings.kernel_warmup
-        self.pool = KernelPool(settings.kernel_pool, cwd=settings.workspace,
-                               fork=settings.fork_kernels, warmup=warmup)
+        warmup = REPORT_WARMUP if settings.kernel_warmup is None else settings.kernel_warmup
+        self.zygote = (Zygote(warmup, workspace=settings.workspace)
+                       if settings.engine == "fork" else None)
         self.artifact_state: dict[str, Any] = {}
+        if settings.artifacts == BatchSettings.artifacts:  # the browser starts meanwhile
+            from ctpat_audit.reports.export import prepare_artifact_state
+
+            prepare_artifact_state(self.artifact_state)
         self.supervisor: Any = None
         self.specialists: dict[str, Any] = {}
         secret = os.environ.get(settings.passphrase_env or "", "")
@@ -190,8 +199,9 @@ class WorkerState:
                     self.specialists.setdefault(signer.identity.email.lower(), signer)
 
     def close(self) -> None:
-        """Stop the kernels and whatever the renderer keeps (its browser)."""
-        self.pool.close()
+        """Stop the zygote and whatever the renderer keeps (its browser)."""
+        if self.zygote is not None:
+            self.zygote.close()
         for value in self.artifact_state.values():
             closer = getattr(value, "close", None)
             if callable(closer):
@@ -213,8 +223,13 @@ def worker_state(settings: BatchSettings) -> WorkerState:
         if state is None:
             if not _STATE:
                 import atexit
+                from multiprocessing import util
 
                 atexit.register(close_worker_states)
+                # a pool worker process ends without running atexit: its finalizers run,
+                # so its zygote and browser are stopped and waited for (their CPU time is
+                # then counted in the batch's RUSAGE_CHILDREN)
+                util.Finalize(None, close_worker_states, exitpriority=10)
             for old in [k for k in _STATE if k != settings]:
                 _STATE.pop(old).close()
             state = _STATE[settings] = WorkerState(settings)
@@ -239,7 +254,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
     """Execute, render, sign, verify and publish one report; never raises for report errors.
 
     The steps are the report pipeline's (:mod:`ctpat_audit.reports.pipeline`), run on this
-    worker's warm kernels and browser; a failure is recorded in the result (step, failing
+    worker's zygote and browser; a failure is recorded in the result (step, failing
     cell, one-line reason, kept notebook) instead of raised.
     """
     from ctpat_audit.core.errors import RecordError, ReportError
@@ -274,10 +289,12 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
             res.step = "record"
             refuse_edited_session(settings.workspace, task.session_id)
             res.step = "execute"
+            engine: dict[str, Any] = ({"engine_name": "ctpat-fork", "zygote": state.zygote}
+                                      if state.zygote is not None else {})
             nb = execute_report(settings.workspace, task.session_id, scratch.notebook,
                                 template=settings.template, workbook=folder / "report.xlsx",
-                                engine_name="ctpat-warm", kernel_pool=state.pool,
-                                execution_timeout=settings.timeout_s)
+                                execution_timeout=settings.timeout_s, cwd=settings.workspace,
+                                **engine)
             lap("execute")
             _record_summary(res, notebook_summary(nb))
             res.step = "artifacts"

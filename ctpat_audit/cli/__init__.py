@@ -7,7 +7,17 @@ the options several commands share (``-w/--workspace`` above all).
 """
 from __future__ import annotations
 
-from ctpat_audit.cli import analysis, catalogue, lab, reports, sessions, signing, workspace
+from ctpat_audit.cli import (
+    analysis,
+    catalogue,
+    hub,
+    lab,
+    people,
+    reports,
+    sessions,
+    signing,
+    workspace,
+)
 from ctpat_audit.cli.app import main
 
 __all__ = ["main"]
@@ -16,5 +26,5 @@ for command in (workspace.init, workspace.import_, workspace.sample, workspace.s
                 workspace.formats, analysis.review, analysis.portfolio, catalogue.catalogue,
                 sessions.sessions, sessions.audit_verify, sessions.questionnaire,
                 signing.keys, signing.sign, signing.verify, reports.report, reports.batch,
-                lab.lab):
+                lab.lab, hub.hub, people.people):
     main.add_command(command)

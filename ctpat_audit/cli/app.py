@@ -7,6 +7,7 @@ traceback.
 """
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from typing import Any
@@ -77,3 +78,6 @@ def _traceback_if_debug(ctx: click.Context) -> None:
 @click.option("--debug", is_flag=True, help="Also print the traceback of an error.")
 def main(debug: bool) -> None:
     """Audit and validation toolkit for the CBP CTPAT program."""
+    if debug:  # libraries' warnings (pyHanko's failed certificate paths...) with tracebacks
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")

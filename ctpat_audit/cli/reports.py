@@ -71,19 +71,18 @@ def report(workspace: Path, session_ids: tuple[str, ...], out: Path,
               help="Environment variable holding the key passphrase.")
 @click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
               help="Report notebook (default templates/report.ipynb).")
-@click.option("--kernels", "kernel_pool", type=int, default=1, show_default=True,
-              help="Warm kernels kept ready per worker.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--artifacts", hidden=True,
               help="MODULE:FUNCTION rendering HTML/PDF/Excel (default: the report module).")
 @click.option("--kernel-warmup", hidden=True,
-              help="Code each kernel runs before use (default: pandas, matplotlib, ours).")
+              help="Code the worker's zygote runs before forking reports (default: the "
+                   "report's imports and shared tables).")
 @click.pass_context
 def batch(ctx: click.Context, workspace: Path, status: str, since: str | None,
           until: str | None, partners_file: Path | None, region: str | None, out: Path,
           workers: int, retry_failed: bool, force: bool, scheduler: str | None,
           key: Path | None, specialist_keys: Path | None, passphrase_env: str | None,
-          template: Path | None, kernel_pool: int, no_progress: bool, artifacts: str | None,
+          template: Path | None, no_progress: bool, artifacts: str | None,
           kernel_warmup: str | None) -> None:
     """Render, countersign and verify the reports of many sessions; write OUT/index.html.
 
@@ -96,7 +95,7 @@ def batch(ctx: click.Context, workspace: Path, status: str, since: str | None,
         partners=read_partner_file(partners_file) if partners_file else None, region=region,
         workers=workers, retry_failed=retry_failed, force=force, scheduler=scheduler, key=key,
         specialist_keys=specialist_keys, passphrase_env=passphrase_env,
-        kernel_pool=kernel_pool, progress=not no_progress, artifacts=artifacts,
+        progress=not no_progress, artifacts=artifacts,
         kernel_warmup=kernel_warmup)
     click.echo(summary.headline())
     for line in summary.failure_lines():

@@ -93,20 +93,11 @@ class IntakeError(CtpatError):
         return self.summary()
 
 
-# raised in batch.kernel_fork
+# raised in reports.zygote
 
 class ForkError(CtpatError):
-    """The zygote could not start, warm up or fork a kernel."""
-
-
-# raised in batch.kernel_pool
-
-class KernelStartError(CtpatError):
-    """A pooled kernel did not start or its warm-up cell failed."""
-
-    def __init__(self, kernel_name: str, message: str) -> None:
-        self.kernel_name = kernel_name
-        super().__init__(f"kernel {kernel_name!r}: {message}")
+    """The report zygote could not start, warm up or fork, or a forked report process
+    died or ran out of time."""
 
 
 # raised in batch.run
@@ -214,6 +205,17 @@ class SessionRuleError(CtpatError):
         if facility_id:
             where += f", facility {facility_id}"
         super().__init__(f"{where}: {message}")
+
+
+# raised in workspace.people (the team server's people and roles)
+
+class AccessError(CtpatError):
+    """The person signed in to the team server may not do this (``rule``: stable code:
+    ``not_in_people``, ``inactive``, ``role``, ``identity_mismatch``)."""
+
+    def __init__(self, person: str, rule: str, message: str) -> None:
+        self.person, self.rule = person, rule
+        super().__init__(message)
 
 
 # raised in trust.keys

@@ -35,6 +35,33 @@ VALIDATION_MODES = ("in_person", "virtual")
 CONTACT_ROLES = ("Company Officer", "Admin", "User", "Consultant")
 COMPANY_OFFICER = "Company Officer"
 
+#: People of a team workspace (the team server's accounts) and what each role may do.
+#: Partners have no accounts there: a self-assessment is done in the partner's own install or
+#: with the Excel questionnaire, so no role holds ``self_assessment``.
+PERSON_ROLES = ("specialist", "supervisor", "admin")
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "validate": ("specialist", "supervisor"),
+    "sign_validated": ("specialist", "supervisor"),
+    "sign_approved": ("supervisor",),
+    "portfolio": ("supervisor",),
+    "batch": ("supervisor",),
+    "people": ("admin",),
+    "keys": ("admin",),
+    "self_assessment": (),
+}
+#: What a permission lets a person do, in the words of a refusal ("... may not <label>").
+PERMISSION_LABELS: dict[str, str] = {
+    "validate": "open or answer validations",
+    "sign_validated": "sign a validation 'validated'",
+    "sign_approved": "approve a validation",
+    "portfolio": "open the portfolio",
+    "batch": "run the batch of reports",
+    "people": "manage the people of the workspace",
+    "keys": "manage signing keys",
+    "self_assessment": "work on a partner's self-assessment (partners do it in their own "
+                       "install or with the Excel questionnaire)",
+}
+
 #: Sessions: kinds (with their id prefix), modes, statuses. "none" is a self-assessment's mode.
 SESSION_KINDS: dict[str, str] = {"validation": "V", "self_assessment": "S"}
 SESSION_MODES = ("in_person", "virtual", "none")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from copy import copy
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeAlias
@@ -29,6 +30,7 @@ from ctpat_audit.core.text import visible
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=13)
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 #: What openpyxl stores in a cell (numbers, text, dates and times, rich text, formulas).
 CellValue: TypeAlias = (bool | int | float | Decimal | str | bytes | dt.date | dt.time
@@ -97,11 +99,21 @@ def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
         c = set_cell(ws, start_row, j, name)
         c.fill, c.font = HEADER_FILL, HEADER_FONT
         c.alignment = Alignment(vertical="center", wrap_text=True)
+    wrapped = [name in wrap for name in columns]
+    wrap_style = None  # the style of the first wrapped cell, copied to the others: assigning
+    # an Alignment hashes it into the workbook's style tables, a third of a report workbook's
+    # time when done for every cell
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=start_row + 1):
         for j, value in enumerate(row, start=1):
             c = set_cell(ws, i, j, value)
-            if columns[j - 1] in wrap:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+            if wrapped[j - 1]:
+                # openpyxl's StyleArray (what its own cell copies copy); not in its stubs
+                if wrap_style is not None and not c.has_style:
+                    c._style = copy(wrap_style)  # type: ignore[attr-defined]
+                else:
+                    c.alignment = WRAP_TOP
+                    if wrap_style is None and c.number_format == "General":
+                        wrap_style = c._style  # type: ignore[attr-defined]
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     last = get_column_letter(max(1, len(columns)))
     ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"

@@ -6,7 +6,12 @@ and its Must/Should per business entity type (a criterion absent for an entity t
 apply to it). A partner with an expanded profile model owes the union of its entity types'
 criteria, at the strictest level ("Must" beats "Should").
 
-Catalogues are JSON files validated against ``data/catalogue.schema.json`` at load. Built-in
+Catalogues are JSON files validated against ``data/catalogue.schema.json`` at load. A
+successful validation is remembered per user, by content: an empty file named after the SHA-256
+of the schema and the catalogue's bytes in ``$XDG_CACHE_HOME/ctpat-audit/validated-catalogues/``
+(``~/.cache`` when unset), so a new process (a notebook kernel) loads a catalogue it validated
+before without loading the schema validator (a third of a second); any change to the file or
+to the schema validates it again, and the id rules are checked at every load. Built-in
 versions ship in ``ctpat_audit/data/catalogue-<version>.json``; catalogues imported from CBP's
 official tables (see :mod:`ctpat_audit.criteria.official_import`) live in
 ``WORKSPACE/catalogues/<version>.json``. Provenance is explicit at both catalogue and criterion
@@ -14,7 +19,9 @@ level so a demonstration can never pass for CBP's official criteria.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -192,19 +199,21 @@ def _json_path(parts: Iterable[object]) -> str:
     return out
 
 
-def validate_document(doc: Any, file: object = "<catalogue>") -> None:
+def validate_document(doc: Any, file: object = "<catalogue>", *, schema: bool = True) -> None:
     """Check a catalogue document against the schema and the id rules; raise CatalogueError.
 
     Beyond the schema: an id's category must equal its ``category`` field, ids are unique.
+    ``schema=False`` checks the id rules only (for a document validated before, unchanged).
     """
-    import jsonschema
+    if schema:
+        import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise CatalogueError(file, _json_path(e.absolute_path), e.message + more)
+        validator = jsonschema.Draft202012Validator(_schema())
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        if errors:
+            e = errors[0]
+            more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+            raise CatalogueError(file, _json_path(e.absolute_path), e.message + more)
     seen: dict[str, int] = {}
     for i, c in enumerate(doc["criteria"]):
         if criterion_sort_key(c["id"])[0] != c["category"]:
@@ -217,9 +226,47 @@ def validate_document(doc: Any, file: object = "<catalogue>") -> None:
         seen[c["id"]] = i
 
 
-def catalogue_from_dict(doc: Mapping[str, Any], file: object = "<catalogue>") -> Catalogue:
-    """Build a Catalogue from a (schema-valid) document."""
-    validate_document(doc, file)
+def validated_dir() -> Path | None:
+    """Where successful validations are remembered (one empty file per content digest);
+    None when this user has no cache folder (nothing is remembered then)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no home folder known
+            return None
+    return Path(base) / "ctpat-audit" / "validated-catalogues"
+
+
+def _validation_key(data: bytes) -> str:
+    """SHA-256 of the schema and the catalogue file's bytes: names one validation result."""
+    digest = hashlib.sha256(SCHEMA_PATH.read_bytes())
+    digest.update(b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _validated_before(key: str) -> bool:
+    folder = validated_dir()
+    return folder is not None and (folder / key).is_file()
+
+
+def _remember_validated(key: str) -> None:
+    folder = validated_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / key).touch()
+    except OSError:
+        pass  # nowhere to remember it: the next process validates again
+
+
+def catalogue_from_dict(doc: Mapping[str, Any], file: object = "<catalogue>", *,
+                        schema: bool = True) -> Catalogue:
+    """Build a Catalogue from a document, validated first (``schema=False``: the id rules
+    only, for a document validated before and unchanged)."""
+    validate_document(doc, file, schema=schema)
     criteria = tuple(
         Criterion(id=c["id"], category=c["category"], requirement=c["requirement"],
                   observe=c["observe"], request=c["request"],
@@ -300,11 +347,17 @@ def available_versions(workspace: str | Path | None = None) -> list[str]:
 
 @lru_cache(maxsize=16)
 def _load_file(path: Path, mtime_ns: int) -> Catalogue:
+    data = path.read_bytes()
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CatalogueError(path, "", f"not valid UTF-8 JSON ({exc})") from exc
-    return catalogue_from_dict(doc, path)
+    key = _validation_key(data)
+    known = _validated_before(key)
+    catalogue = catalogue_from_dict(doc, path, schema=not known)
+    if not known:
+        _remember_validated(key)
+    return catalogue
 
 
 def load_catalogue_file(path: str | Path) -> Catalogue:

@@ -10,7 +10,7 @@ and Parquet files plus one small Excel workbook, the formats partners and CBP ex
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,20 +132,55 @@ def _pick(rng: np.random.Generator, mix, size=None):
     return rng.choice(names, size=size, p=p / p.sum())
 
 
+#: Partners generated at a time: each group's rows (its shipments above all) are written before
+#: the next group is drawn, so memory does not grow with the size of the sample. A sample of
+#: at most this many partners is drawn in one group.
+PARTNERS_PER_GROUP = 500
+
+
 def build_sample(spec: SampleSpec,
                  criteria_for: Callable[[list[str]], list[str]] | None = None,
                  progress: bool = False) -> dict[str, pd.DataFrame]:
-    """The sample source as DataFrames (one per table), not yet written."""
+    """The sample source as DataFrames (one per table), not yet written (the whole sample in
+    memory: for a large sample use :func:`write_sample`, which writes it group by group)."""
+    groups = list(sample_groups(spec, criteria_for, progress))
+    return {name: pd.concat([g[name] for g in groups], ignore_index=True)
+            for name in groups[0]}
+
+
+def sample_groups(spec: SampleSpec,
+                  criteria_for: Callable[[list[str]], list[str]] | None = None,
+                  progress: bool = False) -> Iterator[dict[str, pd.DataFrame]]:
+    """The sample, :data:`PARTNERS_PER_GROUP` partners at a time: one DataFrame per table for
+    each group of partners (their shipments sorted by account and date within the group).
+    One random stream runs through every group, so the data depend only on ``spec``."""
     criteria_for = criteria_for or _criteria_default
     rng = np.random.default_rng(spec.seed)
     n = spec.partners
-    as_of = pd.Timestamp(spec.as_of)
     # account ids: 7 digits as text, many with leading zeros
     ids = [f"{x:07d}" for x in rng.choice(2_000_000, size=n, replace=False)]
-
-    partners, entities, facilities, contacts, responses, outreach = [], [], [], [], [], []
     crit_cache: dict[tuple[str, ...], list[str]] = {}
-    for i, acc in enumerate(tqdm(ids, desc="partners", disable=not progress)):
+    bar = tqdm(total=n, desc="partners", disable=not progress)
+    first_entry = 0
+    for start in range(0, n, PARTNERS_PER_GROUP):
+        group = ids[start:start + PARTNERS_PER_GROUP]
+        frames = _partner_group(rng, spec, group, start, criteria_for, crit_cache)
+        frames["shipments"] = _shipments(rng, spec, frames["partners"], frames["entities"],
+                                         first_entry)
+        first_entry += len(frames["shipments"])
+        bar.update(len(group))
+        yield frames
+    bar.close()
+
+
+def _partner_group(rng: np.random.Generator, spec: SampleSpec, ids: list[str], offset: int,
+                   criteria_for: Callable[[list[str]], list[str]],
+                   crit_cache: dict[tuple[str, ...], list[str]]) -> dict[str, pd.DataFrame]:
+    """Every table but shipments for the partners ``ids`` (``offset``: the index of the first
+    of them in the whole sample)."""
+    as_of = pd.Timestamp(spec.as_of)
+    partners, entities, facilities, contacts, responses, outreach = [], [], [], [], [], []
+    for i, acc in enumerate(ids, start=offset):
         primary = str(_pick(rng, ENTITY_MIX))
         types = [primary]
         if primary in EXPANSIONS and rng.random() < 0.12:
@@ -270,18 +305,18 @@ def build_sample(spec: SampleSpec,
                                                     "outcome", "note"])
         .drop_duplicates(["account_id", "contacted_on", "channel"]),
     }
-    frames["shipments"] = _shipments(rng, spec, frames["partners"], frames["entities"])
     return frames
 
 
 def _shipments(rng: np.random.Generator, spec: SampleSpec, partners: pd.DataFrame,
-               entities: pd.DataFrame) -> pd.DataFrame:
-    """Entries over ``spec.months`` months, vectorised (millions of rows in seconds)."""
+               entities: pd.DataFrame, first_entry: int = 0) -> pd.DataFrame:
+    """Entries of ``partners`` over ``spec.months`` months, vectorised (millions of rows in
+    seconds); entry numbers count on from ``first_entry``."""
     primary = entities.drop_duplicates("account_id").set_index("account_id")["entity_type"]
     active = partners[partners["status"] != "applicant"]["account_id"].to_numpy()
     counts = np.maximum(1, rng.lognormal(np.log(spec.shipments_per_partner) - 0.5, 1.0, size=len(active)))
     # the total is partners x mean (applicants ship nothing, so the others carry their share)
-    target = round(spec.shipments_per_partner * spec.partners)
+    target = round(spec.shipments_per_partner * len(partners))
     counts = np.floor(counts * target / counts.sum()).astype(np.int64)
     counts[: target - int(counts.sum())] += 1
     total = int(counts.sum())
@@ -334,7 +369,7 @@ def _shipments(rng: np.random.Generator, spec: SampleSpec, partners: pd.DataFram
     dates = end - pd.to_timedelta(rng.integers(1, span + 1, size=total), unit="D")
     filers = np.array(["A7K", "B2M", "C9T", "D4R", "E1W", "F6P"])
     entry_id = pd.Series(filers[acc_idx % len(filers)]).str.cat(
-        pd.Series(np.arange(total) + 1_000_000).astype(str).str.zfill(8), sep="-")
+        pd.Series(np.arange(total) + first_entry + 1_000_000).astype(str).str.zfill(8), sep="-")
     frame = pd.DataFrame({
         "account_id": pd.Series(active[acc_idx], dtype="string"),
         "entry_id": entry_id.astype("string"),
@@ -352,23 +387,40 @@ def write_sample(out: str | Path, partners: int = 200, seed: int = 7,
                  as_of: dt.date | None = None, shipments_per_partner: float = 250.0,
                  progress: bool = False,
                  criteria_for: Callable[[list[str]], list[str]] | None = None) -> Path:
-    """Write the sample source folder: CSV and Parquet files, and outreach as a workbook."""
+    """Write the sample source folder: CSV and Parquet files, and outreach as a workbook.
+
+    Written group by group (:func:`sample_groups`): memory stays bounded however many
+    shipments are asked for (40 million take a few minutes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from openpyxl import Workbook
 
     from ctpat_audit.core import xlsx as excel
 
     spec = SampleSpec(partners=partners, seed=seed, as_of=as_of or SampleSpec.as_of,
                       shipments_per_partner=shipments_per_partner)
-    frames = build_sample(spec, criteria_for=criteria_for, progress=progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("partners", "entities", "facilities", "contacts"):
-        frames[name].to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-    frames["profile_responses"].to_parquet(out / "profile_responses.parquet", index=False)
-    frames["shipments"].to_parquet(out / "shipments.parquet", index=False, row_group_size=262_144)
+    writers: dict[str, pq.ParquetWriter] = {}
+    row_groups = {"profile_responses": None, "shipments": 262_144}
+    outreach = []
+    try:
+        for g, frames in enumerate(sample_groups(spec, criteria_for, progress)):
+            for name in ("partners", "entities", "facilities", "contacts"):
+                frames[name].to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d",
+                                    mode="w" if g == 0 else "a", header=g == 0)
+            for name, rows in row_groups.items():
+                table = pa.Table.from_pandas(frames[name], preserve_index=False)
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
+                writers[name].write_table(table.cast(writers[name].schema), row_group_size=rows)
+            outreach.append(frames["outreach"])
+    finally:
+        for w in writers.values():
+            w.close()
     wb = Workbook()
     ws = excel.first_sheet(wb)
     ws.title = "outreach"
-    excel.write_table(ws, frames["outreach"])
+    excel.write_table(ws, pd.concat(outreach, ignore_index=True))
     excel.save(wb, out / "outreach.xlsx")
     return out

@@ -2,9 +2,10 @@
 
 ``check_table`` turns a :class:`~ctpat_audit.intake.sources.RawTable` into a typed DataFrame plus a
 list of located :class:`~ctpat_audit.core.errors.Problem`. It never stops at the first problem.
-Work is column-wise (pandas/numpy), so five million shipments are checked in seconds. When one
-kind of problem repeats down a column, the first ``LISTED_PER_KIND`` rows are listed and one
-more line says how many more rows share it.
+Work is column-wise (pandas/numpy), so five million shipments are checked in seconds, and a
+column that repeats its values (account ids, ports, choices) is checked once per distinct
+value. Problems go to a :class:`~ctpat_audit.intake.problem_log.ProblemLog`, which lists the
+first rows of each kind and counts the rest, also across the batches of a long table.
 
 What is refused besides wrong types: ids that are not plain path components (look-alikes,
 invisible characters, paths: :mod:`ctpat_audit.core.identifiers`), ids and criterion ids a
@@ -15,12 +16,9 @@ problem becomes NA in the typed frame; nothing is ever repaired into an acceptab
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import Problem
@@ -32,10 +30,10 @@ from ctpat_audit.core.identifiers import (
     id_refusal,
 )
 from ctpat_audit.core.text import NONCHARACTER_PATTERN
+from ctpat_audit.intake.problem_log import Cells, ProblemLog
 from ctpat_audit.intake.sources import RawTable
 from ctpat_audit.workspace.tables import Column, Table
 
-LISTED_PER_KIND = 20
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _CRITERION = re.compile(r"^(?:[1-9]|1[0-2])\.[1-9][0-9]{0,2}$")
@@ -63,30 +61,17 @@ def _aliases(column: Column) -> dict[str, str]:
 
 
 class _Collector:
-    def __init__(self, raw: RawTable) -> None:
-        self.raw = raw
-        self.problems: list[Problem] = []
+    """A :class:`ProblemLog` seen from one batch of rows (problems located in ``raw``)."""
 
-    def rows(self, mask: np.ndarray, column: str | None, values: Iterable[object] | None,
-             code: str, expected: str) -> None:
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return
-        vals = list(values) if values is not None else [None] * len(mask)
-        for i in idx[:LISTED_PER_KIND]:
-            val = vals[i]
-            self.problems.append(Problem(
-                self.raw.file, self.raw.sheet, self.raw.row_number(int(i)), column,
-                None if val is None or (isinstance(val, float) and np.isnan(val)) else str(val)[:200],
-                code, expected))
-        if idx.size > LISTED_PER_KIND:
-            self.problems.append(Problem(
-                self.raw.file, self.raw.sheet, None, column, None, code,
-                f"{idx.size - LISTED_PER_KIND} more rows with the same problem ({expected})"))
+    def __init__(self, raw: RawTable, log: ProblemLog) -> None:
+        self.raw, self.log = raw, log
+
+    def rows(self, mask: np.ndarray, column: str | None,
+             values: pd.Series | Cells | None, code: str, expected: str) -> None:
+        self.log.rows(self.raw, mask, column, values, code, expected)
 
     def one(self, column: str | None, value: object, code: str, expected: str) -> None:
-        self.problems.append(Problem(self.raw.file, self.raw.sheet, None, column,
-                                     None if value is None else str(value), code, expected))
+        self.log.one(self.raw, column, value, code, expected)
 
 
 def _as_text(series: pd.Series, kind: str) -> pd.Series:
@@ -133,6 +118,55 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
         return series.where(~outside).astype("Int64")
 
     text = _as_text(series, kind)
+    if numeric is None and _repetitive(text):  # check each spelling once
+        codes, spellings = pd.factorize(text)
+        values = _text_values(col, pd.Series(spellings, dtype=text.dtype), None,
+                              _Spread(c, codes))
+        return pd.Series(values.array.take(codes), index=text.index)
+    return _text_values(col, text, numeric, c)
+
+
+def _repetitive(text: pd.Series, sample: int = 4096) -> bool:
+    """Whether a long column repeats its values enough to check each distinct value once
+    (account ids, ports, choices, dates); judged on its first rows."""
+    if len(text) < 4 * sample:
+        return False
+    return bool(text.iloc[:sample].nunique() * 4 < sample)
+
+
+class _Spread:
+    """A collector for the distinct values of a column that reports each problem at every
+    row holding the value (``codes``: the row -> distinct value map)."""
+
+    def __init__(self, c: _Collector, codes: np.ndarray) -> None:
+        self.c, self.codes = c, codes
+
+    def rows(self, mask: np.ndarray, column: str | None,
+             values: pd.Series | Cells | None, code: str, expected: str) -> None:
+        if not mask.any():
+            return
+        self.c.rows(mask[self.codes], column,
+                    None if values is None else _Taken(values, self.codes), code, expected)
+
+    def one(self, column: str | None, value: object, code: str, expected: str) -> None:
+        self.c.one(column, value, code, expected)
+
+
+class _Taken:
+    """``values[codes[i]]`` for row ``i``, without building the column."""
+
+    def __init__(self, values: pd.Series | Cells, codes: np.ndarray) -> None:
+        self.values = values.iloc if isinstance(values, pd.Series) else values
+        self.codes = codes
+
+    def __getitem__(self, i: int) -> object:
+        return self.values[int(self.codes[i])]
+
+
+def _text_values(col: Column, text: pd.Series, numeric: np.ndarray | None,
+                 c: _Collector | _Spread) -> pd.Series:
+    """Typed values of a column of cell text (see :func:`_convert`)."""
+    kind = col.kind
     blank = (text == "").to_numpy()
     if col.required:
         c.rows(blank, col.name, None, "missing_value", col.expected())
@@ -153,10 +187,11 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
         return text.mask((text == "") | refused, pd.NA)
     if kind == "choice":
         aliases = _aliases(col)
-        normed = text.map(lambda s: aliases.get(_norm(s)) if s else None)
+        normed = pd.Series([aliases.get(_norm(s)) if s else None for s in text],
+                           index=text.index, dtype="string")
         unknown = present & normed.isna().to_numpy()
         c.rows(unknown, col.name, text, "unknown_value", col.expected())
-        return normed.astype("string")
+        return normed
     if kind == "criterion_id":
         ok = _flags(text.str.match(_CRITERION))
         c.rows(present & ~ok & ~refused, col.name, text, "bad_criterion_id", col.expected())
@@ -172,7 +207,7 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
         low = text.str.lower()
         is_true, is_false = low.isin(_TRUE).to_numpy(), low.isin(_FALSE).to_numpy()
         c.rows(present & ~is_true & ~is_false, col.name, text, "wrong_type", col.expected())
-        out = pd.Series(pd.NA, index=series.index, dtype="boolean")
+        out = pd.Series(pd.NA, index=text.index, dtype="boolean")
         out[is_true] = True
         out[is_false] = False
         return out
@@ -182,7 +217,7 @@ def _convert(col: Column, series: pd.Series, typed: bool, c: _Collector,
 
 
 def _check_characters(col: Column, text: pd.Series, present: np.ndarray,
-                      c: _Collector) -> np.ndarray:
+                      c: _Collector | _Spread) -> np.ndarray:
     """Length, control characters and Unicode noncharacters of a text column; the rows
     refused."""
     too_long = present & (text.str.len().fillna(0).to_numpy() > col.max_length)
@@ -196,7 +231,7 @@ def _check_characters(col: Column, text: pd.Series, present: np.ndarray,
     return too_long | controls | nonchars
 
 
-def _check_ids(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> np.ndarray:
+def _check_ids(col: Column, text: pd.Series, present: np.ndarray, c: _Collector | _Spread) -> np.ndarray:
     """Ids that are not plain path components (:mod:`ctpat_audit.core.identifiers`),
     grouped by reason; the rows refused."""
     bad = present & ~_flags(text.str.fullmatch(SAFE_ID_PATTERN))
@@ -209,7 +244,7 @@ def _check_ids(col: Column, text: pd.Series, present: np.ndarray, c: _Collector)
     return bad
 
 
-def _integers(col: Column, text: pd.Series, present: np.ndarray, c: _Collector) -> pd.Series:
+def _integers(col: Column, text: pd.Series, present: np.ndarray, c: _Collector | _Spread) -> pd.Series:
     """Whole numbers written as text (``2025``, ``+2025``, ``2025.0``) within the column's
     declared range; anything else (``inf``, ``NaN``, ``1e3``, ``20.5``) is a wrong type."""
     shaped = present & _flags(text.str.fullmatch(r"[+-]?[0-9]+(?:\.0*)?"))
@@ -251,9 +286,15 @@ def _rule(name: str, frame: pd.DataFrame, c: _Collector) -> None:
         raise AssertionError(f"unknown rule {name}")
 
 
-def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
-    """Typed frame (declared columns, declared order) and every problem found in ``raw``."""
-    c = _Collector(raw)
+def check_table(table: Table, raw: RawTable, log: ProblemLog | None = None, *,
+                keys: bool = True) -> tuple[pd.DataFrame, list[Problem]]:
+    """Typed frame (declared columns, declared order) and every problem found in ``raw``.
+
+    ``log``: where the problems go when ``raw`` is one batch of a longer table (the
+    returned list is then the log's so far). ``keys=False`` leaves duplicate keys to the
+    caller, which sees every batch (:mod:`ctpat_audit.intake.staging`)."""
+    log = ProblemLog() if log is None else log
+    c = _Collector(raw, log)
     present: dict[str, int] = {}  # lower-cased name -> position of its first column
     for pos, k in enumerate(raw.frame.columns):
         key = str(k).strip().lower()
@@ -280,89 +321,36 @@ def check_table(table: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem
             frame[col.name] = pd.Series(pd.NA, index=raw.frame.index, dtype=_EMPTY_DTYPES.get(
                 col.kind, "string"))
     if not missing:
-        keys = list(table.key)
-        dup = frame.duplicated(keys, keep="first").to_numpy() & frame[keys].notna().all(axis=1).to_numpy()
-        if dup.any():
-            keyvals = frame[keys].astype("string").fillna("").agg(" / ".join, axis=1)
-            c.rows(dup, " + ".join(keys), keyvals, "duplicate_key",
-                   f"each {' + '.join(keys)} only once in {table.name}")
+        if keys:
+            key_cols = list(table.key)
+            dup = frame.duplicated(key_cols, keep="first").to_numpy() & \
+                frame[key_cols].notna().all(axis=1).to_numpy()
+            if dup.any():
+                keyvals = frame[key_cols].astype("string").fillna("").agg(" / ".join, axis=1)
+                c.rows(dup, " + ".join(key_cols), keyvals, "duplicate_key",
+                       f"each {' + '.join(key_cols)} only once in {table.name}")
         for rule in table.checks:
             _rule(rule, frame, c)
-    return frame, c.problems
+    return frame, log.problems()
+
+
+def typed_empty(table: Table) -> pd.DataFrame:
+    """An empty frame of ``table``'s columns in the types :func:`check_table` gives them."""
+    return pd.DataFrame({c.name: pd.Series(dtype=_EMPTY_DTYPES.get(c.kind, "string"))
+                         for c in table.columns})
 
 
 def check_partner_refs(table: Table, frame: pd.DataFrame, raw: RawTable,
                        known: set[str] | pd.Index) -> list[Problem]:
     """Rows whose account_id names no partner in the source or the workspace."""
-    c = _Collector(raw)
+    log = ProblemLog()
     acc = frame["account_id"]
     m = acc.notna().to_numpy() & ~acc.isin(known).to_numpy()
-    c.rows(m, "account_id", acc, "unknown_partner",
-           "the account_id of a partner in partners (or already in the workspace)")
-    return c.problems
+    log.rows(raw, m, "account_id", acc, "unknown_partner", UNKNOWN_PARTNER)
+    return log.problems()
 
 
-def check_keys_in_workspace(table: Table, parts: list[tuple[RawTable, pd.DataFrame]],
-                            existing: Iterable[pd.DataFrame]) -> list[Problem]:
-    """Rows whose key is already another partner's in the workspace, for a table whose key
-    does not hold the account (a shipment's ``entry_id`` is unique in the whole workspace).
-
-    ``existing``: the workspace's rows (``account_id`` and the key columns), in batches. The
-    rows of accounts the source covers are about to be replaced, so only the other accounts'
-    rows count. Each problem names both partners. Keys are compared by Arrow's hash-based
-    ``is_in``, so millions of rows on each side take seconds.
-    """
-    keys = list(table.key)
-    new = pd.concat([f[["account_id", *keys]] for _, f in parts], ignore_index=True)
-    covered = _arrow(new["account_id"].dropna())
-    wanted = _arrow(_key_text(new, keys).dropna())
-    owner: dict[str, str] = {}
-    for batch in existing:
-        other = batch[~_is_in(batch["account_id"], covered)]
-        hit = other[_is_in(_key_text(other, keys), wanted)]
-        for key, account in zip(_key_text(hit, keys), hit["account_id"]):
-            owner.setdefault(key, account)
-    if not owner:
-        return []
-    taken = pa.array(list(owner), pa.large_string())
-    name = " + ".join(keys)
-    out: list[Problem] = []
-    for raw, frame in parts:
-        text = _key_text(frame, keys)
-        rows = np.flatnonzero(_is_in(text, taken))
-        for i in rows[:LISTED_PER_KIND]:
-            key = text.iloc[i]
-            shown = key.replace(_KEY_SEPARATOR, " / ")
-            out.append(Problem(raw.file, raw.sheet, raw.row_number(int(i)), name, shown,
-                               "duplicate_key",
-                               f"each {name} once in the workspace: {shown} is already "
-                               f"partner {owner[key]}'s, and this row is partner "
-                               f"{frame['account_id'].iloc[i]}'s"))
-        if rows.size > LISTED_PER_KIND:
-            out.append(Problem(raw.file, raw.sheet, None, name, None, "duplicate_key",
-                               f"{rows.size - LISTED_PER_KIND} more rows whose {name} is "
-                               "another partner's in the workspace"))
-    return out
-
-
-_KEY_SEPARATOR = "\x1f"  # a control character: never part of an accepted value
-
-
-def _key_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """A row's key as one string (the columns joined by a control character)."""
-    text = frame[keys[0]].astype("string")
-    for k in keys[1:]:
-        text = text + _KEY_SEPARATOR + frame[k].astype("string")
-    return text
-
-
-def _arrow(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("string")).cast(pa.large_string())
-
-
-def _is_in(values: pd.Series, value_set: pa.Array) -> np.ndarray:
-    found = pc.is_in(_arrow(values), value_set=value_set)
-    return found.fill_null(False).to_numpy(zero_copy_only=False)
+UNKNOWN_PARTNER = "the account_id of a partner in partners (or already in the workspace)"
 
 
 def stored_ints(column: Column, values: pd.Series) -> pd.Series:

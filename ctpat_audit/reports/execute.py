@@ -1,9 +1,10 @@
 """Execute the report notebook with papermill, on the engine the caller chooses.
 
-``ctpat-audit report`` runs ``templates/report.ipynb`` on papermill's own engine and a new
-``python3`` kernel; the batch passes the warm-kernel engine (``engine_name="ctpat-warm"``
-with its ``kernel_pool``), which this package never imports. Either way the notebook gets
-the same parameters and a failure is reported the same way: a
+``ctpat-audit report``, the notebooks' sign panel and the batch run ``templates/report.ipynb``
+on the fork engine (``engine_name="ctpat-fork"`` with a ``zygote``,
+:mod:`ctpat_audit.reports.fork_engine`); ``engine_name=None`` is papermill's own engine on a
+new ``python3`` kernel. Either way the notebook gets the same parameters and a failure is
+reported the same way: a
 :class:`~ctpat_audit.reports.failure.ReportError` naming the failing cell, with the executed
 notebook marked there (:func:`~ctpat_audit.reports.failure.mark_failed_notebook`).
 """
@@ -16,9 +17,18 @@ from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import ReportError
 from ctpat_audit.reports.failure import mark_failed_notebook, one_line, strip_ansi
 
-__all__ = ["DEFAULT_TEMPLATE", "execute_report", "report_parameters"]
+__all__ = ["DEFAULT_TEMPLATE", "KERNEL_ARGUMENTS", "execute_report", "report_parameters"]
 
 DEFAULT_TEMPLATE = package_data.templates_dir() / "report.ipynb"
+#: Command-line arguments of every kernel the toolkit starts itself (reports, the batch's
+#: warm and forked kernels). A kernel's own log goes to the terminal of whoever ran the
+#: command, and a normal run logs two lines there that are not the user's business: the
+#: warning that the kernel listens on 127.0.0.1 without ZeroMQ encryption (its messages are
+#: signed with the connection file's key, and the ports take no other traffic) and, at
+#: shutdown, "KeyboardInterrupt caught in kernel" (jupyter_client interrupts a kernel before
+#: it asks it to stop). A cell's error reaches the caller through the notebook, never
+#: through this log.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
 
 
 def report_parameters(workspace: str | Path, session_id: str, *, as_of: str | None = None,
@@ -52,7 +62,7 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
     """Execute the report notebook to ``out_nb``; the executed notebook.
 
     ``engine_name``: a papermill engine (None: papermill's own, on a new ``kernel_name``
-    kernel); ``engine_kw`` go to it (``kernel_pool=`` for ``ctpat-warm``).
+    kernel); ``engine_kw`` go to it (``zygote=`` for ``ctpat-fork``).
     ``execution_timeout``: seconds a cell may run. A cell that raises, runs out of time or
     loses its kernel raises :class:`ReportError` with that cell's index, and ``out_nb`` is
     left marked at that cell. Callers rendering a session's report first call
@@ -63,7 +73,8 @@ def execute_report(workspace: str | Path, session_id: str, out_nb: Path, *,
 
     params = report_parameters(workspace, session_id, as_of=as_of, due_days=due_days,
                                workbook=workbook)
-    kw: dict[str, Any] = {"progress_bar": False, "kernel_name": kernel_name, **engine_kw}
+    kw: dict[str, Any] = {"progress_bar": False, "kernel_name": kernel_name,
+                          "extra_arguments": list(KERNEL_ARGUMENTS), **engine_kw}
     if engine_name is not None:
         kw["engine_name"] = engine_name
     if execution_timeout is not None:

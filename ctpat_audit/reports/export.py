@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = ["FORMATS", "TEMPLATE_DIR", "close_artifact_state", "export_html", "network_urls",
-           "render_artifacts"]
+           "prepare_artifact_state", "render_artifacts"]
 
 TEMPLATE_DIR = package_data.templates_dir()
 HTML_TEMPLATE = "ctpat_report"
@@ -74,8 +74,39 @@ def export_html(nb_path: str | Path | NotebookNode, out_html: str | Path,
 _EXPORT_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
+def prepare_artifact_state(state: dict[str, Any], formats: Iterable[str] = FORMATS) -> None:
+    """Start what :func:`render_artifacts` will need while the notebook still executes: the
+    browser (``state["pdf_engine"]``, launched in the background) and the HTML exporter
+    (imported and compiled in a background thread). Returns at once."""
+    formats = set(formats)
+    if "pdf" in formats and state.get("pdf_engine") is None:
+        from ctpat_audit.reports.pdf import PdfEngine
+
+        engine = state["pdf_engine"] = PdfEngine()
+        engine.start()
+    if formats & {"html", "pdf"}:
+        threading.Thread(target=_warm_exporter, daemon=True, name="ctpat-html-warm").start()
+
+
+def _warm_exporter() -> None:
+    # papermill first, as the caller's thread imports it next: two threads importing the
+    # jupyter packages in different orders can meet a half-initialized module
+    import papermill  # noqa: F401
+
+    _exporter()
+
+
+_EXPORTER_LOCK = threading.Lock()
+
+
 def _exporter() -> Any:
+    """The process's HTML exporter (made on first use, by whichever thread comes first)."""
+    with _EXPORTER_LOCK:
+        return _make_exporter()
+
+
+@functools.lru_cache(maxsize=1)
+def _make_exporter() -> Any:
     """One HTML exporter per process: its Jinja templates compile once (about 0.2 s), not
     for every report. It holds no per-report state (resources are per call)."""
     from nbconvert import HTMLExporter

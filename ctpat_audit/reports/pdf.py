@@ -66,6 +66,18 @@ class PdfEngine:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return self._thread.submit(fn, *args, **kwargs).result()
 
+    def start(self) -> None:
+        """Launch chromium and open the page now, in the background (returns at once): a
+        caller starts it before executing the notebook, so the browser is up by the time
+        the first PDF is printed. A launch failure is raised by the next :meth:`pdf`."""
+        self._thread.submit(self._warm)
+
+    def _warm(self) -> None:
+        try:
+            self._page()
+        except Exception as exc:  # raised again, with its cause, when a PDF is asked for
+            log.debug("chromium did not start in the background: %s", exc)
+
     def _start(self) -> Any:
         if self._browser is None or not self._browser.is_connected():
             from playwright.sync_api import sync_playwright

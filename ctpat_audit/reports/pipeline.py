@@ -5,8 +5,9 @@ The one report pipeline, used by ``ctpat-audit report`` (:class:`Renderer`,
 lives in its own module and both callers run the same functions:
 
 1. **execute** (:mod:`ctpat_audit.reports.execute`): papermill runs ``templates/report.ipynb``
-   with ``workspace``, ``session_id``, ``as_of``, ``due_days`` and ``workbook``, on the engine
-   the caller passes (a new kernel here, the warm kernel pool in the batch);
+   with ``workspace``, ``session_id``, ``as_of``, ``due_days`` and ``workbook``, on the fork
+   engine (``ctpat-fork``: a child forked from a warm zygote, :mod:`ctpat_audit.reports.zygote`)
+   or on papermill's own engine (a new kernel) when the caller passes ``engine_name=None``;
 2. **export** (:mod:`ctpat_audit.reports.export`): HTML, PDF and the workbook;
 3. **publish** (:mod:`ctpat_audit.reports.publish`): everything is built in
    ``OUT/.tmp/<random>/<session>/`` and renamed into ``OUT/<account>/<session>/`` at the end,
@@ -15,8 +16,9 @@ lives in its own module and both callers run the same functions:
    :class:`ReportError` naming the cell (index, source, one-line reason, traceback); the
    executed notebook, marked at that cell, is kept at ``OUT/_failed/<session>/report.ipynb``.
 
-:class:`Renderer` keeps one chromium (and an optional papermill engine and kernel pool)
-across many ``render(session_id)`` calls; :func:`render_report` is the one-shot form.
+:class:`Renderer` keeps one chromium and one zygote across many ``render(session_id)`` calls,
+and starts both as soon as it is made, so the browser launches and the zygote imports while
+the caller gets on with the first report; :func:`render_report` is the one-shot form.
 """
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ from ctpat_audit.reports.export import (
     close_artifact_state,
     export_html,
     network_urls,
+    prepare_artifact_state,
     render_artifacts,
 )
+from ctpat_audit.reports.fork_engine import ENGINE_NAME, default_zygote
 from ctpat_audit.reports.publish import publish_report, report_folder, scratch_report
 from ctpat_audit.reports.summary import SUMMARY_MIME, notebook_summary
 
@@ -56,16 +60,19 @@ __all__ = [
 
 
 class Renderer:
-    """Renders many reports with one browser (and optionally a warm papermill engine).
+    """Renders many reports with one browser and one warm zygote.
 
-    ``papermill_kw`` goes to :func:`~ctpat_audit.reports.execute.execute_report` (e.g.
-    ``engine_name="ctpat-warm", kernel_pool=pool``; default: papermill's engine on a new
-    ``python3`` kernel). Close it (or use ``with``) to stop the browser.
+    ``engine_name``: the papermill engine (default ``ctpat-fork``, each report in a child of
+    ``zygote``, by default this process's zygote for the workspace; None: papermill's own
+    engine on a new kernel per report). Other ``papermill_kw`` go to
+    :func:`~ctpat_audit.reports.execute.execute_report`. The zygote and the browser start
+    when the renderer is made. Close it (or use ``with``) to stop the browser.
     """
 
     def __init__(self, workspace: str | Path, out_dir: str | Path, *,
                  formats: Iterable[str] = FORMATS, paper: str = "A4", as_of: str | None = None,
                  due_days: int = 90, template: str | Path = DEFAULT_TEMPLATE,
+                 engine_name: str | None = ENGINE_NAME, zygote: Any = None,
                  **papermill_kw: Any) -> None:
         self.workspace, self.out = Path(workspace), Path(out_dir)
         self.formats = tuple(formats)
@@ -74,8 +81,12 @@ class Renderer:
             raise ReportError("-", f"formats {bad} / paper {paper!r}: expected formats from "
                               f"{', '.join(FORMATS)} and paper A4 or Letter")
         self.paper, self.as_of, self.due_days = paper, as_of, due_days
-        self.template, self.papermill_kw = template, papermill_kw
+        self.template = template
+        self.papermill_kw: dict[str, Any] = {"engine_name": engine_name, **papermill_kw}
+        if engine_name == ENGINE_NAME:
+            self.papermill_kw["zygote"] = zygote or default_zygote(self.workspace)
         self.state: dict[str, Any] = {}
+        prepare_artifact_state(self.state, self.formats)
 
     def render(self, session_id: str) -> Path:
         """Render one session; returns ``OUT/<account>/<session>``.

@@ -10,10 +10,8 @@ nothing supplied by a user can become markup or script, or reorder the text arou
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -35,6 +33,7 @@ __all__ = [
     "esc",
     "esc_attr",
     "load_context",
+    "preload",
     "publish_summary",
     "report_header",
     "write_workbook",
@@ -206,6 +205,35 @@ def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | 
     return ctx
 
 
+#: Imported by the sections on first use; a process that forks reports imports them once.
+_REPORT_MODULES = ("IPython.display", "scipy.stats", "pyarrow.parquet", "openpyxl",
+                   "importlib.metadata", "ctpat_audit.analysis.exam_metrics",
+                   "ctpat_audit.analysis.review", "ctpat_audit.criteria.catalogue",
+                   "ctpat_audit.sessions.session", "ctpat_audit.workspace.audit",
+                   "ctpat_audit.workspace.reference", "ctpat_audit.reports.workbook",
+                   "ctpat_audit.ui.print_charts")
+
+
+def preload(workspace: str | Path | None = None) -> None:
+    """Load what every report shares, once, in a process that then forks one child per
+    report (the zygote's warm-up, :mod:`ctpat_audit.reports.zygote`): the modules the
+    sections import on first use, and every criteria catalogue (built-in, and the
+    workspace's when ``workspace`` is given) parsed and validated. No partner data."""
+    import importlib
+    from importlib.metadata import version
+
+    from ctpat_audit.criteria.catalogue import available_versions, load_catalogue
+
+    for name in _REPORT_MODULES:
+        importlib.import_module(name)
+    version("ctpat-audit")
+    for v in available_versions(workspace):
+        try:
+            load_catalogue(v, workspace)
+        except Exception:  # a damaged catalogue fails the report that uses it, not the rest
+            continue
+
+
 def report_header(ctx: ReportContext) -> dict[str, Any]:
     """What the HTML head, the PDF's running header and footer show (plain text)."""
     s = ctx.session
@@ -299,14 +327,8 @@ def show_profile(ctx: ReportContext) -> None:
           "profile review: " + "; ".join(f"{k}: {v}" for k, v in facts))
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def show_exams(ctx: ReportContext) -> None:
-    from ctpat_audit.ui import charts
+    from ctpat_audit.ui import print_charts as charts  # vector, drawn straight as SVG
 
     m, comparison = ctx.metrics, ctx.comparison  # set together by report_context
     if m is None or comparison is None or m.shipments == 0:
@@ -317,8 +339,7 @@ def show_exams(ctx: ReportContext) -> None:
     figs = [charts.exam_rate_by_port(comparison, "Exam rate by port and mode"),
             charts.exam_types(m.by_exam_type, "Exams by type"),
             charts.monthly_trend(m.by_month, "Exam rate by month")]
-    imgs = "".join(f'<figure class="chart"><img alt="{esc_attr(f.axes[0].get_title() or "chart")}" '
-                   f'src="data:image/png;base64,{_png(f)}"></figure>' for f in figs)
+    imgs = "".join(f'<figure class="chart">{svg}</figure>' for svg in figs)
     esc_rows = comparison[comparison["escalate"]]
     flag = (f"<p><b>Ports above the baseline</b> ({esc(comparison.attrs.get('test', ''))}):"
             f" {esc(', '.join(esc_rows['port_code'] + ' ' + esc_rows['mode']))}</p>"

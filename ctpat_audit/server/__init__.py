@@ -1,4 +1,4 @@
-"""Serving the notebooks: JupyterLab and Voila for one user.
+"""Serving the notebooks: JupyterLab and Voila for one user, JupyterHub for a team.
 
 Imports ``ui`` and everything below it.
 """

@@ -30,12 +30,19 @@ import pandas as pd
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import InputError, LabError, NotFoundError
-from ctpat_audit.server.user_notebooks import UserNotebooks, prepare_user_notebooks
+from ctpat_audit.server.user_notebooks import (
+    PartnerNotebooks,
+    UserNotebooks,
+    prepare_user_notebooks,
+    user_folder,
+)
 
 __all__ = ["LabServer", "LabError", "start_lab", "start_voila", "strip_outputs_on_save",
-           "notebooks_dir", "free_port", "new_token", "parameter", "account_parameter",
+           "notebooks_dir", "free_port", "new_token", "parameter", "person_parameter",
+           "account_parameter",
            "partner_summary", "catalogue_banner", "gap_table", "sign_step", "partner_notice",
-           "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER"]
+           "validation_links",
+           "ENV_WORKSPACE", "ENV_ACCOUNT", "ENV_USER", "ENV_DEBUG"]
 
 ENV_WORKSPACE, ENV_ACCOUNT, ENV_USER = "CTPAT_WORKSPACE", "CTPAT_ACCOUNT", "CTPAT_USER"
 VALIDATION_NOTEBOOK, SELF_ASSESSMENT_NOTEBOOK = "validation.ipynb", "self_assessment.ipynb"
@@ -289,6 +296,39 @@ def strip_outputs_on_save(model: dict[str, Any], **_kwargs: Any) -> None:
 
 # --- notebook helpers ----------------------------------------------------------------------
 
+#: Set to 1 in a kernel's environment to see the full traceback of a toolkit error.
+ENV_DEBUG = "CTPAT_DEBUG"
+
+
+def _one_line_error(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+                    tb_offset: int | None = None) -> Any:
+    """IPython's handler of :class:`CtpatError` in a notebook: the error class and its
+    message, without the stack of toolkit frames (``CTPAT_DEBUG=1``: the full traceback)."""
+    if os.environ.get(ENV_DEBUG, "") not in ("", "0"):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    else:
+        shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
+    return None
+
+
+def _show_toolkit_errors_in_one_line() -> None:
+    """In a notebook (an IPython kernel), show the toolkit's own errors, a wrong parameter
+    above all, as one line naming what was wrong and what was expected. Done when this
+    module is imported, which every shipped notebook does in its first code cell."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from ctpat_audit.core.errors import CtpatError
+
+        shell.set_custom_exc((CtpatError,), _one_line_error)
+
+
+_show_toolkit_errors_in_one_line()
+
+
 def parameter(name: str, value: Any, env: str | None = None, *, required: bool = True) -> Any:
     """A notebook parameter: its value if set, else the ``CTPAT_*`` variable ``ctpat-audit lab``
     set, else (when required) an error that says how to set it."""
@@ -303,6 +343,21 @@ def parameter(name: str, value: Any, env: str | None = None, *, required: bool =
                          f"`papermill ... -p {name} VALUE`, or start with `ctpat-audit lab "
                          "-w WORKSPACE --account ID`")
     return value
+
+
+def person_parameter(workspace: str | Path, name: str, value: Any) -> str:
+    """Who runs the notebook, from its ``name`` parameter (``specialist``, ``contact``).
+
+    On the team server (``ctpat-audit hub``) it is the signed-in person's e-mail, mapped
+    through the workspace's people; ``value`` must then be empty or name that same person
+    (:func:`ctpat_audit.workspace.people.acting`). Elsewhere it is ``value``, else
+    ``$CTPAT_USER`` (set by ``ctpat-audit lab --user``), else an error saying how to set it.
+    """
+    from ctpat_audit.workspace import people
+
+    if people.hub_user() is not None:
+        return str(people.acting(workspace, value, what=f"the notebook parameter {name}"))
+    return str(parameter(name, value, ENV_USER))
 
 
 def account_parameter(workspace: str | Path, value: Any) -> str:
@@ -364,17 +419,36 @@ def catalogue_banner(catalogue: Any) -> Any:
 
 def partner_notice(partner: Any) -> Any:
     """A red banner when the partner is suspended or removed from the program (nothing
-    otherwise), for the top of a notebook."""
-    import html
-
+    otherwise), for the top of a notebook; the checklist's header carries it too."""
     from IPython.display import HTML
 
-    if partner.status not in ("suspended", "removed"):
-        return HTML("")
-    return HTML("<div class='ctpat-partner-status' style='background:#fde2e2;border:2px solid "
-                f"#b00020;padding:6px'><b>Partner {html.escape(partner.account_id)} is "
-                f"{html.escape(partner.status)}</b> in the CTPAT program: check with your "
-                "supervisor before validating or relying on its self-assessment.</div>")
+    from ctpat_audit.ui.checklist import partner_status_notice
+
+    return HTML(partner_status_notice(partner.account_id, partner.status))
+
+
+def validation_links(workspace: str | Path, user: str | None = None) -> Any:
+    """For a table's account-id column (``plain_table(..., cell_html={"account_id": ...})``):
+    each account id becomes a link that opens that partner's validation notebook, the
+    user's own copy with the partner set (:class:`~ctpat_audit.server.user_notebooks.
+    PartnerNotebooks`, made when its row is shown). ``user``: default the launched user
+    (``CTPAT_USER``), else the login name. The link is relative to the notebook's folder, so
+    JupyterLab opens it as a notebook beside the one showing the table. Run anywhere but
+    in the user's folder (a headless run), the ids stay plain text and nothing is made."""
+    import html
+
+    user = user or os.environ.get(ENV_USER) or None
+    if Path.cwd().resolve() != user_folder(workspace, user).resolve():
+        return lambda account_id: html.escape(str(account_id))
+    partners = PartnerNotebooks(workspace, user)
+
+    def link(account_id: Any) -> str:
+        text = str(account_id)
+        href = Path(os.path.relpath(partners.notebook(text), Path.cwd())).as_posix()
+        return (f"<a class='ctpat-open-partner' href='{html.escape(href)}' title='Open the "
+                f"validation of partner {html.escape(text)}'>{html.escape(text)}</a>")
+
+    return link
 
 
 def gap_table(session: Any) -> pd.DataFrame:

@@ -10,6 +10,10 @@ open a copy in ``WORKSPACE/notebooks/<user>/``, so a user's edits, autosaves and
 - A copy that exists is never overwritten. Only ``refresh=True`` replaces a copy that differs
   from the installed notebook, and it first moves the old copy to ``backups/`` under a UTC
   timestamp.
+- :class:`PartnerNotebooks` makes ``partners/validation-<account>.ipynb`` in the folder: the
+  user's copy with the workspace and that partner's account id set in its parameters, so a
+  link (the portfolio's rows) opens that partner's validation. Made once, then kept as the
+  user left it.
 - ``.origin.json`` in the folder records, per copy, the SHA-256 and the ctpat-audit version of
   the installed notebook it was made from. When the installed notebook no longer has that
   SHA-256 (a newer ctpat-audit was installed), the copy is listed in
@@ -17,6 +21,7 @@ open a copy in ``WORKSPACE/notebooks/<user>/``, so a user's edits, autosaves and
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import getpass
 import hashlib
@@ -36,15 +41,19 @@ __all__ = [
     "BACKUPS_FOLDER",
     "NOTEBOOKS_FOLDER",
     "ORIGIN_FILE",
+    "PARTNERS_FOLDER",
+    "PartnerNotebooks",
     "REFRESH_HINT",
     "UserNotebooks",
     "prepare_user_notebooks",
     "shipped_notebooks",
+    "user_folder",
     "user_folder_name",
 ]
 
 NOTEBOOKS_FOLDER = "notebooks"  # inside the workspace
 BACKUPS_FOLDER = "backups"  # inside a user's folder
+PARTNERS_FOLDER = "partners"  # inside a user's folder: one notebook per partner opened
 ORIGIN_FILE = ".origin.json"  # hidden: Jupyter does not list or serve dot files
 REFRESH_HINT = "ctpat-audit lab --refresh-notebooks"
 
@@ -74,6 +83,11 @@ def user_folder_name(user: str) -> str:
     if len(name.encode("ascii")) > _NAME_MAX:
         raise InputError("user", user, f"at most {_NAME_MAX} characters in a folder name")
     return name
+
+
+def user_folder(workspace: str | Path, user: str | None) -> Path:
+    """``WORKSPACE/notebooks/<user>/`` (``user`` None: the login name); nothing is made."""
+    return Path(workspace) / NOTEBOOKS_FOLDER / user_folder_name(user or getpass.getuser())
 
 
 def shipped_notebooks() -> dict[str, Path]:
@@ -191,7 +205,7 @@ def prepare_user_notebooks(workspace: str | Path, user: str | None,
     for name in wanted:
         if name not in shipped:
             raise NotFoundError("installed notebook", name, "one of " + ", ".join(shipped))
-    folder = Path(workspace) / NOTEBOOKS_FOLDER / user_folder_name(user or getpass.getuser())
+    folder = user_folder(workspace, user)
     folder.mkdir(parents=True, exist_ok=True)
     origin = _read_origin(folder)
     version = _version()
@@ -232,3 +246,46 @@ def prepare_user_notebooks(workspace: str | Path, user: str | None,
                      json.dumps(origin, indent=1, sort_keys=True).encode("utf-8") + b"\n")
     return UserNotebooks(folder, tuple(copied), tuple(refreshed), tuple(current),
                          tuple(outdated))
+
+
+class PartnerNotebooks:
+    """One user's per-partner copies of a notebook (default the validation notebook):
+    ``WORKSPACE/notebooks/<user>/partners/<stem>-<account>.ipynb``, made from the user's own
+    copy with ``workspace`` and ``account_id`` set in its parameters (papermill's injected
+    parameters cell). Who works on it still comes from the launch. A copy that exists is
+    kept as it is."""
+
+    def __init__(self, workspace: str | Path, user: str | None,
+                 name: str = "validation.ipynb") -> None:
+        self.workspace = Path(workspace).resolve()
+        copies = prepare_user_notebooks(self.workspace, user, [name])
+        self.folder = copies.folder / PARTNERS_FOLDER
+        self.source = copies.folder / name
+        self._stem = Path(name).stem
+        self._base: object | None = None
+
+    def path(self, account_id: str) -> Path:
+        """Where the partner's notebook is (made or not)."""
+        text = str(account_id).strip()
+        if not text or any(c in "/\\" or c.isspace() or not c.isprintable() for c in text) \
+                or text.startswith("."):
+            raise InputError("account id", account_id, "an account id (no '/', spaces or "
+                             "leading dot)")
+        return self.folder / f"{self._stem}-{text}.ipynb"
+
+    def notebook(self, account_id: str) -> Path:
+        """The partner's notebook, made now if missing (never overwritten)."""
+        target = self.path(account_id)
+        if target.exists():
+            return target
+        import nbformat
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        if self._base is None:
+            self._base = load_notebook_node(str(self.source))
+        nb = parameterize_notebook(copy.deepcopy(self._base), {"workspace": str(self.workspace),
+                                                "account_id": str(account_id)})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _copy_new(nbformat.writes(nb).encode("utf-8"), target)
+        return target

@@ -20,6 +20,13 @@ Rules (:class:`SessionRuleError`, with a stable ``rule`` code):
 * self-assessment: answers come from a contact of the partner (``not_a_contact``) and only
   a Company Officer of that partner may submit (``not_company_officer``), checked in the
   workspace's contacts table at the moment of submission.
+
+On the team server (``ctpat-audit hub``) the actor is the signed-in person, whatever is
+passed as ``actor`` or ``opened_by`` (another name is refused: ``identity_mismatch``), and
+every change checks their role at that moment (:mod:`ctpat_audit.workspace.people`): a
+validation needs a specialist or a supervisor, a self-assessment is not done there at all
+(partners have no accounts on the team server). :class:`~ctpat_audit.core.errors.AccessError`
+says why.
 """
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.clock import Clock, timestamp, utc_now
 from ctpat_audit.core.errors import InputError, NotFoundError, RecordError, SessionRuleError
 from ctpat_audit.core.vocabulary import ANSWER_STATUSES, COMPANY_OFFICER, OBSERVATION_METHODS, SESSION_KINDS
-from ctpat_audit.workspace import audit, db, evidence, replay, store
+from ctpat_audit.workspace import audit, db, evidence, people, replay, store
 from ctpat_audit.workspace import best_practices as practices
 from ctpat_audit.workspace.reference import Workspace, as_workspace
 from ctpat_audit.workspace.store import ANSWER_FIELDS, SESSION_ID_PATTERN, PinnedCriterion
@@ -110,7 +117,7 @@ class Session:
         self.criteria: tuple[PinnedCriterion, ...] = tuple(store.pinned_criteria(conn,
                                                                                 session_id))
         self._by_id = {c.criterion_id: c for c in self.criteria}
-        self.actor = actor or row["opened_by"]
+        self.actor = people.acting(conn, actor, default=row["opened_by"], what="the actor")
 
     # --- what the session is ----------------------------------------------------------------
     id = property(lambda self: self._row["session_id"])
@@ -449,7 +456,11 @@ class Session:
                 facility_id=fid or None)
 
     def _actor(self, actor: str | None) -> str:
-        return _clean_text("actor", actor if actor is not None else self.actor, required=True)
+        """Who makes a change: ``actor`` or the session's; on the team server the signed-in
+        person, whose role is checked now (they may have been deactivated meanwhile)."""
+        who = _clean_text("actor", actor if actor is not None else self.actor, required=True)
+        return people.acting(self._conn, who, permission=_PERMISSION[self.kind],
+                             what="the actor")
 
     def _bound_actor(self, actor: str | None) -> str:
         """The session's actor; an ``actor`` given must be that person (``actor_mismatch``)."""
@@ -507,6 +518,9 @@ class Session:
                      new={"status": status, **extra, **(audit_note or {})})
         self._row = {**self._row, "status": status, **extra}
 
+
+#: What the team server's person needs to change a session of each kind.
+_PERMISSION = {"validation": "validate", "self_assessment": "self_assessment"}
 
 _EMPTY: dict[str, Any] = {"status": None, "method": None, "notes": "", "evidence_requested": "",
                           "evidence_received": None}
@@ -658,10 +672,11 @@ def open_session(ws: object, account_id: str, kind: str, mode: str | None, opene
         raise InputError("facilities", fids, "no facilities: only an in-person visit has them")
     if any(not isinstance(f, str) or not f for f in fids) or len(set(fids)) != len(fids):
         raise InputError("facilities", fids, "distinct, non-empty facility ids")
-    who = _clean_text("opened_by", opened_by, required=True)
     workspace = as_workspace(ws)
     root, conn = workspace.path, workspace.connect()
     try:
+        who = _clean_text("opened_by", people.acting(conn, opened_by, permission=_PERMISSION[
+            kind], what="opened_by"), required=True)
         if not store.partner_exists(conn, account_id):
             raise NotFoundError("partner", account_id, "import the partner into the workspace")
         known = store.facility_ids(conn, account_id)

@@ -27,6 +27,10 @@ mailbox). The decision is written to the workspace's audit log (``issue_certific
 
 Private keys are never written in clear: signer keys go into a PKCS#12 file encrypted with
 the signer's passphrase (AES-256, PBKDF2), or stay in a PKCS#11 token (:mod:`ctpat_audit.trust.token`).
+
+On the team server (``ctpat-audit hub``) only an admin creates the CA, issues and revokes
+certificates; a certificate issued to the mailbox of one of the team's people who has no
+person id yet gives them this one (``person_link``).
 """
 from __future__ import annotations
 
@@ -146,6 +150,15 @@ def keys_folder(workspace: Any) -> Path:
     return as_workspace(workspace).path / "keys"
 
 
+def _require_keys(folder: Path) -> None:
+    """On the team server only an admin creates the CA, issues or revokes certificates."""
+    from ctpat_audit.workspace import people
+    from ctpat_audit.workspace.reference import DB_NAME
+
+    if people.hub_user() is not None and (folder.parent / DB_NAME).is_file():
+        people.require(folder.parent, "keys")
+
+
 def has_ca(workspace: str | Path) -> bool:
     """Whether the workspace CA exists yet (:func:`init_ca` creates it on first use)."""
     return (keys_folder(workspace) / "ca.pem").exists()
@@ -155,6 +168,7 @@ def init_ca(workspace: str | Path, passphrase: str | bytes, *, name: str | None 
             clock: Clock = utc_now) -> CertificateAuthority:
     """Create the workspace CA (ca.pem + encrypted ca.p12) unless it exists; then load it."""
     folder = keys_folder(workspace)
+    _require_keys(folder)
     if has_ca(workspace):
         return load_ca(workspace, passphrase)
     secret = _passphrase(passphrase, "CA passphrase")
@@ -301,6 +315,7 @@ def issue_certificate(ca: CertificateAuthority, public_key: Any, name: str, emai
     answer when the name or e-mail matches someone under another role) and the issue is
     written to the workspace's audit log (when the CA belongs to a workspace).
     """
+    _require_keys(ca.folder)
     who = check_identity(name, email, role, account_id)
     person_id, decision, matched = person_for(ca.folder, who, same_person)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
@@ -352,8 +367,9 @@ def _log_issue(ca: CertificateAuthority, cert: x509.Certificate, who: SignerIden
         return
     conn = as_workspace(ca.folder.parent).connect()
     try:
+        at = timestamp(clock())
         with db.write(conn):
-            audit.append(conn, at=timestamp(clock()), actor="workspace CA",
+            audit.append(conn, at=at, actor="workspace CA",
                          action="issue_certificate", session_id=None,
                          target={"serial": f"{cert.serial_number:x}"}, old=None,
                          new={"name": who.name, "email": who.email, "role": who.role,
@@ -361,8 +377,23 @@ def _log_issue(ca: CertificateAuthority, cert: x509.Certificate, who: SignerIden
                               "decision": decision, "fingerprint": fingerprint(cert),
                               "matched": sorted({str(c.get("person_id") or c["serial"])
                                                  for c in matched})})
+            _link_people(conn, who.email, person_id, at)
     finally:
         conn.close()
+
+
+def _link_people(conn: Any, email: str, person_id: str, at: str) -> None:
+    """The team's people of this mailbox who have no person id yet take the new
+    certificate's (one ``person_link`` audit entry each)."""
+    from ctpat_audit.workspace import audit
+    from ctpat_audit.workspace import people as team
+
+    for p in team.person_rows(conn):
+        if p.person_id is None and normal_email(p.email) == normal_email(email):
+            team.update_person(conn, p.hub_user, person_id=person_id)
+            audit.append(conn, at=at, actor="workspace CA", action="person_link",
+                         session_id=None, target={"hub_user": p.hub_user},
+                         old={"person_id": None}, new={"person_id": person_id})
 
 
 def _der_len(n: int) -> bytes:
@@ -448,6 +479,7 @@ def _write_crl(ca: CertificateAuthority, revoked: list[x509.RevokedCertificate],
 
 def revoke(ca: CertificateAuthority, serial: int | str, *, clock: Clock = utc_now) -> None:
     """Add a certificate serial (int or hex text) to the CA-signed CRL ``keys/crl.pem``."""
+    _require_keys(ca.folder)
     number = int(serial, 16) if isinstance(serial, str) else int(serial)
     old = _read_crl(ca.folder)
     revoked = list(old) if old is not None else []

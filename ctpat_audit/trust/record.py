@@ -13,6 +13,7 @@ something:
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ctpat_audit.workspace.db import integrity_ok
 from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.workspace.replay import StateDifference, differences
 
-__all__ = ["RecordCheck", "verify_record"]
+__all__ = ["RecordCheck", "check_record", "verify_record"]
 
 
 @dataclass
@@ -65,12 +66,18 @@ def verify_record(ws: Any, *, trust: str | Path | None = None,
     workspace = as_workspace(ws)
     conn = workspace.connect(readonly=True)
     try:
-        damaged = not integrity_ok(conn)
-        chain = audit.verify_audit_log(conn, expected_head=expected_head)
-        keys = trust or workspace.path / "keys"
-        found = anchor_problems(conn, keys) + unlogged_certificates(conn, keys)
-        count = conn.execute("SELECT COUNT(*) FROM log_anchors").fetchone()[0]
-        state = differences(conn)
+        return check_record(conn, trust or workspace.path / "keys", expected_head=expected_head)
     finally:
         conn.close()
+
+
+def check_record(conn: sqlite3.Connection, trust: str | Path, *,
+                 expected_head: str | None = None) -> RecordCheck:
+    """:func:`verify_record` on an open connection to a workspace database, with the CA
+    folder (or copy of ``ca.pem``) ``trust``."""
+    damaged = not integrity_ok(conn)
+    chain = audit.verify_audit_log(conn, expected_head=expected_head)
+    found = anchor_problems(conn, trust) + unlogged_certificates(conn, trust)
+    count = conn.execute("SELECT COUNT(*) FROM log_anchors").fetchone()[0]
+    state = differences(conn)
     return RecordCheck(chain, found, state, int(count) - len({s for s, _ in found}), damaged)

@@ -34,6 +34,12 @@ one process. A signature prepared on a snapshot is recorded only if the session'
 (answers, evidence, best practices, scope: :func:`session_record_hash`) is still what the
 report was rendered from.
 
+On the team server (``ctpat-audit hub``) the signed-in person signs only with their own key
+(same person id or mailbox as the certificate) and only with a meaning their role allows
+(:data:`SIGN_PERMISSIONS`); the ``sign`` entry and the session's status changes name that
+person. The process that records the signature checks this (:func:`record_signature`, the
+batch's coordinator): it is the one the hub started for that person.
+
 A session whose state tables differ from the replay of its audit log is refused
 (:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed, and so is a
 workspace whose log no longer holds a head an earlier signature pinned.
@@ -55,13 +61,26 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ctpat_audit.core.clock import Clock, utc_now
-from ctpat_audit.core.errors import AuthorityError, KeyStoreError, NotFoundError, SigningError
+from ctpat_audit.core.errors import (
+    AccessError,
+    AuthorityError,
+    KeyStoreError,
+    NotFoundError,
+    SigningError,
+)
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
-from ctpat_audit.trust.keys import Signer, SignerIdentity, fingerprint, load_signer, trust_paths
+from ctpat_audit.trust.keys import (
+    Signer,
+    SignerIdentity,
+    fingerprint,
+    load_signer,
+    same_person,
+    trust_paths,
+)
 from ctpat_audit.trust.manifest import (
     MANIFEST,
     MANIFEST_FORMAT,
@@ -73,7 +92,7 @@ from ctpat_audit.trust.manifest import (
     read_manifest,
     report_files,
 )
-from ctpat_audit.workspace import anchors, audit, db, reference_store, store
+from ctpat_audit.workspace import anchors, audit, db, people, reference_store, store
 from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.workspace.replay import require_replayed_state
 from ctpat_audit.workspace.report_inputs import session_record_hash
@@ -300,10 +319,32 @@ def _check_cert_in_trust(cert: x509.Certificate, keys_dir: Path) -> str | None:
     return None
 
 
+#: What the team server's person needs to sign with each meaning.
+SIGN_PERMISSIONS = {"validated": "sign_validated", "approved": "sign_approved",
+                    "submitted": "self_assessment"}
+
+
+def _team_signer(workspace: Any, who: SignerIdentity, meaning: str) -> str | None:
+    """On the team server: the signed-in person's e-mail, when their role signs with
+    ``meaning`` and the key is their own (:class:`AccessError` otherwise); None outside it."""
+    if meaning not in SIGN_PERMISSIONS:
+        return None  # refused below, as an unknown meaning
+    person = people.require(workspace, SIGN_PERMISSIONS[meaning])
+    if person is None:
+        return None
+    if not same_person(who, {"signer": person.name, "email": person.email,
+                             "person_id": person.person_id}):
+        raise AccessError(person.hub_user, "identity_mismatch",
+                          f"this key belongs to {who.name} <{who.email}>; you are signed in "
+                          f"to the team server as {person.describe()}. Sign with your own "
+                          "key.")
+    return person.email
+
+
 def _refusal_entry(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
-                   message: str, at: str) -> AuthorityError:
+                   message: str, at: str, actor: str | None = None) -> AuthorityError:
     """Log a refused signature (inside the caller's write transaction); the error to raise."""
-    audit.append(conn, at=at, actor=who.email or who.name, action="sign_refused",
+    audit.append(conn, at=at, actor=actor or who.email or who.name, action="sign_refused",
                  session_id=session_id, target={"session_id": session_id},
                  old=None, new={"meaning": meaning, "rule": rule, "message": message,
                                 "role": who.role, "account_id": who.account_id})
@@ -311,19 +352,23 @@ def _refusal_entry(conn: Any, session_id: str, who: SignerIdentity, meaning: str
 
 
 def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
-            message: str, at: str) -> AuthorityError:
+            message: str, at: str, actor: str | None = None) -> AuthorityError:
     with db.write(conn):
-        return _refusal_entry(conn, session_id, who, meaning, rule, message, at)
+        return _refusal_entry(conn, session_id, who, meaning, rule, message, at, actor)
 
 
 def log_refusal(ws: Any, refused: AuthorityError, who: SignerIdentity,
                 clock: Clock = utc_now) -> None:
     """Write to the workspace's audit log a signature that was refused where the workspace
-    could not be written (a batch worker's snapshot); the coordinating process calls this."""
-    conn = as_workspace(ws).connect()
+    could not be written (a batch worker's snapshot); the coordinating process calls this.
+    On the team server the entry names the signed-in person."""
+    workspace = as_workspace(ws)
+    actor = people.acting(workspace, None, default=who.email or who.name)
+    conn = workspace.connect()
     try:
         _refuse(conn, refused.session_id, who, refused.meaning, refused.rule,
-                refused.reason, clock().astimezone(dt.UTC).isoformat(timespec="microseconds"))
+                refused.reason, clock().astimezone(dt.UTC).isoformat(timespec="microseconds"),
+                actor)
     finally:
         conn.close()
 
@@ -492,7 +537,8 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
     who, sid, meaning = signer.identity, request.session_id, request.meaning
     if fingerprint(signer.certificate) != request.fingerprint:
         raise SigningError(folder, "this key did not make the signature to record")
-    session = resume_session(workspace, sid, actor=who.email or "unknown", clock=clock)
+    actor = _team_signer(workspace, who, meaning) or who.email
+    session = resume_session(workspace, sid, actor=actor or "unknown", clock=clock)
     conn = workspace.connect()
     lock = _lock_folder(folder)
     try:
@@ -514,23 +560,24 @@ def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
         at = clock().astimezone(dt.UTC).isoformat(timespec="microseconds")
         found = _signing_problem(conn, session.info(), signer, meaning, request.prior, keys_dir)
         if found:
-            raise _refuse(conn, sid, who, meaning, found[0], found[1], at)
+            raise _refuse(conn, sid, who, meaning, found[0], found[1], at, actor)
         _require_record(conn, folder, sid, request)  # before locking; again when appending
         if meaning != "approved":
             if session.status == "open":
-                session.submit(who.email)
+                session.submit(actor)
             if session.status == "submitted":
-                session.lock(who.email)
+                session.lock(actor)
         refused: AuthorityError | None = None
         manifest_template(signer)  # the slow part of a manifest signature, outside the lock
         with db.write(conn):  # the entry, the manifest pinning it and its anchor: together
             info = dict(store.get_session(conn, sid) or {})
             found = _signing_problem(conn, info, signer, meaning, request.prior, keys_dir)
             if found:
-                refused = _refusal_entry(conn, sid, who, meaning, found[0], found[1], at)
+                refused = _refusal_entry(conn, sid, who, meaning, found[0], found[1], at,
+                                         actor)
             else:
                 _require_record(conn, folder, sid, request)
-                logged = audit.append(conn, at=at, actor=who.email, action="sign",
+                logged = audit.append(conn, at=at, actor=actor, action="sign",
                                       session_id=sid,
                                       target={"session_id": sid, "report": folder.name},
                                       old=None, new=request.entry)
@@ -569,7 +616,9 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
                 check_prior: bool = True) -> dict[str, Any]:
     """Sign a report folder (see module doc): :func:`prepare_signature` then
     :func:`record_signature`, in this process; returns the new signature entry of the
-    manifest. A refusal is logged in the workspace and raised (:class:`AuthorityError`).
+    manifest. A refusal is logged in the workspace and raised (:class:`AuthorityError`);
+    on the team server a key or meaning that is not the signed-in person's is refused first
+    (:class:`AccessError`).
 
     ``session_id`` defaults to the manifest's (countersigning) or the folder's name
     (``REPORTS/<account>/<session>/``). ``checkpoint``: a
@@ -581,6 +630,8 @@ def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | 
     that made those signatures itself a moment ago in a folder of its own and verifies the
     result after (the batch).
     """
+    _team_signer(as_workspace(ws), signer.identity,  # refused before any work is done
+                 meaning or default_meaning(signer.identity.role))
     try:
         request = prepare_signature(report_dir, ws, signer, meaning, session_id=session_id,
                                     clock=clock, check_prior=check_prior)

@@ -73,9 +73,19 @@ class VerificationReport:
     def ok(self) -> bool:
         return not self.problems and bool(self.signatures)
 
+    def verdict(self) -> str:
+        """One line: VERIFIED, or FAILED with the first problem (and how many more)."""
+        if not self.problems:
+            return ("VERIFIED: every signature, the manifest and every file check out"
+                    if self.signatures else "FAILED: the report carries no signature")
+        more = len(self.problems) - 1
+        return f"FAILED: {self.problems[0]}" + (f" (and {more} more problem(s) below)"
+                                                 if more else "")
+
     def text(self) -> str:
-        """The plain report ``ctpat-audit verify`` prints."""
-        lines = [f"Report {self.folder}",
+        """The plain report ``ctpat-audit verify`` prints: the verdict first, then what was
+        checked and every problem."""
+        lines = [self.verdict(), f"Report {self.folder}",
                  f"  session {self.session_id or '?'}, partner {self.account_id or '?'}",
                  f"  {self.files_checked} files checked against the manifest"]
         for s in self.signatures:
@@ -86,10 +96,8 @@ class VerificationReport:
         if not self.signatures:
             lines.append("  no signatures")
         if self.problems:
-            lines.append(f"FAILED: {len(self.problems)} problem(s)")
+            lines.append(f"{len(self.problems)} problem(s):")
             lines.extend(f"  - {p}" for p in self.problems)
-        else:
-            lines.append("VERIFIED: every signature, the manifest and every file check out")
         return "\n".join(lines)
 
 

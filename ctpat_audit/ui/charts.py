@@ -9,7 +9,7 @@ marker shapes (not colour) to tell series apart; labelled axes with units; title
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
 import matplotlib
 import numpy as np
@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import Container
 from matplotlib.figure import Figure
 
-from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import InputError
+from ctpat_audit.ui.chart_labels import PortRow, port_label, short_type
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -67,7 +67,7 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
     """
     _need(comparison, ["port_code", "exam_rate", "ci_low", "ci_high"], "exam rate table")
     t = comparison.reset_index(drop=True)
-    labels = [_port_label(r) for r in cast(Iterator[_PortRow], t.itertuples(index=False))]
+    labels = [port_label(r) for r in cast(Iterator[PortRow], t.itertuples(index=False))]
     rate = t["exam_rate"].to_numpy(dtype=float) * 100
     err = np.vstack([rate - t["ci_low"].to_numpy(dtype=float) * 100,
                      t["ci_high"].to_numpy(dtype=float) * 100 - rate])
@@ -104,26 +104,11 @@ def exam_rate_by_port(comparison: pd.DataFrame, title: str | None = None) -> Fig
     return fig
 
 
-class _PortRow(Protocol):
-    """A row of a by-port rate table (port_name, mode and shipments are optional columns)."""
-
-    port_code: str
-
-
-def _port_label(r: _PortRow) -> str:
-    name = getattr(r, "port_name", "") or ""
-    mode = getattr(r, "mode", "") or ""
-    label = f"{r.port_code} {name}".strip()
-    n = getattr(r, "shipments", None)
-    label += f" ({mode})" if mode else ""
-    return label + (f"  n={int(n)}" if n is not None else "")
-
-
 def exam_types(by_exam_type: pd.DataFrame, title: str | None = None) -> Figure:
     """Bars: number of exams by exam type (``PartnerExamMetrics.by_exam_type``), labelled."""
     _need(by_exam_type, ["exam_type", "examined"], "exam type table")
     t = by_exam_type.reset_index(drop=True)
-    labels = [_short_type(c) for c in t["exam_type"]]
+    labels = [short_type(c) for c in t["exam_type"]]
     counts = t["examined"].to_numpy(dtype=int)
     with matplotlib.rc_context(PRINT_STYLE):
         fig = _figure(6.5, 3.6)
@@ -137,12 +122,6 @@ def exam_types(by_exam_type: pd.DataFrame, title: str | None = None) -> Figure:
         ax.grid(axis="x", visible=False)
         ax.tick_params(axis="x", labelsize=9)
     return fig
-
-
-def _short_type(code: str) -> str:
-    return {"nii": "NII / X-ray", "tailgate": "Tailgate", "intensive": "Intensive (CES)",
-            "agriculture": "Agricultural", "document_review": "Document review"}.get(
-        code, v.EXAM_TYPES.get(code, code))
 
 
 def monthly_trend(by_month: pd.DataFrame, title: str | None = None) -> Figure:

@@ -16,15 +16,20 @@ renders quickly; :func:`benchmark_checklist` measures it for ``make bench``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import html
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 import traitlets
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from ctpat_audit.core import vocabulary as v
 from ctpat_audit.core.errors import CtpatError, InputError
@@ -39,11 +44,13 @@ from ctpat_audit.ui.checklist_context import (
     plain_value,
     previous_findings,
 )
+from ctpat_audit.ui.connection import ConnectionGuard, EvidenceButton
 from ctpat_audit.ui.session_page import SessionPage, status_text
 
 __all__ = ["CriterionInfo", "ChecklistContext", "build_context", "previous_findings",
            "open_or_resume", "CriterionCard", "ChecklistWidget", "checklist_view",
-           "STATUS_LABELS", "METHOD_LABELS", "NOTES_SAVE_DELAY_S"]
+           "STATUS_LABELS", "METHOD_LABELS", "NOTES_SAVE_DELAY_S", "save_waiting_notes",
+           "partner_status_notice"]
 
 METHOD_LABELS = v.OBSERVATION_METHOD_LABELS
 STATUS_FILTERS = (("All", "all"), ("Unanswered", "unanswered"),
@@ -64,9 +71,27 @@ def _options(labels: dict[str, str]) -> list[tuple[str, str]]:
     return [("(not set)", _NONE), *((label, code) for code, label in labels.items())]
 
 
+_SHARED_KINDS: dict[str, Callable[[], widgets.Widget]] = {
+    "layout": widgets.Layout, "wide": lambda: widgets.Layout(width="95%"),
+    "html": HTMLStyle, "description": DescriptionStyle, "text": TextStyle,
+    "checkbox": CheckboxStyle, "button": widgets.ButtonStyle}
+_SHARED: dict[str, widgets.Widget] = {}
+
+
+def _shared(kind: str) -> Any:
+    """A layout or style model every card's fields share, never changed once made: one per
+    kernel instead of one per field, so a page of cards sends the browser half the models."""
+    made = _SHARED.get(kind)
+    if made is None or made.comm is None:  # not made yet, or closed
+        made = _SHARED[kind] = _SHARED_KINDS[kind]()
+    return made
+
+
 class _Debounce:
     """Calls ``action`` once, ``delay`` seconds after the last :meth:`poke`, on the running
-    event loop (the kernel's); with no running loop (plain Python) it calls at once."""
+    event loop (the kernel's); with no running loop (plain Python) it calls at once. A call
+    still waiting when the process exits (the kernel was asked to stop or restart) is made
+    then (:func:`save_waiting_notes`)."""
 
     def __init__(self, action: Callable[[], None], delay: float) -> None:
         self._action, self._delay = action, delay
@@ -84,15 +109,38 @@ class _Debounce:
             self._action()
             return
         self._timer = loop.call_later(self._delay, self.fire)
+        _WAITING.add(self)
 
     def fire(self) -> None:
-        self._timer = None
+        self.cancel()
         self._action()
 
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        _WAITING.discard(self)
+
+
+_WAITING: weakref.WeakSet[_Debounce] = weakref.WeakSet()
+
+
+def save_waiting_notes() -> int:
+    """Save now every note still waiting for its delay; how many were saved. Registered to
+    run when the kernel's process exits, so a restart or shutdown loses no note that reached
+    the kernel (a note that cannot be saved then is kept as it was: nothing can show why)."""
+    saved = 0
+    for timer in list(_WAITING):
+        if timer.waiting:
+            try:
+                timer.fire()
+            except Exception:
+                continue
+            saved += 1
+    return saved
+
+
+atexit.register(save_waiting_notes)
 
 
 class CriterionCard(widgets.VBox):
@@ -120,24 +168,31 @@ class CriterionCard(widgets.VBox):
             f"<div><b>{esc(info.guide_label)}:</b> {esc(info.guide) or '-'}</div>"
             f"<div><b>Security profile</b> {esc(info.response_now) or '(none)'}"
             f"<br><b>Last year</b> {esc(info.response_before) or '(none)'}</div>"
-            f"<div><b>Previous validation:</b> {esc(info.previous_finding) or '(none)'}</div>")
+            f"<div><b>Previous validation:</b> {esc(info.previous_finding) or '(none)'}</div>",
+            layout=_shared("layout"), style=_shared("html"))
+        fixed = {"layout": _shared("layout"), "style": _shared("description")}
         self.status = widgets.Dropdown(options=_options(STATUS_LABELS),
-                                       value=a.get("status") or _NONE, description="Status")
+                                       value=a.get("status") or _NONE, description="Status",
+                                       **fixed)
         self.method = widgets.Dropdown(options=_options(METHOD_LABELS),
-                                       value=a.get("method") or _NONE, description="Method")
+                                       value=a.get("method") or _NONE, description="Method",
+                                       **fixed)
         self_assessing = session.kind == "self_assessment"
         self.notes = widgets.Textarea(value=a.get("notes") or "", description="Notes",
                                       continuous_update=True,
                                       placeholder="How your company meets this ..."
                                       if self_assessing else "What you saw ...",
-                                      layout=widgets.Layout(width="95%"))
+                                      layout=_shared("wide"), style=_shared("text"))
         self.requested = widgets.Text(value=a.get("evidence_requested") or "",
-                                      description="Requested", continuous_update=False)
+                                      description="Requested", continuous_update=False,
+                                      layout=_shared("layout"), style=_shared("text"))
         self.received = widgets.Checkbox(value=bool(a.get("evidence_received")),
-                                         description="Evidence received")
-        self.upload = widgets.FileUpload(multiple=True, description="Add files")
-        self.evidence = widgets.HTML(self._evidence_html(evidence_names))
-        self.message = widgets.HTML("")
+                                         description="Evidence received",
+                                         layout=_shared("layout"), style=_shared("checkbox"))
+        self.upload = EvidenceButton(self.attach_files, count=len(evidence_names))
+        self.evidence = widgets.HTML(self._evidence_html(evidence_names),
+                                     layout=_shared("layout"), style=_shared("html"))
+        self.message = widgets.HTML("", layout=_shared("layout"), style=_shared("html"))
         for w, cls in ((self.status, "ctpat-status"), (self.method, "ctpat-method"),
                        (self.notes, "ctpat-notes"), (self.message, "ctpat-message")):
             w.add_class(cls)
@@ -146,12 +201,12 @@ class CriterionCard(widgets.VBox):
                          (self.received, "evidence_received")):
             w.observe(self._saver(field), names="value")
         self.notes.observe(lambda _c: self.notes_timer.poke(), names="value")
-        self.upload.observe(self._on_upload, names="value")
         fields = [self.status] if self_assessing else [self.status, self.method]
-        virtual = [widgets.HBox([self.requested, self.received])] \
+        row = {"layout": _shared("layout")}
+        virtual = [widgets.HBox([self.requested, self.received], **row)] \
             if session.mode == "virtual" else []
-        super().__init__([self.text, widgets.HBox(fields), *virtual, self.notes,
-                          widgets.HBox([self.upload, self.evidence]), self.message],
+        super().__init__([self.text, widgets.HBox(fields, **row), *virtual, self.notes,
+                          widgets.HBox([self.upload, self.evidence], **row), self.message],
                          layout=widgets.Layout(border="1px solid #bbb", padding="4px",
                                                margin="4px 0"))
         self.add_class("ctpat-card")
@@ -176,10 +231,11 @@ class CriterionCard(widgets.VBox):
 
     @staticmethod
     def _evidence_html(names: list[str]) -> str:
-        """The count and names of the evidence files stored for this criterion."""
-        return (f"<span class='ctpat-evidence'><b>Evidence files ({len(names)})</b>"
-                + (": " + ", ".join(html.escape(n) for n in names) if names else "")
-                + "</span>")
+        """The names of the evidence files stored for this criterion (the button counts
+        them)."""
+        return ("<span class='ctpat-evidence'>"
+                + (", ".join(html.escape(n) for n in names) if names else
+                   "<i style='color:#666'>no evidence files yet</i>") + "</span>")
 
     def _saver(self, field: str) -> Callable[[dict[str, Any]], None]:
         def save(change: dict[str, Any]) -> None:
@@ -216,26 +272,27 @@ class CriterionCard(widgets.VBox):
         self._on_saved()
         return True
 
-    def _on_upload(self, change: dict[str, Any]) -> None:
-        files = change["new"]
+    def attach_files(self, files: list[tuple[str, bytes]]) -> None:
+        """Store the files picked with the evidence button ((name, content) pairs); the
+        button's count and the names follow what is stored, a refused file says why."""
         if not files:
             return
         names, errors = [], []
-        for f in files:
+        for name, content in files:
             try:
-                row = self.session.attach(self.info.criterion_id, f["name"],
-                                          bytes(f["content"]), facility_id=self.facility_id)
+                row = self.session.attach(self.info.criterion_id, name, content,
+                                          facility_id=self.facility_id)
                 names.append(row["name"])
             except CtpatError as exc:
                 errors.append(html.escape(str(exc)))
         stored = self.session.evidence()
         mine = stored[(stored["criterion_id"] == self.info.criterion_id)
-                      & (stored["facility_id"] == self.facility_id)]
-        self.evidence.value = self._evidence_html(mine["name"].tolist())
+                      & (stored["facility_id"] == self.facility_id)]["name"].tolist()
+        self.evidence.value = self._evidence_html(mine)
+        self.upload.count = len(mine)
         self.message.value = ("<div style='color:#b00020'><b>Not attached:</b> "
                               + "<br>".join(errors) + "</div>") if errors else \
             f"<span style='color:#2e7d32'>Attached {html.escape(', '.join(names))}</span>"
-        self.upload.value = ()
 
 
 class ChecklistWidget(widgets.VBox):
@@ -280,7 +337,9 @@ class ChecklistWidget(widgets.VBox):
         self.body = widgets.VBox()
         controls = [self.focus_area, self.page_choice, self.status_filter, self.flagged_only]
         top = [self.facility] if self.context.facilities else []
-        sticky = widgets.VBox([self.header, self.notice, widgets.HBox(top + [self.next_button])])
+        self.guard = ConnectionGuard()  # the "Not connected" banner if the kernel is lost
+        sticky = widgets.VBox([self.guard, self.header, self.notice,
+                               widgets.HBox(top + [self.next_button])])
         sticky.add_class("ctpat-sticky")
         super().__init__([widgets.HTML(_STICKY_CSS), sticky, widgets.HBox(controls[:2]),
                           widgets.HBox(controls[2:]), self.body])
@@ -447,8 +506,9 @@ class ChecklistWidget(widgets.VBox):
             + (f" <span style='color:#b00020'>Must not met {int(r.must_not_met)}</span>"
                if r.must_not_met else "") + "</span>"
             for r in _rows(p.by_category))
+        notice = partner_status_notice(self.session.account_id, c.partner_status)
         self.header.value = (
-            f"{demo}<h3>{esc(c.legal_name)} ({esc(self.session.account_id)})</h3>"
+            f"{notice}{demo}<h3>{esc(c.legal_name)} ({esc(self.session.account_id)})</h3>"
             f"<div>Session {esc(self.session.id)} - {esc(mode)} - you are "
             f"<b class='ctpat-actor'>{esc(self.page.actor)}</b> - status "
             f"<b class='ctpat-status-text' style='color:{colour}'>{esc(status_text(status))}</b>"
@@ -467,6 +527,17 @@ _STICKY_CSS = ("<style>.ctpat-sticky{position:sticky;top:0;z-index:10;"
                ".jp-OutputArea:has(.ctpat-sticky),.jp-OutputArea-child:has(.ctpat-sticky),"
                ".jp-OutputArea-output:has(.ctpat-sticky),.widget-box:has(.ctpat-sticky)"
                "{overflow:visible !important}</style>")
+
+
+def partner_status_notice(account_id: str, status: str) -> str:
+    """A red banner (HTML) when the partner is suspended or removed from the program, for the
+    top of a page; "" otherwise."""
+    if status not in ("suspended", "removed"):
+        return ""
+    return ("<div class='ctpat-partner-status' style='background:#fde2e2;border:2px solid "
+            f"#b00020;padding:6px'><b>Partner {html.escape(account_id)} is "
+            f"{html.escape(status)}</b> in the CTPAT program: check with your supervisor "
+            "before validating or relying on its self-assessment.</div>")
 
 
 def checklist_view(page: SessionPage, *, as_of: dt.date | None = None) -> widgets.VBox:

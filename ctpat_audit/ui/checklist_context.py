@@ -63,6 +63,7 @@ class ChecklistContext:
     facilities: dict[str, str]  # facility id -> "F01 - Monterrey plant (MX)", in scope only
     criteria: tuple[CriterionInfo, ...]  # flagged first (most pressing first), then the rest
     flagged_categories: tuple[int, ...]
+    partner_status: str = "active"  # the partner's program status (suspended, removed...)
 
 
 def plain_value(value: object) -> Any:
@@ -176,7 +177,8 @@ def build_context(session: Session, *, as_of: dt.date | None = None) -> Checklis
     facilities = {f: f"{f} - {fac.at[f, 'name']!s} ({fac.at[f, 'city']!s}, {fac.at[f, 'country']!s})"
                   if f in fac.index else f for f in session.facilities}
     return ChecklistContext(partner.legal_name, label, demo, facilities, tuple(infos),
-                            tuple(dict.fromkeys(int(c) for c in flagged["category"])))
+                            tuple(dict.fromkeys(int(c) for c in flagged["category"])),
+                            str(partner.status))
 
 
 def open_or_resume(workspace: str | Path, account_id: str, kind: str, mode: str | None,

@@ -2,7 +2,9 @@
 
 A :class:`SessionPage` is made once per notebook from the launch: the workspace, the partner,
 the kind of session and the person who launched it (``--user`` or the notebook's
-``specialist`` / ``contact`` parameter). Nobody types who they are afterwards.
+``specialist`` / ``contact`` parameter; on the team server, the signed-in person, whom no
+parameter can replace: :func:`ctpat_audit.workspace.people.acting`). Nobody types who they
+are afterwards.
 
 It finds the session to work on without creating one silently: an open session of the partner
 is resumed; when the partner's latest session is submitted or signed, nothing is created until
@@ -31,11 +33,15 @@ from ctpat_audit.sessions.session import (
     open_session,
     resume_session,
 )
+from ctpat_audit.ui.connection import ConnectionGuard
+from ctpat_audit.workspace import people
 
 __all__ = ["SessionPage", "CHOICES", "status_text"]
 
 #: What to do when the partner's latest session is submitted or signed.
 CHOICES = ("view", "revise", "new")
+#: What the team server's person needs to work on a page of each kind.
+_PERMISSION = {"validation": "validate", "self_assessment": "self_assessment"}
 
 
 def status_text(status: str) -> str:
@@ -57,12 +63,17 @@ class SessionPage(traitlets.HasTraits):
         if choice not in (None, "", *CHOICES):
             raise InputError("notebook parameter after_submit", choice,
                              "None, 'view', 'revise' or 'new'")
+        if kind == "validation" and mode not in ("in_person", "virtual"):
+            raise InputError("notebook parameter mode", mode, "'in_person' or 'virtual'")
         if kind == "self_assessment" and choice == "revise":
             raise InputError("notebook parameter after_submit", choice,
                              "'view' or 'new': a partner asks CBP to reopen a submitted "
                              "self-assessment")
         self.workspace, self.account_id, self.kind = workspace, account_id, kind
-        self.mode, self.actor, self.facilities = mode, actor, facilities
+        # on the team server: the signed-in person (anything else is refused)
+        self.actor = str(people.acting(workspace, actor, permission=_PERMISSION[kind],
+                                       what="the notebook's user"))
+        self.mode, self.facilities = mode, facilities
         self.previous: dict[str, Any] | None = None  # latest submitted/signed, while choosing
         self.choice = ""
         if session_id:
@@ -182,6 +193,7 @@ class SessionPage(traitlets.HasTraits):
         submitted or signed one (nothing is created until a button is clicked)."""
         box = widgets.VBox()
         box.add_class("ctpat-session-chooser")
+        guard = ConnectionGuard()  # the "Not connected" banner if the kernel is lost
         message = widgets.HTML()
         buttons = [widgets.Button(description=label, layout=widgets.Layout(width="auto"))
                    for label, _c in self.choices()] if self.session is None else []
@@ -205,7 +217,7 @@ class SessionPage(traitlets.HasTraits):
                 message.value = (f"<div class='ctpat-session'>{who}. {done}Session "
                                  f"<b>{esc(s.id)}</b> ({esc(v.MODE_LABELS.get(s.mode, s.mode))})"
                                  f": <b>{esc(status_text(self.status))}</b></div>")
-                box.children = (message,)
+                box.children = (message, guard)
                 return
             p = self.previous or {}
             when = (p.get("signed_at") or p.get("submitted_at") or "")[:16].replace("T", " ")
@@ -215,7 +227,7 @@ class SessionPage(traitlets.HasTraits):
                 f"{esc(self.account_id)}, <b>{esc(p.get('session_id') or '')}</b>, is "
                 f"<b>{esc(status_text(p.get('status') or ''))}</b> ({esc(by)}, {esc(when)} UTC)."
                 " Nothing has been created. Choose:</div>")
-            box.children = (message, widgets.HBox(buttons))
+            box.children = (message, guard, widgets.HBox(buttons))
 
         self.observe(show, names=["session", "status"])
         show()

@@ -15,7 +15,8 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-__all__ = ["plain_table", "cell_text", "ProfileReviewView", "diff_html"]
+__all__ = ["plain_table", "cell_text", "ProfileReviewView", "diff_html", "exam_flag_table",
+           "EXAM_FLAG_LABELS"]
 
 _BOX = "max-height:{h};overflow:auto;border:1px solid #ddd"
 # JupyterLab right-aligns table cells; text reads better from the left
@@ -60,16 +61,49 @@ def _rows_html(frame: pd.DataFrame, labels: Mapping[str, str],
 
 def plain_table(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, *,
                 row_style: Callable[[Mapping[str, Any]], str] | None = None,
+                cell_html: Mapping[str, Callable[[Any], str]] | None = None,
                 height: str = "360px") -> Any:
     """An HTML table of ``frame`` without its index (``labels``: column -> heading, in
-    order; default every column, "_" read as a space), every row in a scrolling box."""
+    order; default every column, "_" read as a space), every row in a scrolling box.
+    ``row_style``: a row's CSS; ``cell_html``: per column, the HTML of a cell (a link...)."""
     from IPython.display import HTML
 
     labels = labels or {c: str(c).replace("_", " ").capitalize() for c in frame.columns}
     if frame.empty:
         return HTML("<i>(none)</i>")
     return HTML(f"<div style='{_BOX.format(h=height)}'>"
-                f"{_rows_html(frame, labels, row_style, {})}</div>")
+                f"{_rows_html(frame, labels, row_style, cell_html or {})}</div>")
+
+
+#: The headings of :func:`exam_flag_table`.
+EXAM_FLAG_LABELS = {"discrepancy": "Exam found", "exams": "Exams", "latest": "Latest",
+                    "category": "Category to look at", "criteria": "Criteria first",
+                    "why": "Why", "entries": "Entries"}
+
+
+def exam_flag_table(flags: pd.DataFrame) -> pd.DataFrame:
+    """Exam flags (:func:`~ctpat_audit.analysis.exam_flags.flagged_criteria`, one row per
+    discrepancy, category and criterion) merged for reading: one row per discrepancy and
+    category, its criteria listed together, in the discrepancy's words (never its code), the
+    category by number and name, the category's reason (else the criteria's), dates without
+    times; most exams first, as ``flags`` is sorted."""
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    r: Any
+    for r in flags.itertuples(index=False):
+        row = rows.setdefault((str(r.discrepancy), int(r.category)), {
+            "discrepancy": str(r.discrepancy_label), "exams": int(r.count),
+            "latest": str(r.latest_date)[:10],
+            "category": f"{int(r.category)}. {r.category_name}", "criteria": [],
+            "why": "", "criteria_why": [], "entries": str(r.entry_ids)})
+        cid = r.criterion_id if isinstance(r.criterion_id, str) and r.criterion_id else ""
+        if cid:
+            row["criteria"].append(cid)
+            row["criteria_why"].append(str(r.rationale))
+        elif not row["why"]:
+            row["why"] = str(r.rationale)
+    out = [{**row, "criteria": ", ".join(row["criteria"]) or "(the whole category)",
+            "why": row["why"] or " ".join(row["criteria_why"])} for row in rows.values()]
+    return pd.DataFrame(out, columns=list(EXAM_FLAG_LABELS))
 
 
 _DEL = re.compile(r"\[-(.*?)-\]", re.S)

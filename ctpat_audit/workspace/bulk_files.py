@@ -6,8 +6,9 @@ records it in the database's ``meta`` table in the transaction that commits the 
 previous file is removed after that commit. A process killed between those steps leaves a
 file no ``meta`` entry names (the new file before the commit, the old one after it, or a
 ``.tmp-`` file from the middle of a write). The data stays consistent, since readers follow
-``meta``, but the files take space: :func:`tidy` removes them the next time the workspace is
-opened.
+``meta``, but the files take space: :func:`tidy` removes them, and the staging folder an
+import keeps in ``exams/`` while it checks (:func:`staging_folder`), the next time the workspace
+is opened.
 
 A file written by a running import is not yet named by ``meta`` either, so removal and
 imports exclude each other: an import holds :func:`import_lock` (an ``flock`` on the
@@ -19,6 +20,7 @@ workspace that is only read stays exactly as it was.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,15 @@ from pathlib import Path
 #: bulk table -> its folder in the workspace; files are named ``<kind with dashes>-<stamp>``
 FOLDERS = {"shipments": "exams", "profile_responses": "profile"}
 LOCK_FOLDER = "exams"
+
+
+#: An import's staging folder (in ``LOCK_FOLDER``): the long tables of the source, checked
+#: batch by batch, and DuckDB's spill files. Removed when the import ends, or as a leftover.
+STAGING_PREFIX = ".tmp-stage-"
+
+
+def staging_folder(root: str | Path, stamp: str) -> Path:
+    return Path(root) / LOCK_FOLDER / f"{STAGING_PREFIX}{stamp}"
 
 
 def file_name(kind: str, stamp: str) -> str:
@@ -67,7 +78,8 @@ def import_lock(root: str | Path, *, wait: bool = True) -> Iterator[bool]:
 
 def leftovers(root: str | Path, current: Iterable[Path | None]) -> list[Path]:
     """Bulk files (and ``.tmp-`` files of bulk writes) that are not ``current`` nor derived
-    from a current file (``<current stem>.<name>.parquet``, see ``reference.derived_file``)."""
+    from a current file (``<current stem>.<name>.parquet``, see ``reference.derived_file``),
+    and staging folders of imports."""
     root = Path(root)
     keep = {Path(p).resolve() for p in current if p is not None}
     stems = tuple(p.stem + "." for p in keep)
@@ -80,6 +92,9 @@ def leftovers(root: str | Path, current: Iterable[Path | None]) -> list[Path]:
             if entry.is_file() and _is_bulk_file(kind, entry.name) \
                     and entry.resolve() not in keep and not entry.name.startswith(stems):
                 found.append(entry)
+            elif folder == LOCK_FOLDER and entry.is_dir() \
+                    and entry.name.startswith(STAGING_PREFIX):
+                found.append(entry)
     return found
 
 
@@ -87,7 +102,10 @@ def remove_leftovers(root: str | Path, current: Iterable[Path | None]) -> list[P
     """Remove :func:`leftovers`; call with :func:`import_lock` held. Returns what was removed."""
     removed = []
     for path in leftovers(root, current):
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path)
     return removed
 

@@ -6,7 +6,8 @@
       ctpat.sqlite     records: partners, entities, facilities, contacts, profile responses,
                        outreach, sessions, answers, evidence index, best practices, audit log
                        (every table, index and trigger: schema.py)
-      exams/           shipment and exam history as Parquet, sorted by account
+      exams/           shipment and exam history as Parquet, sorted by account, and the exam
+                       counts per day and month derived from it (shipment_counts.py)
       profile/         the profile responses as Parquet, sorted by account (portfolio reads)
       evidence/        evidence files by SHA-256
       keys/            signer certificates (trust store)
@@ -25,6 +26,7 @@ key, Parquet by row-group statistics (the file is sorted by account).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import glob
 import os
 import sqlite3
@@ -77,9 +79,12 @@ def open_workspace(path: str | Path) -> Workspace:
     """An existing workspace, its schema checked (and an older one migrated); the tables and
     Parquet files an interrupted import left are removed
     (:func:`ctpat_audit.workspace.reference_store.leftover_stages`,
-    :func:`ctpat_audit.workspace.bulk_files.tidy`)."""
+    :func:`ctpat_audit.workspace.bulk_files.tidy`), except in a read-only snapshot."""
     ws = Workspace(Path(path))
     conn = ws.connect()
+    if ws.is_snapshot:  # read-only: nothing to tidy, nothing may be written
+        conn.close()
+        return ws
     try:
         stages = reference_store.leftover_stages(conn)
         if stages:  # the SQLite side of an import that did not finish
@@ -113,6 +118,36 @@ def as_workspace(ws: object) -> Workspace:
     if isinstance(ws, (str, os.PathLike)):
         return Workspace(Path(ws))
     raise InputError("workspace", ws, "a Workspace or the path of a workspace folder")
+
+
+def account_row_groups(path: Path, account_id: str) -> list[int]:
+    """The row groups of a bulk file (sorted by account) that can hold ``account_id``, by
+    their statistics; the statistics of a file are read once (:func:`_account_ranges`)."""
+    st = path.stat()
+    lows, highs = _account_ranges(str(path), st.st_mtime_ns, st.st_size)
+    return [i for i, (lo, hi) in enumerate(zip(lows, highs))
+            if (lo is None or lo <= account_id) and (hi is None or account_id <= hi)]
+
+
+@functools.lru_cache(maxsize=16)
+def _account_ranges(path: str, mtime_ns: int, size: int) -> tuple[list[str | None],
+                                                                   list[str | None]]:
+    """Smallest and largest account id of each row group (None where not recorded)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    col = meta.schema.to_arrow_schema().get_field_index("account_id")
+    lows: list[str | None] = []
+    highs: list[str | None] = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(col).statistics if col >= 0 else None
+        if stats is not None and stats.has_min_max:
+            lows.append(str(stats.min))
+            highs.append(str(stats.max))
+        else:
+            lows.append(None)
+            highs.append(None)
+    return lows, highs
 
 
 def derived_file(bulk_file: Path, name: str) -> Path:
@@ -258,8 +293,16 @@ class Workspace:
         path = self.shipments_path()
         if path is None:
             return _typed(pd.DataFrame(columns=list(columns or SHIPMENTS.column_names)), SHIPMENTS)
-        filters = [("account_id", "==", account_id)] if account_id is not None else None
-        table = pq.read_table(path, columns=columns, filters=filters)
+        if account_id is None:
+            table = pq.read_table(path, columns=columns)
+        else:
+            with pq.ParquetFile(path) as f:
+                groups = account_row_groups(path, account_id)
+                table = f.read_row_groups(groups, columns=columns)
+            if "account_id" in table.column_names:
+                import pyarrow.compute as pc
+
+                table = table.filter(pc.equal(table["account_id"], account_id))
         frame: pd.DataFrame = table.to_pandas()
         for c in SHIPMENTS.columns:
             if c.name in frame and c.kind in ("text", "id", "choice"):

@@ -3,9 +3,11 @@
 An import (:func:`ctpat_audit.intake.importer.import_source`) writes through
 :class:`StagedImport`: the whole source lands or nothing does, and readers see the workspace
 before it or after it, never between, while the bulk of the writing is done in short
-transactions that let the team's answers through. Partners are added or updated, never
-deleted (sessions refer to them); every other table's rows of the accounts a source covers
-replace that account's rows.
+transactions that let the team's answers through. The rows come from the import's own
+staging (pandas frames for the small tables, the DuckDB-checked Parquet staging of the long
+ones, :mod:`ctpat_audit.intake.staging`), streamed in without holding them all in memory.
+Partners are added or updated, never deleted (sessions refer to them); every other table's
+rows of the accounts a source covers replace that account's rows.
 """
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ Versions:
    log entry from which every ``sign`` entry must have its anchor (1 in a new workspace, the
    entry after the last one in a migrated workspace); the log indexed by action (the replay
    and the anchor check read the entries of a few actions).
+4. ``people``: the team server's accounts (hub user name, display name, e-mail, role, active
+   flag, the workspace CA's person id); see :mod:`ctpat_audit.workspace.people`.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ from ctpat_audit.core.vocabulary import (
     ANSWER_STATUSES,
     LEVELS,
     OBSERVATION_METHODS,
+    PERSON_ROLES,
     SESSION_KINDS,
     SESSION_MODES,
     SESSION_STATUSES,
@@ -47,7 +50,7 @@ from ctpat_audit.core.vocabulary import (
 from ctpat_audit.workspace import db
 from ctpat_audit.workspace.tables import TABLES, Table
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = "schema_version"
 
 #: The reference tables kept in SQLite (bulk tables live in Parquet files).
@@ -179,11 +182,24 @@ CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
 CREATE INDEX audit_log_action ON audit_log(action, seq)""")
 ANCHORED_FROM_KEY = "anchored_from_seq"
 
+#: The team server's people (:mod:`ctpat_audit.workspace.people`); every change is logged.
+PEOPLE = (f"""
+CREATE TABLE people (
+    hub_user  TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    email     TEXT NOT NULL UNIQUE,
+    role      TEXT NOT NULL CHECK (role IN {_in(PERSON_ROLES)}),
+    active    INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    person_id TEXT,
+    added_by  TEXT NOT NULL,
+    added_at  TEXT NOT NULL
+)""",)
+
 
 def statements() -> tuple[str, ...]:
     """Every statement of the current schema, in creation order (partners before the rest)."""
     return (META, *(table_ddl(t) for t in SQL_TABLES), *SESSIONS, *BEST_PRACTICES, *AUDIT_LOG,
-            *LOG_ANCHORS)
+            *LOG_ANCHORS, *PEOPLE)
 
 
 # --- migrations ---------------------------------------------------------------------------
@@ -305,6 +321,18 @@ CREATE INDEX log_anchors_seq ON log_anchors(seq)""", """
 CREATE INDEX audit_log_action ON audit_log(action, seq)""", """
 INSERT INTO meta (key, value)
 SELECT 'anchored_from_seq', CAST(COALESCE(MAX(seq), 0) + 1 AS TEXT) FROM audit_log""")),
+    Migration(4, "create people (the team server's accounts and their roles)",
+              ("""
+CREATE TABLE people (
+    hub_user  TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    email     TEXT NOT NULL UNIQUE,
+    role      TEXT NOT NULL CHECK (role IN ('specialist', 'supervisor', 'admin')),
+    active    INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    person_id TEXT,
+    added_by  TEXT NOT NULL,
+    added_at  TEXT NOT NULL
+)""",)),
 )
 
 

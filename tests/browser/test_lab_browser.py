@@ -70,6 +70,10 @@ def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_
                 time.sleep(0.2)
             sessions, answers = _db(ws)
             assert sessions == [(sessions[0][0], SPECIALIST)]
+            # the exam charts are drawn after the checklist is usable, in place of placeholders
+            page.wait_for_function("() => !document.querySelector('.ctpat-later')",
+                                   timeout=60_000)
+            assert page.locator(".jp-OutputArea-output img").count() >= 1
             assert {a[0]: (a[1], a[2]) for a in answers} == typed
 
             # lose the kernel: restart it (all Python state gone), then run everything again
