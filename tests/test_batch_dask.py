@@ -37,6 +37,23 @@ def test_batch_on_a_local_dask_cluster_of_two_processes(tmp_path: Path) -> None:
         assert again.ran == 0 and again.skipped == 4
 
 
+def _open_in_child(db_path: str) -> str:
+    """In a new Python process started by this one: what opening ``db_path`` for writing
+    raises (the name of the error), or "opened"."""
+    import subprocess
+    import sys
+
+    code = ("import sqlite3\n"
+            "try:\n"
+            f"    sqlite3.connect({db_path!r}).execute('CREATE TABLE IF NOT EXISTS x (a)')\n"
+            "    print('opened')\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return done.stdout.strip()
+
+
 def _tree(root: Path) -> dict[str, tuple[int, str]]:
     import hashlib
 
@@ -48,9 +65,12 @@ def _tree(root: Path) -> dict[str, tuple[int, str]]:
 def test_dask_workers_render_and_sign_from_a_read_only_snapshot(tmp_path: Path,
                                                                 monkeypatch) -> None:
     """The workers get only the batch's snapshot of the workspace, read-only: in each
-    worker process opening a workspace database other than ``mode=ro&immutable=1`` raises
-    (batch_helpers.install_read_only_guard), the report kernels are given the snapshot, and the
-    snapshot folder (read-only) is exactly the same after the batch as when it was made.
+    worker process, and in every process it starts (its zygote, each report's forked child),
+    opening a workspace database other than ``mode=ro&immutable=1`` raises and is logged
+    (batch_helpers.READ_ONLY_GUARD; root ignores file modes, so the folder's modes alone
+    would prove nothing). Nothing was refused, the report processes were given the snapshot,
+    and the snapshot folder (read-only) is exactly the same after the batch as when it was
+    made.
     The coordinating process appends every entry: each report verifies against the
     workspace (``verify REPORT --workspace``) and the whole record checks
     (``audit-verify``)."""
@@ -65,7 +85,8 @@ def test_dask_workers_render_and_sign_from_a_read_only_snapshot(tmp_path: Path,
 
     setup, ids = make_batch_setup(tmp_path, n=3)
     out = tmp_path / "reports"
-    kw = batch_kwargs(setup, out)
+    kw = batch_kwargs(setup, out, engine="fork")
+    guard = tmp_path / "guard"
     made: dict[str, dict[str, tuple[int, str]]] = {}
     at_end: dict[str, dict[str, tuple[int, str]]] = {}
     real_make, real_remove = snap.make_snapshot, snap.remove_snapshot
@@ -84,10 +105,15 @@ def test_dask_workers_render_and_sign_from_a_read_only_snapshot(tmp_path: Path,
     monkeypatch.setattr(snap, "remove_snapshot", remove)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        client.register_plugin(read_only_worker_plugin())
+        client.register_plugin(read_only_worker_plugin(guard))
         guarded = client.run(lambda: __import__("sqlite3").connect.__name__)
         assert set(guarded.values()) == {"guarded"}
+        # the guard holds in a process a worker starts, as its zygote is
+        tries = client.run(_open_in_child, str(tmp_path / "probe-ctpat.sqlite"))
+        assert set(tries.values()) == {"PermissionError"}, tries
+        (guard / "guard.log").unlink()
         summary = run_batch(setup.ws.path, scheduler=client, **kw)
+    assert not (guard / "guard.log").exists(), (guard / "guard.log").read_text()
     assert (summary.ok, summary.failed) == (3, 0), [r.error for r in summary.results]
     (path, tree), = made.items()
     assert Path(path).parent == out / ".snapshots" and not Path(path).exists()
