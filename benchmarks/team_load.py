@@ -86,7 +86,7 @@ def open_writer_sessions(ws: Path, n: int) -> list[tuple[str, str]]:
     accounts = [a for a in sorted(open_workspace(ws).partners()["account_id"].astype(str))
                 if a not in taken][:n]
     if len(accounts) < n:
-        raise SystemExit(f"{ws}: {len(accounts)} partners without a session; need {n}")
+        raise RuntimeError(f"{ws}: {len(accounts)} partners without a session; need {n}")
     out = []
     for i, acct in enumerate(accounts):
         email = f"specialist{i:02d}@cbp.example"
@@ -176,7 +176,7 @@ def run_team(paths: dict[str, Path], n: int, *, duration: float, batch_workers: 
         procs.append(p)
     for _ in procs:
         if not ready.acquire(timeout=120):
-            raise SystemExit("a specialist process did not start")
+            raise RuntimeError("a specialist process did not start")
     load_before = os.getloadavg()[0]
     halt = threading.Event()
     imports: list[dict[str, Any]] = []
@@ -218,7 +218,7 @@ def _figures(paths: dict[str, Path], n: int, results: list[dict[str, Any]],
     lat = sorted(x for r in results for x in r["latencies_ms"])
     errors = [e for r in results for e in r["errors"]]
     if not lat:
-        raise SystemExit("no answer was saved: " + "; ".join(errors[:3]))
+        raise RuntimeError("no answer was saved: " + "; ".join(errors[:3]))
     windows = [(i["start"], i["end"]) for i in imports]
     during = sorted(x for r in results for x, at in zip(r["latencies_ms"], r["at"])
                     if any(a <= at <= b for a, b in windows))
@@ -270,7 +270,7 @@ def _figures(paths: dict[str, Path], n: int, results: list[dict[str, Any]],
         ("the batch failed", batch.returncode != 0 or len(ok_reports) != len(runs)),
         ("a report does not verify", verified != len(ok_reports))) if bad]
     if failed:  # a figure counts only from a run that did what it says
-        raise SystemExit(f"team benchmark with {n} writers: {', '.join(failed)}; no figures. "
+        raise RuntimeError(f"team benchmark with {n} writers: {', '.join(failed)}; no figures. "
                          + json.dumps(fig, default=str))
     return fig
 
