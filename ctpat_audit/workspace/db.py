@@ -19,9 +19,11 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 BUSY_TIMEOUT_MS = 30_000
 #: Pauses between tries for the write lock (seconds, each times a random 0.5-1.5)
@@ -152,6 +154,25 @@ class ShortTransactions:
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         time.sleep(max(held - (time.perf_counter() - t1), self.MIN_PAUSE_S))
         return done
+
+    def feed(self, rows: Iterable[Any], write: Callable[[list[Any]], object],
+             kind: str = "") -> int:
+        """Write ``rows`` a piece per transaction (:meth:`run`); the number written. Each
+        piece is taken from ``rows`` before its transaction begins, never inside it: making
+        the rows (a Parquet batch decoded, a frame converted) may take far longer than
+        writing them, and nobody should wait for that."""
+        it = iter(rows)
+        total = 0
+        while True:
+            piece = list(islice(it, self.sizes.get(kind, self.first)))
+            if not piece:
+                return total
+
+            def step(_n: int, piece: list[Any] = piece) -> int:
+                write(piece)
+                return len(piece)
+
+            total += self.run(step, kind)
 
     def execute(self, sql: str) -> None:
         """One statement (quick in itself: a CREATE or a DROP of an empty table) as one of

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from itertools import islice
 from typing import Any
 
 from ctpat_audit.workspace import db
@@ -150,16 +149,8 @@ class StagedImport:
 
         while done[0] < last:
             self.pace.run(copy, f"copy {name}")
-        it = iter(rows)
         insert = f"INSERT INTO {staged} ({cols}) VALUES ({', '.join('?' * len(table.columns))})"
-
-        def add(n: int) -> int:
-            chunk = list(islice(it, n))
-            conn.executemany(insert, chunk)
-            return len(chunk)
-
-        while self.pace.run(add, f"insert {name}"):
-            pass
+        self.pace.feed(rows, lambda piece: conn.executemany(insert, piece), f"insert {name}")
 
     def publish(self, meta: Mapping[str, str], drop_meta: Iterable[str] = ()) -> None:
         """Make the import current in one durable transaction (see the class doc), then
