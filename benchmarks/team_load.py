@@ -160,11 +160,12 @@ def _load_sampler(stop: threading.Event, samples: list[float]) -> None:
         samples.append(os.getloadavg()[0])
 
 
-def run_team(paths: dict[str, Path], n: int, *, duration: float, batch_workers: int,
-             work: Path) -> dict[str, Any]:
-    """N specialists beside a batch and repeated imports; the figures of this one run."""
+def run_team(paths: dict[str, Path], sessions: list[tuple[str, str]], *, duration: float,
+             batch_workers: int, work: Path) -> dict[str, Any]:
+    """One specialist per session (:func:`open_writer_sessions`) beside a batch and repeated
+    imports; the figures of this one run."""
     ws, src = paths["ws"], paths["source"]
-    sessions = open_writer_sessions(ws, n)
+    n = len(sessions)
     work.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("fork")  # the parent holds no connection; each child opens its own
     start, stop, ready = ctx.Value("d", 0.0), ctx.Event(), ctx.Semaphore(0)
@@ -324,8 +325,13 @@ def benchmark_team(writers: list[int] | tuple[int, ...] = (20, 50), *, partners:
     base = root or WORK / "team"
     out: dict[str, Any] = {}
     for n in writers:
-        paths = prepare(base / f"n{n}", partners, per_partner, reports)
-        fig = run_team(paths, n, duration=duration, batch_workers=batch_workers,
+        os.environ.setdefault(PASS_ENV, "team-bench-pass-not-secret")
+        # made in a process of its own: the process that forks the specialists holds no
+        # connection, no session and no garbage of one that a collection could close
+        with mp.get_context("spawn").Pool(1) as pool:
+            paths = pool.apply(prepare, (base / f"n{n}", partners, per_partner, reports))
+            sessions = pool.apply(open_writer_sessions, (paths["ws"], n))
+        fig = run_team(paths, sessions, duration=duration, batch_workers=batch_workers,
                        work=base / f"n{n}" / "writers")
         out.update({f"team_{n}_{k}": v for k, v in fig.items()})
         print(f"team N={n}: {json.dumps(fig)}", flush=True)
