@@ -135,6 +135,35 @@ def test_csv_batches_keep_row_numbers_and_locate_a_late_bad_byte(tmp_path):
     assert [(p.code, p.row) for p in problems] == [("not_utf8", 41)]
 
 
+def _parquet_with_damaged_text(path, rows: int, bad_row: int) -> None:
+    """A Parquet file whose ``legal_name`` of record ``bad_row`` (from 1) holds bytes that are
+    not UTF-8, as a damaged file can: written uncompressed, then one byte changed in place."""
+    import pyarrow as pa
+
+    names = [f"Name {i:05d}" for i in range(rows)]
+    names[bad_row - 1] = "\u00c9\u00dasXYZ"
+    table = pa.table({"account_id": [f"{i:07d}" for i in range(rows)], "legal_name": names})
+    pq.write_table(table, path, compression="none", row_group_size=rows)
+    data = path.read_bytes()
+    at = data.index("\u00c9\u00dasXYZ".encode())
+    path.write_bytes(data[:at + 1] + b"\xd9" + data[at + 2:])  # \xc3\xd9: not UTF-8
+
+
+@pytest.mark.parametrize("batch_rows", [None, 8])
+def test_parquet_text_that_is_not_utf8_is_a_located_problem(tmp_path, batch_rows):
+    from ctpat_audit.intake import sources
+
+    path = tmp_path / "partners.parquet"
+    _parquet_with_damaged_text(path, 30, 19)
+    items = list(sources.read_batches(path, path.name, batch_rows))
+    problems = [i for i in items if not isinstance(i, sources.RawTable)]
+    assert [(p.file, p.row, p.column, p.code) for p in problems] == [
+        ("partners.parquet", 19, "legal_name", "not_utf8")]
+    checked = check_source(path)  # the whole check says so too, and raises nothing
+    assert [(p.row, p.column, p.code) for p in checked.problems] == [(19, "legal_name",
+                                                                      "not_utf8")]
+
+
 def test_csv_line_with_too_many_fields_in_a_late_batch_is_named_by_its_line(tmp_path):
     path = tmp_path / "contacts.csv"
     rows = ["account_id,name"] + [f"{i:04d},Name {i}" for i in range(30)]

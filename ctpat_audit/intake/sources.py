@@ -377,6 +377,34 @@ def _sheet_batches(ws: Any, display: str, batch_rows: int | None,
         yield batch()
 
 
+def _first_bad_text(table: Any, first_row: int, display: str) -> Problem | None:
+    """The ``not_utf8`` problem of the first text value of ``table`` that is not UTF-8 (a
+    damaged Parquet file can hold such bytes in a text column; Arrow keeps them until a later
+    step trips over them), or ``None``. Rows are record numbers, ``first_row`` for the first."""
+    import pyarrow as pa
+
+    for column, values in zip(table.column_names, table.columns, strict=True):
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue
+        try:
+            values.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        raw = values.cast(pa.large_binary() if pa.types.is_large_string(values.type)
+                          else pa.binary())
+        for i, value in enumerate(raw.to_pylist()):
+            try:
+                if value is not None:
+                    value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return Problem(display, None, first_row + i, column,
+                               repr(value[exc.start:exc.start + 4]), "not_utf8",
+                               "text encoded as UTF-8")
+        return Problem(display, None, None, column, None, "not_utf8", "text encoded as UTF-8")
+    return None
+
+
 @reader(".parquet")
 def read_parquet(path: Path, display: str, batch_rows: int | None) -> Iterator[RawTable | Problem]:
     """A Parquet file in batches of its records (row numbers are record numbers, from 1)."""
@@ -393,11 +421,21 @@ def read_parquet(path: Path, display: str, batch_rows: int | None) -> Iterator[R
                               "a Parquet file with the table's columns")
                 return
             if batch_rows is None:
-                yield RawTable(name, display, None, f.read().to_pandas(), first_row=1,
+                table = f.read()
+                bad = _first_bad_text(table, 1, display)
+                if bad:
+                    yield bad
+                    return
+                yield RawTable(name, display, None, table.to_pandas(), first_row=1,
                                typed=True)
                 return
             for b in f.iter_batches(batch_size=batch_rows):
-                frame = pa.Table.from_batches([b], schema).to_pandas()
+                table = pa.Table.from_batches([b], schema)
+                bad = _first_bad_text(table, first_row, display)
+                if bad:
+                    yield bad
+                    return
+                frame = table.to_pandas()
                 yield RawTable(name, display, None, frame, first_row=first_row, typed=True)
                 first_row += len(frame)
             if first_row == 1:  # no records: the table's columns, empty
