@@ -429,9 +429,18 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
         ex.shutdown(wait=finished, cancel_futures=True)
 
 
+#: How much lower the CPU priority of a local worker process is (``nice``): rendering is bulk
+#: work, while the team's answers and this process's recording hold the workspace's write
+#: lock; a worker never does, so giving way to them costs the batch nothing it waits for.
+WORKER_NICE = 10
+
+
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
-    their zygote, which ignores it too)."""
+    their zygote, which ignores it too), and run at a lower CPU priority
+    (:data:`WORKER_NICE`; their zygote, report processes and browser inherit it)."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WORKER_NICE)
