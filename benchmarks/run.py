@@ -33,7 +33,8 @@ BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 11, 1)
 #: The sections, in order: "import" is the 10k/5M import with partner loads and dashboard,
 #: "national" the 12k/40M one; the others are measured on their own workspaces or the 10k one.
-SECTIONS = ("import", "portfolio", "national", "autosave", "checklist", "checklist_ready", "batch")
+SECTIONS = ("import", "portfolio", "national", "autosave", "checklist", "checklist_ready", "team",
+            "batch")
 #: Keys of earlier runs that no longer measure anything (never carried over): the portfolio
 #: no longer reads the window's shipments, it reads the exam counts kept beside them.
 RETIRED_KEYS = ("portfolio_step_read_shipments_s",)
@@ -91,6 +92,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--no-batch", action="store_true",
                     help="skip the batch comparison (about 20 minutes at full size)")
+    ap.add_argument("--no-team", action="store_true",
+                    help="skip the team load (20 and 50 specialists beside a batch and "
+                         "re-imports; about 10 minutes)")
     ap.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
                     help="measure only this section (repeatable; one of "
                          f"{', '.join(SECTIONS)}); the other figures are carried over")
@@ -197,6 +201,17 @@ def main() -> None:
         return {**cold, **single, **floor, **batch, "batch_workspace":
                 f"{root.name}: {max(n + 20, 60)} partners x 120 shipments, {n} validations"}
 
+    def team() -> dict:
+        from team_load import benchmark_team
+
+        try:
+            if args.quick:  # 20 specialists beside a small batch and re-imports
+                return benchmark_team((20,), partners=1_000, reports=4, duration=30)
+            return benchmark_team((20, 50), partners=1_000, reports=12, duration=60)
+        except RuntimeError as exc:  # a run that did not do what it says gives no figure
+            print(f"team: FAILED, no figures: {exc}", flush=True)
+            return {"team_error": str(exc)}
+
     def national() -> dict:
         # national scale: 12,000 partners and two years of entries at 20 million a year (an
         # assumption: see docs/performance.md); --quick keeps the same shape, 100 times smaller
@@ -210,10 +225,11 @@ def main() -> None:
         return benchmark_checklist_ready(WORK / "checklist-ready")
 
     sections = {"portfolio": portfolio, "national": national, "autosave": autosave,
-                "checklist": checklist, "checklist_ready": checklist_ready, "batch": batch}
+                "checklist": checklist, "checklist_ready": checklist_ready, "team": team, "batch": batch}
     for name in SECTIONS:
         if name in sections and (not only or name in only) \
-                and not (name == "batch" and args.no_batch):
+                and not (name == "batch" and args.no_batch) \
+                and not (name == "team" and args.no_team):
             optional(name, sections[name], out)
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

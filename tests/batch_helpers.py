@@ -77,3 +77,64 @@ def batch_kwargs(setup: Setup, out: Path, template: str = "report_min.ipynb",
                           "kernel_warmup": LIGHT_WARMUP}
     kw.update(extra)
     return kw
+
+
+#: Installed in every process of a batch worker (the worker, its zygote, each report's
+#: child; as ``sitecustomize`` for the processes it starts): opening a workspace database
+#: other than read-only and immutable (a snapshot's copy, ``mode=ro&immutable=1``) raises,
+#: and the attempt is written to ``CTPAT_TEST_GUARD_LOG``, so a write fails even where the
+#: error is caught. Root ignores file modes, so a read-only folder alone would prove nothing.
+READ_ONLY_GUARD = """\
+import os as _os
+import sqlite3 as _sqlite3
+
+if not getattr(_sqlite3.connect, "ctpat_guard", False):
+    _real = _sqlite3.connect
+
+    def guarded(database, *args, **kw):
+        text = str(database)
+        if "ctpat.sqlite" in text and not (kw.get("uri") and "mode=ro" in text
+                                           and "immutable=1" in text):
+            log = _os.environ.get("CTPAT_TEST_GUARD_LOG")
+            if log:
+                with open(log, "a") as f:
+                    f.write(f"{_os.getpid()} {text}\\n")
+            raise PermissionError(f"a batch worker opened {text} for writing")
+        return _real(database, *args, **kw)
+
+    guarded.ctpat_guard = True
+    _sqlite3.connect = guarded
+"""
+
+
+def read_only_worker_plugin(folder: Path) -> Any:
+    """A Dask worker plugin (:class:`WorkspaceReadOnlyInWorkers`); ``folder`` receives the
+    guard as ``sitecustomize.py`` and the log of refused opens (``guard.log``)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(READ_ONLY_GUARD)
+
+    class WorkspaceReadOnlyInWorkers(WorkerPlugin):
+        """In the worker process and every process it starts afterwards (its zygote and the
+        report children forked from it), opening any workspace database other than
+        read-only and immutable (a snapshot's copy) raises."""
+
+        name = "ctpat-workspace-read-only"
+
+        def setup(self, worker: Any) -> None:
+            import os
+
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
+            os.environ["CTPAT_TEST_GUARD_LOG"] = str(folder / "guard.log")
+            install_read_only_guard()
+
+    return WorkspaceReadOnlyInWorkers()
+
+
+def install_read_only_guard() -> None:
+    """In this process, opening a workspace database other than read-only and immutable
+    raises, as a batch worker on another machine must never write the workspace's SQLite
+    file (nor read it over the network)."""
+    exec(compile(READ_ONLY_GUARD, "read_only_guard", "exec"), {})

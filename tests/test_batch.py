@@ -317,3 +317,51 @@ def test_a_best_practice_added_in_a_new_revision_renders_that_report_again(
         assert [r.session_id for r in again.results] == [rev.id]
         assert again.results[0].inputs_hash != first.results[0].inputs_hash
         assert run_batch(setup.ws.path, **kw).ran == 0
+
+
+def test_a_session_changed_while_its_report_was_rendered_is_not_signed(
+        tmp_path: Path, monkeypatch) -> None:
+    """Workers render from the batch's snapshot; the coordinator records a signature only if
+    the session's record is still what was rendered. An answer saved in between (an open
+    session) fails that report at the record step: no entry, nothing published, the session
+    not locked; the next batch renders it again with the answer and signs it."""
+    from session_helpers import CRITERIA
+    from signing_helpers import SPECIALIST
+
+    from ctpat_audit.batch.record import Recorder
+    from ctpat_audit.sessions.session import open_session, resume_session
+
+    setup, _ = make_batch_setup(tmp_path, n=0)
+    with open_session(setup.ws, ACCOUNT, "validation", "virtual", SPECIALIST,
+                      criteria=CRITERIA, catalogue_version="test") as s:
+        s.answer("1.1", status="meets", method="document_review")
+        sid = s.id
+    out = tmp_path / "reports"
+    real_finish = Recorder.finish
+
+    def finish(self: Recorder, res: ReportResult) -> ReportResult:
+        with resume_session(setup.ws, sid) as s:  # the specialist goes on meanwhile
+            s.answer("3.1", status="does_not_meet", method="interview")
+        return real_finish(self, res)
+
+    monkeypatch.setattr(Recorder, "finish", finish)
+    summary = run_batch(setup.ws.path, status="open", **batch_kwargs(setup, out, workers=0))
+    (res,) = summary.results
+    assert (res.status, res.step) == ("failed", "record")
+    assert "changed after this report was rendered" in res.error
+    conn = db.connect(setup.ws.db_path)
+    try:
+        assert not conn.execute("SELECT count(*) FROM audit_log WHERE session_id = ? AND "
+                                "action IN ('sign', 'lock', 'submit')", (sid,)).fetchone()[0]
+    finally:
+        conn.close()
+    assert not (out / ACCOUNT / sid).exists() and not list((out / ".tmp").glob("*/*"))
+    assert not (out / ".snapshots").exists()
+    monkeypatch.undo()
+    again = run_batch(setup.ws.path, status="open", retry_failed=True,
+                      **batch_kwargs(setup, out, workers=0))
+    (res,) = again.results
+    assert res.status == "ok" and res.findings == 1, res.error
+    assert verify_report(out / ACCOUNT / sid, setup.ws.path / "keys", setup.ws.path).ok
+    with resume_session(setup.ws, sid) as s:
+        assert s.status == "signed"

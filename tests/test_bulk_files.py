@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctpat_audit.intake.importer import import_source
-from ctpat_audit.workspace import bulk_files
+from ctpat_audit.workspace import bulk_files, reference_store
 from ctpat_audit.workspace.reference import init_workspace, open_workspace
 
 BIN = Path(sys.executable).parent / "ctpat-audit"
@@ -58,34 +58,55 @@ from ctpat_audit.workspace import db
 from ctpat_audit.intake.importer import import_source
 
 real, when = db.write, sys.argv[3]
+real_run = db.ShortTransactions.run
 
 @contextlib.contextmanager
-def write(conn):
-    if when == "before_commit":  # the new Parquet files are written, nothing committed
+def write(conn):  # the one transaction that publishes the import
+    if when == "before_commit":  # Parquet files and SQLite tables staged, nothing published
         os.kill(os.getpid(), signal.SIGKILL)
     with real(conn) as c:
         yield c
-    os.kill(os.getpid(), signal.SIGKILL)  # committed; the replaced files not yet removed
+    os.kill(os.getpid(), signal.SIGKILL)  # committed; the replaced files and tables remain
 
-db.write = write
+def run(self, step, kind=""):  # a short transaction of the staging
+    done = real_run(self, step, kind)
+    if when == "mid_staging":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return done
+
+db.write, db.ShortTransactions.run = write, run
 import_source(sys.argv[1], sys.argv[2], progress=False)
 """
 
 
-@pytest.mark.parametrize("when", ["before_commit", "after_commit"])
+def stage_tables(ws) -> list[str]:
+    conn = ws.connect(readonly=True)
+    try:
+        return reference_store.leftover_stages(conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("when", ["mid_staging", "before_commit", "after_commit"])
 def test_kill_9_at_either_side_of_the_commit_leaves_files_that_the_next_open_removes(
         ws, small_source, when):
-    rows = len(ws.shipments())
+    rows, contacts = len(ws.shipments()), ws.table("contacts")
     old = current(ws)
     proc = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(ws.path), str(small_source),
                            when], capture_output=True, timeout=300, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     orphans = set(bulk_listing(ws.path)) - set(current(ws))
     assert orphans  # what the killed import left: its new files, or the replaced ones
+    assert stage_tables(ws)  # and its staged (or replaced) tables
+    assert ws.table("contacts").equals(contacts)  # readers see the old rows or the new
     opened = open_workspace(ws.path)
     assert bulk_listing(ws.path) == current(opened)
-    assert (current(opened) == old) == (when == "before_commit")
+    assert stage_tables(opened) == []
+    assert (current(opened) == old) == (when != "after_commit")
     assert len(opened.shipments()) == rows  # the same source: the data is whole either way
+    assert opened.table("contacts").equals(contacts)
+    import_source(opened, small_source, progress=False)  # and the next import goes through
+    assert stage_tables(opened) == [] and opened.table("contacts").equals(contacts)
 
 
 def test_a_real_kill_9_mid_import_leaves_nothing_after_the_next_open(ws, small_source):

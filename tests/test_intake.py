@@ -269,6 +269,82 @@ def test_reimport_updates_partners_and_replaces_child_rows(tmp_path, small_sourc
     assert len(p.shipments) > 0  # shipments untouched
 
 
+def _entity_order(ws) -> dict[str, list[str]]:
+    conn = ws.connect(readonly=True)
+    try:
+        out: dict[str, list[str]] = {}
+        for acc, kind in conn.execute("SELECT account_id, entity_type FROM entities "
+                                      "ORDER BY rowid"):
+            out.setdefault(acc, []).append(kind)
+        return out
+    finally:
+        conn.close()
+
+
+def test_an_import_is_staged_in_short_transactions_and_shows_only_once_published(
+        tmp_path, small_source, monkeypatch):
+    """Between any two of the import's transactions the write lock is free (a write needs
+    no wait at all) and a reader sees the workspace exactly as before the import; the one
+    transaction that publishes it shows all of it, and nothing staged is left."""
+    from ctpat_audit.workspace import db, reference_store
+
+    ws = init_workspace(tmp_path / "ws")
+    import_source(ws, small_source, progress=False)
+    acc = str(ws.partners()["account_id"].iloc[0])
+    upd = tmp_path / "upd"
+    upd.mkdir()
+    (upd / "partners.csv").write_text(
+        PARTNER_HEADER + f"{acc},Renamed Co,suspended,2020-01-15,,,2026-01-15,\n")
+    (upd / "contacts.csv").write_text(
+        f"account_id,name,email,role,is_primary\n{acc},Only One,one@x.com,Company Officer,true\n")
+    shutil.copy(small_source / "profile_responses.parquet", upd)  # many rows: many pieces
+    contacts, partners, order = ws.table("contacts"), ws.partners(), _entity_order(ws)
+    other = db.connect(ws.db_path)
+    other.execute("PRAGMA busy_timeout=0")
+    pieces: list[int] = []
+    published: list[bool] = []
+    real_run, real_publish = db.ShortTransactions.run, reference_store.StagedImport.publish
+
+    def run(self, step, kind=""):
+        done = real_run(self, step, kind)
+        other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the lock were held
+        other.execute("ROLLBACK")
+        if not published:
+            assert ws.table("contacts").equals(contacts) and ws.partners().equals(partners)
+            pieces.append(done)
+        return done
+
+    def publish(self, *a, **kw):
+        published.append(True)
+        return real_publish(self, *a, **kw)
+
+    monkeypatch.setattr(db.ShortTransactions, "run", run)
+    monkeypatch.setattr(reference_store.StagedImport, "publish", publish)
+    monkeypatch.setattr(db.ShortTransactions, "__init__", _small_pieces(
+        db.ShortTransactions.__init__))
+    import_source(ws, upd, progress=False)
+    other.close()
+    assert len([n for n in pieces if n]) > 3
+    p = ws.partner(acc)
+    assert (p.legal_name, p.status, list(p.contacts["email"])) == (
+        "Renamed Co", "suspended", ["one@x.com"])
+    after = ws.table("contacts")
+    assert after[after["account_id"] != acc].reset_index(drop=True).equals(
+        contacts[contacts["account_id"] != acc].reset_index(drop=True))
+    assert _entity_order(ws) == order  # rows kept in their order
+    conn = ws.connect(readonly=True)
+    try:
+        assert reference_store.leftover_stages(conn) == []
+    finally:
+        conn.close()
+
+
+def _small_pieces(init):
+    def small(self, conn, **kw):
+        init(self, conn, **{**kw, "first": 7, "target_s": 1e-6})
+    return small
+
+
 def test_problem_workbook_is_written_and_inert(tmp_path, src):
     _write(src, "partners.csv", PARTNER_HEADER + "=HYPERLINK(\"x\"),Acme,bogus,2020-01-15,,,2026-01-15,\n")
     problems = check_source(src).problems

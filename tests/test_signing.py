@@ -400,3 +400,33 @@ def test_a_failure_while_writing_leaves_no_half_signed_report(setup: Setup,
     monkeypatch.undo()
     sign_report(folder, setup.ws, setup.signer("spec"))  # the retry signs it properly
     assert verify_report(folder, setup.ws.path / "keys").ok
+
+
+def test_a_manifest_signature_is_the_cms_pyhanko_makes_over_those_bytes(setup: Setup) -> None:
+    """sign_manifest reuses one pyHanko structure per key and signs only the new signed
+    attributes: the result is pyHanko's own structure (certificates and attributes byte for
+    byte; only the ECDSA value differs, as it does between any two signatures), valid over
+    those bytes and no others."""
+    import asyncio
+
+    from asn1crypto import cms
+    from cryptography import x509
+
+    from ctpat_audit.trust.anchoring import cms_signer
+    from ctpat_audit.trust.signing import sign_manifest
+
+    signer = setup.signer("sup")
+    ca = x509.load_pem_x509_certificate((setup.ws.path / "keys" / "ca.pem").read_bytes())
+    for data in (b"", b'{"format": "ctpat-audit-manifest/1"}\n', bytes(range(256)) * 400):
+        ours = cms.ContentInfo.load(sign_manifest(data, signer))
+        ref = cms.ContentInfo.load(asyncio.run(signer.hanko.async_sign_general_data(
+            data, "sha256", detached=True)).dump())
+        mine, theirs = ours["content"], ref["content"]
+        for f in ("version", "digest_algorithms", "encap_content_info", "certificates"):
+            assert mine[f].dump() == theirs[f].dump(), f
+        a, b = mine["signer_infos"][0], theirs["signer_infos"][0]
+        for f in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
+            assert a[f].dump() == b[f].dump(), f
+        assert cms_signer(data, ours.dump(), ca).subject == signer.certificate.subject
+        with pytest.raises(ValueError, match="other bytes"):
+            cms_signer(data + b" ", ours.dump(), ca)

@@ -50,3 +50,32 @@ def test_partner_loads_profile_contacts_responses_and_only_its_shipments(tmp_pat
     assert p.profile_anniversary.year in (2025, 2026, 2027)
     with pytest.raises(NotFoundError, match="leading zeros"):
         ws.partner("does-not-exist")
+
+
+def test_a_writer_waits_for_the_write_lock_in_short_steps_and_gives_up_at_the_timeout(
+        tmp_path, monkeypatch):
+    """``db.write`` waits for a lock another connection holds (trying again every few
+    milliseconds, not SQLite's sleeps of up to 100 ms), gets it once released, and after
+    ``BUSY_TIMEOUT_MS`` raises SQLite's own error; the connection's busy timeout is kept."""
+    import sqlite3
+    import threading
+
+    ws = init_workspace(tmp_path / "ws")
+    holder, writer = db.connect(ws.db_path), db.connect(ws.db_path)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    release.start()
+    with db.write(writer):
+        writer.execute("INSERT INTO meta (key, value) VALUES ('waited', 'yes')")
+    release.join()
+    assert writer.execute("SELECT value FROM meta WHERE key = 'waited'").fetchone()[0] == "yes"
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 50)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with db.write(writer):
+            pass
+    assert not writer.in_transaction
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 50
+    holder.execute("ROLLBACK")
+    holder.close()
+    writer.close()

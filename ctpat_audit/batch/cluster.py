@@ -3,9 +3,12 @@
 Each task is :func:`ctpat_audit.batch.worker.render_one`; every Dask worker process keeps its
 own zygote, keys and browser in a lazily created per-process state, exactly as a
 local worker does, so nothing is shipped per task but the task itself. Workers must see the
-workspace and the output folder at the same paths (shared storage such as NFS); the
-coordinating process writes the batch manifest and the index. Passphrases are never sent:
-each worker reads the environment variable named by ``passphrase_env``.
+output folder and the key files at the same paths (shared storage such as NFS); they never
+see the workspace itself, only the batch's read-only snapshot inside the output folder
+(``settings.workspace``), and return the signatures they made for the coordinating process
+to record (:mod:`ctpat_audit.batch.record`), which alone writes the workspace, the batch
+manifest and the index. Passphrases are never sent: each worker reads the environment
+variable named by ``passphrase_env``.
 """
 from __future__ import annotations
 

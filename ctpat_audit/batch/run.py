@@ -2,8 +2,10 @@
 
 :func:`run_batch` selects sessions (:func:`select_sessions`), works out which reports are
 already up to date from the batch manifest (:class:`BatchManifest`, ``OUT/batch-manifest.jsonl``),
-runs the rest on a local pool of worker processes or on a Dask cluster, records every result,
-and writes ``OUT/index.html`` and ``OUT/index.xlsx`` (:mod:`ctpat_audit.batch.index`).
+runs the rest on a local pool of worker processes or on a Dask cluster (from a read-only
+snapshot of the workspace; this process alone writes the workspace: :mod:`ctpat_audit.batch.record`),
+records every result, and writes ``OUT/index.html`` and ``OUT/index.xlsx``
+(:mod:`ctpat_audit.batch.index`).
 
 A report is **up to date** when the manifest's last run of its session succeeded with the same
 inputs hash (:func:`inputs_hash`: everything stored that the report reads, from
@@ -14,6 +16,7 @@ with ``retry_failed``; ``force`` redoes all, also rendering again reports alread
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -21,10 +24,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ctpat_audit.batch.record import Recorder
 from ctpat_audit.batch.worker import (
     BatchSettings,
     ReportResult,
@@ -49,6 +53,9 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "batch-manifest.jsonl"
+#: Where a batch keeps the read-only snapshot its workers render from, inside OUT (the
+#: workers see OUT; workspace.snapshot), removed when the batch ends
+SNAPSHOTS = ".snapshots"
 
 
 # --- selection -------------------------------------------------------------------------------
@@ -268,7 +275,10 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     has a key there (demonstration and benchmark flows); both opened with the passphrase in
     the environment variable ``passphrase_env``. Without ``key`` reports are rendered but not
     signed. ``scheduler``: a Dask scheduler address (``tcp://host:8786``) instead of the local
-    pool; workers must see the workspace and ``out`` at the same paths (shared storage).
+    pool; workers must see ``out`` and the key files at the same paths (shared storage).
+    Workers, local or Dask, render and sign from a read-only snapshot of the workspace made
+    in ``out/.snapshots/`` and never write the workspace: this process records every
+    signature, verifies and publishes each report (:class:`~ctpat_audit.batch.record.Recorder`).
     ``engine``: "fork" (default) runs each report in a child forked from the worker's warm
     zygote; "kernel" runs it on papermill's own engine, a new Jupyter kernel per report.
     ``kernel_warmup``: the zygote's warm-up code (default: the report's imports and shared
@@ -305,6 +315,7 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / ".tmp", ignore_errors=True)  # leftovers of an interrupted batch
+    _remove_snapshots(out_dir)
     settings = BatchSettings(
         workspace=str(ws_root), out=str(out_dir), template=str(tpl.resolve()),
         supervisor_key=str(Path(key).resolve()) if key else None,
@@ -324,8 +335,17 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
     plan = plan_batch(tasks, runs, out_dir, retry_failed=retry_failed, force=force)
     results: list[ReportResult] = []
     bar = _progress(len(plan.run), progress)
+    snapshot: Path | None = None
+    recorder = Recorder(ws_root, settings)
     try:
-        for res in _execute(plan.run, settings, workers, scheduler):
+        if plan.run:  # the workers' read-only copy; the workspace itself is written only here
+            from ctpat_audit.workspace.snapshot import make_snapshot
+
+            snapshot = make_snapshot(ws, out_dir / SNAPSHOTS / time.strftime("%Y%m%dT%H%M%S"),
+                                     sessions=[t.session_id for t in plan.run])
+        rendering = replace(settings, workspace=str(snapshot or ws_root))
+        for res in _execute(plan.run, rendering, workers, scheduler):
+            res = recorder.finish(res)
             manifest.record(res)
             results.append(res)
             if on_result:
@@ -334,6 +354,8 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
             bar.set_postfix(failed=sum(r.status != "ok" for r in results), refresh=False)
     finally:
         bar.close()
+        if snapshot is not None:
+            _remove_snapshots(out_dir)
         latest = manifest.runs()
         rows = [latest[t.session_id] for t in tasks if t.session_id in latest]
         html, xlsx = write_index(out_dir, rows, title=f"CTPAT batch: {ws_root.name}")
@@ -342,6 +364,15 @@ def run_batch(workspace: str | Path, *, out: str | Path = "reports",
                         skipped=len(plan.up_to_date) + len(plan.failed_kept),
                         wall_s=time.perf_counter() - t0, index_html=html, index_xlsx=xlsx,
                         results=results)
+
+
+def _remove_snapshots(out_dir: Path) -> None:
+    from ctpat_audit.workspace.snapshot import remove_snapshot
+
+    for path in sorted((out_dir / SNAPSHOTS).glob("*")):
+        remove_snapshot(path)
+    with contextlib.suppress(OSError):
+        (out_dir / SNAPSHOTS).rmdir()
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -398,9 +429,18 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
         ex.shutdown(wait=finished, cancel_futures=True)
 
 
+#: How much lower the CPU priority of a local worker process is (``nice``): rendering is bulk
+#: work, while the team's answers and this process's recording hold the workspace's write
+#: lock; a worker never does, so giving way to them costs the batch nothing it waits for.
+WORKER_NICE = 10
+
+
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
-    their zygote, which ignores it too)."""
+    their zygote, which ignores it too), and run at a lower CPU priority
+    (:data:`WORKER_NICE`; their zygote, report processes and browser inherit it)."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WORKER_NICE)

@@ -2,8 +2,16 @@
 
 A worker process (local pool or Dask worker) keeps what is expensive in :class:`WorkerState`,
 created lazily on first use: a warm :class:`~ctpat_audit.reports.zygote.Zygote` that forks one
-fresh process per report, the signer keys (loaded once), the artifact renderer's own state
-(one browser, launched while the zygote warms up) and the audit-chain checkpoint.
+fresh process per report, the signer keys (loaded once) and the artifact renderer's own state
+(one browser, launched while the zygote warms up).
+
+A worker never writes the workspace. ``BatchSettings.workspace`` is the batch's read-only
+snapshot (:mod:`ctpat_audit.workspace.snapshot`): the report is executed and rendered from
+it (the zygote and every report it forks open the snapshot), and signed there as far as a
+signature goes without the workspace (:func:`~ctpat_audit.trust.signing.prepare_signature`:
+checks, the PAdES signatures, the evidence). The result then carries the signatures to
+record (:class:`PendingReport`), and the coordinating process records them in the
+workspace, verifies and publishes the report (:mod:`ctpat_audit.batch.record`).
 
 The steps are the report pipeline's, the same functions ``ctpat-audit report`` runs
 (:mod:`ctpat_audit.reports.pipeline`): the notebook is executed on the fork engine
@@ -11,7 +19,8 @@ The steps are the report pipeline's, the same functions ``ctpat-audit report`` r
 and built in a private folder ``OUT/.tmp/<random>/<session>/``
 that is renamed into ``OUT/<account>/<session>/`` only when it is complete, signed and
 verified, so an interrupted batch never leaves a half-written report where a finished one
-belongs. A failed report leaves its executed notebook, marked at the failing cell, in
+belongs (a folder with signatures to record is handed to the coordinating process, which
+removes it when done). A failed report leaves its executed notebook, marked at the failing cell, in
 ``OUT/_failed/<session>/``; the result names the cell and the reason as
 :class:`~ctpat_audit.reports.failure.ReportError` does.
 A report already signed in ``OUT`` (the specialist signed it after the validation) is a record:
@@ -43,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SUMMARY_MIME",
     "BatchSettings",
+    "PendingReport",
     "ReportResult",
     "ReportTask",
     "WorkerState",
@@ -55,6 +65,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BatchSettings:
     """What every report of one batch shares (picklable: sent to local and Dask workers).
+
+    ``workspace``: for the workers, the batch's read-only snapshot of the workspace
+    (:mod:`ctpat_audit.workspace.snapshot`), never the workspace itself.
 
     ``artifacts``: ``"module:function"`` that renders HTML, PDF and Excel from the executed
     notebook, called as ``fn(ws_path, session_id, notebook_path, folder, state)``; its
@@ -78,6 +91,31 @@ class BatchSettings:
     #: a report already signed in OUT (a specialist signed it after the validation) is
     #: countersigned as it is, never rendered again; ``--force`` turns this off
     adopt_signed: bool = True
+
+
+@dataclass
+class Refusal:
+    """A signature the worker's checks refused, for the coordinating process to log."""
+
+    session_id: str
+    meaning: str
+    rule: str
+    reason: str
+    who: Any  # trust.keys.SignerIdentity
+
+
+@dataclass
+class PendingReport:
+    """What a worker hands to the coordinating process with a report it rendered and signed:
+    the scratch folder (``root``, ``folder``, on the shared output folder) and the
+    signatures to record, in order; ``adopted``: a report already signed in OUT,
+    countersigned as it is; ``refusal``: a signature refused instead (nothing to record)."""
+
+    root: str = ""
+    folder: str = ""
+    requests: list[Any] = field(default_factory=list)  # trust.signing.SignatureRequest
+    adopted: bool = False
+    refusal: Refusal | None = None
 
 
 @dataclass(frozen=True)
@@ -108,9 +146,14 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     worker: str = ""
     finished_at: float = 0.0
+    #: signatures the coordinating process records before the report counts (not written
+    #: to the batch manifest)
+    pending: PendingReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("pending")
+        return out
 
     @classmethod
     def worker_failed(cls, task: ReportTask, exc: BaseException) -> ReportResult:
@@ -120,8 +163,7 @@ class ReportResult:
 
 
 class WorkerState:
-    """Per-process resources: the warm zygote, loaded keys, renderer state, the audit-chain
-    checkpoint (the workspace is verified in full once per worker, then incrementally)."""
+    """Per-process resources: the warm zygote, loaded keys, renderer state."""
 
     def __init__(self, settings: BatchSettings) -> None:
         from ctpat_audit.reports.zygote import REPORT_WARMUP, Zygote
@@ -137,9 +179,6 @@ class WorkerState:
             from ctpat_audit.reports.export import prepare_artifact_state
 
             prepare_artifact_state(self.artifact_state)
-        from ctpat_audit.workspace.audit import ChainCheckpoint
-
-        self.checkpoint = ChainCheckpoint()  # full integrity + chain check once per worker
         self.supervisor: Any = None
         self.specialists: dict[str, Any] = {}
         secret = os.environ.get(settings.passphrase_env or "", "")
@@ -175,7 +214,10 @@ _STATE_LOCK = threading.Lock()
 
 
 def worker_state(settings: BatchSettings) -> WorkerState:
-    """This process's state for these settings (made on first use; Dask or local pool)."""
+    """This process's state for these settings (made on first use; Dask or local pool).
+
+    A new batch (other settings: every batch renders from a snapshot of its own) closes
+    the state an earlier batch left in this process (a Dask worker outlives batches)."""
     with _STATE_LOCK:
         state = _STATE.get(settings)
         if state is None:
@@ -188,6 +230,8 @@ def worker_state(settings: BatchSettings) -> WorkerState:
                 # so its zygote and browser are stopped and waited for (their CPU time is
                 # then counted in the batch's RUSAGE_CHILDREN)
                 util.Finalize(None, close_worker_states, exitpriority=10)
+            for old in [k for k in _STATE if k != settings]:
+                _STATE.pop(old).close()
             state = _STATE[settings] = WorkerState(settings)
         return state
 
@@ -241,7 +285,7 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
         with scratch_report(out, task.session_id) as scratch:
             folder = scratch.folder
             if settings.adopt_signed and (final / "manifest.json").is_file():
-                return _adopt_signed(task, settings, state, res, final, folder, lap)
+                return _adopt_signed(task, settings, state, res, final, scratch, lap)
             res.step = "record"
             refuse_edited_session(settings.workspace, task.session_id)
             res.step = "execute"
@@ -258,33 +302,17 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                                          folder, state.artifact_state)
             lap("artifacts")
             if state.supervisor is not None:
-                from ctpat_audit.trust.signing import sign_report
-
                 res.step = "sign"
                 specialist = state.specialists.get(session_opened_by(settings.workspace,
                                                               task.session_id))
-                if specialist is not None:
-                    sign_report(folder, settings.workspace, specialist, "validated",
-                                session_id=task.session_id, checkpoint=state.checkpoint)
-                # the folder is this worker's own and was signed just above; the whole report
-                # is verified after the countersignature (unless verification is switched
-                # off, in which case the countersignature checks what it signs over)
-                entry = sign_report(folder, settings.workspace, state.supervisor, "approved",
-                                    session_id=task.session_id, checkpoint=state.checkpoint,
-                                    check_prior=not settings.verify)
-                res.signatures = _signature_meanings(folder) or [entry["meaning"]]
+                signers = ([(specialist, "validated")] if specialist is not None else []) + [
+                    (state.supervisor, "approved")]
+                res.pending = _prepare(res, task, settings, scratch.root, folder, signers)
+                scratch.handed_over = True  # the coordinating process records and publishes
                 lap("sign")
-                if settings.verify:
-                    from ctpat_audit.trust.verify import verify_report
-
-                    res.step = "verify"
-                    check = verify_report(folder, Path(settings.workspace) / "keys")
-                    if not check.ok:
-                        res.error = "verification failed: " + "; ".join(check.problems)
-                        return res
-                    lap("verify")
+                return res
             res.step = "publish"
-            return _succeeded(res, out, publish_report(folder, out, task.account_id,
+            return report_succeeded(res, out, publish_report(folder, out, task.account_id,
                                                        task.session_id))
     except RecordError as exc:  # edited outside the toolkit: refused before any rendering
         res.error = str(exc)
@@ -305,18 +333,17 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
 
 
 def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
-                  res: ReportResult, existing: Path, folder: Path,
+                  res: ReportResult, existing: Path, scratch: Scratch,
                   lap: Callable[[str], None]) -> ReportResult:
     """A signed report is already in OUT (the specialist signed it after the validation):
     check it and countersign it as it is instead of rendering it again; a signed report is a
     record and is never replaced by a new rendering. Works on a copy in ``folder``: the
     report in OUT changes only when the countersigned copy verifies."""
-    from ctpat_audit.reports.publish import publish_report
     from ctpat_audit.reports.summary import notebook_summary
-    from ctpat_audit.trust.signing import sign_report
     from ctpat_audit.trust.verify import verify_report
 
     keys = Path(settings.workspace) / "keys"
+    folder = scratch.folder
     shutil.rmtree(folder)
     shutil.copytree(existing, folder)
     res.step = "verify"
@@ -327,25 +354,47 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
                      + "; ".join(check.problems))
         return res
     lap("verify")
-    if state.supervisor is not None and "approved" not in _signature_meanings(folder):
+    if state.supervisor is not None and "approved" not in signature_meanings(folder):
         res.step = "sign"
-        sign_report(folder, settings.workspace, state.supervisor, "approved",
-                    session_id=task.session_id, checkpoint=state.checkpoint,
-                    check_prior=False)  # the copy was verified in full just above
+        # the copy was verified in full just above: prepare checks only its files again
+        res.pending = _prepare(res, task, settings, scratch.root, folder,
+                               [(state.supervisor, "approved")], adopted=True)
+        scratch.handed_over = True
         lap("sign")
-        if settings.verify:
-            res.step = "verify"
-            check = verify_report(folder, keys)
-            if not check.ok:
-                res.error = "verification failed: " + "; ".join(check.problems)
-                return res
-            lap("verify")
-        res.step = "publish"
-        publish_report(folder, settings.out, task.account_id, task.session_id)
     if (existing / "report.ipynb").is_file():
         _record_summary(res, notebook_summary(existing / "report.ipynb"))
-    res.signatures = _signature_meanings(existing)
-    return _succeeded(res, Path(settings.out), existing)
+    if res.pending is not None:
+        return res  # the coordinating process records the countersignature and publishes
+    res.signatures = signature_meanings(existing)
+    return report_succeeded(res, Path(settings.out), existing)
+
+
+def _prepare(res: ReportResult, task: ReportTask, settings: BatchSettings, root: Path,
+             folder: Path, signers: list[tuple[Any, str]], *,
+             adopted: bool = False) -> PendingReport:
+    """Make the signatures (checks, PAdES) in ``folder`` from the snapshot, one after the
+    other, and write the signed PDF; what the coordinating process needs to record them. A
+    refused signature is raised, with the refusal left in ``res.pending`` to be logged."""
+    from ctpat_audit.core.errors import AuthorityError
+    from ctpat_audit.core.files import write_atomic
+    from ctpat_audit.trust.signing import SignatureRequest, prepare_signature
+
+    requests: list[SignatureRequest] = []
+    for signer, meaning in signers:
+        try:
+            requests.append(prepare_signature(
+                folder, settings.workspace, signer, meaning, session_id=task.session_id,
+                check_prior=False, after=requests[-1] if requests else None))
+        except AuthorityError as exc:
+            res.pending = PendingReport(refusal=Refusal(exc.session_id, exc.meaning, exc.rule,
+                                                        exc.reason, signer.identity))
+            raise
+    pdf = requests[-1].pdf
+    assert pdf is not None
+    write_atomic(folder / "report.pdf", pdf)
+    for r in requests:  # written: only the small part travels to the coordinating process
+        r.pdf = None
+    return PendingReport(str(root), str(folder), requests, adopted=adopted)
 
 
 def _record_summary(res: ReportResult, summary: dict[str, Any]) -> None:
@@ -355,7 +404,7 @@ def _record_summary(res: ReportResult, summary: dict[str, Any]) -> None:
     res.outcome = str(summary.get("outcome") or "")
 
 
-def _succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
+def report_succeeded(res: ReportResult, out: Path, final: Path) -> ReportResult:
     """Mark the report done in ``final``; a failed run's kept notebook is no longer needed."""
     from ctpat_audit.reports.failure import clear_failed
 
@@ -378,7 +427,7 @@ def session_opened_by(ws: str, session_id: str) -> str:
     return str(row["opened_by"]).strip().lower() if row else ""
 
 
-def _signature_meanings(folder: Path) -> list[str]:
+def signature_meanings(folder: Path) -> list[str]:
     from ctpat_audit.trust.manifest import read_manifest
 
     manifest = read_manifest(folder)

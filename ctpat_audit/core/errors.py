@@ -254,6 +254,7 @@ class AuthorityError(CtpatError):
     def __init__(self, session_id: str, signer: str, meaning: str, rule: str,
                  message: str) -> None:
         self.session_id, self.signer, self.meaning, self.rule = session_id, signer, meaning, rule
+        self.reason = message
         super().__init__(f"session {session_id}: {signer} may not sign '{meaning}': {message}")
 
 

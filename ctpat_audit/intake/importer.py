@@ -10,13 +10,15 @@ checked and staged in a folder of the workspace, and the checks that need every 
 DuckDB over the staged rows (:mod:`ctpat_audit.intake.staging`). The other tables are small
 (one row or a few per partner) and are read whole.
 
-A clean source is written in one SQLite transaction; the shipment history and a copy of the
-profile responses (what the portfolio reads in bulk) go to new Parquet files first, and the
-transaction that records them is what makes them current, so a crash at any point leaves either
-the old data or the new, never a mix. The replaced files, and whatever was derived from them,
-are removed after the commit; the staging folder is removed whatever happens (and by the next
-open of the workspace, if the process was killed). Nothing is judged here: the answer states,
-for example, are derived by the analysis that reads them
+A clean source is written beside the live tables in short SQLite transactions, so the team's
+answers are never held up by an import, and made current in one short transaction
+(:class:`~ctpat_audit.workspace.reference_store.StagedImport`); the shipment history and a copy
+of the profile responses (what the portfolio reads in bulk) go to new Parquet files first, and
+the transaction that records them is what makes them current, so a crash at any point leaves
+either the old data or the new, never a mix. The replaced files, and whatever was derived from
+them, are removed after the commit; the staging folder is removed whatever happens (and by the
+next open of the workspace, if the process was killed). Nothing is judged here: the answer
+states, for example, are derived by the analysis that reads them
 (:mod:`ctpat_audit.analysis.profile_states`).
 
 Semantics of a repeated import: partners are added or updated (never deleted: sessions refer
@@ -45,7 +47,7 @@ from ctpat_audit.intake import sources
 from ctpat_audit.intake.checks import check_partner_refs, check_table, stored_ints, typed_empty
 from ctpat_audit.intake.problem_log import ProblemLog
 from ctpat_audit.intake.staging import Stage, StagedTable
-from ctpat_audit.workspace import bulk_files, db, reference_store, shipment_counts
+from ctpat_audit.workspace import bulk_files, reference_store, shipment_counts
 from ctpat_audit.workspace.reference import (
     Workspace,
     as_workspace,
@@ -381,26 +383,30 @@ def _write_checked(ws: Workspace, source: str | Path, checked: CheckedSource, st
         bar.close()
         raise
     conn = ws.connect()
+    writes = reference_store.StagedImport(conn)
     try:
-        aside = {spec.name: reference_store.set_aside(
-            conn, spec, stage.tables[spec.name].sql_rows() if spec.name in stage.tables
-            else _sql_rows(frames[spec.name], spec)) for spec in steps}
-        with db.write(conn):
-            for spec in steps:
-                if spec is PARTNERS:
-                    reference_store.upsert_partners(conn, aside[spec.name])
-                else:
-                    reference_store.replace_account_rows(conn, spec, aside[spec.name])
-                bar.update()
-            meta = {"last_import_at": now.isoformat(timespec="seconds"),
-                    "last_import_source": str(Path(source).resolve()),
-                    "source_sha256": digest}
-            meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
-            reference_store.write_meta(conn, meta)
-            reference_store.delete_meta(conn, [f"{kind}_file" for kind in retired])
+        for spec in steps:
+            long = stage.tables.get(spec.name)  # a long table, streamed from its staging
+            rows = long.sql_rows() if long is not None else _sql_rows(frames[spec.name], spec)
+            if spec is PARTNERS:
+                writes.upsert_partners(rows)
+            else:
+                accounts = long.accounts() if long is not None \
+                    else frames[spec.name]["account_id"].unique()
+                writes.replace_account_rows(spec, accounts, rows)
+            bar.update()
+        meta = {"last_import_at": now.isoformat(timespec="seconds"),
+                "last_import_source": str(Path(source).resolve()),
+                "source_sha256": digest}
+        meta.update({f"{kind}_file": rel for kind, rel in new_files.items()})
+        writes.publish(meta, [f"{kind}_file" for kind in retired])
     except BaseException:
         for rel in new_files.values():
             remove_bulk_file(ws.path / rel)
+        try:
+            writes.discard()
+        except Exception:  # what is left is dropped by the next import or open
+            pass
         raise
     finally:
         conn.close()

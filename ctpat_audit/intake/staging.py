@@ -105,6 +105,14 @@ class StagedTable:
                     cols.append(values.to_pylist())
                 yield from zip(*cols)
 
+    def accounts(self) -> list[str]:
+        """The accounts that have staged rows (those whose rows the source replaces)."""
+        import pyarrow.compute as pc
+
+        with pq.ParquetFile(self.path) as f:
+            ids = f.read(columns=["account_id"]).column("account_id")
+        return [str(a) for a in pc.unique(ids).to_pylist()]
+
     def _typed(self, table: pa.Table) -> pd.DataFrame:
         return table.to_pandas().astype(typed_empty(self.spec).dtypes.to_dict())
 

@@ -47,12 +47,20 @@ def report_folder(out_dir: str | Path, account_id: str, session_id: str) -> Path
 @dataclass
 class Scratch:
     """A report being built: ``folder`` is private to this run, ``notebook`` its executed
-    notebook; ``kept`` is where that notebook was kept when the run raised."""
+    notebook; ``kept`` is where that notebook was kept when the run raised. ``root`` is the
+    folder removed at the end, unless the run ``handed_over`` the report to another process
+    (a batch's coordinating process records its signatures and publishes it; it then
+    removes ``root``)."""
 
     out: Path
     session_id: str
     folder: Path
     kept: Path | None = None
+    handed_over: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.folder.parent
 
     @property
     def notebook(self) -> Path:
@@ -61,7 +69,8 @@ class Scratch:
 
 @contextmanager
 def scratch_report(out: str | Path, session_id: str) -> Iterator[Scratch]:
-    """A fresh ``OUT/.tmp/<random>/<session>/`` folder for one report, removed at the end.
+    """A fresh ``OUT/.tmp/<random>/<session>/`` folder for one report, removed at the end
+    (unless handed over, see :class:`Scratch`).
 
     If the body raises, the executed notebook (if any) is kept first
     (:func:`~ctpat_audit.reports.failure.keep_failed`; a :class:`ReportError` then names
@@ -81,7 +90,8 @@ def scratch_report(out: str | Path, session_id: str) -> Iterator[Scratch]:
             scratch.kept = keep_failed(out, session_id, scratch.notebook, exc)
             raise
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not scratch.handed_over:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def publish_report(folder: Path, out: str | Path, account_id: str, session_id: str) -> Path:

@@ -94,6 +94,8 @@ class Signer:
     identity: SignerIdentity
     #: room kept for one signature in a PDF, sized once (signing.sign_pdf)
     pdf_bytes_reserved: int | None = field(default=None, init=False, repr=False)
+    #: a manifest signature made once, re-signed for each manifest (signing.sign_manifest)
+    manifest_template: Any = field(default=None, init=False, repr=False)
 
     @property
     def fingerprint(self) -> str:

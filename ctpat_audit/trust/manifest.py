@@ -72,13 +72,19 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def artifact_entries(folder: Path, evidence_meta: dict[str, dict[str, Any]]
-                      ) -> list[dict[str, Any]]:
+def artifact_entries(folder: Path, evidence_meta: dict[str, dict[str, Any]],
+                     replaced: dict[str, bytes] | None = None) -> list[dict[str, Any]]:
+    """Every file of the folder with its SHA-256, size and kind; ``replaced``: files (by
+    relative path) whose bytes will be these when the manifest is written."""
     rows = []
+    replaced = replaced or {}
     for rel in report_files(folder):
         path = folder / rel
-        row: dict[str, Any] = {"path": rel, "sha256": file_sha256(path),
-                               "size": path.stat().st_size,
+        data = replaced.get(rel)
+        row: dict[str, Any] = {"path": rel,
+                               "sha256": file_sha256(path) if data is None
+                               else hashlib.sha256(data).hexdigest(),
+                               "size": path.stat().st_size if data is None else len(data),
                                "kind": ARTIFACT_KINDS.get(rel, "evidence" if rel.startswith(
                                    "evidence/") else "other")}
         if rel in evidence_meta:

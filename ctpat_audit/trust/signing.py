@@ -22,10 +22,23 @@ artifacts (``report.ipynb``, ``report.html``, ``report.xlsx``). Signing it:
    signer's own PAdES signature. The signed manifest is also kept in the workspace as the
    anchor of its ``sign`` entry (:mod:`ctpat_audit.trust.anchoring`), in the same transaction.
 
+The work is in two halves so that it can be split between processes.
+:func:`prepare_signature` does steps 1 and 2 and the evidence copy without writing to the
+workspace, which may be a read-only snapshot (a batch worker on another machine);
+:func:`record_signature`, in the one process that writes the workspace, checks again, locks,
+appends the entry, signs the manifest that pins its hash and keeps the anchor in one
+transaction, and only then writes the PDF and the manifest pair into the folder: a folder
+never pins a head the log does not hold. The manifest can only be signed there, since the
+head it pins exists only once the entry is appended. :func:`sign_report` runs both halves in
+one process. A signature prepared on a snapshot is recorded only if the session's record
+(answers, evidence, best practices, scope: :func:`session_record_hash`) is still what the
+report was rendered from.
+
 On the team server (``ctpat-audit hub``) the signed-in person signs only with their own key
 (same person id or mailbox as the certificate) and only with a meaning their role allows
 (:data:`SIGN_PERMISSIONS`); the ``sign`` entry and the session's status changes name that
-person.
+person. The process that records the signature checks this (:func:`record_signature`, the
+batch's coordinator): it is the one the hub started for that person.
 
 A session whose state tables differ from the replay of its audit log is refused
 (:class:`~ctpat_audit.core.errors.RecordError`) before anything is signed, and so is a
@@ -39,6 +52,7 @@ import hashlib
 import io
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +61,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ctpat_audit.core.clock import Clock, utc_now
-from ctpat_audit.core.errors import AccessError, AuthorityError, KeyStoreError, SigningError
+from ctpat_audit.core.errors import (
+    AccessError,
+    AuthorityError,
+    KeyStoreError,
+    NotFoundError,
+    SigningError,
+)
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
@@ -75,9 +95,11 @@ from ctpat_audit.trust.manifest import (
 from ctpat_audit.workspace import anchors, audit, db, people, reference_store, store
 from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.workspace.replay import require_replayed_state
+from ctpat_audit.workspace.report_inputs import session_record_hash
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
-           "find_signer",
+           "find_signer", "SignatureRequest", "prepare_signature", "record_signature",
+           "log_refusal",
            "authority_problem", "default_meaning", "manifest_bytes", "file_sha256",
            "report_files", "MANIFEST", "MANIFEST_SIG"]
 
@@ -189,15 +211,89 @@ def _bytes_reserved(signer: Signer) -> int:
 
 
 def sign_manifest(data: bytes, signer: Signer) -> bytes:
-    """Detached CMS SignedData (DER) over the exact manifest bytes."""
+    """Detached CMS SignedData (DER) over the exact manifest bytes.
+
+    pyHanko builds the structure once per signer (certificates and signed attributes: about
+    35 ms of CPU, nearly all of it ASN.1 encoding; :class:`_ManifestTemplate`); each
+    manifest then gets the same bytes with its own message digest among the signed
+    attributes, signed again by the signer's key (a fraction of a millisecond, on a PKCS#11
+    token as well). It matters because the manifest is signed inside the transaction that
+    records the signature (:func:`record_signature`), while the team waits for the lock.
+    """
     def run() -> bytes:
         import asyncio
 
-        signed = asyncio.run(signer.hanko.async_sign_general_data(data, "sha256", detached=True))
-        der: bytes = signed.dump()  # asn1crypto ContentInfo
-        return der
+        template = manifest_template(signer)
+        attrs = template.signed_attrs(hashlib.sha256(data).digest())
+        signature: bytes = asyncio.run(signer.hanko.async_sign_raw(b"\x31" + attrs[1:],
+                                                                   "sha256"))
+        return template.signed_data(attrs, signature)
 
     return run_outside_event_loop(run)
+
+
+def manifest_template(signer: Signer) -> _ManifestTemplate:
+    """The signer's reusable manifest signature (made on first use: call it before taking
+    the write lock, as :func:`record_signature` does)."""
+    def run() -> _ManifestTemplate:
+        import asyncio
+
+        if signer.manifest_template is None:
+            signer.manifest_template = _ManifestTemplate(asyncio.run(
+                signer.hanko.async_sign_general_data(b"", "sha256", detached=True)).dump())
+        template: _ManifestTemplate = signer.manifest_template
+        return template
+
+    return run_outside_event_loop(run)
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    """One DER element: tag, definite length, body."""
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+class _ManifestTemplate:
+    """A detached CMS signature pyHanko made over empty data, cut into the DER pieces that
+    do not depend on the data: what :func:`sign_manifest` puts together for each manifest.
+    Checked once: the pieces put back together with the template's own digest and
+    signature give the template byte for byte."""
+
+    EMPTY = hashlib.sha256(b"").digest()
+
+    def __init__(self, der: bytes) -> None:
+        from asn1crypto import cms
+
+        info = cms.ContentInfo.load(der)
+        signed = info["content"]
+        (si,) = list(signed["signer_infos"])
+        if si["unsigned_attrs"].native is not None:
+            raise SigningError(Path("manifest.sig"), "unexpected unsigned attributes")
+        self.content_type = info["content_type"].dump()
+        self.head = b"".join(signed[f].dump() for f in ("version", "digest_algorithms",
+                                                        "encap_content_info", "certificates",
+                                                        "crls") if signed[f].native is not None)
+        self.si_head = b"".join(si[f].dump() for f in ("version", "sid", "digest_algorithm"))
+        self.attrs: bytes = si["signed_attrs"].dump()
+        self.sig_algorithm = si["signature_algorithm"].dump()
+        if self.attrs.count(self.EMPTY) != 1 or self.signed_data(
+                self.attrs, si["signature"].native) != der:
+            raise SigningError(Path("manifest.sig"), "the signature structure pyHanko made "
+                               "cannot be reused")
+
+    def signed_attrs(self, digest: bytes) -> bytes:
+        """The signed attributes ([0] IMPLICIT, as in SignerInfo) for this message digest."""
+        attrs: bytes = self.attrs.replace(self.EMPTY, digest)
+        return attrs
+
+    def signed_data(self, attrs: bytes, signature: bytes) -> bytes:
+        signer_info = _der(0x30, self.si_head + attrs + self.sig_algorithm
+                           + _der(0x04, signature))
+        signed = _der(0x30, self.head + _der(0x31, signer_info))
+        return _der(0x30, self.content_type + _der(0xA0, signed))
 
 
 # --- the whole step ----------------------------------------------------------------------------
@@ -245,157 +341,305 @@ def _team_signer(workspace: Any, who: SignerIdentity, meaning: str) -> str | Non
     return person.email
 
 
-def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
-            message: str, at: str, actor: str | None = None) -> AuthorityError:
-    with db.write(conn):
-        audit.append(conn, at=at, actor=actor or who.email or who.name, action="sign_refused",
-                     session_id=session_id, target={"session_id": session_id},
-                     old=None, new={"meaning": meaning, "rule": rule, "message": message,
-                                    "role": who.role, "account_id": who.account_id})
+def _refusal_entry(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
+                   message: str, at: str, actor: str | None = None) -> AuthorityError:
+    """Log a refused signature (inside the caller's write transaction); the error to raise."""
+    audit.append(conn, at=at, actor=actor or who.email or who.name, action="sign_refused",
+                 session_id=session_id, target={"session_id": session_id},
+                 old=None, new={"meaning": meaning, "rule": rule, "message": message,
+                                "role": who.role, "account_id": who.account_id})
     return AuthorityError(session_id, who.email, meaning, rule, message)
 
 
-def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | None = None,
-                *, session_id: str | None = None, clock: Clock = utc_now,
-                checkpoint: audit.ChainCheckpoint | None = None,
-                check_prior: bool = True) -> dict[str, Any]:
-    """Sign a report folder (see module doc); returns the new signature entry of the manifest.
+def _refuse(conn: Any, session_id: str, who: SignerIdentity, meaning: str, rule: str,
+            message: str, at: str, actor: str | None = None) -> AuthorityError:
+    with db.write(conn):
+        return _refusal_entry(conn, session_id, who, meaning, rule, message, at, actor)
 
-    ``session_id`` defaults to the manifest's (countersigning) or the folder's name
-    (``REPORTS/<account>/<session>/``). ``checkpoint``: a batch worker's
-    :class:`~ctpat_audit.workspace.audit.ChainCheckpoint`, so the database integrity and the full chain
-    are checked once per worker and each later signature checks only the entries added
-    since; without it every signature checks both in full. Before countersigning, the
-    report is verified; ``check_prior=False`` checks only its files against the manifest
-    and not the signatures' cryptography: for a caller that made those signatures itself a
-    moment ago in a folder of its own and verifies the result after (the batch worker).
+
+def log_refusal(ws: Any, refused: AuthorityError, who: SignerIdentity,
+                clock: Clock = utc_now) -> None:
+    """Write to the workspace's audit log a signature that was refused where the workspace
+    could not be written (a batch worker's snapshot); the coordinating process calls this.
+    On the team server the entry names the signed-in person."""
+    workspace = as_workspace(ws)
+    actor = people.acting(workspace, None, default=who.email or who.name)
+    conn = workspace.connect()
+    try:
+        _refuse(conn, refused.session_id, who, refused.meaning, refused.rule,
+                refused.reason, clock().astimezone(dt.UTC).isoformat(timespec="microseconds"),
+                actor)
+    finally:
+        conn.close()
+
+
+def _signing_problem(conn: Any, info: dict[str, Any], signer: Signer, meaning: str,
+                     prior: list[dict[str, Any]], keys_dir: Path) -> tuple[str, str] | None:
+    """(rule, reason) when ``signer`` may not sign this session's report with ``meaning``
+    after the ``prior`` signatures: untrusted certificate, authority, superseded session."""
+    who = signer.identity
+    problem = _check_cert_in_trust(signer.certificate, keys_dir)
+    if problem:
+        return "untrusted_certificate", problem
+    roles = store.contact_roles(conn, info["account_id"], who.email)
+    found = authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
+                              meaning, prior, roles)
+    if found:
+        return found
+    if info["status"] == "superseded":
+        return "superseded", "the session was superseded by a newer revision"
+    return None
+
+
+@dataclass
+class SignatureRequest:
+    """A signature made and not yet recorded (:func:`prepare_signature`).
+
+    The PDF is signed, but the manifest cannot be: it pins the hash of the signature's own
+    ``sign`` entry of the audit log, known only when that entry is appended. This carries
+    what :func:`record_signature` needs to append it and complete the manifest. A batch
+    worker prepares from a read-only snapshot and its coordinating process records; it is
+    plain data (picklable). ``pdf``: the signed PDF, written when the signature is recorded
+    (None when the preparer has written it into a folder of its own).
+    """
+
+    session_id: str
+    meaning: str
+    fingerprint: str  # the signer's certificate
+    prior: list[dict[str, Any]]  # the signatures before this one, as the manifest lists them
+    entry: dict[str, Any]  # this one: the manifest's entry and the ``sign`` entry's value
+    report: dict[str, Any]  # the manifest's "report"
+    provenance: dict[str, Any]  # the manifest's "provenance" but the audit-log head
+    artifacts: list[dict[str, Any]]  # every file of the folder, the PDF as signed here
+    record_sha256: str  # the session's record as the report shows it (report_inputs)
+    pdf: bytes | None = field(default=None, repr=False)
+
+
+def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
+                      meaning: str | None = None, *, session_id: str | None = None,
+                      clock: Clock = utc_now, check_prior: bool = True,
+                      after: SignatureRequest | None = None) -> SignatureRequest:
+    """Check and make a signature without writing to the workspace (which may be a
+    read-only snapshot): the authority checks, the session's state against the replay of
+    its log, the PAdES signature of the PDF (in memory) and the evidence files copied into
+    the folder. Raises :class:`AuthorityError` (not logged here: the caller that can write
+    logs it, see :func:`sign_report`, :func:`log_refusal`).
+
+    ``after``: a signature prepared a moment ago for the same folder and not yet recorded
+    (a batch signs ``validated`` then ``approved`` before the coordinator records either):
+    this one signs its PDF and follows its entry. ``check_prior``: see :func:`sign_report`.
     """
     from importlib.metadata import version
 
-    from ctpat_audit.sessions.session import resume_session, validate_session_id
+    from ctpat_audit.sessions.session import validate_session_id
 
     folder = Path(report_dir)
-    pdf_path = folder / "report.pdf"
-    if not pdf_path.is_file():
-        raise SigningError(folder, "no report.pdf here; render the report first "
-                           "(`ctpat-audit report`)")
     workspace = as_workspace(ws)
-    root = workspace.path
-    keys_dir = root / "keys"
+    keys_dir = workspace.path / "keys"
     who = signer.identity
     meaning = meaning or default_meaning(who.role)
-    actor = _team_signer(workspace, who, meaning) or who.email
-    prior_manifest = read_manifest(folder)
-    prior: list[dict[str, Any]] = list(prior_manifest["signatures"]) if prior_manifest else []
-    if prior_manifest:
-        from ctpat_audit.trust.verify import VerificationReport, check_files, verify_report
-
-        if check_prior:
-            check = verify_report(folder, keys_dir)
-            refused = not check.ok
-        else:  # the signatures are the caller's own: only the files are checked again
-            check = VerificationReport(folder)
-            check_files(folder, prior_manifest, check)
-            refused = bool(check.problems)
-        if refused:
-            raise SigningError(folder, "the signed report does not verify, so it is not "
-                               "countersigned: " + "; ".join(check.problems))
-        sid = prior_manifest["report"]["session_id"]
+    if after is not None:
+        if after.pdf is None:
+            raise SigningError(folder, "the signature to follow carries no PDF")
+        pdf, prior, sid = after.pdf, [*after.prior, after.entry], after.session_id
     else:
-        sid = session_id or folder.name
+        pdf_path = folder / "report.pdf"
+        if not pdf_path.is_file():
+            raise SigningError(folder, "no report.pdf here; render the report first "
+                               "(`ctpat-audit report`)")
+        pdf = pdf_path.read_bytes()
+        prior_manifest = read_manifest(folder)
+        prior = list(prior_manifest["signatures"]) if prior_manifest else []
+        if prior_manifest:
+            _check_prior(folder, prior_manifest, keys_dir, check_prior)
+            sid = prior_manifest["report"]["session_id"]
+        else:
+            sid = session_id or folder.name
     validate_session_id(sid)
     if session_id and session_id != sid:
         raise SigningError(folder, f"this folder is the report of session {sid}, "
                            f"not {session_id}")
     at_dt = clock().astimezone(dt.UTC)
-    at = at_dt.isoformat(timespec="microseconds")
+    conn = workspace.connect(readonly=True)
+    try:
+        row = store.get_session(conn, sid)
+        if row is None:
+            raise NotFoundError("session", sid, "the id of a session of this workspace "
+                                "(`ctpat-audit sessions` lists them)")
+        info = dict(row)
+        found = _signing_problem(conn, info, signer, meaning, prior, keys_dir)
+        if found:
+            raise AuthorityError(sid, who.email, meaning, found[0], found[1])
+        require_replayed_state(conn, sid)
+        record = session_record_hash(conn, sid)
+        snapshot_sha = reference_store.meta_value(conn, "source_sha256")
+        evidence_meta = copy_evidence(conn, sid, workspace.path, folder)
+    finally:
+        conn.close()
+    signed_pdf = sign_pdf(pdf, signer, meaning, at_dt, sid, info["account_id"], slot=len(prior))
+    entry = {"signer": who.name, "email": who.email, "role": who.role,
+             "account_id": who.account_id, "person_id": who.person_id, "meaning": meaning,
+             "label": MEANINGS[meaning][0], "time": at_dt.isoformat(timespec="microseconds"),
+             "cert_fingerprint": fingerprint(signer.certificate),
+             "cert_serial": f"{signer.certificate.serial_number:x}",
+             "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
+             "pdf_field": f"ctpat-{meaning}"}
+    return SignatureRequest(
+        session_id=sid, meaning=meaning, fingerprint=fingerprint(signer.certificate), prior=prior,
+        entry=entry,
+        report={k: info[k] for k in ("account_id", "kind", "mode", "opened_by",
+                                     "supersedes")} | {"session_id": sid},
+        provenance={"catalogue_version": info["catalogue_version"],
+                    "package_version": version("ctpat-audit"),
+                    "data_snapshot_sha256": snapshot_sha},
+        artifacts=artifact_entries(folder, evidence_meta, {"report.pdf": signed_pdf}),
+        record_sha256=record, pdf=signed_pdf)
+
+
+def _check_prior(folder: Path, manifest: dict[str, Any], keys_dir: Path, full: bool) -> None:
+    """Refuse to countersign a signed report that does not verify (``full=False``: only its
+    files against the manifest, for signatures the caller made itself a moment ago)."""
+    from ctpat_audit.trust.verify import VerificationReport, check_files, verify_report
+
+    if full:
+        check = verify_report(folder, keys_dir)
+        refused = not check.ok
+    else:
+        check = VerificationReport(folder)
+        check_files(folder, manifest, check)
+        refused = bool(check.problems)
+    if refused:
+        raise SigningError(folder, "the signed report does not verify, so it is not "
+                           "countersigned: " + "; ".join(check.problems))
+
+
+def record_signature(report_dir: str | Path, ws: Any, signer: Signer,
+                     request: SignatureRequest, *, clock: Clock = utc_now,
+                     checkpoint: audit.ChainCheckpoint | None = None) -> dict[str, Any]:
+    """Record a prepared signature in the workspace and complete the report folder; the
+    signature's manifest entry. Run by the one process that writes the workspace.
+
+    Before: the database and the audit chain are checked (``checkpoint``: see
+    :func:`sign_report`), and the session's state against its replay; a validation is
+    submitted (if open) and locked. Then ONE write transaction checks again that the signer
+    may sign, that the session's record is still the one the report was rendered from
+    (``SigningError`` if it changed: render again), appends the ``sign`` entry, signs the
+    manifest that pins its hash and keeps it as the entry's anchor. A refusal is logged
+    (``sign_refused``) and raised as :class:`AuthorityError`. Only once that commits are the
+    files written: the PDF (if the request carries it), ``manifest.json``, ``manifest.sig``;
+    a report folder never pins a head the log does not hold.
+    """
+    from ctpat_audit.sessions.session import resume_session
+
+    folder = Path(report_dir)
+    workspace = as_workspace(ws)
+    keys_dir = workspace.path / "keys"
+    who, sid, meaning = signer.identity, request.session_id, request.meaning
+    if fingerprint(signer.certificate) != request.fingerprint:
+        raise SigningError(folder, "this key did not make the signature to record")
+    actor = _team_signer(workspace, who, meaning) or who.email
     session = resume_session(workspace, sid, actor=actor or "unknown", clock=clock)
-    conn = workspace.connect()  # the record: authority, audit entries, evidence index
+    conn = workspace.connect()
     lock = _lock_folder(folder)
     try:
-        if read_manifest(folder) != prior_manifest:
+        current = read_manifest(folder)
+        if (list(current["signatures"]) if current else []) != request.prior:
             raise SigningError(folder, "someone else signed this report meanwhile; sign again")
-        info = session.info()
-        roles = store.contact_roles(conn, info["account_id"], who.email)
-        problem = _check_cert_in_trust(signer.certificate, keys_dir)
-        rule = "untrusted_certificate" if problem else None
-        if problem is None:
-            found = authority_problem(info["kind"], info["account_id"], info["opened_by"], who,
-                                      meaning, prior, roles)
-            if found:
-                rule, problem = found
-        if problem is None and info["status"] == "superseded":
-            rule, problem = "superseded", "the session was superseded by a newer revision"
-        if rule and problem:
-            raise _refuse(conn, sid, who, meaning, rule, problem, at, actor)
         first_check = checkpoint is None or checkpoint.mark is None
         checked = (checkpoint or audit.ChainCheckpoint()).verify(conn)
         if not checked.ok:
             raise SigningError(folder, "the workspace database or its audit log does not "
                                "verify; nothing was signed")
-        if first_check:  # once per batch worker, like the full chain check
+        if first_check:  # once per batch, like the full chain check
             unanchored = anchor_problems(conn, keys_dir)
             if unanchored:
                 raise SigningError(folder, "the audit log no longer holds what earlier "
                                    f"signatures pinned ({unanchored[0][1]}); nothing was "
                                    "signed. Run `ctpat-audit audit-verify`")
         require_replayed_state(conn, sid)
-        original = {name: (folder / name).read_bytes() for name in ("report.pdf", MANIFEST,
-                                                                   MANIFEST_SIG)
-                    if (folder / name).is_file()}
-        signed_pdf = sign_pdf(original["report.pdf"], signer, meaning, at_dt, sid,
-                              info["account_id"], slot=len(prior))
-        evidence_meta = copy_evidence(conn, sid, root, folder)
+        at = clock().astimezone(dt.UTC).isoformat(timespec="microseconds")
+        found = _signing_problem(conn, session.info(), signer, meaning, request.prior, keys_dir)
+        if found:
+            raise _refuse(conn, sid, who, meaning, found[0], found[1], at, actor)
+        _require_record(conn, folder, sid, request)  # before locking; again when appending
         if meaning != "approved":
-            if info["status"] == "open":
+            if session.status == "open":
                 session.submit(actor)
             if session.status == "submitted":
                 session.lock(actor)
-        entry = {"signer": who.name, "email": who.email, "role": who.role,
-                 "account_id": who.account_id, "person_id": who.person_id, "meaning": meaning,
-                 "label": MEANINGS[meaning][0], "time": at,
-                 "cert_fingerprint": fingerprint(signer.certificate),
-                 "cert_serial": f"{signer.certificate.serial_number:x}",
-                 "pdf_sha256": hashlib.sha256(signed_pdf).hexdigest(),
-                 "pdf_field": f"ctpat-{meaning}"}
-        with db.write(conn):  # the audit entry commits only when all three files are written
-            logged = audit.append(conn, at=at, actor=actor, action="sign",
-                                  session_id=sid,
-                                  target={"session_id": sid, "report": folder.name},
-                                  old=None, new=entry)
-            head = logged.hash
-            try:
-                write_atomic(pdf_path, signed_pdf)
-                manifest = {
-                    "format": MANIFEST_FORMAT,
-                    "report": {k: info[k] for k in ("account_id", "kind", "mode", "opened_by",
-                                                    "supersedes")} | {"session_id": sid},
-                    "provenance": {"catalogue_version": info["catalogue_version"],
-                                   "package_version": version("ctpat-audit"),
-                                   "data_snapshot_sha256": reference_store.meta_value(
-                                       conn, "source_sha256"),
-                                   "audit_log_head": head},
-                    "artifacts": artifact_entries(folder, evidence_meta),
-                    "signatures": [*prior, entry],
-                }
+        refused: AuthorityError | None = None
+        manifest_template(signer)  # the slow part of a manifest signature, outside the lock
+        with db.write(conn):  # the entry, the manifest pinning it and its anchor: together
+            info = dict(store.get_session(conn, sid) or {})
+            found = _signing_problem(conn, info, signer, meaning, request.prior, keys_dir)
+            if found:
+                refused = _refusal_entry(conn, sid, who, meaning, found[0], found[1], at,
+                                         actor)
+            else:
+                _require_record(conn, folder, sid, request)
+                logged = audit.append(conn, at=at, actor=actor, action="sign",
+                                      session_id=sid,
+                                      target={"session_id": sid, "report": folder.name},
+                                      old=None, new=request.entry)
+                manifest = {"format": MANIFEST_FORMAT, "report": request.report,
+                            "provenance": {**request.provenance,
+                                           "audit_log_head": logged.hash},
+                            "artifacts": request.artifacts,
+                            "signatures": [*request.prior, request.entry]}
                 data = manifest_bytes(manifest)
                 sig = sign_manifest(data, signer)
-                write_atomic(folder / MANIFEST, data)
-                write_atomic(folder / MANIFEST_SIG, sig)
-                anchors.insert_anchor(conn, seq=logged.seq, head=head, session_id=sid,
+                anchors.insert_anchor(conn, seq=logged.seq, head=logged.hash, session_id=sid,
                                       manifest=data, signature=sig)
-            except BaseException:
-                for name in ("report.pdf", MANIFEST, MANIFEST_SIG):
-                    if name in original:
-                        write_atomic(folder / name, original[name])
-                    else:
-                        (folder / name).unlink(missing_ok=True)
-                raise
-        return entry
+        if refused is not None:
+            raise refused
+        if request.pdf is not None:  # recorded: now the files
+            write_atomic(folder / "report.pdf", request.pdf)
+        write_atomic(folder / MANIFEST, data)
+        write_atomic(folder / MANIFEST_SIG, sig)
+        return request.entry
     finally:
         os.close(lock)  # closing the descriptor releases the flock
         conn.close()
         session.close()
+
+
+def _require_record(conn: Any, folder: Path, sid: str, request: SignatureRequest) -> None:
+    """The session's record is still the one the report was rendered from, or SigningError."""
+    if session_record_hash(conn, sid) != request.record_sha256:
+        raise SigningError(folder, f"session {sid} changed after this report was rendered; "
+                           "nothing was signed: render it again")
+
+
+def sign_report(report_dir: str | Path, ws: Any, signer: Signer, meaning: str | None = None,
+                *, session_id: str | None = None, clock: Clock = utc_now,
+                checkpoint: audit.ChainCheckpoint | None = None,
+                check_prior: bool = True) -> dict[str, Any]:
+    """Sign a report folder (see module doc): :func:`prepare_signature` then
+    :func:`record_signature`, in this process; returns the new signature entry of the
+    manifest. A refusal is logged in the workspace and raised (:class:`AuthorityError`);
+    on the team server a key or meaning that is not the signed-in person's is refused first
+    (:class:`AccessError`).
+
+    ``session_id`` defaults to the manifest's (countersigning) or the folder's name
+    (``REPORTS/<account>/<session>/``). ``checkpoint``: a
+    :class:`~ctpat_audit.workspace.audit.ChainCheckpoint` kept across many signatures (a
+    batch), so the database integrity and the full chain are checked once and each later
+    signature checks only the entries added since; without it every signature checks both
+    in full. Before countersigning, the report is verified; ``check_prior=False`` checks
+    only its files against the manifest and not the signatures' cryptography: for a caller
+    that made those signatures itself a moment ago in a folder of its own and verifies the
+    result after (the batch).
+    """
+    _team_signer(as_workspace(ws), signer.identity,  # refused before any work is done
+                 meaning or default_meaning(signer.identity.role))
+    try:
+        request = prepare_signature(report_dir, ws, signer, meaning, session_id=session_id,
+                                    clock=clock, check_prior=check_prior)
+    except AuthorityError as exc:
+        log_refusal(ws, exc, signer.identity, clock)
+        raise
+    return record_signature(report_dir, ws, signer, request, clock=clock,
+                            checkpoint=checkpoint)
 
 
 def _lock_folder(folder: Path) -> int:

@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # pandas is imported where frames are built, so session write
 from ctpat_audit.workspace import bulk_files
 
 DB_NAME = "ctpat.sqlite"
+#: The file that makes a folder a read-only snapshot of a workspace (``workspace.snapshot``)
+SNAPSHOT_MARKER = "snapshot.json"
 CATALOGUES_DIR = "catalogues"  # imported criteria catalogues, <version>.json
 SUBDIRS = ("exams", "profile", "evidence", "keys", CATALOGUES_DIR)
 
@@ -74,12 +76,34 @@ def init_workspace(path: str | Path) -> Workspace:
 
 
 def open_workspace(path: str | Path) -> Workspace:
-    """An existing workspace, its schema checked (and an older one migrated); Parquet files an
-    interrupted import left are removed (:func:`ctpat_audit.workspace.bulk_files.tidy`)."""
+    """An existing workspace, its schema checked (and an older one migrated); the tables and
+    Parquet files an interrupted import left are removed
+    (:func:`ctpat_audit.workspace.reference_store.leftover_stages`,
+    :func:`ctpat_audit.workspace.bulk_files.tidy`), except in a read-only snapshot."""
     ws = Workspace(Path(path))
-    ws.connect().close()
+    conn = ws.connect()
+    if ws.is_snapshot:  # read-only: nothing to tidy, nothing may be written
+        conn.close()
+        return ws
+    try:
+        stages = reference_store.leftover_stages(conn)
+        if stages:  # the SQLite side of an import that did not finish
+            _drop_stages(ws, conn, stages)
+    finally:
+        conn.close()
     bulk_files.tidy(ws.path, ws.bulk_paths)
     return ws
+
+
+def _drop_stages(ws: Workspace, conn: sqlite3.Connection, names: list[str]) -> None:
+    """Drop an interrupted import's staged or retired tables, if no import is running now
+    (this does not wait for one) and the database can be written."""
+    try:
+        with bulk_files.import_lock(ws.path, wait=False) as held:
+            if held:
+                reference_store.drop_tables(conn, names)
+    except (OSError, sqlite3.OperationalError):  # a read-only copy: leave it as it is
+        pass
 
 
 def as_workspace(ws: object) -> Workspace:
@@ -196,15 +220,21 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
+    @property
+    def is_snapshot(self) -> bool:
+        """A read-only snapshot (``workspace.snapshot``): every connection is read-only."""
+        return (self.path / SNAPSHOT_MARKER).is_file()
+
     def connect(self, readonly: bool = False) -> sqlite3.Connection:
         """A connection with the toolkit's pragmas (see :mod:`~ctpat_audit.workspace.db`),
         after checking the schema version (an older workspace is migrated first, also for a
-        read-only connection); the caller closes it."""
+        read-only connection); the caller closes it. In a snapshot every connection is
+        read-only and any write raises."""
         if not self.db_path.is_file():
             raise WorkspaceError(self.path, "is not a ctpat-audit workspace "
                                  f"(no {DB_NAME}); create one with "
                                  f"`ctpat-audit init -w {self.path}` and import partners")
-        conn = db.connect(self.db_path, readonly=readonly)
+        conn = db.connect(self.db_path, readonly=readonly, immutable=self.is_snapshot)
         try:
             schema.ensure_current(conn, self.path)
         except BaseException:

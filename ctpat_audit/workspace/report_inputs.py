@@ -84,6 +84,40 @@ def session_inputs_hash(conn: sqlite3.Connection, session_id: str) -> str:
     return h.hexdigest()
 
 
+#: The session columns of its record as its report shows it, submission aside (signing a
+#: validation submits an open session first; the report was rendered before).
+RECORD_SESSION_COLUMNS = tuple(c for c in REPORT_SESSION_COLUMNS
+                               if c not in ("submitted_by", "submitted_at"))
+
+
+def session_record_hash(conn: sqlite3.Connection, session_id: str) -> str:
+    """SHA-256 (hex) of one session's own record as its report shows it: identity and scope,
+    pinned criteria, answers, evidence index and best practices (not its status, submission
+    or signatures). A signature made on a report rendered from a snapshot is recorded only if
+    the workspace still has this same record (``trust.signing.record_signature``).
+
+    Raises ``KeyError`` for an unknown session.
+    """
+    h = hashlib.sha256()
+
+    def feed(label: str, rows: Iterable[Any]) -> None:
+        h.update(f"[{label}]\n".encode())
+        for r in rows:
+            h.update(json.dumps(list(r), default=str, ensure_ascii=False).encode())
+            h.update(b"\n")
+
+    session = conn.execute(f"SELECT {', '.join(RECORD_SESSION_COLUMNS)} FROM sessions "
+                           "WHERE session_id = ?", (session_id,)).fetchone()
+    if session is None:
+        raise KeyError(session_id)
+    feed("session", [session])
+    feed("criteria", conn.execute("SELECT position, criterion_id, category, level FROM "
+                                  "session_criteria WHERE session_id = ? ORDER BY position",
+                                  (session_id,)))
+    _feed_session_rows(feed, conn, session_id)
+    return h.hexdigest()
+
+
 def _feed_session_rows(feed: Any, conn: sqlite3.Connection, session_id: str) -> None:
     feed("answers", conn.execute(
         "SELECT criterion_id, facility_id, status, method, notes, evidence_requested, "
