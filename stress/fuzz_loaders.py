@@ -4,7 +4,7 @@ Fuzzing: Hypothesis generates partner tables (hostile cell text, numbers, dates,
 odd headers) written in each format, then optionally damages the file's bytes (flips,
 truncation, inserted garbage). ``intake.check_source`` must return located problems (every
 problem names its file) or clean frames; any other exception is a crash. Each format runs in
-its own child process for a fixed time (120 s; quick 3 s) under ``RLIMIT_AS``: 512 MiB more
+its own child process for a fixed time (120 s; quick 1.5 s) under ``RLIMIT_AS``: 512 MiB more
 than the address space the child holds after importing pandas/pyarrow/openpyxl (their thread
 pools and allocators reserve several hundred MiB of address space up front).
 
@@ -270,7 +270,7 @@ def leading_zeros(root: Path, rounds: int, seed: int) -> int:
 
 
 def run(root: Path, quick: bool = False, seed: int = 3) -> Figures:
-    seconds = 3 if quick else 120
+    seconds = 1.5 if quick else 120
     root = Path(root)
     figures: dict = {}
     crashes: list[str] = []

@@ -1,8 +1,8 @@
 """The wheel, installed on its own: built from a copy of the checkout, installed into a fresh
 virtual environment outside it, and every workflow of `make demo` run with that environment's
 `ctpat-audit` from a folder outside the checkout (sample, init, import, sample sessions,
-portfolio, demo keys, one report rendered, signed and verified, a batch of two, `lab` on the
-user's copy).
+portfolio, demo keys, a batch of two rendered, signed, countersigned and verified, `lab` on
+the user's copy).
 
 Nothing of the checkout is on the path of those commands: if the package still found a file
 through the source tree (a missing package-data glob, a path built from ``__file__`` up into the
@@ -169,16 +169,6 @@ def test_demo_workflow_runs_from_the_installed_wheel(installed, tmp_path):
     cli("keys", "demo", "-w", "ws", "--passphrase-env", PASS_ENV, cwd=run)
     supervisor_key = run / "ws" / "demo-keys" / "supervisor-demo.supervisor_cbp.example.p12"
     assert supervisor_key.is_file()
-
-    # one report: rendered, signed by the specialist, verified
-    cli("report", "-w", "ws", "--session", validations[0], "--out", "single", cwd=run)
-    [report] = (run / "single").glob(f"*/{validations[0]}")
-    assert {"report.ipynb", "report.html", "report.pdf", "report.xlsx"} <= {
-        p.name for p in report.iterdir()}
-    cli("sign", str(report), "--workspace", "ws", "--key-dir", "ws/demo-keys",
-        "--passphrase-env", PASS_ENV, cwd=run)
-    text = cli("verify", str(report), "--trust", "ws/keys", "--workspace", "ws", cwd=run)
-    assert _verified(text, "Validated"), text
 
     # the batch: both validations rendered, signed, countersigned and verified
     out = cli("batch", "-w", "ws", "--out", "batch", "--specialist-keys", "ws/demo-keys",
