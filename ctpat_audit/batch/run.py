@@ -429,18 +429,33 @@ def _local_pool(tasks: list[ReportTask], settings: BatchSettings,
         ex.shutdown(wait=finished, cancel_futures=True)
 
 
-#: How much lower the CPU priority of a local worker process is (``nice``): rendering is bulk
-#: work, while the team's answers and this process's recording hold the workspace's write
-#: lock; a worker never does, so giving way to them costs the batch nothing it waits for.
+#: How much lower the CPU priority of a local worker process is (``nice``) where the idle
+#: scheduling class (below) is not available.
 WORKER_NICE = 10
+
+
+def _give_way() -> None:
+    """Run this process, and everything it starts, in Linux's idle scheduling class
+    (``SCHED_IDLE``): it gets a core only when no ordinary process wants one, and an ordinary
+    process that wakes takes the core at once. Rendering is bulk work, while the team's
+    answers and the coordinator's recording hold the workspace's write lock; a worker never
+    does (it reads a snapshot), so giving way to them costs the batch nothing it waits for,
+    and costs nothing at all on an otherwise idle machine. ``nice`` (:data:`WORKER_NICE`)
+    where the class is not available: a lower weight, but a waking answer may still queue
+    behind a renderer for a few milliseconds."""
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(WORKER_NICE)
 
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the coordinating process, which stops them (and with them
-    their zygote, which ignores it too), and run at a lower CPU priority
-    (:data:`WORKER_NICE`; their zygote, report processes and browser inherit it)."""
-    import os
+    their zygote, which ignores it too), and give way to every other process
+    (:func:`_give_way`; their zygote, report processes and browser inherit it)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.nice(WORKER_NICE)
+    _give_way()

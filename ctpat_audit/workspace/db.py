@@ -12,12 +12,17 @@ milliseconds after it was released: with a team of writers that is what an answe
 is made of. :func:`write` therefore waits for the lock itself, trying again every 0.5 to
 3 milliseconds (:data:`LOCK_POLL_S`, with jitter so waiters do not move in step) until
 :data:`BUSY_TIMEOUT_MS`. Bulk work (an import) does not hold the lock for long either: it
-writes in :class:`ShortTransactions`, pausing after each so waiting writers get in.
+writes in :class:`ShortTransactions`, pausing after each, and before each it waits on the
+writers' queue (a ``flock`` beside the database, :func:`write`) until no writer is waiting.
 """
 from __future__ import annotations
 
+import fcntl
+import gc
+import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -90,16 +95,80 @@ def begin_immediate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
+#: The writers' queue beside the database (``ctpat.sqlite-writers``): see :func:`write`.
+QUEUE_SUFFIX = "-writers"
+_QUEUES_KEPT = 8  # open queue files kept per process (a test run opens many workspaces)
+_queues: dict[tuple[int, int, str], tuple[int, int]] = {}  # (process, thread, db) -> (fd, inode)
+
+
+def _queue(conn: sqlite3.Connection) -> int | None:
+    """This process's descriptor of the writers' queue of ``conn``'s database (created with
+    the database's own permissions); None for a database that is not a file or a connection
+    that cannot write."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    path = row[2] if row is not None else ""
+    if not path or conn.execute("PRAGMA query_only").fetchone()[0]:
+        return None  # in memory, or a connection that cannot write (a snapshot's)
+    # flock belongs to an open file, shared by the threads and forked children that hold it:
+    # each thread of each process opens its own
+    key = (os.getpid(), threading.get_ident(), path)
+    queue = path + QUEUE_SUFFIX
+    kept = _queues.pop(key, None)
+    if kept is not None:
+        try:
+            if os.stat(queue).st_ino == kept[1]:
+                _queues[key] = kept  # most recently used last
+                return kept[0]
+        except OSError:
+            pass
+        os.close(kept[0])  # the workspace was removed (and perhaps made again at this path)
+    try:
+        mode = os.stat(path).st_mode & 0o666
+        fd = os.open(queue, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    except OSError:
+        return None  # a folder we may not write in: the writer just polls, as before
+    _queues[key] = (fd, os.fstat(fd).st_ino)
+    while len(_queues) > _QUEUES_KEPT:
+        old_key = next(iter(_queues))
+        if old_key[0] == os.getpid():
+            os.close(_queues[old_key][0])
+        del _queues[old_key]
+    return fd
+
+
 @contextmanager
 def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any error."""
-    begin_immediate(conn)
+    """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any error.
+
+    While it waits and writes, the writer holds a shared ``flock`` on the database's writers'
+    queue. Bulk work (:class:`ShortTransactions`) takes that lock exclusively, and at once lets
+    it go, before each of its pieces: the kernel wakes it only when no writer is waiting or
+    writing, so an answer never loses the write lock to the next piece of an import, however
+    the two are scheduled (polling alone, a writer descheduled for a few milliseconds could
+    miss every gap between pieces).
+    """
+    fd = _queue(conn)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_SH)
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        begin_immediate(conn)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _after_writers(conn: sqlite3.Connection) -> None:
+    """Wait until no :func:`write` is waiting or writing (bulk work, before each piece)."""
+    fd = _queue(conn)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class ShortTransactions:
@@ -111,25 +180,29 @@ class ShortTransactions:
     :meth:`run` calls ``step(n)``, which writes at most ``n`` units (rows) inside the
     transaction and returns how many it wrote; ``n`` follows the time the last transaction
     of the same ``kind`` of work held the lock (copying rows inside SQLite and inserting
-    them from Python go at very different speeds). After each transaction, with the lock
+    them from Python go at very different speeds). Each piece first waits until no writer
+    is waiting (the writers' queue, :func:`write`), and Python's garbage collection is off
+    while it holds the lock. At most every :data:`CHECKPOINT_EVERY_S`, with the lock
     released, the bulk writer copies what it wrote from the log into the database file
-    itself (a passive checkpoint, synced):
-    left to SQLite's automatic checkpoint, that work and its syncs would fall to whichever
-    writer commits next, an answer among them.
+    itself (a passive checkpoint, synced): left to SQLite's automatic checkpoint, that work
+    and its syncs would fall to whichever writer commits next, an answer among them; after
+    every piece, its syncs alone (hundreds a second) made the answers' own syncs wait.
 
     For staged work that nobody reads until one last transaction publishes it, use
     ``durable=False``: the pieces are then committed without waiting for a sync (the
-    checkpoint after each syncs them anyway, outside the lock); the last transaction
+    checkpoint syncs them, outside the lock); the last transaction
     (:func:`write`, after :meth:`close`) is synced as every other one.
     """
 
     MIN_PAUSE_S = 1.5 * LOCK_POLL_S[-1] + 0.0005
+    CHECKPOINT_EVERY_S = 0.25
 
     def __init__(self, conn: sqlite3.Connection, *, target_s: float = 0.002,
                  first: int = 500, durable: bool = True) -> None:
         self.conn, self.target_s, self.first = conn, target_s, first
         self.sizes: dict[str, int] = {}
         self.durable, self.closed = durable, False
+        self.checkpointed = 0.0
         self.autocheckpoint = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         conn.execute("PRAGMA wal_autocheckpoint=0")
         if not durable:
@@ -138,20 +211,29 @@ class ShortTransactions:
     def run(self, step: Callable[[int], int], kind: str = "") -> int:
         """One transaction of ``step``; the number of units it wrote."""
         size = self.sizes.get(kind, self.first)
-        begin_immediate(self.conn)
-        t0 = time.perf_counter()
-        try:
-            done = step(size)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-        held = time.perf_counter() - t0
+        collecting = gc.isenabled()
+        gc.disable()  # a full collection of a bulk writer's heap takes tens of milliseconds:
+        try:  # it runs after the commit, never while the team waits for the lock
+            _after_writers(self.conn)
+            begin_immediate(self.conn)
+            t0 = time.perf_counter()
+            try:
+                done = step(size)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            held = time.perf_counter() - t0
+        finally:
+            if collecting:
+                gc.enable()
         if done >= size:  # a full piece: aim the next one at the target time
             scale = self.target_s / max(held, 1e-4)
             self.sizes[kind] = int(min(max(size * min(max(scale, 0.5), 2.0), 50), 200_000))
         t1 = time.perf_counter()
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        if t1 - self.checkpointed >= self.CHECKPOINT_EVERY_S:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.checkpointed = time.perf_counter()
         time.sleep(max(held - (time.perf_counter() - t1), self.MIN_PAUSE_S))
         return done
 
