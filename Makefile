@@ -73,8 +73,9 @@ demo: install
 	@echo "Signed, countersigned and verified reports: $(REPORTS)/index.html (and $(REPORTS)/index.xlsx)"
 	@echo "Portfolio workbook: $(DEMO)/portfolio.xlsx. Open a partner in JupyterLab: make lab ACCOUNT=<id> USER_EMAIL=<you>"
 
-TEST_JOBS ?= auto
-test: install lint  ## quality gates, then the whole suite, one pytest worker per core (a test file stays on one worker)
+# one pytest worker more than cores: many tests wait on a browser, a kernel or a subprocess
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
+test: install lint  ## quality gates, then the whole suite, a pytest worker per core and one more (a test file stays on one worker)
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 lint: install  ## layer contracts (import-linter), ruff (pyproject [tool.ruff]), mypy (pyproject [tool.mypy])
