@@ -250,17 +250,23 @@ def test_failed_import_leaves_workspace_byte_for_byte_unchanged(tmp_path, small_
     assert _tree_digest(ws.path) == before
 
 
-def test_reimport_updates_partners_and_replaces_child_rows(tmp_path, small_source):
-    ws = init_workspace(tmp_path / "ws")
-    import_source(ws, small_source, progress=False)
-    first = ws.partners().iloc[0]
-    acc = first["account_id"]
+def _renaming_update(tmp_path, acc: str):  # type: ignore[no-untyped-def]
+    """A source folder that renames and suspends ``acc`` and leaves it one contact."""
     upd = tmp_path / "upd"
     upd.mkdir()
     (upd / "partners.csv").write_text(
         PARTNER_HEADER + f"{acc},Renamed Co,suspended,2020-01-15,,,2026-01-15,\n")
     (upd / "contacts.csv").write_text(
         f"account_id,name,email,role,is_primary\n{acc},Only One,one@x.com,Company Officer,true\n")
+    return upd
+
+
+def test_reimport_updates_partners_and_replaces_child_rows(tmp_path, small_source):
+    ws = init_workspace(tmp_path / "ws")
+    import_source(ws, small_source, progress=False)
+    first = ws.partners().iloc[0]
+    acc = first["account_id"]
+    upd = _renaming_update(tmp_path, acc)
     import_source(ws, upd, progress=False)
     p = ws.partner(acc)
     assert (p.legal_name, p.status) == ("Renamed Co", "suspended")
@@ -291,12 +297,7 @@ def test_an_import_is_staged_in_short_transactions_and_shows_only_once_published
     ws = init_workspace(tmp_path / "ws")
     import_source(ws, small_source, progress=False)
     acc = str(ws.partners()["account_id"].iloc[0])
-    upd = tmp_path / "upd"
-    upd.mkdir()
-    (upd / "partners.csv").write_text(
-        PARTNER_HEADER + f"{acc},Renamed Co,suspended,2020-01-15,,,2026-01-15,\n")
-    (upd / "contacts.csv").write_text(
-        f"account_id,name,email,role,is_primary\n{acc},Only One,one@x.com,Company Officer,true\n")
+    upd = _renaming_update(tmp_path, acc)
     shutil.copy(small_source / "profile_responses.parquet", upd)  # many rows: many pieces
     contacts, partners, order = ws.table("contacts"), ws.partners(), _entity_order(ws)
     other = db.connect(ws.db_path)

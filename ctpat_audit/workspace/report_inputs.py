@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,24 +43,8 @@ def session_inputs_hash(conn: sqlite3.Connection, session_id: str) -> str:
 
     Raises ``KeyError`` for an unknown session.
     """
-    h = hashlib.sha256()
-
-    def feed(label: str, rows: Iterable[Any]) -> None:
-        h.update(f"[{label}]\n".encode())
-        for r in rows:
-            h.update(json.dumps(list(r), default=str, ensure_ascii=False).encode())
-            h.update(b"\n")
-
-    session = conn.execute(f"SELECT {', '.join(REPORT_SESSION_COLUMNS)} FROM sessions "
-                           "WHERE session_id = ?", (session_id,)).fetchone()
-    if session is None:
-        raise KeyError(session_id)
-    feed("session", [session])
+    h, feed, session = _session_hash(conn, session_id, REPORT_SESSION_COLUMNS)
     account, version = str(session["account_id"]), str(session["catalogue_version"])
-    feed("criteria", conn.execute("SELECT position, criterion_id, category, level FROM "
-                                  "session_criteria WHERE session_id = ? ORDER BY position",
-                                  (session_id,)))
-    _feed_session_rows(feed, conn, session_id)
     for table in SQL_TABLES:
         cols = ", ".join(table.column_names)
         feed(table.name, conn.execute(f"SELECT {cols} FROM {table.name} WHERE account_id = ? "
@@ -98,6 +82,14 @@ def session_record_hash(conn: sqlite3.Connection, session_id: str) -> str:
 
     Raises ``KeyError`` for an unknown session.
     """
+    h, _feed, _session = _session_hash(conn, session_id, RECORD_SESSION_COLUMNS)
+    return h.hexdigest()
+
+
+def _session_hash(conn: sqlite3.Connection, session_id: str, columns: tuple[str, ...]
+                  ) -> tuple[hashlib._Hash, Callable[[str, Iterable[Any]], None], sqlite3.Row]:
+    """A SHA-256 fed with the session's ``columns``, pinned criteria, answers, evidence index
+    and best practices; (the hash, its feed, the session's row). ``KeyError`` if unknown."""
     h = hashlib.sha256()
 
     def feed(label: str, rows: Iterable[Any]) -> None:
@@ -106,7 +98,7 @@ def session_record_hash(conn: sqlite3.Connection, session_id: str) -> str:
             h.update(json.dumps(list(r), default=str, ensure_ascii=False).encode())
             h.update(b"\n")
 
-    session = conn.execute(f"SELECT {', '.join(RECORD_SESSION_COLUMNS)} FROM sessions "
+    session = conn.execute(f"SELECT {', '.join(columns)} FROM sessions "
                            "WHERE session_id = ?", (session_id,)).fetchone()
     if session is None:
         raise KeyError(session_id)
@@ -115,7 +107,7 @@ def session_record_hash(conn: sqlite3.Connection, session_id: str) -> str:
                                   "session_criteria WHERE session_id = ? ORDER BY position",
                                   (session_id,)))
     _feed_session_rows(feed, conn, session_id)
-    return h.hexdigest()
+    return h, feed, session
 
 
 def _feed_session_rows(feed: Any, conn: sqlite3.Connection, session_id: str) -> None:
