@@ -43,6 +43,7 @@ from tornado import web
 from traitlets import Unicode
 
 from ctpat_audit.core.errors import AccessError, CtpatError, InputError
+from ctpat_audit.server.lab_quiet import LAB_QUIET
 from ctpat_audit.server.user_notebooks import prepare_user_notebooks
 from ctpat_audit.workspace import people
 from ctpat_audit.workspace.reference import open_workspace
@@ -67,8 +68,7 @@ DEBIAN_NODE_PATH = ("/usr/share/nodejs", "/usr/lib/nodejs")
 # no terminals (a shell would bypass the notebooks), notebooks saved without outputs
 SERVER_ARGS = ("--ServerApp.terminals_enabled=False",
                "--FileContentsManager.pre_save_hook=ctpat_audit.server.lab.strip_outputs_on_save",
-               "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+               *LAB_QUIET)
 
 
 def checked_person(workspace: str | Path, hub_user: str) -> people.Person:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ctpat_audit.core import package_data
 from ctpat_audit.core.errors import InputError, LabError, NotFoundError
+from ctpat_audit.server.lab_quiet import LAB_QUIET
 from ctpat_audit.server.user_notebooks import (
     PartnerNotebooks,
     UserNotebooks,
@@ -221,8 +222,7 @@ def start_lab(workspace: str | Path, account_id: str | None = None, *, user: str
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root}", "--ServerApp.allow_remote_access=False",
             "--ServerApp.terminals_enabled=False",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-            "jupyterlab.NeverCheckForUpdate"]
+            *LAB_QUIET]
     if strip_outputs:
         args.append("--FileContentsManager.pre_save_hook="
                     "ctpat_audit.server.lab.strip_outputs_on_save")

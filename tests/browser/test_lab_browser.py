@@ -36,8 +36,10 @@ def _db(ws: Path) -> tuple[list[tuple], list[tuple]]:
 
 
 def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_path,
-                                         artifacts_dir):
+                                         artifacts_dir, monkeypatch):
     t0 = time.monotonic()
+    # a new user: no Lab settings of their own yet (Lab would ask them about news)
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "lab-user-settings"))
     ws = workspace_copy
     account = first_account(ws)
     root = tmp_path / "notebooks"
@@ -90,9 +92,9 @@ def test_answers_survive_a_kernel_restart(chromium_browser, workspace_copy, tmp_
             assert "3/" in header.inner_text() and "DEMONSTRATION" in header.inner_text()
             assert _db(ws)[0] == sessions  # the same session was resumed, no new one
             cards.first.scroll_into_view_if_needed()
-            news = page.get_by_role("button", name="No")  # JupyterLab's "news?" toast
-            if news.count():
-                news.first.click()
+            # Lab asks nothing about news or updates (lab_settings/overrides.json)
+            assert page.get_by_text("Jupyter news").count() == 0
+            assert page.locator(".jp-Notification-Toast").count() == 0
             page.screenshot(path=str(artifacts_dir / "lab_browser_after_restart.png"))
         finally:
             page.close()
