@@ -270,6 +270,7 @@ def test_supervisor_opens_the_portfolio(chromium_browser, team, artifacts_dir):
         headline = page.locator(".jp-OutputArea-output", has_text="Suspension candidates")
         headline.first.wait_for(timeout=120_000)
         headline.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)  # Lab draws the cells scrolled into view a moment later
         page.screenshot(path=str(artifacts_dir / "hub-supervisor-portfolio.png"))
         text = page.locator(".jp-Notebook").first.inner_text()
         assert "may not" not in text and "AccessError" not in text
