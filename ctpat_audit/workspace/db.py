@@ -151,16 +151,24 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_SH)
     try:
-        begin_immediate(conn)
-        try:
+        with _transaction(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     finally:
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (:func:`begin_immediate`), COMMIT on success, ROLLBACK on any error:
+    the transaction of :func:`write` and of each :class:`ShortTransactions` piece."""
+    begin_immediate(conn)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _after_writers(conn: sqlite3.Connection) -> None:
@@ -215,15 +223,10 @@ class ShortTransactions:
         gc.disable()  # a full collection of a bulk writer's heap takes tens of milliseconds:
         try:  # it runs after the commit, never while the team waits for the lock
             _after_writers(self.conn)
-            begin_immediate(self.conn)
-            t0 = time.perf_counter()
-            try:
+            with _transaction(self.conn):
+                t0 = time.perf_counter()
                 done = step(size)
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-            held = time.perf_counter() - t0
+            held = time.perf_counter() - t0  # the commit included
         finally:
             if collecting:
                 gc.enable()
