@@ -51,6 +51,18 @@ _RUN_STARTED = """() => {
 }"""
 
 
+def accept_kernel_choice(page) -> None:  # type: ignore[no-untyped-def]
+    """Click "Select" on JupyterLab's "Select Kernel" dialog if it is showing, as a person would.
+
+    Lab asks when a notebook opens before its list of kernels has loaded (a race in Lab when
+    several notebook tabs are restored at once); the offered kernel is the notebook's own.
+    """
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.get_by_role("button", name="Select").click()
+        dialog.wait_for(state="detached", timeout=15_000)
+
+
 def run_all(page) -> None:  # type: ignore[no-untyped-def]
     """Run All Cells in the current notebook, and make sure it started.
 
@@ -61,10 +73,7 @@ def run_all(page) -> None:  # type: ignore[no-untyped-def]
     and run again if no cell has started within 20 s.
     """
     for _attempt in range(3):
-        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-        if dialog.count():
-            dialog.get_by_role("button", name="Select").click()
-            dialog.wait_for(state="detached", timeout=15_000)
+        accept_kernel_choice(page)
         page.wait_for_function(KERNEL_IDLE, timeout=60_000)
         page.evaluate("() => window.jupyterapp.commands.execute("
                       "'notebook:clear-all-cell-outputs')")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lab_page import first_account
+from lab_page import accept_kernel_choice, first_account
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
@@ -113,7 +113,7 @@ def _run_all(page) -> None:  # type: ignore[no-untyped-def]
     """Run > Run All Cells, from JupyterLab's menu (no code typed); again if the first click
     came before the kernel took requests."""
     for _attempt in range(3):
-        _accept_kernel_choice(page)
+        accept_kernel_choice(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
@@ -124,18 +124,6 @@ def _run_all(page) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError("Run All Cells did not start the notebook")
 
 
-def _accept_kernel_choice(page) -> None:  # type: ignore[no-untyped-def]
-    """Click "Select" on JupyterLab's "Select Kernel" dialog if it is showing, as a person would.
-
-    Lab asks when a notebook opens before its list of kernels has loaded (a race in Lab when
-    several notebook tabs are restored at once); the offered kernel is the notebook's own.
-    """
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    if dialog.count():
-        dialog.get_by_role("button", name="Select").click()
-        dialog.wait_for(state="detached", timeout=15_000)
-
-
 def _open_lab(page, timeout: float = 120_000) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url("**/lab/**", timeout=timeout)
     page.locator(".jp-Notebook:visible").first.wait_for(timeout=timeout)
@@ -143,7 +131,7 @@ def _open_lab(page, timeout: float = 120_000) -> None:  # type: ignore[no-untype
     idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first
     asked = page.locator(".jp-Dialog", has_text="Select Kernel")
     idle.or_(asked).first.wait_for(timeout=timeout)
-    _accept_kernel_choice(page)
+    accept_kernel_choice(page)
     idle.wait_for(timeout=timeout)
 
 
