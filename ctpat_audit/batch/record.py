@@ -17,17 +17,14 @@ the specialists' from ``--specialist-keys``, opened with the same passphrase var
 """
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from ctpat_audit.batch.worker import BatchSettings, PendingReport, ReportResult
+from ctpat_audit.batch.worker import BatchSettings, PendingReport, ReportResult, opened_keys
 
 __all__ = ["Recorder"]
-
-log = logging.getLogger(__name__)
 
 
 class Recorder:
@@ -53,7 +50,6 @@ class Recorder:
 
         from ctpat_audit.core.errors import SigningError
         from ctpat_audit.trust.keys import fingerprint as fp
-        from ctpat_audit.trust.keys import load_signer
 
         if self._signers is None:
             secret = os.environ.get(self.settings.passphrase_env or "", "")
@@ -61,12 +57,7 @@ class Recorder:
             if self.settings.specialist_keys:
                 paths += sorted(Path(self.settings.specialist_keys).glob("*.p12"))
             self._signers = {}
-            for path in paths:
-                try:
-                    s = load_signer(path, secret)
-                except Exception as exc:
-                    log.debug("skipping %s: %s", path, exc)
-                    continue
+            for s in opened_keys(paths, secret):
                 self._signers.setdefault(fp(s.certificate), s)
         found = self._signers.get(fingerprint)
         if found is None:

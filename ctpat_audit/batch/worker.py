@@ -36,7 +36,7 @@ import shutil
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,14 +187,8 @@ class WorkerState:
 
             self.supervisor = load_signer(settings.supervisor_key, secret)
         if settings.specialist_keys:
-            from ctpat_audit.trust.keys import load_signer
-
-            for path in sorted(Path(settings.specialist_keys).glob("*.p12")):
-                try:
-                    signer = load_signer(path, secret)
-                except Exception as exc:
-                    log.debug("skipping %s: %s", path, exc)
-                    continue
+            for signer in opened_keys(sorted(Path(settings.specialist_keys).glob("*.p12")),
+                                      secret):
                 if signer.identity.role == "specialist":
                     self.specialists.setdefault(signer.identity.email.lower(), signer)
 
@@ -207,6 +201,18 @@ class WorkerState:
             if callable(closer):
                 with contextlib.suppress(Exception):
                     closer()
+
+
+def opened_keys(paths: list[Path], secret: str) -> Iterator[Any]:
+    """The signer of each key file in ``paths`` that ``secret`` opens, in order; the others
+    are skipped (a folder of keys may hold some this passphrase is not for)."""
+    from ctpat_audit.trust.keys import load_signer
+
+    for path in paths:
+        try:
+            yield load_signer(path, secret)
+        except Exception as exc:
+            log.debug("skipping %s: %s", path, exc)
 
 
 _STATE: dict[BatchSettings, WorkerState] = {}
