@@ -15,6 +15,7 @@ Holm-corrected across ports); those ports are flagged for escalation to the port
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,9 +344,22 @@ def load_baseline(path: str | Path | None = None) -> pd.DataFrame:
     Default: the shipped SAMPLE file, each of whose rows says SAMPLE in its source column.
     Every bad cell is reported at once (IntakeError with file, row, column).
     """
+    if path is None:  # the shipped file: read and checked once per process
+        return _shipped_baseline().copy()
+    return _read_baseline(Path(path))
+
+
+@functools.cache
+def _shipped_baseline() -> pd.DataFrame:
+    """The shipped baseline (package data, never changed by the toolkit): every report uses
+    it, so a process that forks reports reads it once (:func:`load_baseline` hands out
+    copies)."""
+    return _read_baseline(DEFAULT_BASELINE)
+
+
+def _read_baseline(path: Path) -> pd.DataFrame:
     from ctpat_audit.core.errors import IntakeError, Problem
 
-    path = Path(path) if path is not None else DEFAULT_BASELINE
     frame, first = read_data_table(path, BASELINE_COLUMNS, "baseline")
     problems: list[Problem] = []
     rates: list[float] = []

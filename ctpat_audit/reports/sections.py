@@ -217,16 +217,19 @@ _REPORT_MODULES = ("IPython.display", "scipy.stats", "pyarrow.parquet", "openpyx
 def preload(workspace: str | Path | None = None) -> None:
     """Load what every report shares, once, in a process that then forks one child per
     report (the zygote's warm-up, :mod:`ctpat_audit.reports.zygote`): the modules the
-    sections import on first use, and every criteria catalogue (built-in, and the
-    workspace's when ``workspace`` is given) parsed and validated. No partner data."""
+    sections import on first use, the shipped exam-rate baseline, and every criteria
+    catalogue (built-in, and the workspace's when ``workspace`` is given) parsed and
+    validated. No partner data."""
     import importlib
     from importlib.metadata import version
 
+    from ctpat_audit.analysis.exam_metrics import load_baseline
     from ctpat_audit.criteria.catalogue import available_versions, load_catalogue
 
     for name in _REPORT_MODULES:
         importlib.import_module(name)
     version("ctpat-audit")
+    load_baseline()  # the shipped baseline, read once here for every report
     for v in available_versions(workspace):
         try:
             load_catalogue(v, workspace)
