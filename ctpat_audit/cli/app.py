@@ -7,6 +7,8 @@ traceback.
 """
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import sys
 import traceback
@@ -15,6 +17,13 @@ from typing import Any
 import click
 
 from ctpat_audit.core.errors import CtpatError, IntakeError
+
+# Registered first, so it runs after every other exit handler (the report zygote's and the
+# browser's are closed by then): the interpreter's last garbage collection then skips the
+# objects of the 1,000-odd modules a report command imports (papermill, nbconvert,
+# Playwright), which took 0.2 to 0.4 s at the end of the command. Memory is returned to the
+# system at exit in any case; files are closed where they are written.
+atexit.register(gc.freeze)
 
 #: The command succeeded (a verification found nothing wrong).
 EXIT_OK = 0

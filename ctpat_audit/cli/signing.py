@@ -21,8 +21,8 @@ from ctpat_audit.cli.options import (
     read_secret,
     workspace_option,
 )
-from ctpat_audit.trust.authority import MEANINGS
-from ctpat_audit.trust.keys import ROLES
+from ctpat_audit.core.vocabulary import SIGNATURE_MEANINGS as MEANINGS
+from ctpat_audit.core.vocabulary import SIGNER_ROLES as ROLES
 
 
 @click.group()

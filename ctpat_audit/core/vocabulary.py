@@ -144,3 +144,16 @@ CATEGORIES: tuple[Category, ...] = (
     Category(11, "Personnel Security", FOCUS_AREAS[2]),
     Category(12, "Education, Training and Awareness", FOCUS_AREAS[2]),
 )
+
+
+#: Roles a signer's key certifies (``trust.keys``), so a command line can offer them without
+#: loading the cryptography it needs to make or read a key.
+SIGNER_ROLES = ("specialist", "supervisor", "company_officer")
+
+#: What a signature means: meaning -> (label in the PDF, role required, session kind it applies
+#: to) (``trust.authority``).
+SIGNATURE_MEANINGS: dict[str, tuple[str, str, str]] = {
+    "validated": ("Validated by", "specialist", "validation"),
+    "approved": ("Approved by", "supervisor", "validation"),
+    "submitted": ("Submitted by Company Officer", "company_officer", "self_assessment"),
+}

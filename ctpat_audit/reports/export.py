@@ -9,6 +9,7 @@ browser per caller, so a renderer or a batch worker prints every PDF with the sa
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "TEMPLATE_DIR", "close_artifact_state", "export_html", "network_urls",
            "prepare_artifact_state", "render_artifacts"]
 
+log = logging.getLogger(__name__)
 TEMPLATE_DIR = package_data.templates_dir()
 HTML_TEMPLATE = "ctpat_report"
 FORMATS = ("ipynb", "html", "pdf", "xlsx")
@@ -54,6 +56,18 @@ def export_html(nb_path: str | Path | NotebookNode, out_html: str | Path,
         nb = nbformat.read(str(nb_path), as_version=4)
     else:
         nb = copy.deepcopy(nb_path)
+    body = _html(nb, header)
+    urls = network_urls(body)
+    if urls:
+        raise ReportError(str(header.get("session_id")), "the HTML would load from the "
+                          f"network: {', '.join(urls[:3])}")
+    out = Path(out_html)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _html(nb: NotebookNode, header: dict[str, Any]) -> str:
+    """The page for ``nb`` (changed here: its prose cells and summaries are dropped)."""
     nb.metadata["ctpat"] = header
     nb.cells = [c for c in nb.cells if c.cell_type == "code"]  # prose stays in the notebook
     for c in nb.cells:  # the machine-readable summary is for the batch index, not for people
@@ -62,13 +76,7 @@ def export_html(nb_path: str | Path | NotebookNode, out_html: str | Path,
     with _EXPORT_LOCK:  # the exporter registers filters on each call: one call at a time
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": header.get(
             "title", "CTPAT report")}})
-    urls = network_urls(body)
-    if urls:
-        raise ReportError(str(header.get("session_id")), "the HTML would load from the "
-                          f"network: {', '.join(urls[:3])}")
-    out = Path(out_html)
-    out.write_text(body, encoding="utf-8")
-    return out
+    return str(body)
 
 
 _EXPORT_LOCK = threading.Lock()
@@ -92,8 +100,18 @@ def _warm_exporter() -> None:
     # papermill first, as the caller's thread imports it next: two threads importing the
     # jupyter packages in different orders can meet a half-initialized module
     import papermill  # noqa: F401
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    _exporter()
+    # a page rendered now compiles what the exporter only loads on its first page: the
+    # Jinja templates the report template extends and imports, and the notebook schema's
+    # validator (about 0.25 s of the first report's HTML step otherwise)
+    out = new_output("display_data", data={"text/html": "<p>warm-up</p>", "text/plain": ""})
+    try:
+        _html(new_notebook(cells=[new_code_cell(outputs=[out])]),
+              {"title": "warm-up", "partner": "", "account_id": "", "session_id": "",
+               "kind": "", "report_date": "", "demonstration": False})
+    except Exception as exc:  # the report's own export raises it again, where it is reported
+        log.debug("HTML exporter warm-up: %s", exc)
 
 
 _EXPORTER_LOCK = threading.Lock()
@@ -107,8 +125,9 @@ def _exporter() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _make_exporter() -> Any:
-    """One HTML exporter per process: its Jinja templates compile once (about 0.2 s), not
-    for every report. It holds no per-report state (resources are per call)."""
+    """One HTML exporter per process: its Jinja templates compile once (about 0.2 s, on its
+    first page), not for every report. It holds no per-report state (resources are per
+    call)."""
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
 

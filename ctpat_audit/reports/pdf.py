@@ -74,8 +74,12 @@ class PdfEngine:
 
     def _warm(self) -> None:
         try:
-            self._page()
+            # a first page printed now, not with the first report: chromium starts its
+            # print machinery (header and footer frames, the PDF compositor) on its first
+            # PDF, about 0.2 s that the first report waited for otherwise
+            self._print(self._page(), "<p></p>", paper="A4", header="", footer="")
         except Exception as exc:  # raised again, with its cause, when a PDF is asked for
+            self._drop_page()
             log.debug("chromium did not start in the background: %s", exc)
 
     def _start(self) -> Any:
@@ -123,20 +127,10 @@ class PdfEngine:
         if paper not in PAPERS:
             raise PdfError(f"paper {paper!r}: expected one of {', '.join(PAPERS)}")
         markup = Path(html_path).read_text(encoding="utf-8")
-        head = _band(html.escape(visible(header)), "")
-        foot = _band(html.escape(visible(footer)), 'page <span class="pageNumber"></span> of '
-                     '<span class="totalPages"></span>')
         for attempt in (1, 2):  # a crashed page is replaced once
             page = self._page()
             try:
-                # the page is reused: a new document replaces the last one (a new context per
-                # PDF would start a renderer process each time, about 1 s of CPU)
-                page.set_content(markup, wait_until="load")
-                data = page.pdf(format=PAPERS[paper], print_background=True,
-                                display_header_footer=True, header_template=head,
-                                footer_template=foot, prefer_css_page_size=False,
-                                margin={"top": "16mm", "bottom": "16mm", "left": "12mm",
-                                        "right": "12mm"})
+                data = self._print(page, markup, paper=paper, header=header, footer=footer)
                 break
             except Exception as exc:
                 self._drop_page()
@@ -146,6 +140,21 @@ class PdfEngine:
         out = Path(out_path)
         out.write_bytes(data)
         return out
+
+    def _print(self, page: Any, markup: str, *, paper: str, header: str, footer: str) -> bytes:
+        """The PDF of ``markup``, printed from ``page`` (the one page)."""
+        head = _band(html.escape(visible(header)), "")
+        foot = _band(html.escape(visible(footer)), 'page <span class="pageNumber"></span> of '
+                     '<span class="totalPages"></span>')
+        # the page is reused: a new document replaces the last one (a new context per PDF
+        # would start a renderer process each time, about 1 s of CPU)
+        page.set_content(markup, wait_until="load")
+        data: bytes = page.pdf(format=PAPERS[paper], print_background=True,
+                               display_header_footer=True, header_template=head,
+                               footer_template=foot, prefer_css_page_size=False,
+                               margin={"top": "16mm", "bottom": "16mm", "left": "12mm",
+                                       "right": "12mm"})
+        return data
 
     def close(self) -> None:
         try:

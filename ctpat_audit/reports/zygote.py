@@ -349,3 +349,9 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # Its children are reaped and it holds nothing to save: no interpreter teardown (freeing
+    # every module pandas, scipy and IPython loaded took about 0.5 s, which the parent's
+    # close() waited for at the end of every command)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

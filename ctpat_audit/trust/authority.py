@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctpat_audit.core.vocabulary import COMPANY_OFFICER
+from ctpat_audit.core.vocabulary import COMPANY_OFFICER, SIGNATURE_MEANINGS
 from ctpat_audit.trust.keys import SignerIdentity, same_person
 
 __all__ = ["MEANINGS", "authority_problem", "default_meaning"]
 
 #: meaning -> (stamp label, role required, session kind)
-MEANINGS: dict[str, tuple[str, str, str]] = {
-    "validated": ("Validated by", "specialist", "validation"),
-    "approved": ("Approved by", "supervisor", "validation"),
-    "submitted": ("Submitted by Company Officer", "company_officer", "self_assessment"),
-}
+MEANINGS = SIGNATURE_MEANINGS
 
 
 def default_meaning(role: str) -> str:

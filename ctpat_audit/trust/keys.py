@@ -53,6 +53,7 @@ from ctpat_audit.core.clock import Clock, utc_now
 from ctpat_audit.core.errors import InputError, KeyStoreError
 from ctpat_audit.core.files import write_atomic
 from ctpat_audit.core.identifiers import EMAIL_EXPECTED, check_email, file_stem, is_email
+from ctpat_audit.core.vocabulary import SIGNER_ROLES
 from ctpat_audit.workspace.reference import as_workspace
 
 __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "CertificateAuthority",
@@ -60,7 +61,7 @@ __all__ = ["ROLES", "ROLE_OID", "KeyStoreError", "SignerIdentity", "Signer", "Ce
            "list_certs", "identity_of", "fingerprint", "load_signer", "trust_paths", "has_ca",
            "normal_email", "normal_name", "same_person", "person_for"]
 
-ROLES = ("specialist", "supervisor", "company_officer")
+ROLES = SIGNER_ROLES
 #: Role extension OID: a UUID-derived OID (ITU-T X.667, arc 2.25) minted for ctpat-audit.
 ROLE_OID = x509.ObjectIdentifier("2.25.216744935310437462915393574339617396071")
 CA_VALIDITY_DAYS = 3650
