@@ -14,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from copy import copy
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.cell.rich_text import CellRichText
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
@@ -48,6 +49,8 @@ def cell_value(value: object) -> CellValue:
 
     Anything else openpyxl cannot store either: ValueError, as openpyxl would raise.
     """
+    if type(value) is str:  # the common case first
+        return visible(value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
@@ -76,18 +79,63 @@ def first_sheet(wb: Workbook) -> Worksheet:
 
 def set_cell(ws: Worksheet, row: int, col: int, value: object) -> Cell:
     """Write one cell; strings are always stored as text, never as a formula."""
-    value = cell_value(value)
+    return _put(ws, row, col, cell_value(value))
+
+
+def _put(ws: Worksheet, row: int, col: int, value: CellValue) -> Cell:
+    """Write a value :func:`cell_value` returned; strings as text, never as a formula."""
     cell = ws.cell(row=row, column=col)
     if not isinstance(cell, Cell):
         raise ValueError(f"cell {cell.coordinate} is inside a merged range: write its first cell")
     if isinstance(value, str):
-        cell.value = value
+        # as openpyxl's value setter stores text (cut at Excel's 32,767 characters), without
+        # its checks for formulas and error codes, which would be undone here, nor the one for
+        # characters XML cannot hold, which cell_value has replaced
+        cell._value = value[:32767]  # type: ignore[attr-defined]
         cell.data_type = "s"  # even "=1+1" stays text
-    else:
-        cell.value = value
-        if isinstance(value, dt.date):
-            cell.number_format = "yyyy-mm-dd"
+        return cell
+    cell.value = value
+    if isinstance(value, dt.date) and cell.number_format != "yyyy-mm-dd":
+        cell.number_format = "yyyy-mm-dd"
     return cell
+
+
+def _text_width(values: list[Any]) -> int:
+    """The longest of ``values`` as text, as ``Series.astype("string").str.len()`` counts it
+    (missing values 0); for the dtypes :func:`_str_like` accepts, where ``str()`` is how pandas
+    writes a value as a string."""
+    longest = 0
+    for v in values:
+        if type(v) is str:
+            n = len(v)
+        elif v is None or pd.isna(v) is True:
+            continue
+        else:
+            n = len(str(v))
+        if n > longest:
+            longest = n
+    return longest
+
+
+def _str_like(dtype: object) -> bool:
+    """True if pandas turns this dtype's values into text with ``str()`` (not datetime64,
+    which drops a midnight time, nor float32, which pandas writes with fewer digits)."""
+    kind = getattr(dtype, "kind", "")
+    if isinstance(dtype, pd.CategoricalDtype):
+        return False
+    return (kind in ("b", "i", "u", "O") or dtype == "float64" or dtype == "Float64"
+            or isinstance(dtype, pd.StringDtype))
+
+
+def _column_width(name: str, column: pd.Series, values: list[Any]) -> int:
+    """Width of a column sized to its text: the header or the longest of the first 200 values
+    (``values``: the column's as a list), plus 2, at most 60."""
+    if _str_like(column.dtype):
+        longest = _text_width(values[:200])
+    else:
+        sample = column.head(200).astype("string").fillna("").str.len()
+        longest = int(sample.max()) if len(sample) else 0
+    return int(min(60, max(len(name) + 2, longest + 2)))
 
 
 def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
@@ -95,25 +143,43 @@ def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
     """A header row with styles, the rows, frozen header, auto-filter and column widths."""
     wrap = set(wrap)
     columns: Sequence[str] = [str(c) for c in frame.columns]
+    # Styles are set on the first cell of each kind and copied (openpyxl's StyleArray, what its
+    # own cell copies copy) to the others: assigning a Font, Fill or Alignment hashes it into
+    # the workbook's style tables, a third of a report workbook's time when done for every cell.
+    header: StyleArray | None = None
     for j, name in enumerate(columns, start=1):
-        c = set_cell(ws, start_row, j, name)
+        fresh = not ws.cell(row=start_row, column=j).has_style
+        c = _put(ws, start_row, j, visible(name))
+        if header is not None and fresh:
+            c._style = copy(header)  # type: ignore[attr-defined]
+            continue
         c.fill, c.font = HEADER_FILL, HEADER_FONT
         c.alignment = Alignment(vertical="center", wrap_text=True)
+        if fresh:
+            header = c._style  # type: ignore[attr-defined]
+    # converted column by column (one conversion per column, not a pandas row tuple per row)
+    series = [column for _, column in frame.items()]
+    raw = [column.tolist() for column in series]
+    values = [[cell_value(v) for v in column] for column in raw]
     wrapped = [name in wrap for name in columns]
-    wrap_style = None  # the style of the first wrapped cell, copied to the others: assigning
-    # an Alignment hashes it into the workbook's style tables, a third of a report workbook's
-    # time when done for every cell
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=start_row + 1):
-        for j, value in enumerate(row, start=1):
-            c = set_cell(ws, i, j, value)
-            if wrapped[j - 1]:
-                # openpyxl's StyleArray (what its own cell copies copy); not in its stubs
-                if wrap_style is not None and not c.has_style:
-                    c._style = copy(wrap_style)  # type: ignore[attr-defined]
-                else:
-                    c.alignment = WRAP_TOP
-                    if wrap_style is None and c.number_format == "General":
-                        wrap_style = c._style  # type: ignore[attr-defined]
+    styles: dict[tuple[bool, bool], StyleArray] = {}  # (wrapped, date) -> the style to copy
+    for i, row in enumerate(zip(*values), start=start_row + 1):
+        for j, value in enumerate(row):
+            kind = (wrapped[j], isinstance(value, dt.date))
+            if kind == (False, False):
+                _put(ws, i, j + 1, value)
+                continue
+            fresh = not ws.cell(row=i, column=j + 1).has_style
+            style = styles.get(kind)
+            if fresh and style is not None:
+                ws.cell(row=i, column=j + 1)._style = copy(style)  # type: ignore[union-attr]
+                _put(ws, i, j + 1, value)
+                continue
+            c = _put(ws, i, j + 1, value)
+            if kind[0]:
+                c.alignment = WRAP_TOP
+            if fresh:
+                styles[kind] = c._style  # type: ignore[attr-defined]
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     last = get_column_letter(max(1, len(columns)))
     ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"
@@ -121,8 +187,7 @@ def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
         if widths and name in widths:
             width = widths[name]
         else:
-            sample = frame[name].head(200).astype("string").fillna("").str.len()
-            width = int(min(60, max(len(name) + 2, (sample.max() if len(sample) else 0) + 2)))
+            width = _column_width(name, series[j - 1], raw[j - 1])
         ws.column_dimensions[get_column_letter(j)].width = width
 
 
