@@ -13,16 +13,17 @@ Rules (each from the program as summarised in the project's domain notes, or mar
   (overdue review, Must criteria not addressed, no Company Officer, unanswered outreach).
 
 Everything takes ``as_of`` so the rules are testable at the window's edges. The annual review
-and the triage are written once, over many partners at once (:func:`annual_reviews`,
-:func:`triages`, which the portfolio uses); :func:`annual_review` and :func:`triage` apply them
-to one partner and add the words.
+and the triage are written once, over arrays of any length (:func:`annual_reviews`,
+:func:`_triage_rules`): the portfolio applies them to every partner at once
+(:func:`triages` over a table); :func:`annual_review` and :func:`triage` apply them to one
+partner (length-1 arrays, no frame: cheap enough to run once per report) and add the words.
 """
 from __future__ import annotations
 
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -275,63 +276,100 @@ def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> Pr
 
 def triage(status: str, annual: AnnualReview, must_gaps: list[str] | int, blank: int, total: int,
            has_officer: bool, unanswered: int, attempts: int) -> tuple[str, list[str]]:
-    """Our suspension-risk triage (high, medium, low) of one partner (:func:`triages`) with its
-    reasons in plain words; a list of ``must_gaps`` is named (the first eight)."""
+    """Our suspension-risk triage (high, medium, low) of one partner (:func:`_triage_rules`, as
+    :func:`triages`) with its reasons in plain words; a list of ``must_gaps`` is named (the
+    first eight). Length-1 arrays, no frame: this runs once per partner report."""
     n_must = must_gaps if isinstance(must_gaps, int) else len(must_gaps)
     listed = None if isinstance(must_gaps, int) else \
         [" (" + ", ".join(must_gaps[:8]) + (", ..." if n_must > 8 else "") + ")"]
-    row = pd.DataFrame({
-        "status": [status], "review_status": [annual.status], "due": [annual.due],
-        "days_overdue": [annual.days_overdue], "blank": [blank], "applicable": [total],
-        "must_not_addressed": [n_must], "company_officer": [has_officer],
-        "outreach_attempts": [attempts], "outreach_unanswered": [unanswered]})
-    risk, reasons = triages(row, listed)
-    return str(risk[0]), [str(r) for r in reasons.iloc[0] if pd.notna(r)]
+    risk, reasons = _triage_rules({
+        "status": np.array([status], dtype=object), "overdue": np.array([annual.overdue]),
+        "days_overdue": np.array([annual.days_overdue or 0], dtype=np.int64),
+        "due": np.array([annual.due], dtype=object),
+        "must_not_addressed": np.array([n_must], dtype=np.int64),
+        "blank": np.array([blank], dtype=np.int64), "applicable": np.array([total], dtype=np.int64),
+        "company_officer": np.array([has_officer], dtype=bool),
+        "outreach_unanswered": np.array([unanswered], dtype=np.int64),
+        "outreach_attempts": np.array([attempts], dtype=np.int64)}, listed)
+    return str(risk[0]), [texts[0] for _, texts in reasons.values() if texts]
 
 
 def triages(review: pd.DataFrame, listed: list[str] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-    """Our suspension-risk triage of many partners at once: the risk (high, medium, low) of
-    each row of ``review`` (its columns named as in :func:`review_portfolio`'s table) and the
-    reasons, one column per rule in the order they are given, missing where it does not apply.
+    """Our suspension-risk triage of many partners at once (:func:`_triage_rules`): the risk
+    (high, medium, low) of each row of ``review`` (its columns named as in
+    :func:`review_portfolio`'s table) and the reasons, one column per rule in the order they
+    are given, missing where it does not apply.
 
     ``listed``: per row, text to follow the number of Must criteria not addressed."""
-    def numbers(column: str) -> pd.Series:
-        values = pd.to_numeric(review[column]).fillna(0).astype(np.int64)
-        return cast(pd.Series, values.astype("str"))
+    risk, reasons = _triage_rules(_triage_columns(review), listed)
+    columns = {}
+    for name, (rows, texts) in reasons.items():
+        column = np.full(len(review), np.nan, dtype=object)
+        column[rows] = texts
+        columns[name] = pd.Series(column, index=review.index, dtype="str")
+    return risk, pd.DataFrame(columns, index=review.index)
 
-    status = review["status"].astype("str")
-    overdue = (review["review_status"] == "overdue").to_numpy(bool)
-    n_must = review["must_not_addressed"].to_numpy(np.int64)
-    blank, total = review["blank"].to_numpy(np.int64), review["applicable"].to_numpy(np.int64)
-    has_officer = review["company_officer"].to_numpy(bool)
-    unanswered = review["outreach_unanswered"].to_numpy(np.int64)
-    share = np.divide(blank, total, out=np.zeros(len(review)), where=total > 0)
-    must_text = numbers("must_not_addressed") + " Must criteria not addressed in the profile"
-    reasons = pd.DataFrame({
-        "status": ("already " + status).where(status.isin(["suspended", "removed"]).to_numpy()),
-        "overdue": ("annual profile review overdue by " + numbers("days_overdue") + " days (due "
-                    + review["due"].astype("str") + ")").where(overdue),
-        "must": (must_text if listed is None else must_text + np.asarray(listed, dtype=object))
-        .where(n_must > 0),
-        "blank": (numbers("blank") + " of " + numbers("applicable") + " criteria blank")
-        .where((total > 0) & (share >= 0.2)),
-        "officer": pd.Series("no Company Officer on file: nobody can submit the annual review",
-                             index=review.index, dtype="str").where(~has_officer),
-        "outreach": (numbers("outreach_unanswered") + " of " + numbers("outreach_attempts")
-                     + " outreach attempts unanswered").where(unanswered >= 2),
-    }, index=review.index)
-    high = overdue & ((reasons.notna().sum(axis=1).to_numpy() >= 3) | ~has_officer
-                      | (unanswered >= 2))
-    risk = np.select([high, overdue | (n_must > 0) | ~has_officer], ["high", "medium"], "low")
+
+def _triage_columns(review: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns of ``review`` that :func:`_triage_rules` reads, as its arrays (missing
+    numbers are 0; ``due``: datetime64[D] where the column holds datetimes, else as given)."""
+    def ints(column: str) -> np.ndarray:
+        return pd.to_numeric(review[column]).fillna(0).to_numpy(np.int64)
+
+    due = review["due"]
+    return {
+        "status": review["status"].astype("str").to_numpy(object),
+        "overdue": (review["review_status"] == "overdue").to_numpy(bool),
+        "days_overdue": ints("days_overdue"),
+        "due": due.to_numpy("datetime64[D]") if due.dtype.kind == "M" else due.to_numpy(object),
+        "must_not_addressed": ints("must_not_addressed"), "blank": ints("blank"),
+        "applicable": ints("applicable"), "company_officer": review["company_officer"].to_numpy(bool),
+        "outreach_unanswered": ints("outreach_unanswered"),
+        "outreach_attempts": ints("outreach_attempts")}
+
+
+def _triage_rules(c: dict[str, np.ndarray], listed: list[str] | None
+                  ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]]:
+    """The triage rules, each written once, over 1-D arrays of equal length (any length: one
+    partner or the portfolio) named as :func:`review_portfolio`'s columns (``overdue``: bool;
+    ``due``: dates or their text). Returns each row's risk and, per rule in order, the rows
+    where it applies with their reasons in words (texts made for those rows only)."""
+    status, overdue, has_officer = c["status"], c["overdue"], c["company_officer"]
+    n_must, blank, total = c["must_not_addressed"], c["blank"], c["applicable"]
+    unanswered, attempts, days, due = (c["outreach_unanswered"], c["outreach_attempts"],
+                                       c["days_overdue"], c["due"])
+    share = np.divide(blank, total, out=np.zeros(len(blank)), where=total > 0)
+    listing = [""] * len(n_must) if listed is None else listed
+    rules: dict[str, tuple[np.ndarray, Callable[[int], str]]] = {
+        "status": ((status == "suspended") | (status == "removed"), lambda i: f"already {status[i]}"),
+        "overdue": (overdue,
+                    lambda i: f"annual profile review overdue by {days[i]} days (due {due[i]})"),
+        "must": (n_must > 0,
+                 lambda i: f"{n_must[i]} Must criteria not addressed in the profile{listing[i]}"),
+        "blank": ((total > 0) & (share >= 0.2), lambda i: f"{blank[i]} of {total[i]} criteria blank"),
+        "officer": (~has_officer,
+                    lambda i: "no Company Officer on file: nobody can submit the annual review"),
+        "outreach": (unanswered >= 2,
+                     lambda i: f"{unanswered[i]} of {attempts[i]} outreach attempts unanswered"),
+    }
+    n_reasons = sum(mask.astype(np.int64) for mask, _ in rules.values())
+    high = overdue & ((n_reasons >= 3) | ~has_officer | (unanswered >= 2))
+    risk = np.where(high, "high", np.where(overdue | (n_must > 0) | ~has_officer, "medium", "low"))
+    reasons = {}
+    for name, (mask, text) in rules.items():
+        rows = np.flatnonzero(mask)
+        reasons[name] = (rows, [text(i) for i in rows.tolist()])
     return risk, reasons
 
 
-def _joined(reasons: pd.DataFrame) -> pd.Series:
-    """Each row's reasons that apply, in order, joined with "; " ("" where none applies)."""
-    text = pd.Series("", index=reasons.index, dtype="str")
-    for column in reasons:
-        text = text + (reasons[column] + "; ").fillna("")
-    return cast(pd.Series, text.str.removesuffix("; "))
+def _joined(reasons: dict[str, tuple[np.ndarray, list[str]]], n: int) -> pd.Series:
+    """Each of ``n`` rows' reasons (:func:`_triage_rules`) that apply, in the rules' order,
+    joined with "; " ("" where none applies)."""
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for rows, texts in reasons.values():
+        for i, text in zip(rows.tolist(), texts):
+            parts[i].append(text)
+    return pd.Series(["; ".join(p) for p in parts], dtype="str")
 
 
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
@@ -403,7 +441,8 @@ def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
 
     ``partners`` and ``outreach``: the workspace's tables when the caller has read them
     already (:func:`portfolio.portfolio` does), so they are not read twice. Computed in
-    columns: :func:`annual_reviews` and :func:`triages` over every partner at once."""
+    columns: :func:`annual_reviews` and the triage (:func:`_triage_rules`, as :func:`triages`)
+    over every partner at once."""
     partners = (ws.partners() if partners is None else partners).reset_index(drop=True)
     if not len(partners):
         return pd.DataFrame([])
@@ -437,9 +476,9 @@ def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
         "outreach_attempts": _per_account(attempts, ids),
         "outreach_unanswered": _per_account(unanswered, ids),
     })
-    risk, reasons = triages(frame)
+    risk, reasons = _triage_rules(_triage_columns(frame), None)
     frame["risk"] = pd.Series(risk, dtype="str")
-    frame["reasons"] = _joined(reasons)
+    frame["reasons"] = _joined(reasons, len(frame))
     frame["_o"] = frame["review_status"].map({"overdue": 0, "due": 1}).fillna(2)
     frame["_r"] = frame["risk"].map({"high": 0, "medium": 1, "low": 2})
     frame = frame.sort_values(["_o", "days_overdue", "_r", "account_id"],
