@@ -12,16 +12,20 @@ Rules (each from the program as summarised in the project's domain notes, or mar
 * Suspension risk is the toolkit's own triage rule, not CBP's: it lists its reasons
   (overdue review, Must criteria not addressed, no Company Officer, unanswered outreach).
 
-Everything takes ``as_of`` so the rules are testable at the window's edges.
+Everything takes ``as_of`` so the rules are testable at the window's edges. The annual review
+and the triage are written once, over arrays of any length (:func:`annual_reviews`,
+:func:`_triage_rules`): the portfolio applies them to every partner at once
+(:func:`triages` over a table); :func:`annual_review` and :func:`triage` apply them to one
+partner (length-1 arrays, no frame: cheap enough to run once per report) and add the words.
 """
 from __future__ import annotations
 
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -31,21 +35,8 @@ from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.criteria.catalogue import Catalogue
 from ctpat_audit.workspace.reference import Partner, Workspace
 
-if TYPE_CHECKING:
-    from pandas.api.typing import NaTType
-
 WINDOW_DAYS = 90
 UNANSWERED_OUTREACH = {"no_response", "bounced"}
-
-
-class _PartnerRow(Protocol):
-    """A row of ``Workspace.partners()``: the fields the portfolio review reads."""
-
-    account_id: str
-    legal_name: str
-    status: str
-    profile_anniversary: pd.Timestamp | NaTType
-    last_profile_review_date: pd.Timestamp | NaTType
 
 
 class _CriterionRow(Protocol):
@@ -60,10 +51,23 @@ class _CriterionRow(Protocol):
 
 def anniversary_in(year: int, anniversary: dt.date) -> dt.date:
     """The anniversary's month and day in ``year`` (29 Feb -> 28 Feb in common years)."""
-    try:
-        return anniversary.replace(year=year)
-    except ValueError:
-        return dt.date(year, 2, 28)
+    days = anniversaries_in(np.array([year]), np.array([anniversary], dtype="datetime64[D]"))
+    return cast(dt.date, days[0].item())
+
+
+def anniversaries_in(years: np.ndarray, anniversaries: np.ndarray) -> np.ndarray:
+    """:func:`anniversary_in` of many anniversaries (``datetime64[D]``, NaT stays NaT), each
+    in its own year."""
+    missing = np.isnat(anniversaries)
+    days = np.where(missing, np.datetime64("2000-01-01", "D"), anniversaries)
+    months = days.astype("datetime64[M]")
+    month = months.astype(np.int64) % 12  # 0 is January
+    day = (days - months.astype("datetime64[D]")).astype(np.int64)  # 0 is the first
+    years = np.asarray(years, dtype=np.int64)
+    leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
+    day = np.where((month == 1) & (day == 28) & ~leap, 27, day)  # 29 Feb -> 28 Feb
+    starts = ((years - 1970) * 12 + month).astype("datetime64[M]").astype("datetime64[D]")
+    return np.where(missing, np.datetime64("NaT", "D"), starts + day.astype("timedelta64[D]"))
 
 
 @dataclass(frozen=True)
@@ -84,33 +88,79 @@ class AnnualReview:
         return self.status == "overdue"
 
 
+@dataclass(frozen=True)
+class AnnualReviews:
+    """:func:`annual_reviews` of many partners: one entry per partner in each array."""
+
+    status: np.ndarray  # submitted | due | overdue | not_applicable
+    due: np.ndarray  # datetime64[D]: the anniversary the cycle is measured against (else as_of)
+    window_opens: np.ndarray  # datetime64[D]: that anniversary's window (else as_of)
+    next_opens: np.ndarray  # datetime64[D]: the window open now or opening next (else NaT)
+    days_left: np.ndarray  # float: days until the anniversary where due, else NaN
+    days_overdue: np.ndarray  # float: where overdue, else NaN
+
+
+def _day_array(values: pd.Series | np.ndarray | list[Any]) -> np.ndarray:
+    """Dates, Timestamps or missing values (None, NaT) as ``datetime64[D]``."""
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values.astype("datetime64[D]")
+    return np.array([np.datetime64("NaT") if v is None or pd.isna(v) else np.datetime64(v, "D")
+                     for v in values], dtype="datetime64[D]")
+
+
+def annual_reviews(anniversaries: pd.Series | np.ndarray | list[Any],
+                   submitted: pd.Series | np.ndarray | list[Any], as_of: dt.date,
+                   statuses: pd.Series | np.ndarray | list[str]) -> AnnualReviews:
+    """Annual review status of many partners at once; see the module docstring for the rules.
+
+    A missing anniversary or the status "applicant": not applicable (no review before
+    certification)."""
+    ann, sub, today = _day_array(anniversaries), _day_array(submitted), np.datetime64(as_of, "D")
+    window = np.timedelta64(WINDOW_DAYS, "D")
+    status = np.asarray(statuses, dtype=object)
+    nxt = anniversaries_in(np.full(len(ann), as_of.year), ann)
+    nxt = np.where(nxt < today, anniversaries_in(np.full(len(ann), as_of.year + 1), ann), nxt)
+    opens = nxt - window
+    prev = anniversaries_in(nxt.astype("datetime64[Y]").astype(np.int64) + 1970 - 1, ann)
+    prev_opens = prev - window
+    applies = ~np.isnat(ann) & (status != "applicant")
+    is_open = opens <= today  # the window is open now
+    result = np.select(
+        [~applies, is_open & (opens <= sub) & (sub <= nxt), is_open,
+         (prev_opens <= sub) & (sub <= prev)],
+        ["not_applicable", "submitted", "due", "submitted"], "overdue")
+    due = np.where(applies, np.where(is_open, nxt, prev), today)
+    nan = np.float64("nan")
+    return AnnualReviews(
+        result, due, np.where(applies, np.where(is_open, opens, prev_opens), today),
+        np.where(applies, opens, np.datetime64("NaT", "D")),
+        np.where(result == "due", (nxt - today).astype(np.int64), nan),
+        np.where(result == "overdue", (today - prev).astype(np.int64), nan))
+
+
 def annual_review(anniversary: dt.date | None, submitted_on: dt.date | None, as_of: dt.date,
                   status: str = "certified") -> AnnualReview:
-    """Annual review status; see the module docstring for the rules."""
-    if anniversary is None or status == "applicant":
-        return AnnualReview(as_of, as_of, as_of, submitted_on, "not_applicable", None, None,
-                            "no annual review before certification")
-    nxt = anniversary_in(as_of.year, anniversary)
-    if nxt < as_of:
-        nxt = anniversary_in(as_of.year + 1, anniversary)
-    opens = nxt - dt.timedelta(days=WINDOW_DAYS)
-    if opens <= as_of:  # the window is open now
-        if submitted_on is not None and opens <= submitted_on <= nxt:
-            return AnnualReview(as_of, nxt, opens, submitted_on, "submitted", None, None,
-                                f"submitted {submitted_on} inside the window")
-        left = (nxt - as_of).days
-        return AnnualReview(as_of, nxt, opens, submitted_on, "due", left, None,
-                            f"window open since {opens}; {left} days left to submit")
-    prev = anniversary_in(nxt.year - 1, anniversary)
-    prev_opens = prev - dt.timedelta(days=WINDOW_DAYS)
-    if submitted_on is not None and prev_opens <= submitted_on <= prev:
-        return AnnualReview(as_of, prev, prev_opens, submitted_on, "submitted", None, None,
-                            f"submitted {submitted_on}; next window opens {opens}")
-    late = (f"; the submission of {submitted_on} was outside the window"
-            if submitted_on is not None and submitted_on > prev else "")
-    days = (as_of - prev).days
-    return AnnualReview(as_of, prev, prev_opens, submitted_on, "overdue", None, days,
-                        f"not submitted in the window {prev_opens} to {prev}; {days} days overdue{late}")
+    """Annual review status of one partner (:func:`annual_reviews`) with a note in words."""
+    r = annual_reviews([anniversary], [submitted_on], as_of, [status])
+    state = str(r.status[0])
+    due, opens = cast(dt.date, r.due[0].item()), cast(dt.date, r.window_opens[0].item())
+    left = None if np.isnan(r.days_left[0]) else int(r.days_left[0])
+    days = None if np.isnan(r.days_overdue[0]) else int(r.days_overdue[0])
+    if state == "not_applicable":
+        note = "no annual review before certification"
+    elif state == "submitted" and r.window_opens[0] == r.next_opens[0]:  # the open window
+        note = f"submitted {submitted_on} inside the window"
+    elif state == "submitted":
+        note = f"submitted {submitted_on}; next window opens {r.next_opens[0].item()}"
+    elif state == "due":
+        note = f"window open since {opens}; {left} days left to submit"
+    else:
+        late = (f"; the submission of {submitted_on} was outside the window"
+                if submitted_on is not None and _day_array([submitted_on])[0] > r.due[0] else "")
+        note = f"not submitted in the window {opens} to {due}; {days} days overdue{late}"
+    return AnnualReview(as_of, due, opens, submitted_on, state, left, days, note)
 
 
 def _normal(s: str) -> str:
@@ -226,28 +276,100 @@ def review_partner(partner: Partner, catalogue: Catalogue, as_of: dt.date) -> Pr
 
 def triage(status: str, annual: AnnualReview, must_gaps: list[str] | int, blank: int, total: int,
            has_officer: bool, unanswered: int, attempts: int) -> tuple[str, list[str]]:
-    """Our suspension-risk triage (high, medium, low) with its reasons in plain words."""
-    reasons: list[str] = []
+    """Our suspension-risk triage (high, medium, low) of one partner (:func:`_triage_rules`, as
+    :func:`triages`) with its reasons in plain words; a list of ``must_gaps`` is named (the
+    first eight). Length-1 arrays, no frame: this runs once per partner report."""
     n_must = must_gaps if isinstance(must_gaps, int) else len(must_gaps)
-    if status in ("suspended", "removed"):
-        reasons.append(f"already {status}")
-    if annual.overdue:
-        reasons.append(f"annual profile review overdue by {annual.days_overdue} days (due {annual.due})")
-    if n_must:
-        listed = "" if isinstance(must_gaps, int) else \
-            " (" + ", ".join(must_gaps[:8]) + (", ..." if n_must > 8 else "") + ")"
-        reasons.append(f"{n_must} Must criteria not addressed in the profile{listed}")
-    if total and blank / total >= 0.2:
-        reasons.append(f"{blank} of {total} criteria blank")
-    if not has_officer:
-        reasons.append("no Company Officer on file: nobody can submit the annual review")
-    if unanswered >= 2:
-        reasons.append(f"{unanswered} of {attempts} outreach attempts unanswered")
-    if annual.overdue and (len(reasons) >= 3 or not has_officer or unanswered >= 2):
-        return "high", reasons
-    if annual.overdue or n_must or not has_officer:
-        return "medium", reasons
-    return "low", reasons
+    listed = None if isinstance(must_gaps, int) else \
+        [" (" + ", ".join(must_gaps[:8]) + (", ..." if n_must > 8 else "") + ")"]
+    risk, reasons = _triage_rules({
+        "status": np.array([status], dtype=object), "overdue": np.array([annual.overdue]),
+        "days_overdue": np.array([annual.days_overdue or 0], dtype=np.int64),
+        "due": np.array([annual.due], dtype=object),
+        "must_not_addressed": np.array([n_must], dtype=np.int64),
+        "blank": np.array([blank], dtype=np.int64), "applicable": np.array([total], dtype=np.int64),
+        "company_officer": np.array([has_officer], dtype=bool),
+        "outreach_unanswered": np.array([unanswered], dtype=np.int64),
+        "outreach_attempts": np.array([attempts], dtype=np.int64)}, listed)
+    return str(risk[0]), [texts[0] for _, texts in reasons.values() if texts]
+
+
+def triages(review: pd.DataFrame, listed: list[str] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Our suspension-risk triage of many partners at once (:func:`_triage_rules`): the risk
+    (high, medium, low) of each row of ``review`` (its columns named as in
+    :func:`review_portfolio`'s table) and the reasons, one column per rule in the order they
+    are given, missing where it does not apply.
+
+    ``listed``: per row, text to follow the number of Must criteria not addressed."""
+    risk, reasons = _triage_rules(_triage_columns(review), listed)
+    columns = {}
+    for name, (rows, texts) in reasons.items():
+        column = np.full(len(review), np.nan, dtype=object)
+        column[rows] = texts
+        columns[name] = pd.Series(column, index=review.index, dtype="str")
+    return risk, pd.DataFrame(columns, index=review.index)
+
+
+def _triage_columns(review: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns of ``review`` that :func:`_triage_rules` reads, as its arrays (missing
+    numbers are 0; ``due``: datetime64[D] where the column holds datetimes, else as given)."""
+    def ints(column: str) -> np.ndarray:
+        return pd.to_numeric(review[column]).fillna(0).to_numpy(np.int64)
+
+    due = review["due"]
+    return {
+        "status": review["status"].astype("str").to_numpy(object),
+        "overdue": (review["review_status"] == "overdue").to_numpy(bool),
+        "days_overdue": ints("days_overdue"),
+        "due": due.to_numpy("datetime64[D]") if due.dtype.kind == "M" else due.to_numpy(object),
+        "must_not_addressed": ints("must_not_addressed"), "blank": ints("blank"),
+        "applicable": ints("applicable"), "company_officer": review["company_officer"].to_numpy(bool),
+        "outreach_unanswered": ints("outreach_unanswered"),
+        "outreach_attempts": ints("outreach_attempts")}
+
+
+def _triage_rules(c: dict[str, np.ndarray], listed: list[str] | None
+                  ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]]:
+    """The triage rules, each written once, over 1-D arrays of equal length (any length: one
+    partner or the portfolio) named as :func:`review_portfolio`'s columns (``overdue``: bool;
+    ``due``: dates or their text). Returns each row's risk and, per rule in order, the rows
+    where it applies with their reasons in words (texts made for those rows only)."""
+    status, overdue, has_officer = c["status"], c["overdue"], c["company_officer"]
+    n_must, blank, total = c["must_not_addressed"], c["blank"], c["applicable"]
+    unanswered, attempts, days, due = (c["outreach_unanswered"], c["outreach_attempts"],
+                                       c["days_overdue"], c["due"])
+    share = np.divide(blank, total, out=np.zeros(len(blank)), where=total > 0)
+    listing = [""] * len(n_must) if listed is None else listed
+    rules: dict[str, tuple[np.ndarray, Callable[[int], str]]] = {
+        "status": ((status == "suspended") | (status == "removed"), lambda i: f"already {status[i]}"),
+        "overdue": (overdue,
+                    lambda i: f"annual profile review overdue by {days[i]} days (due {due[i]})"),
+        "must": (n_must > 0,
+                 lambda i: f"{n_must[i]} Must criteria not addressed in the profile{listing[i]}"),
+        "blank": ((total > 0) & (share >= 0.2), lambda i: f"{blank[i]} of {total[i]} criteria blank"),
+        "officer": (~has_officer,
+                    lambda i: "no Company Officer on file: nobody can submit the annual review"),
+        "outreach": (unanswered >= 2,
+                     lambda i: f"{unanswered[i]} of {attempts[i]} outreach attempts unanswered"),
+    }
+    n_reasons = sum(mask.astype(np.int64) for mask, _ in rules.values())
+    high = overdue & ((n_reasons >= 3) | ~has_officer | (unanswered >= 2))
+    risk = np.where(high, "high", np.where(overdue | (n_must > 0) | ~has_officer, "medium", "low"))
+    reasons = {}
+    for name, (mask, text) in rules.items():
+        rows = np.flatnonzero(mask)
+        reasons[name] = (rows, [text(i) for i in rows.tolist()])
+    return risk, reasons
+
+
+def _joined(reasons: dict[str, tuple[np.ndarray, list[str]]], n: int) -> pd.Series:
+    """Each of ``n`` rows' reasons (:func:`_triage_rules`) that apply, in the rules' order,
+    joined with "; " ("" where none applies)."""
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for rows, texts in reasons.values():
+        for i, text in zip(rows.tolist(), texts):
+            parts[i].append(text)
+    return pd.Series(["; ".join(p) for p in parts], dtype="str")
 
 
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
@@ -259,49 +381,57 @@ def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
 
 
 def _completeness(ws: Workspace, catalogue: Catalogue, as_of: dt.date,
-                  entities: dict[str, list[str]]) -> dict[str, tuple[int, int, int, int]]:
-    """Per partner: (blank, short, answered, Must not addressed) over its applicable criteria.
+                  entities: dict[str, list[str]]) -> pd.DataFrame:
+    """Per partner with entity types (the index): blank, short, answered and must (Must not
+    addressed) over its applicable criteria.
 
     Vectorised over the whole portfolio: applicability is computed once per distinct mix of
-    entity types, and everything is joined on integer codes.
-    """
+    entity types, and the answers' state codes are laid out as one row per partner and one
+    column per criterion (a criterion without an answer is blank)."""
     combos: dict[tuple[str, ...], int] = {}
     app_rows: list[tuple[int, str, bool]] = []
-    acc_combo: dict[str, int] = {}
-    for acc, types in entities.items():
+    combo_of: list[int] = []
+    for types in entities.values():
         key = tuple(sorted(types))
         if key not in combos:
             combos[key] = len(combos)
             app_rows += [(combos[key], c.id, c.level_for(key) == "Must") for c in catalogue.applicable(key)]
-        acc_combo[acc] = combos[key]
+        combo_of.append(combos[key])
+    accounts = pd.Index(list(entities))
     if not app_rows:
-        return {}
+        return pd.DataFrame(0, index=accounts, columns=["blank", "short", "answered", "must"])
     app = pd.DataFrame(app_rows, columns=["combo", "criterion_id", "must"])
-    accounts = pd.Index(sorted(acc_combo))
     crit_ids = pd.Index(sorted(set(app["criterion_id"])))
-    # every (account, applicable criterion) pair, as integer codes
-    acc_codes = pd.Series(np.arange(len(accounts)), index=accounts)
-    app["crit"] = crit_ids.get_indexer(app["criterion_id"])  # small: once per mix, not per pair
-    pairs = pd.DataFrame({"acc": acc_codes.to_numpy(),
-                          "combo": [acc_combo[a] for a in accounts]}).merge(
-        app[["combo", "crit", "must"]], on="combo")
+    combo, crit, is_must = app["combo"].to_numpy(), crit_ids.get_indexer(app["criterion_id"]), \
+        app["must"].to_numpy(bool)
+    applies = np.zeros((len(combos), len(crit_ids)), dtype=bool)
+    applies[combo, crit] = True
+    must = np.zeros_like(applies)
+    must[combo[is_must], crit[is_must]] = True
     states = current_states(ws, as_of)
-    st = pd.DataFrame({"acc": _codes(states["account_id"], accounts),
-                       "crit": _codes(states["criterion_id"], crit_ids),
-                       "state": states["state"].to_numpy()})
-    st = st[(st["acc"] >= 0) & (st["crit"] >= 0)]
-    key_pairs = pairs["acc"].to_numpy(np.int64) * len(crit_ids) + pairs["crit"].to_numpy(np.int64)
-    key_states = st["acc"].to_numpy(np.int64) * len(crit_ids) + st["crit"].to_numpy(np.int64)
-    lookup = pd.Series(st["state"].to_numpy(), index=key_states)
-    state_codes = lookup.reindex(key_pairs).fillna(0).to_numpy().astype(np.int64)  # missing = blank
-    pair_acc = pairs["acc"].to_numpy()
-    n = len(accounts)
-    blank = np.bincount(pair_acc[state_codes == 0], minlength=n)
-    short = np.bincount(pair_acc[state_codes == 1], minlength=n)
-    answered = np.bincount(pair_acc[state_codes == 2], minlength=n)
-    must_gap = np.bincount(pair_acc[pairs["must"].to_numpy() & (state_codes < 2)], minlength=n)
-    return {a: (int(blank[i]), int(short[i]), int(answered[i]), int(must_gap[i]))
-            for i, a in enumerate(accounts)}
+    acc, cid = _codes(states["account_id"], accounts), _codes(states["criterion_id"], crit_ids)
+    known = (acc >= 0) & (cid >= 0)
+    state = np.zeros((len(accounts), len(crit_ids)), dtype=np.int8)  # 0: blank
+    state[acc[known], cid[known]] = states["state"].to_numpy()[known]
+    applies, must = applies[combo_of], must[combo_of]  # one row per partner
+    return pd.DataFrame({"blank": (applies & (state == 0)).sum(axis=1),
+                         "short": (applies & (state == 1)).sum(axis=1),
+                         "answered": (applies & (state == 2)).sum(axis=1),
+                         "must": (must & (state < 2)).sum(axis=1)}, index=accounts)
+
+
+def _optional_days(days: np.ndarray) -> np.ndarray:
+    """Whole days (NaN where none), typed as a table built row by row types such a column:
+    int64 where none is missing, None throughout where all are, else float64 with NaN."""
+    missing = np.isnan(days)
+    if not missing.any():
+        return days.astype(np.int64)
+    return np.full(len(days), None, dtype=object) if missing.all() else days
+
+
+def _per_account(counts: pd.Series, accounts: pd.Series) -> np.ndarray:
+    """``counts`` (indexed by account id) of each of ``accounts``; 0 where it has none."""
+    return counts.reindex(accounts.to_numpy(), fill_value=0).to_numpy(np.int64)
 
 
 def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
@@ -310,48 +440,45 @@ def review_portfolio(ws: Workspace, catalogue: Catalogue, as_of: dt.date, *,
     """One row per partner, overdue first (most days overdue first), then by risk.
 
     ``partners`` and ``outreach``: the workspace's tables when the caller has read them
-    already (:func:`portfolio.portfolio` does), so they are not read twice."""
-    partners = ws.partners() if partners is None else partners
+    already (:func:`portfolio.portfolio` does), so they are not read twice. Computed in
+    columns: :func:`annual_reviews` and the triage (:func:`_triage_rules`, as :func:`triages`)
+    over every partner at once."""
+    partners = (ws.partners() if partners is None else partners).reset_index(drop=True)
+    if not len(partners):
+        return pd.DataFrame([])
     ent = ws.table("entities")
     entities: dict[str, list[str]] = {}
     for acc, et in zip(ent["account_id"].tolist(), ent["entity_type"].tolist()):
         entities.setdefault(acc, []).append(et)
-    contacts = ws.table("contacts")
-    officers = set(contacts.loc[contacts["role"] == COMPANY_OFFICER, "account_id"])
+    officers = pd.Index(sorted(ws.accounts_with_contact(COMPANY_OFFICER)), dtype=object)
     outreach = ws.table("outreach") if outreach is None else outreach
-    unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)] \
-        .groupby("account_id").size().to_dict()
-    attempts = outreach.groupby("account_id").size().to_dict()
+    unanswered = outreach[outreach["outcome"].isin(UNANSWERED_OUTREACH)].groupby("account_id").size()
+    attempts = outreach.groupby("account_id").size()
 
-    counts = _completeness(ws, catalogue, as_of, entities)
-    out = []
-    for p in cast(Iterator[_PartnerRow], partners.itertuples(index=False)):
-        ann = p.profile_anniversary.date() if pd.notna(p.profile_anniversary) else None
-        sub = p.last_profile_review_date.date() if pd.notna(p.last_profile_review_date) else None
-        a = annual_review(ann, sub, as_of, p.status)
-        c = counts.get(p.account_id, (0, 0, 0, 0))
-        applicable_n, blank = int(sum(c[:3])), int(c[0])
-        must_gaps, has_officer = int(c[3]), p.account_id in officers
-        n_attempts = int(attempts.get(p.account_id, 0))
-        n_unanswered = int(unanswered.get(p.account_id, 0))
-        risk, reasons = triage(p.status, a, must_gaps, blank, applicable_n, has_officer,
-                               n_unanswered, n_attempts)
-        out.append({
-            "account_id": p.account_id, "legal_name": p.legal_name, "status": p.status,
-            "entity_types": ", ".join(entities.get(p.account_id, [])),
-            "review_status": a.status, "due": a.due if a.status != "not_applicable" else None,
-            "days_overdue": a.days_overdue, "days_left": a.days_left,
-            "applicable": applicable_n, "answered": int(c[2]),
-            "short": int(c[1]), "blank": blank,
-            "must_not_addressed": must_gaps,
-            "company_officer": has_officer,
-            "outreach_attempts": n_attempts,
-            "outreach_unanswered": n_unanswered,
-            "risk": risk, "reasons": "; ".join(reasons),
-        })
-    frame = pd.DataFrame(out)
-    if frame.empty:
-        return frame
+    ids, status = partners["account_id"], partners["status"].astype("str")
+    counts = _completeness(ws, catalogue, as_of, entities).reindex(ids.to_numpy(), fill_value=0)
+    annual = annual_reviews(partners["profile_anniversary"], partners["last_profile_review_date"],
+                            as_of, status.to_numpy(dtype=object))
+    applicable = counts[["blank", "short", "answered"]].sum(axis=1)
+    frame = pd.DataFrame({
+        "account_id": ids.astype("str"), "legal_name": partners["legal_name"].astype("str"),
+        "status": status,
+        "entity_types": pd.Series([", ".join(entities.get(a, ())) for a in ids.tolist()], dtype="str"),
+        "review_status": annual.status,
+        "due": np.where(annual.status != "not_applicable", annual.due, np.datetime64("NaT", "D"))
+        .astype(object),
+        "days_overdue": _optional_days(annual.days_overdue),
+        "days_left": _optional_days(annual.days_left),
+        "applicable": applicable.to_numpy(np.int64), "answered": counts["answered"].to_numpy(np.int64),
+        "short": counts["short"].to_numpy(np.int64), "blank": counts["blank"].to_numpy(np.int64),
+        "must_not_addressed": counts["must"].to_numpy(np.int64),
+        "company_officer": officers.get_indexer(pd.Index(ids.to_numpy(object))) >= 0,
+        "outreach_attempts": _per_account(attempts, ids),
+        "outreach_unanswered": _per_account(unanswered, ids),
+    })
+    risk, reasons = _triage_rules(_triage_columns(frame), None)
+    frame["risk"] = pd.Series(risk, dtype="str")
+    frame["reasons"] = _joined(reasons, len(frame))
     frame["_o"] = frame["review_status"].map({"overdue": 0, "due": 1}).fillna(2)
     frame["_r"] = frame["risk"].map({"high": 0, "medium": 1, "low": 2})
     frame = frame.sort_values(["_o", "days_overdue", "_r", "account_id"],
