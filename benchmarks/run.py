@@ -37,8 +37,11 @@ AS_OF = dt.date(2026, 11, 1)
 SECTIONS = ("import", "portfolio", "national", "autosave", "checklist", "checklist_ready", "team",
             "batch")
 #: Keys of earlier runs that no longer measure anything (never carried over): the portfolio
-#: no longer reads the window's shipments, it reads the exam counts kept beside them.
-RETIRED_KEYS = ("portfolio_step_read_shipments_s",)
+#: no longer reads the window's shipments, it reads the exam counts kept beside them; the
+#: batch forks report processes, it keeps no pool of kernels; and the note on a loaded
+#: machine described the run that wrote it, not the next one.
+RETIRED_KEYS = ("portfolio_step_read_shipments_s", "batch_kernels_per_worker",
+                "floor_kernel_cpu_s", "load_note")
 
 
 def machine() -> dict:
@@ -130,7 +133,7 @@ def main() -> None:
                     help="the same as --only batch: the report and batch figures (their own "
                          "workspace)")
     ap.add_argument("--batch-reports", type=int, default=None,
-                    help="reports in the batch run (default 200; 10 with --quick)")
+                    help="reports in the batch run (default 1000; 10 with --quick)")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     partners, shipments = (1_000, 100_000) if args.quick else (10_000, 5_000_000)
