@@ -275,3 +275,34 @@ def test_a_session_with_an_edit_is_not_revised(ws):
         with pytest.raises(RecordError, match=r"criterion 10\.1"):
             s.new_revision("spec@cbp.example")
         assert s.status == "submitted"
+
+
+def _replay_steps(ws, sid: str) -> int:
+    """SQLite virtual-machine steps (in tens) of replaying one session."""
+    conn = ws.connect(readonly=True)
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+    conn.set_progress_handler(count, 10)
+    try:
+        replay(conn, [sid])
+    finally:
+        conn.close()
+    return steps[0]
+
+
+def test_replaying_one_session_does_not_read_the_other_sessions(ws):
+    """Signing and rendering replay one session's log (several times a report in a batch):
+    the work must not grow with the number of sessions in the workspace."""
+    ws, (first, _) = ws
+    before = _replay_steps(ws, first)
+    clock = FakeClock()
+    for i in range(200):
+        open_session(ws, ACCOUNT, "validation", "in_person", f"spec{i}@cbp.example",
+                     facilities=FACILITIES[:1], criteria=CRITERIA[:1],
+                     catalogue_version="test", clock=clock).close()
+    # 40 before and after with the session's own index; 133 after when SQLite read every
+    # session's opening entry
+    assert _replay_steps(ws, first) <= before + 10

@@ -118,8 +118,10 @@ def _with_sources(conn: sqlite3.Connection, session_ids: Iterable[str]) -> list[
         if sid in seen:
             continue
         seen.append(sid)
+        # "+action": look the session up by its own index (SQLite would otherwise take the
+        # action's, and read every session's opening entry: a cost that grows with the log)
         for row in conn.execute("SELECT new_value FROM audit_log WHERE session_id = ? AND "
-                                "action = 'open_session'", (sid,)):
+                                "+action = 'open_session'", (sid,)):
             source = _json(row[0]).get("supersedes") if isinstance(_json(row[0]), dict) else None
             if isinstance(source, str):
                 todo.append(source)
