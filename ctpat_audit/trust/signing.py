@@ -427,7 +427,9 @@ def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
 
     ``after``: a signature prepared a moment ago for the same folder and not yet recorded
     (a batch signs ``validated`` then ``approved`` before the coordinator records either):
-    this one signs its PDF and follows its entry. ``check_prior``: see :func:`sign_report`.
+    this one signs its PDF and follows its entry, and the session's state, checked against
+    its log for that signature on the same workspace, is not replayed again (recording
+    checks it again, for each signature). ``check_prior``: see :func:`sign_report`.
     """
     from importlib.metadata import version
 
@@ -470,8 +472,11 @@ def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
         found = _signing_problem(conn, info, signer, meaning, prior, keys_dir)
         if found:
             raise AuthorityError(sid, who.email, meaning, found[0], found[1])
-        require_replayed_state(conn, sid)
-        record = session_record_hash(conn, sid)
+        if after is None:
+            require_replayed_state(conn, sid)
+            record = session_record_hash(conn, sid)
+        else:  # checked for the signature this one follows, a moment ago
+            record = after.record_sha256
         snapshot_sha = reference_store.meta_value(conn, "source_sha256")
         evidence_meta = copy_evidence(conn, sid, workspace.path, folder)
     finally:
