@@ -36,6 +36,7 @@ from ctpat_audit.analysis.backlog import (
     validation_modes,
     validations_due,
 )
+from ctpat_audit.analysis.review import INCOMPLETE_BLANK_SHARE
 from ctpat_audit.criteria.catalogue import Catalogue
 from ctpat_audit.workspace.reference import Workspace, open_workspace
 
@@ -44,8 +45,6 @@ __all__ = ["DUE_WITHIN_DAYS", "FIRST_VALIDATION_YEARS", "INCOMPLETE_BLANK_SHARE"
            "port_exam_rates", "portfolio", "suspension_candidates", "validation_modes",
            "validations_due", "window_exam_rates"]
 
-#: Ours, as in review.triage: a profile with this share of its criteria blank is incomplete.
-INCOMPLETE_BLANK_SHARE = 0.2
 RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 

@@ -37,6 +37,9 @@ from ctpat_audit.workspace.reference import Partner, Workspace
 
 WINDOW_DAYS = 90
 UNANSWERED_OUTREACH = {"no_response", "bounced"}
+#: Ours: a profile with this share of its applicable criteria blank is incomplete (a triage
+#: reason here, and the portfolio's "incomplete profile").
+INCOMPLETE_BLANK_SHARE = 0.2
 
 
 class _CriterionRow(Protocol):
@@ -346,7 +349,8 @@ def _triage_rules(c: dict[str, np.ndarray], listed: list[str] | None
                     lambda i: f"annual profile review overdue by {days[i]} days (due {due[i]})"),
         "must": (n_must > 0,
                  lambda i: f"{n_must[i]} Must criteria not addressed in the profile{listing[i]}"),
-        "blank": ((total > 0) & (share >= 0.2), lambda i: f"{blank[i]} of {total[i]} criteria blank"),
+        "blank": ((total > 0) & (share >= INCOMPLETE_BLANK_SHARE),
+                  lambda i: f"{blank[i]} of {total[i]} criteria blank"),
         "officer": (~has_officer,
                     lambda i: "no Company Officer on file: nobody can submit the annual review"),
         "outreach": (unanswered >= 2,
