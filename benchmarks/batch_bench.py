@@ -9,6 +9,7 @@ through :func:`ctpat_audit.batch.run.run_batch`. Both in one run, on the same in
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -81,6 +82,7 @@ class CpuMeter:
 
     def __init__(self) -> None:
         self.path: Path | None = self.ROOT / f"ctpat-bench-{os.getpid()}"
+        self._remove_stale()
         try:
             self.path.mkdir(exist_ok=True)
             (self.path / "cgroup.procs").write_text(str(os.getpid()))
@@ -96,11 +98,23 @@ class CpuMeter:
     def close(self) -> None:
         if self.path is not None:
             try:
-                (self.ROOT / "cgroup.procs").write_text(str(os.getpid()))
-                self.path.rmdir()  # refused while a process started here still runs
+                # this process, and any process started here that still runs (a browser's
+                # helper not yet reaped), back to the root group: an empty group can go
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        (self.ROOT / "cgroup.procs").write_text(pid)
+                self.path.rmdir()
             except OSError:
                 pass
             self.path = None
+
+    def _remove_stale(self) -> None:
+        """Groups earlier meters left behind (their process gone, the group empty)."""
+        for group in self.ROOT.glob("ctpat-bench-*"):
+            pid = group.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    group.rmdir()  # refused while a process is still in it
 
     def __enter__(self) -> CpuMeter:
         return self
