@@ -10,7 +10,7 @@ string cell (``data_type = 's'``), so the stored XML holds an inline/shared stri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from decimal import Decimal
 from pathlib import Path
@@ -138,48 +138,60 @@ def _column_width(name: str, column: pd.Series, values: list[Any]) -> int:
     return int(min(60, max(len(name) + 2, longest + 2)))
 
 
+def _put_styled(ws: Worksheet, row: int, col: int, value: CellValue,
+                styles: dict[object, StyleArray], kind: object,
+                style_it: Callable[[Cell], None]) -> None:
+    """Write ``value`` (as :func:`_put`) in a cell styled as every cell of ``kind``: the first
+    such cell without a style of its own gets ``style_it``, and the later ones a copy of its
+    style (openpyxl's StyleArray, what its own cell copies copy). Assigning a Font, Fill or
+    Alignment hashes it into the workbook's style tables: a third of a report workbook's time
+    when done for every cell. A cell styled before gets ``style_it`` on its own style."""
+    fresh = not ws.cell(row=row, column=col).has_style
+    style = styles.get(kind)
+    if fresh and style is not None:
+        ws.cell(row=row, column=col)._style = copy(style)  # type: ignore[union-attr]
+        _put(ws, row, col, value)
+        return
+    cell = _put(ws, row, col, value)
+    style_it(cell)
+    if fresh:
+        styles[kind] = cell._style  # type: ignore[attr-defined]
+
+
+def _header_style(cell: Cell) -> None:
+    cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+    cell.alignment = Alignment(vertical="center", wrap_text=True)
+
+
+def _wrap_style(cell: Cell) -> None:
+    cell.alignment = WRAP_TOP
+
+
+def _no_style(cell: Cell) -> None:
+    """A date's style is its number format, which :func:`_put` sets."""
+
+
 def write_table(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 1,
                 widths: dict[str, int] | None = None, wrap: Iterable[str] = ()) -> None:
     """A header row with styles, the rows, frozen header, auto-filter and column widths."""
     wrap = set(wrap)
     columns: Sequence[str] = [str(c) for c in frame.columns]
-    # Styles are set on the first cell of each kind and copied (openpyxl's StyleArray, what its
-    # own cell copies copy) to the others: assigning a Font, Fill or Alignment hashes it into
-    # the workbook's style tables, a third of a report workbook's time when done for every cell.
-    header: StyleArray | None = None
+    styles: dict[object, StyleArray] = {}  # kind of cell -> the style its cells copy
     for j, name in enumerate(columns, start=1):
-        fresh = not ws.cell(row=start_row, column=j).has_style
-        c = _put(ws, start_row, j, visible(name))
-        if header is not None and fresh:
-            c._style = copy(header)  # type: ignore[attr-defined]
-            continue
-        c.fill, c.font = HEADER_FILL, HEADER_FONT
-        c.alignment = Alignment(vertical="center", wrap_text=True)
-        if fresh:
-            header = c._style  # type: ignore[attr-defined]
+        _put_styled(ws, start_row, j, visible(name), styles, "header", _header_style)
     # converted column by column (one conversion per column, not a pandas row tuple per row)
     series = [column for _, column in frame.items()]
     raw = [column.tolist() for column in series]
     values = [[cell_value(v) for v in column] for column in raw]
     wrapped = [name in wrap for name in columns]
-    styles: dict[tuple[bool, bool], StyleArray] = {}  # (wrapped, date) -> the style to copy
     for i, row in enumerate(zip(*values), start=start_row + 1):
         for j, value in enumerate(row):
             kind = (wrapped[j], isinstance(value, dt.date))
             if kind == (False, False):
                 _put(ws, i, j + 1, value)
-                continue
-            fresh = not ws.cell(row=i, column=j + 1).has_style
-            style = styles.get(kind)
-            if fresh and style is not None:
-                ws.cell(row=i, column=j + 1)._style = copy(style)  # type: ignore[union-attr]
-                _put(ws, i, j + 1, value)
-                continue
-            c = _put(ws, i, j + 1, value)
-            if kind[0]:
-                c.alignment = WRAP_TOP
-            if fresh:
-                styles[kind] = c._style  # type: ignore[attr-defined]
+            else:  # wrapped text and dates (their number format, set by _put)
+                _put_styled(ws, i, j + 1, value, styles, kind,
+                            _wrap_style if kind[0] else _no_style)
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     last = get_column_letter(max(1, len(columns)))
     ws.auto_filter.ref = f"A{start_row}:{last}{start_row + max(1, len(frame))}"
