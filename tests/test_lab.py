@@ -279,3 +279,38 @@ def test_gap_table_lists_what_is_not_met_must_first(ws):
         row = gaps[gaps["criterion_id"] == must].iloc[0]
         assert (row["status"], row["notes"]) == ("does_not_meet", "no written procedure yet")
         assert set(gaps["status"]) == {"unanswered", "does_not_meet"}
+
+
+class _Sleeper:
+    """A real child process standing in for a server: ``stop()`` terminates it."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(["sleep", "60"])
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def test_ctrl_c_while_the_url_is_printed_still_stops_the_server(capsys):
+    """Ctrl-C pressed as soon as the URL shows, before the command waits on the server: the
+    server is stopped and the command ends normally (CI caught ``lab`` exiting 1 here)."""
+    import signal
+
+    from ctpat_audit.cli.serving import serve_until_stopped
+
+    def lines():
+        yield "Open: http://127.0.0.1:1/"
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered here
+        time.sleep(5)  # not reached: KeyboardInterrupt is raised at once
+        yield "Press Ctrl-C to stop."
+
+    server = _Sleeper()
+    started = time.monotonic()
+    serve_until_stopped(server, lines())
+    assert server.stopped and server.process.returncode == -15
+    assert time.monotonic() - started < 5
+    out = capsys.readouterr().out
+    assert "Open:" in out and "stopping ..." in out and "Press Ctrl-C" not in out

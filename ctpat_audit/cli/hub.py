@@ -1,11 +1,13 @@
 """``hub``: JupyterHub for a team on this machine, in front of one workspace."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from ctpat_audit.cli.options import workspace_option
+from ctpat_audit.cli.serving import serve_until_stopped
 
 
 @click.command()
@@ -35,15 +37,12 @@ def hub(workspace: Path | None, ip: str, port: int, authenticator: str,
     from ctpat_audit.server.hub import first_admin_steps, start_hub
 
     server = start_hub(workspace, ip=ip, port=port, authenticator=authenticator)
-    click.echo(f"JupyterHub is running for workspace {workspace} "
+
+    def lines() -> Iterator[str]:  # read inside serve_until_stopped: the hub stops on an error
+        yield (f"JupyterHub is running for workspace {workspace} "
                f"({authenticator} accounts; state and log in {workspace / 'hub'}).")
-    click.echo(f"Open: {server.url}")
-    for line in first_admin_steps(workspace, server.url, authenticator):
-        click.echo(line)
-    click.echo("Press Ctrl-C to stop (every person's server stops with it).")
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        click.echo("stopping ...")
-    finally:
-        server.stop()
+        yield f"Open: {server.url}"
+        yield from first_admin_steps(workspace, server.url, authenticator)
+        yield "Press Ctrl-C to stop (every person's server stops with it)."
+
+    serve_until_stopped(server, lines())

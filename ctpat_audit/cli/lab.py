@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ctpat_audit.cli.options import workspace_option
+from ctpat_audit.cli.serving import serve_until_stopped
 
 
 @click.command()
@@ -30,16 +31,8 @@ def lab(workspace: Path, account_id: str | None, user: str | None, port: int | N
     start = start_voila if voila else start_lab
     server = start(workspace, account_id, user=user, port=port,
                    refresh_notebooks=refresh_notebooks)
-    for line in server.notices:
-        click.echo(line)
-    click.echo(f"{'Voila' if voila else 'JupyterLab'} is running (workspace {workspace}).")
-    click.echo(f"Open: {server.url}")
-    click.echo("Press Ctrl-C to stop.")
-    if not no_browser:
-        webbrowser.open(server.url)
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        click.echo("stopping ...")
-    finally:
-        server.stop()
+    lines = [*server.notices,
+             f"{'Voila' if voila else 'JupyterLab'} is running (workspace {workspace}).",
+             f"Open: {server.url}", "Press Ctrl-C to stop."]
+    serve_until_stopped(server, lines,
+                        None if no_browser else lambda: webbrowser.open(server.url))
