@@ -92,3 +92,33 @@ def test_best_practices_are_stored_audited_and_reported_per_revision(tmp_path):
     assert sf.counts()["best_practices"] == before + 1
     assert sf.best_practices["text"].iloc[-1] == "Photo at each seal hand-off"
     assert set(sf.findings["kind"]) <= {"Requirement", "Recommendation"}
+
+
+def _criterion_status_row_by_row(answers_frame):
+    """The row-by-row code criterion_status replaced (kept as the oracle)."""
+    order = ["does_not_meet", "not_verified", "", "meets", "not_applicable"]
+    rows = []
+    for cid, g in answers_frame.groupby("criterion_id", sort=False):
+        st = [("" if pd.isna(s) else str(s)) for s in g["status"]]
+        rows.append({"criterion_id": cid, "status": min(st, key=order.index) if st else ""})
+    return pd.DataFrame(rows, columns=["criterion_id", "status"]).astype(str)
+
+
+def test_criterion_status_matches_the_row_by_row_rule_on_random_sessions():
+    import random
+
+    rng = random.Random(7)
+    statuses = ["does_not_meet", "not_verified", None, "meets", "not_applicable"]
+    for n in [0, 1, 2, 5, 40, 300]:
+        rows = [(f"{rng.randint(1, 12)}.{rng.randint(1, 9)}", 1, rng.choice(["Must", "Should"]),
+                 f"F{rng.randint(1, 3)}", rng.choice(statuses), "") for _ in range(n)]
+        frame = answers(rows) if rows else answers([("1.1", 1, "Must", "", None, "")]).iloc[:0]
+        got, want = F.criterion_status(frame), _criterion_status_row_by_row(frame)
+        pd.testing.assert_frame_equal(got, want)
+        assert list(got["criterion_id"]) == list(dict.fromkeys(frame["criterion_id"]))
+
+
+def test_criterion_status_refuses_an_unknown_status():
+    bad = answers([("1.1", 1, "Must", "", "meets", ""), ("1.1", 1, "Must", "F2", "passed", "")])
+    with pytest.raises(InputError, match="passed"):
+        F.criterion_status(bad)

@@ -84,16 +84,23 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
 
 
+#: A criterion's status over its facilities: the first of these that any facility has.
+_STATUS_ORDER = ("does_not_meet", "not_verified", "", "meets", "not_applicable")
+
+
 def criterion_status(answers: pd.DataFrame) -> pd.DataFrame:
     """One status per criterion over its facilities: does_not_meet wins, then not_verified,
-    then meets; not_applicable only when every facility says so; unanswered is ``""``."""
-    order = ["does_not_meet", "not_verified", "", "meets", "not_applicable"]
-    rows = []
-    for cid, g in answers.groupby("criterion_id", sort=False):
-        st = [("" if pd.isna(s) else str(s)) for s in g["status"]]
-        worst = min(st, key=order.index) if st else ""
-        rows.append({"criterion_id": cid, "status": worst})
-    return pd.DataFrame(rows, columns=["criterion_id", "status"]).astype(str)
+    then meets; not_applicable only when every facility says so; unanswered is ``""``.
+    Criteria in the order they first appear in ``answers``."""
+    status = answers["status"].astype(object).where(answers["status"].notna(), "").astype(str)
+    rank = status.map({s: i for i, s in enumerate(_STATUS_ORDER)})
+    if rank.isna().any():
+        bad = status[rank.isna()].iloc[0]
+        raise InputError("status", bad, f"one of {', '.join(map(repr, _STATUS_ORDER))}")
+    worst = rank.groupby(answers["criterion_id"].to_numpy(), sort=False).min()
+    return pd.DataFrame({"criterion_id": worst.index.astype(str),
+                         "status": [_STATUS_ORDER[int(i)] for i in worst.to_numpy()]},
+                        columns=["criterion_id", "status"]).astype(str)
 
 
 def build_findings(answers: pd.DataFrame, requirement_text: dict[str, str],
