@@ -50,6 +50,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import io
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ from ctpat_audit.core.threads import run_outside_event_loop
 from ctpat_audit.core.vocabulary import COMPANY_OFFICER
 from ctpat_audit.trust.anchoring import anchor_problems
 from ctpat_audit.trust.authority import MEANINGS, authority_problem, default_meaning
+from ctpat_audit.trust.der_cache import check_last_signature, settled_encoding
 from ctpat_audit.trust.keys import (
     Signer,
     SignerIdentity,
@@ -96,6 +98,8 @@ from ctpat_audit.workspace import anchors, audit, db, people, reference_store, s
 from ctpat_audit.workspace.reference import as_workspace
 from ctpat_audit.workspace.replay import require_replayed_state
 from ctpat_audit.workspace.report_inputs import session_record_hash
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MEANINGS", "AuthorityError", "SigningError", "sign_report", "load_signer", "demo_keys",
            "find_signer", "SignatureRequest", "prepare_signature", "record_signature",
@@ -182,13 +186,23 @@ def sign_pdf(pdf: bytes, signer: Signer, meaning: str, at: dt.datetime, session_
                            border_width=1)
     spec = fields.SigFieldSpec(sig_field_name=f"ctpat-{meaning}", on_page=page, box=box)
 
-    def run() -> bytes:
+    def sign() -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         out = io.BytesIO()
         signers.PdfSigner(meta, signer=signer.hanko, stamp_style=style,
                           new_field_spec=spec).sign_pdf(
             writer, output=out, bytes_reserved=_bytes_reserved(signer))
         return out.getvalue()
+
+    def run() -> bytes:
+        with settled_encoding():  # a quarter of the CPU; each signature checked below
+            signed = sign()
+        problem = check_last_signature(signed, signer.certificate)
+        if problem is None:
+            return signed
+        log.warning("signature made with asn1crypto's encoding cache did not check out "
+                    "(%s); signing again without it", problem)
+        return sign()
 
     return run_outside_event_loop(run)
 
