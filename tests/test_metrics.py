@@ -375,3 +375,22 @@ def test_on_the_sample_workspace(sample_workspace):
     flagged_criteria(one, as_of=SAMPLE_AS_OF)
     p = portfolio_exam_rates(everything, as_of=SAMPLE_AS_OF)
     assert p["partners"].max() <= everything["account_id"].nunique()
+
+
+def test_above_baseline_p_values_are_scipys_binomtest_row_by_row():
+    """The one-sided exact test over every row at once gives binomtest's p-values exactly."""
+    from ctpat_audit.analysis.exam_metrics import above_baseline_test
+
+    rng = np.random.default_rng(11)
+    n = rng.integers(0, 3000, 400)
+    n[:5] = [0, 1, 2, 5, 10]
+    k = np.array([rng.integers(0, m + 1) for m in n])
+    b = rng.uniform(0.0005, 0.6, 400)
+    b[::7] = np.nan  # rows without a baseline are not tested
+    t = pd.DataFrame({"examined": k, "shipments": n, "baseline_rate": b})
+    p, p_holm, escalate = above_baseline_test(t)
+    want = np.array([binomtest(int(kk), int(nn), float(bb), alternative="greater").pvalue
+                     if nn > 0 and not np.isnan(bb) else np.nan
+                     for kk, nn, bb in zip(k, n, b)])
+    np.testing.assert_array_equal(p, want)
+    assert np.isnan(p[::7]).all() and escalate.dtype == bool and escalate.any()
