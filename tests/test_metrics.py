@@ -394,3 +394,31 @@ def test_above_baseline_p_values_are_scipys_binomtest_row_by_row():
                      for kk, nn, bb in zip(k, n, b)])
     np.testing.assert_array_equal(p, want)
     assert np.isnan(p[::7]).all() and escalate.dtype == bool and escalate.any()
+
+
+def _count_by_groupby(rows, keys, examined, small_n):
+    """The pandas groupby _count_by replaced (kept as the oracle)."""
+    from ctpat_audit.analysis.exam_metrics import with_rates
+
+    g = pd.DataFrame({k: rows[k].astype(str).to_numpy() for k in keys})
+    g["shipments"] = 1
+    g["examined"] = examined.astype("int64")
+    out = g.groupby(keys, sort=True, as_index=False)[["shipments", "examined"]].sum()
+    return with_rates(out, small_n)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 500])
+def test_counts_by_port_and_mode_are_the_groupby_tables(n):
+    from ctpat_audit.analysis.exam_metrics import _count_by
+
+    rng = np.random.default_rng(n)
+    rows = pd.DataFrame({
+        "port_code": pd.array(rng.choice(["2704", "0901", "3004", "2304", "5301"], n),
+                              dtype="string"),
+        "mode": pd.array(rng.choice(["sea", "air", "truck", "rail"], n), dtype="string")})
+    if n > 3:
+        rows.loc[3, "mode"] = pd.NA  # a missing value is a group of its own, as text
+    examined = rng.random(n) < 0.2
+    for keys in (["port_code"], ["mode"], ["port_code", "mode"]):
+        pd.testing.assert_frame_equal(_count_by(rows, keys, examined, 30),
+                                      _count_by_groupby(rows, keys, examined, 30))

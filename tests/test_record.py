@@ -237,3 +237,32 @@ def test_sign_refuses_a_workspace_whose_history_was_rewritten(signed):
     with pytest.raises(SigningError, match="no longer holds what earlier signatures pinned"):
         sign_report(later, setup.ws, setup.signer("spec"))
     assert not (later / "manifest.json").exists()
+
+
+def test_replayed_is_trusted_only_on_a_read_only_snapshot(tmp_path, monkeypatch):
+    """prepare_signature(replayed=True): a batch worker replayed the session on its snapshot
+    a moment before; on a live workspace the flag changes nothing, an edited session is still
+    refused."""
+    from ctpat_audit.trust import signing
+    from ctpat_audit.workspace.snapshot import make_snapshot
+
+    from ctpat_audit.sessions.session import resume_session
+
+    setup = make_setup(tmp_path)
+    folder = make_report(setup)
+    sid = folder.name
+    with resume_session(setup.ws, sid, actor="sam.spec@cbp.example") as s:
+        s.answer("1.1", status="does_not_meet", method="document_review")
+    _sql(setup.ws, "UPDATE answers SET status = 'meets' WHERE session_id = ?", args=(sid,))
+    with pytest.raises(RecordError):
+        signing.prepare_signature(folder, setup.ws, setup.signer("spec"), "validated",
+                                  session_id=sid, replayed=True)
+    snap = make_snapshot(setup.ws, tmp_path / "snap", sessions=[sid])
+    replays = []
+    monkeypatch.setattr(signing, "require_replayed_state",
+                        lambda conn, s: replays.append(s))
+    signing.prepare_signature(folder, snap, setup.signer("spec"), "validated",
+                              session_id=sid, replayed=True)
+    assert replays == []
+    signing.prepare_signature(folder, snap, setup.signer("spec"), "validated", session_id=sid)
+    assert replays == [sid]

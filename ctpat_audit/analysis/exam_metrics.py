@@ -172,10 +172,30 @@ class PartnerExamMetrics:
 
 def _count_by(rows: pd.DataFrame, keys: list[str], examined: np.ndarray,
               small_n: int) -> pd.DataFrame:
-    g = pd.DataFrame({k: rows[k].astype(str).to_numpy() for k in keys})
-    g["shipments"] = 1
-    g["examined"] = examined.astype("int64")
-    out = g.groupby(keys, sort=True, as_index=False)[["shipments", "examined"]].sum()
+    """Shipments and exams per distinct ``keys`` (as text, sorted), with rates: what
+    ``groupby(keys, sort=True).sum()`` gives, counted with numpy (a report makes three of
+    these for one partner; pandas' groupby cost about 5 ms each)."""
+    texts = [rows[k].astype(str) for k in keys]
+    known = np.logical_and.reduce([t.notna().to_numpy() for t in texts])
+    if not known.all():  # as groupby: a row with a missing key is in no group
+        texts, examined = [t[known] for t in texts], examined[known]
+    texts = [t.to_numpy(dtype=object) for t in texts]
+    code = np.zeros(len(texts[0]), dtype="int64")
+    levels = []
+    for t in texts:  # one code per combination, ordered as the sorted key tuples are
+        uniq, inv = np.unique(t, return_inverse=True)
+        code = code * len(uniq) + inv.reshape(-1)
+        levels.append(uniq)
+    used, slot = np.unique(code, return_inverse=True)
+    parts = {}
+    rest = used
+    for k, uniq in zip(reversed(keys), reversed(levels)):
+        rest, idx = np.divmod(rest, len(uniq))
+        parts[k] = uniq[idx]
+    out = pd.DataFrame({k: parts[k] for k in keys})  # object arrays: types as groupby's
+    out["shipments"] = np.bincount(slot.reshape(-1), minlength=len(used)).astype("int64")
+    out["examined"] = np.bincount(slot.reshape(-1), weights=examined.astype("int64"),
+                                  minlength=len(used)).astype("int64")
     return with_rates(out, small_n)
 
 

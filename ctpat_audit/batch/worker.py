@@ -313,7 +313,8 @@ def render_one(task: ReportTask, settings: BatchSettings) -> ReportResult:
                                                               task.session_id))
                 signers = ([(specialist, "validated")] if specialist is not None else []) + [
                     (state.supervisor, "approved")]
-                res.pending = _prepare(res, task, settings, scratch.root, folder, signers)
+                res.pending = _prepare(res, task, settings, scratch.root, folder, signers,
+                                       replayed=True)  # refused above if edited
                 scratch.handed_over = True  # the coordinating process records and publishes
                 lap("sign")
                 return res
@@ -377,10 +378,12 @@ def _adopt_signed(task: ReportTask, settings: BatchSettings, state: WorkerState,
 
 def _prepare(res: ReportResult, task: ReportTask, settings: BatchSettings, root: Path,
              folder: Path, signers: list[tuple[Any, str]], *,
-             adopted: bool = False) -> PendingReport:
+             adopted: bool = False, replayed: bool = False) -> PendingReport:
     """Make the signatures (checks, PAdES) in ``folder`` from the snapshot, one after the
     other, and write the signed PDF; what the coordinating process needs to record them. A
-    refused signature is raised, with the refusal left in ``res.pending`` to be logged."""
+    refused signature is raised, with the refusal left in ``res.pending`` to be logged.
+    ``replayed``: this worker checked the session against its log on the same snapshot
+    (:func:`~ctpat_audit.trust.signing.prepare_signature` then does not replay it again)."""
     from ctpat_audit.core.errors import AuthorityError
     from ctpat_audit.core.files import write_atomic
     from ctpat_audit.trust.signing import SignatureRequest, prepare_signature
@@ -390,7 +393,8 @@ def _prepare(res: ReportResult, task: ReportTask, settings: BatchSettings, root:
         try:
             requests.append(prepare_signature(
                 folder, settings.workspace, signer, meaning, session_id=task.session_id,
-                check_prior=False, after=requests[-1] if requests else None))
+                check_prior=False, after=requests[-1] if requests else None,
+                replayed=replayed))
         except AuthorityError as exc:
             res.pending = PendingReport(refusal=Refusal(exc.session_id, exc.meaning, exc.rule,
                                                         exc.reason, signer.identity))

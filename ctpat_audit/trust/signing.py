@@ -432,7 +432,8 @@ class SignatureRequest:
 def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
                       meaning: str | None = None, *, session_id: str | None = None,
                       clock: Clock = utc_now, check_prior: bool = True,
-                      after: SignatureRequest | None = None) -> SignatureRequest:
+                      after: SignatureRequest | None = None,
+                      replayed: bool = False) -> SignatureRequest:
     """Check and make a signature without writing to the workspace (which may be a
     read-only snapshot): the authority checks, the session's state against the replay of
     its log, the PAdES signature of the PDF (in memory) and the evidence files copied into
@@ -443,7 +444,10 @@ def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
     (a batch signs ``validated`` then ``approved`` before the coordinator records either):
     this one signs its PDF and follows its entry, and the session's state, checked against
     its log for that signature on the same workspace, is not replayed again (recording
-    checks it again, for each signature). ``check_prior``: see :func:`sign_report`.
+    checks it again, for each signature). ``replayed``: the caller has just checked the
+    session's state against its log on this same workspace, and the workspace is a
+    read-only snapshot (which nothing changes): not replayed again. On a live workspace
+    the flag is ignored. ``check_prior``: see :func:`sign_report`.
     """
     from importlib.metadata import version
 
@@ -487,7 +491,8 @@ def prepare_signature(report_dir: str | Path, ws: Any, signer: Signer,
         if found:
             raise AuthorityError(sid, who.email, meaning, found[0], found[1])
         if after is None:
-            require_replayed_state(conn, sid)
+            if not (replayed and workspace.is_snapshot):
+                require_replayed_state(conn, sid)
             record = session_record_hash(conn, sid)
         else:  # checked for the signature this one follows, a moment ago
             record = after.record_sha256
