@@ -146,6 +146,32 @@ def _tree_cpu_s() -> float:
     return total
 
 
+def _busy_share(seconds: float) -> float:
+    """Share of the machine's CPU time that was busy over the next ``seconds``."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def settle(max_wait_s: float = 90.0, busy_below: float = 0.10) -> dict[str, Any]:
+    """Before a timed step: write out what earlier steps left in the page cache (``sync``:
+    a copied workspace of 160 MB is written back during the next step otherwise, and every
+    synced commit and report file waits behind it) and wait, up to ``max_wait_s``, until the
+    machine has been idle for a second (busy below ``busy_below`` of the cores: the processes
+    of an earlier step ending, chromium closing). Returns what it waited for."""
+    t = time.perf_counter()
+    os.sync()
+    busy = _busy_share(1.0)
+    while busy >= busy_below and time.perf_counter() - t < max_wait_s:
+        busy = _busy_share(1.0)
+    return {"settle_s": round(time.perf_counter() - t, 1), "busy_share": round(busy, 3)}
+
+
 def _load() -> str:
     """The machine's load averages (1, 5, 15 min): other users of the cores skew wall time."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -177,6 +203,7 @@ def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str 
     shutil.rmtree(naive_out, ignore_errors=True)
     naive_times, naive_cpu = [], []
     meter = CpuMeter()
+    settled = {"naive": settle()}
     try:
         for s in sessions[:naive_n]:
             t, c = time.perf_counter(), meter.read()
@@ -187,6 +214,7 @@ def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str 
             naive_cpu.append(meter.read() - c)
         batch_out = scratch / "batch"
         shutil.rmtree(batch_out, ignore_errors=True)
+        settled["batch"] = settle()
         load_before = _load()
         t, c = time.perf_counter(), meter.read()
         summary = run_batch(root, out=batch_out, template=tpl, key=key,
@@ -219,7 +247,8 @@ def benchmark_batch(ws: str | Path, n: int = 200, *, naive_n: int = 5, key: str 
                                                 / (cpu / summary.ran), 1),
             "batch_1000_min": round(batch_s * 1000 / 60, 2),
             "batch_workers": workers, "batch_engine": "fork", "batch_cpu_method": method,
-            "batch_load_before": load_before, "batch_load_after": _load(), **steps}
+            "batch_load_before": load_before, "batch_load_after": _load(),
+            "batch_settled": settled, **steps}
 
 
 def benchmark_single_report(ws: str | Path, session_ids: list[str], out: str | Path
@@ -252,6 +281,7 @@ def benchmark_report_cold(ws: str | Path, session_ids: list[str], out: str | Pat
     process: interpreter, imports, zygote, browser; the files already in the page cache),
     median over the sessions given; with the CPU of all its processes."""
     walls, cpus = [], []
+    settled = settle()
     with CpuMeter() as meter:
         for sid in session_ids:
             shutil.rmtree(Path(out), ignore_errors=True)
@@ -262,7 +292,8 @@ def benchmark_report_cold(ws: str | Path, session_ids: list[str], out: str | Pat
             cpus.append(meter.read() - c)
     return {"report_cold_s": round(statistics.median(walls), 3),
             "report_cold_cpu_s": round(statistics.median(cpus), 3),
-            "report_cold_n": len(walls), "report_cold_load": _load()}
+            "report_cold_n": len(walls), "report_cold_load": _load(),
+            "report_cold_settled": settled}
 
 
 def benchmark_floor(ws: str | Path, report: str | Path, key: str | Path,

@@ -331,8 +331,12 @@ def benchmark_team(writers: list[int] | tuple[int, ...] = (20, 50), *, partners:
         with mp.get_context("spawn").Pool(1) as pool:
             paths = pool.apply(prepare, (base / f"n{n}", partners, per_partner, reports))
             sessions = pool.apply(open_writer_sessions, (paths["ws"], n))
+        from batch_bench import settle  # the prepared workspace written out first
+
+        settled = settle()
         fig = run_team(paths, sessions, duration=duration, batch_workers=batch_workers,
                        work=base / f"n{n}" / "writers")
+        fig["settled"] = settled
         out.update({f"team_{n}_{k}": v for k, v in fig.items()})
         print(f"team N={n}: {json.dumps(fig)}", flush=True)
     top = max(writers)
