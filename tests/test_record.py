@@ -243,10 +243,9 @@ def test_replayed_is_trusted_only_on_a_read_only_snapshot(tmp_path, monkeypatch)
     """prepare_signature(replayed=True): a batch worker replayed the session on its snapshot
     a moment before; on a live workspace the flag changes nothing, an edited session is still
     refused."""
+    from ctpat_audit.sessions.session import resume_session
     from ctpat_audit.trust import signing
     from ctpat_audit.workspace.snapshot import make_snapshot
-
-    from ctpat_audit.sessions.session import resume_session
 
     setup = make_setup(tmp_path)
     folder = make_report(setup)

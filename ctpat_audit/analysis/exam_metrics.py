@@ -427,7 +427,8 @@ def _read_baseline(path: Path) -> pd.DataFrame:
 def describe_test(alpha: float, m: int) -> str:
     """The escalation test in words, for printing beside the comparison."""
     return ("One-sided exact binomial test per port and mode (H0: partner exam rate <= "
-            "baseline rate; H1: greater), scipy.stats.binomtest(alternative='greater'); "
+            "baseline rate; H1: greater), p = P(X >= k) for X ~ Binomial(n, baseline) "
+            "(scipy.special.bdtrc); "
             f"Holm correction across the {m} port/mode row(s) with a baseline; escalate where "
             f"the Holm-adjusted p-value <= {alpha:g}.")
 
@@ -471,17 +472,18 @@ def above_baseline_test(t: pd.DataFrame, alpha: float = 0.05
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row (examined k of shipments n, baseline_rate b): one-sided exact binomial p-value
     for "rate > baseline", Holm-adjusted across the rows tested, and the escalation flag."""
-    from scipy.stats import binom  # imported here: it costs over a second
+    from scipy.special import bdtrc  # imported here; scipy.stats would cost 0.7 s more
 
     b = t["baseline_rate"].to_numpy(dtype=float)
     k = t["examined"].to_numpy(dtype="int64")
     n = t["shipments"].to_numpy(dtype="int64")
     p = np.full(len(t), np.nan)
     tested = (n > 0) & ~np.isnan(b)
-    # scipy's binomtest(k, n, b, alternative="greater").pvalue is min(1, binom.sf(k - 1,
-    # n, b)): the same function, for every row at once (a binomtest call per row cost
-    # about 1 ms of argument checks and result objects)
-    p[tested] = np.minimum(1.0, binom.sf(k[tested] - 1, n[tested], b[tested]))
+    # P(X >= k) for X ~ Binomial(n, b): the binomial upper tail after k - 1 (Cephes'
+    # incomplete beta function); 1 when k = 0. What scipy.stats.binomtest(k, n, b,
+    # alternative="greater") computes, to about 1e-12 relative (it uses Boost's).
+    kk, nn, bb = k[tested], n[tested], b[tested]
+    p[tested] = np.where(kk > 0, np.minimum(1.0, bdtrc(np.maximum(kk - 1, 0), nn, bb)), 1.0)
     p_holm = np.asarray(holm_adjust(p), dtype=float)
     return p, p_holm, (p_holm <= alpha) & ~np.isnan(p)
 

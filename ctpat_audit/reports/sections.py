@@ -206,7 +206,7 @@ def load_context(workspace: str | Path, session_id: str, as_of: str | dt.date | 
 
 
 #: Imported by the sections on first use; a process that forks reports imports them once.
-_REPORT_MODULES = ("IPython.display", "scipy.stats", "pyarrow.parquet", "openpyxl",
+_REPORT_MODULES = ("IPython.display", "scipy.special", "pyarrow.parquet", "openpyxl",
                    "importlib.metadata", "ctpat_audit.analysis.exam_metrics",
                    "ctpat_audit.analysis.review", "ctpat_audit.criteria.catalogue",
                    "ctpat_audit.sessions.session", "ctpat_audit.workspace.audit",

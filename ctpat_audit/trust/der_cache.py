@@ -67,8 +67,8 @@ def check_last_signature(pdf: bytes, certificate: Any) -> str | None:
     from asn1crypto import cms
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
 
     found = list(_BYTE_RANGE.finditer(pdf))
     if not found:
