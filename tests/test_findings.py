@@ -122,3 +122,24 @@ def test_criterion_status_refuses_an_unknown_status():
     bad = answers([("1.1", 1, "Must", "", "meets", ""), ("1.1", 1, "Must", "F2", "passed", "")])
     with pytest.raises(InputError, match="passed"):
         F.criterion_status(bad)
+
+
+def test_the_latest_submitted_self_assessment_is_the_one_compared(tmp_path):
+    from session_helpers import ACCOUNT, CRITERIA, OFFICER, make_workspace
+
+    from ctpat_audit.sessions.session import open_session
+
+    ws = make_workspace(tmp_path / "ws")
+    assert F.latest_self_assessment(ws, ACCOUNT) is None
+    ids = {}
+    for name, day, submit in [("old", 1, True), ("newer open", 9, False), ("new", 5, True)]:
+        def clock(day=day):
+            return dt.datetime(2026, 10, day, 12, tzinfo=dt.UTC)
+        with open_session(ws, ACCOUNT, "self_assessment", None, OFFICER, criteria=CRITERIA,
+                          catalogue_version="test", clock=clock) as s:
+            s.answer("1.1", status="meets")
+            if submit:
+                s.submit(OFFICER)
+            ids[name] = s.id
+    assert F.latest_self_assessment(ws, ACCOUNT) == ids["new"]  # the open one is not yet
+    assert F.latest_self_assessment(ws, "0099999") is None

@@ -425,3 +425,62 @@ def test_counts_by_port_and_mode_are_the_groupby_tables(n):
     for keys in (["port_code"], ["mode"], ["port_code", "mode"]):
         pd.testing.assert_frame_equal(_count_by(rows, keys, examined, 30),
                                       _count_by_groupby(rows, keys, examined, 30))
+
+
+def _match_baseline_by_merges(table, baseline):
+    """The pandas-merge match_baseline replaced (kept as the oracle)."""
+    from ctpat_audit.analysis.exam_metrics import ANY_PORT
+
+    exact = baseline[baseline["port_code"] != ANY_PORT]
+    anyp = baseline[baseline["port_code"] == ANY_PORT].drop(columns="port_code")
+    t = table.merge(exact, on=["port_code", "mode"], how="left")
+    t["baseline_scope"] = np.where(t["baseline_rate"].notna(), "port", "")
+    fb = t.drop(columns=["port_name", "baseline_rate", "source"]).merge(
+        anyp.rename(columns={"port_name": "_n", "baseline_rate": "_r", "source": "_s"}),
+        on="mode", how="left")
+    use = t["baseline_rate"].isna().to_numpy() & fb["_r"].notna().to_numpy()
+    t.loc[use, "baseline_rate"] = fb.loc[use, "_r"].to_numpy()
+    t.loc[use, "source"] = fb.loc[use, "_s"].to_numpy()
+    t.loc[use, "baseline_scope"] = "mode (any port)"
+    t["port_name"] = t["port_name"].astype(object).where(t["port_name"].notna(), "")
+    return t.rename(columns={"source": "baseline_source"})
+
+
+def test_baseline_matching_is_the_merge_rule_on_random_tables():
+    from ctpat_audit.analysis.exam_metrics import (
+        ANY_PORT,
+        _count_by,
+        load_baseline,
+        match_baseline,
+    )
+
+    shipped = load_baseline()
+    rng = np.random.default_rng(4)
+    ports = ["2704", "0901", "3004", "2304", "5301", "9999"]
+    modes = ["sea", "air", "truck", "rail"]
+    for trial in range(30):
+        n = int(rng.integers(0, 60))
+        rows = pd.DataFrame({"port_code": pd.array(rng.choice(ports, n), dtype="string"),
+                             "mode": pd.array(rng.choice(modes, n), dtype="string")})
+        table = _count_by(rows, ["port_code", "mode"], rng.random(n) < 0.3, 30)
+        keep = rng.random(6) < 0.7
+        own = pd.DataFrame({
+            "port_code": pd.array([p for p, k in zip(ports, keep) if k], dtype="str"),
+            "port_name": pd.array([f"Port {p}" if i % 3 else None
+                                   for i, (p, k) in enumerate(zip(ports, keep)) if k],
+                                  dtype="str"),
+            "mode": pd.array(rng.choice(modes, int(keep.sum())), dtype="str"),
+            "baseline_rate": rng.uniform(0.01, 0.2, int(keep.sum())),
+            "source": pd.array([f"source {trial}"] * int(keep.sum()), dtype="str")})
+        any_rows = shipped[shipped["port_code"] == ANY_PORT]
+        if trial % 2:
+            any_rows = any_rows.iloc[:1]  # some modes without an any-port rate
+        baseline = pd.concat([own, any_rows], ignore_index=True)
+        pd.testing.assert_frame_equal(match_baseline(table, baseline),
+                                      _match_baseline_by_merges(table, baseline))
+    real = _count_by(pd.DataFrame({"port_code": pd.array(["2704", "0901", "9999"],
+                                                        dtype="string"),
+                                   "mode": pd.array(["sea", "air", "sea"], dtype="string")}),
+                     ["port_code", "mode"], np.array([True, False, False]), 30)
+    pd.testing.assert_frame_equal(match_baseline(real, shipped),
+                                  _match_baseline_by_merges(real, shipped))

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -451,20 +453,35 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
 
 def match_baseline(table: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
     """Join each port/mode row to its baseline rate: the port's own row, else the mode's
-    any-port row."""
-    exact = baseline[baseline["port_code"] != ANY_PORT]
-    anyp = baseline[baseline["port_code"] == ANY_PORT].drop(columns="port_code")
-    t = table.merge(exact, on=["port_code", "mode"], how="left")
-    t["baseline_scope"] = np.where(t["baseline_rate"].notna(), "port", "")
-    fb = t.drop(columns=["port_name", "baseline_rate", "source"]).merge(
-        anyp.rename(columns={"port_name": "_n", "baseline_rate": "_r", "source": "_s"}),
-        on="mode", how="left")
-    use = t["baseline_rate"].isna().to_numpy() & fb["_r"].notna().to_numpy()
-    t.loc[use, "baseline_rate"] = fb.loc[use, "_r"].to_numpy()
-    t.loc[use, "source"] = fb.loc[use, "_s"].to_numpy()
-    t.loc[use, "baseline_scope"] = "mode (any port)"
-    t["port_name"] = t["port_name"].astype(object).where(t["port_name"].notna(), "")
-    return t.rename(columns={"source": "baseline_source"})
+    any-port row. Adds ``port_name`` (the port's row's, else ""), ``baseline_rate``,
+    ``baseline_source`` and ``baseline_scope`` ("port", "mode (any port)" or "")."""
+    exact: dict[tuple[str, str], tuple[Any, float, Any]] = {}
+    any_port: dict[str, tuple[float, Any]] = {}
+    for port, name, mode, rate, source in zip(
+            baseline["port_code"].tolist(), baseline["port_name"].tolist(),
+            baseline["mode"].tolist(), baseline["baseline_rate"].tolist(),
+            baseline["source"].tolist()):
+        if port == ANY_PORT:
+            any_port[mode] = (rate, source)
+        else:
+            exact[(port, mode)] = (name, rate, source)
+    names, rates, sources, scopes = [], [], [], []
+    for port, mode in zip(table["port_code"].tolist(), table["mode"].tolist()):
+        name, rate, source = exact.get((port, mode), ("", math.nan, math.nan))
+        scope = "port"
+        if rate != rate:  # no rate of the port's own: the mode's any-port rate, if any
+            rate, source = any_port.get(mode, (math.nan, source))
+            scope = "mode (any port)" if rate == rate else ""
+        names.append("" if name is None or name != name else name)
+        rates.append(rate)
+        sources.append(source)
+        scopes.append(scope)
+    t = table.reset_index(drop=True)
+    t["port_name"] = pd.Series(names, dtype=object)
+    t["baseline_rate"] = np.asarray(rates, dtype=float)
+    t["baseline_source"] = pd.Series(sources, dtype=baseline["source"].dtype)
+    t["baseline_scope"] = pd.array(scopes, dtype="str")
+    return t
 
 
 def above_baseline_test(t: pd.DataFrame, alpha: float = 0.05

@@ -210,13 +210,15 @@ def compare_self_assessment(validator: pd.DataFrame, partner: pd.DataFrame) -> p
 
 def latest_self_assessment(ws: Any, account_id: str) -> str | None:
     """The partner's most recent submitted (or signed) self-assessment session id, if any."""
-    from ctpat_audit.sessions.session import list_sessions
+    from ctpat_audit.sessions.session import connect_store
+    from ctpat_audit.workspace import store
 
-    s = list_sessions(ws, account_id=account_id, kind="self_assessment")
-    s = s[s["status"].isin(["submitted", "signed"])]
-    if s.empty:
-        return None
-    return str(s.sort_values("opened_at")["session_id"].iloc[-1])
+    _, conn = connect_store(ws)
+    try:
+        return store.latest_session(conn, account_id, "self_assessment",
+                                    ("submitted", "signed"))
+    finally:
+        conn.close()
 
 
 @dataclass

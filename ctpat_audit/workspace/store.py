@@ -119,6 +119,18 @@ def sessions_frame(conn: sqlite3.Connection, account_id: str | None = None,
     return frame
 
 
+def latest_session(conn: sqlite3.Connection, account_id: str, kind: str,
+                   statuses: Iterable[str]) -> str | None:
+    """The id of the partner's most recently opened session of ``kind`` in one of
+    ``statuses`` (the greater id on a tie), or None."""
+    wanted = list(statuses)
+    row = conn.execute(
+        "SELECT session_id FROM sessions WHERE account_id = ? AND kind = ? AND status IN "
+        f"({', '.join('?' * len(wanted))}) ORDER BY opened_at DESC, session_id DESC LIMIT 1",
+        (account_id, kind, *wanted)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def select_sessions(conn: sqlite3.Connection, kind: str, *, statuses: Iterable[str] = (),
                     since: str | None = None, until: str | None = None,
                     facility_match: Iterable[tuple[str, str]] = ()) -> list[dict[str, str]]:
