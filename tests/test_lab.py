@@ -314,3 +314,19 @@ def test_ctrl_c_while_the_url_is_printed_still_stops_the_server(capsys):
     assert time.monotonic() - started < 5
     out = capsys.readouterr().out
     assert "Open:" in out and "stopping ..." in out and "Press Ctrl-C" not in out
+
+
+def test_ctrl_c_stops_lab_started_with_sigint_ignored(ws):
+    """A background job of a script starts with SIGINT ignored, and Python leaves it so:
+    ``lab`` still stops on Ctrl-C (its documented way to stop)."""
+    import signal
+
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "ctpat-audit"), "lab", "-w",
+                             str(ws), "--user", "bg.job@cbp.example", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        lines = _read_until_open(proc)
+    finally:
+        _interrupt(proc)
+    assert proc.returncode == 0 and any("Open:" in line for line in lines)

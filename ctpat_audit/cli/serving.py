@@ -1,6 +1,8 @@
 """Running a started server in the foreground until Ctrl-C, for ``lab`` and ``hub``."""
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -23,6 +25,11 @@ def serve_until_stopped(server: _Server, lines: Iterable[str],
     the browser opens, and a server left running behind a command that said it stopped
     would keep the port and the kernels.
     """
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C is how these commands stop, also where this process was started with
+        # SIGINT ignored (a background job of a script inherits that, and Python then
+        # leaves it ignored): the server would otherwise never stop on it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for line in lines:
             click.echo(line)
